@@ -1,0 +1,1 @@
+"""Retention: which month partitions have expired under the one-year policy, and removing them."""

@@ -1,0 +1,281 @@
+"""Configuration (DESIGN §5): discovery, parsing with tomllib, and strict validation.
+
+A config mistake must stop the command with a message naming the key; silently
+falling back to a default would make a report about the wrong hours. Built-in
+defaults apply only when no file is found at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from surfaudit.errors import ConfigError
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_DOMAINS = (
+    "facebook.com", "instagram.com", "twitter.com", "x.com",
+    "tiktok.com", "youtube.com", "linkedin.com", "snapchat.com",
+)
+SYSTEM_CONFIG = Path("/etc/surfaudit/surfaudit.toml")
+_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A local clock-time window [start, end) in minutes after midnight."""
+
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    timezone: str = "Europe/London"
+    workdays: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0, as datetime.weekday()
+    work_hours: Window = Window(8 * 60, 17 * 60)
+    breaks: tuple[Window, ...] = (Window(10 * 60 + 30, 10 * 60 + 50), Window(12 * 60, 13 * 60))
+
+    @property
+    def workday_names(self) -> list[str]:
+        return [DAY_NAMES[d] for d in self.workdays]
+
+
+@dataclass(frozen=True)
+class Social:
+    domains: tuple[str, ...] = DEFAULT_DOMAINS
+    ignore_hosts: tuple[str, ...] = ()
+    idle_gap_seconds: int = 300
+    tail_seconds: int = 60
+    flag_minutes: float = 30
+
+
+@dataclass(frozen=True)
+class Blocked:
+    burst_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Retention:
+    months: int = 12
+
+
+@dataclass(frozen=True)
+class Config:
+    store_path: Path = Path("surfaudit-data")
+    schedule: Schedule = field(default_factory=Schedule)
+    social: Social = field(default_factory=Social)
+    blocked: Blocked = field(default_factory=Blocked)
+    retention: Retention = field(default_factory=Retention)
+    source: Path | None = None  # the file it was read from; None for built-in defaults
+
+
+def normalise_host(host: str) -> str:
+    """Hosts and domains compare lower-cased, trimmed, without a trailing dot."""
+    return host.strip().lower().rstrip(".")
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    """Discovery order of §5: --config, $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/..."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    env = os.environ.get("SURFAUDIT_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (from $SURFAUDIT_CONFIG)")
+        return path
+    for candidate in (Path("surfaudit.toml"), SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathLike | None = None) -> Config:
+    """Find, read and validate the configuration; `store` is the --store override."""
+    path = find_config(explicit)
+    if path is None:
+        cfg = Config()
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        cfg = parse_config(data, source=path)
+    if store is not None:
+        cfg = _replace(cfg, store_path=Path(store))
+    return cfg
+
+
+def _replace(cfg: Config, **changes) -> Config:
+    from dataclasses import replace
+
+    return replace(cfg, **changes)
+
+
+def parse_config(data: dict, source: Path | None = None) -> Config:
+    """Validate a parsed TOML document; every error names its `[section].key`."""
+    sections = {"store", "schedule", "social", "blocked", "retention"}
+    for name in data:
+        if name not in sections:
+            raise ConfigError(_where(source, f"unknown section [{name}]"))
+        if not isinstance(data[name], dict):
+            raise ConfigError(_where(source, f"[{name}] must be a table"))
+    reader = _Reader(data, source)
+
+    store_path = Path(reader.get("store", "path", str, "surfaudit-data"))
+    if not store_path.is_absolute() and source is not None:
+        store_path = source.parent / store_path
+
+    tz = reader.get("schedule", "timezone", str, "Europe/London")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(_where(source, f"[schedule].timezone: unknown time zone {tz!r}")) from None
+    days = reader.get("schedule", "workdays", list, ["mon", "tue", "wed", "thu", "fri"])
+    workdays = []
+    for day in days:
+        if not isinstance(day, str) or day.strip().lower()[:3] not in DAY_NAMES:
+            raise ConfigError(_where(source, f"[schedule].workdays: unknown day {day!r} (use mon..sun)"))
+        workdays.append(DAY_NAMES.index(day.strip().lower()[:3]))
+    work_hours = _window(reader.get("schedule", "work_hours", str, "08:00-17:00"), "[schedule].work_hours", source)
+    breaks = []
+    for i, text in enumerate(reader.get("schedule", "breaks", list, ["10:30-10:50", "12:00-13:00"])):
+        if not isinstance(text, str):
+            raise ConfigError(_where(source, f"[schedule].breaks[{i}]: expected \"HH:MM-HH:MM\""))
+        breaks.append(_window(text, f"[schedule].breaks[{i}]", source))
+
+    domains = reader.get("social", "domains", list, list(DEFAULT_DOMAINS))
+    ignore = reader.get("social", "ignore_hosts", list, [])
+    for key, values in (("domains", domains), ("ignore_hosts", ignore)):
+        for value in values:
+            if not isinstance(value, str) or not normalise_host(value):
+                raise ConfigError(_where(source, f"[social].{key}: {value!r} is not a host name"))
+    idle = reader.get("social", "idle_gap_seconds", int, 300)
+    tail = reader.get("social", "tail_seconds", int, 60)
+    flag = reader.get("social", "flag_minutes", (int, float), 30)
+    burst = reader.get("blocked", "burst_seconds", int, 60)
+    months = reader.get("retention", "months", int, 12)
+    for key, value, minimum in (
+        ("[social].idle_gap_seconds", idle, 0), ("[social].tail_seconds", tail, 0),
+        ("[social].flag_minutes", flag, 0), ("[blocked].burst_seconds", burst, 0),
+        ("[retention].months", months, 1),
+    ):
+        if value < minimum:
+            raise ConfigError(_where(source, f"{key}: must be at least {minimum}, got {value}"))
+    reader.check_unknown()
+
+    return Config(
+        store_path=store_path,
+        schedule=Schedule(tz, tuple(sorted(set(workdays))), work_hours, tuple(sorted(breaks, key=lambda w: w.start))),
+        social=Social(
+            tuple(dict.fromkeys(normalise_host(d) for d in domains)),
+            tuple(dict.fromkeys(normalise_host(h) for h in ignore)),
+            idle, tail, flag,
+        ),
+        blocked=Blocked(burst),
+        retention=Retention(months),
+        source=source,
+    )
+
+
+class _Reader:
+    """Typed access to config keys that remembers which keys were read."""
+
+    KNOWN = {
+        "store": {"path"},
+        "schedule": {"timezone", "workdays", "work_hours", "breaks"},
+        "social": {"domains", "ignore_hosts", "idle_gap_seconds", "tail_seconds", "flag_minutes"},
+        "blocked": {"burst_seconds"},
+        "retention": {"months"},
+    }
+
+    def __init__(self, data: dict, source: Path | None):
+        self.data, self.source = data, source
+
+    def get(self, section: str, key: str, kind, default):
+        table = self.data.get(section, {})
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "number"
+            raise ConfigError(_where(self.source, f"[{section}].{key}: expected {names}, got {value!r}"))
+        return value
+
+    def check_unknown(self) -> None:
+        for section, table in self.data.items():
+            for key in table:
+                if key not in self.KNOWN[section]:
+                    raise ConfigError(_where(self.source, f"[{section}].{key}: unknown key"))
+
+
+def _window(text: str, key: str, source: Path | None) -> Window:
+    m = _RANGE.match(text.strip())
+    if not m:
+        raise ConfigError(_where(source, f"{key}: expected \"HH:MM-HH:MM\", got {text!r}"))
+    h1, m1, h2, m2 = map(int, m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+        raise ConfigError(_where(source, f"{key}: {text!r} is not a valid time range within one day"))
+    return Window(start, end)
+
+
+def _where(source: Path | None, message: str) -> str:
+    return f"{source}: {message}" if source else message
+
+
+DEFAULT_TOML = '''\
+# surfaudit configuration (see README and DESIGN §5).
+# Found by --config PATH, else $SURFAUDIT_CONFIG, else ./surfaudit.toml,
+# else /etc/surfaudit/surfaudit.toml, else these built-in defaults.
+
+[store]
+# Where the Parquet store, manifest, quarantine and audit log live.
+# A relative path is relative to this file's directory. Created private (0700).
+path = "surfaudit-data"
+
+[schedule]                      # all times are local to `timezone`
+# IANA time zone; clock changes (BST/GMT) are handled by the tz database.
+timezone = "Europe/London"
+# Days on which work hours and breaks apply; other days are "outside hours".
+workdays = ["mon", "tue", "wed", "thu", "fri"]
+# Local working hours, "HH:MM-HH:MM" (end exclusive).
+work_hours = "08:00-17:00"
+# Official breaks: social media use inside these windows is allowed by policy.
+breaks = ["10:30-10:50", "12:00-13:00"]
+
+[social]
+# A host is social when it equals one of these or ends with "." + one of them.
+domains = ["facebook.com", "instagram.com", "twitter.com", "x.com", "tiktok.com", "youtube.com", "linkedin.com", "snapchat.com"]
+# Exact hosts never counted as social (embedded widgets, share buttons).
+ignore_hosts = []
+# A request covers the time until the next social request when that gap is at
+# most idle_gap_seconds; otherwise (and after the last request) tail_seconds.
+idle_gap_seconds = 300
+tail_seconds = 60
+# A day is flagged when social time outside breaks (in work hours) reaches this.
+flag_minutes = 30
+
+[blocked]
+# Blocked requests to the same host within this many seconds of the previous
+# one count as a single attempt.
+burst_seconds = 60
+
+[retention]
+# Months of data kept; older month partitions are purged (policy: one year).
+months = 12
+'''
