@@ -1,0 +1,71 @@
+"""The audit log: who ran which investigation, every ingest and every purge.
+
+Entries are appended to the store's audit log (only the store knows where) and
+hold no URLs: an investigation entry names the identity, the reason and the
+range, because the policy requires the trust to be able to show why it looked.
+Entries older than the retention period are dropped by the purge like the data
+they describe (see README "Privacy").
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import date, datetime, timezone
+
+import polars as pl
+
+from surfaudit import clock
+from surfaudit.store import Store
+
+AUDIT_COLUMNS = ("time", "os_user", "command", "target", "date_from", "date_to", "reason", "rows", "detail")
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return str(os.getuid())
+
+
+def record(store: Store, command: str, *, rows: int = 0, target: str | None = None,
+           date_from: date | None = None, date_to: date | None = None, reason: str | None = None,
+           detail: str | None = None) -> dict:
+    """Append one entry and return it."""
+    entry = {
+        "time": clock.now().isoformat(timespec="seconds"),
+        "os_user": os_user(),
+        "command": command,
+        "target": target,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "reason": reason,
+        "rows": int(rows),
+        "detail": detail,
+        "pid": os.getpid(),
+    }
+    store.append_audit(entry)
+    return entry
+
+
+def entries(store: Store, date_from: date | None = None, date_to: date | None = None) -> pl.DataFrame:
+    """Audit entries (UTC dates, inclusive) as a table with AUDIT_COLUMNS."""
+    rows = []
+    for entry in store.audit_entries():
+        when = datetime.fromisoformat(entry["time"]).astimezone(timezone.utc)
+        if date_from and when.date() < date_from:
+            continue
+        if date_to and when.date() > date_to:
+            continue
+        rows.append({c: entry.get(c) for c in AUDIT_COLUMNS})
+    schema = {c: pl.String for c in AUDIT_COLUMNS} | {"rows": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def forget_before(store: Store, cutoff: datetime) -> int:
+    """Drop entries older than `cutoff` (retention); returns how many were dropped."""
+    kept = [e for e in store.audit_entries() if datetime.fromisoformat(e["time"]) >= cutoff]
+    dropped = len(store.audit_entries()) - len(kept)
+    if dropped:
+        store.rewrite_audit(kept)
+    return dropped

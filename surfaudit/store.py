@@ -1,0 +1,391 @@
+"""The store: the only module that knows the on-disk layout (DESIGN §3).
+
+    <store>/events/month=YYYY-MM/part-<tx>.parquet   the data (Hive partitions, zstd)
+    <store>/manifest.jsonl                           committed transactions (the truth)
+    <store>/audit.jsonl                              who did what (append-only)
+    <store>/quarantine/q-<tx>.parquet                rejected lines, with file and line number
+    <store>/staging/<tx>/...                         files being written
+    <store>/journal/<tx>.json                        transactions between rename and commit
+    <store>/lock                                     flock; holds the holder's pid
+
+Every write is a transaction: files are written under staging/, a journal names the
+final paths, they are renamed into place, and a record appended to the manifest
+commits them. Readers only see parts named by committed records, so a crash at any
+point leaves every row visible exactly once, and `recover()` tidies what was left.
+Everything is created private: directories 0700, files 0600, whatever the umask.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from surfaudit.errors import LockedError, StoreError
+from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+
+ARROW_SCHEMA = pa.schema(
+    [
+        ("ts", pa.timestamp("us", tz="UTC")),
+        ("user", pa.string()), ("username", pa.string()), ("client_ip", pa.string()),
+        ("method", pa.string()), ("host", pa.string()), ("url", pa.string()),
+        ("action", pa.string()), ("status", pa.int32()), ("bytes", pa.int64()),
+        ("elapsed_ms", pa.int64()), ("category", pa.string()), ("source", pa.string()),
+    ]
+)
+ROW_GROUP = 1_000_000
+DIR_MODE, FILE_MODE = 0o700, 0o600
+
+
+def _mkdir(path: Path) -> None:
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)
+
+
+def private_file(path: Path, mode: str = "wb"):
+    """Open a new file that is 0600 from the moment it exists."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    return os.fdopen(fd, mode)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.events_dir = self.root / "events"
+        self.manifest_path = self.root / "manifest.jsonl"
+        self.audit_path = self.root / "audit.jsonl"
+        self.quarantine_dir = self.root / "quarantine"
+        self.staging_dir = self.root / "staging"
+        self.journal_dir = self.root / "journal"
+        self.lock_path = self.root / "lock"
+        self.key_path = self.root / "pseudonym.key"
+
+    # -- lifecycle -------------------------------------------------------------
+    def ensure(self) -> "Store":
+        """Create the store (private) if needed."""
+        try:
+            for path in (self.root, self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir):
+                _mkdir(path)
+        except OSError as exc:
+            raise StoreError(f"{self.root}: cannot create store: {exc.strerror}") from None
+        return self
+
+    def exists(self) -> bool:
+        return self.events_dir.is_dir()
+
+    @contextmanager
+    def lock(self, wait: float | None = 0) -> Iterator[None]:
+        """Hold the exclusive store lock; LockedError names the holder's pid."""
+        self.ensure()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        deadline = time.monotonic() + (wait or 0)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                        raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {holder})") from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            self.recover()
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def recover(self) -> None:
+        """Finish or undo transactions a crash interrupted (call under the lock)."""
+        committed = {r["tx"] for r in self.manifest()}
+        for journal in sorted(self.journal_dir.glob("*.json")):
+            try:
+                entry = json.loads(journal.read_text())
+            except (OSError, ValueError):
+                journal.unlink(missing_ok=True)
+                continue
+            if entry["tx"] in committed:  # roll forward: drop what it replaced
+                doomed = entry.get("removes", [])
+            else:  # roll back: its parts were never committed
+                doomed = entry.get("parts", []) + entry.get("quarantine", [])
+            for rel in doomed:
+                (self.root / rel).unlink(missing_ok=True)
+            journal.unlink(missing_ok=True)
+        for leftover in self.staging_dir.iterdir() if self.staging_dir.is_dir() else ():
+            shutil.rmtree(leftover, ignore_errors=True)
+        self._remove_empty_months()
+
+    # -- manifest ----------------------------------------------------------------
+    def manifest(self) -> list[dict]:
+        """Committed records, oldest first; a torn last line (crash mid-append) is ignored."""
+        try:
+            text = self.manifest_path.read_text()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in text.splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+        return records
+
+    def _append_jsonl(self, path: Path, record: dict) -> None:
+        with private_file(path, "ab") as fh:
+            fh.write((json.dumps(record, separators=(",", ":")) + "\n").encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def rewrite_manifest(self, records: list[dict]) -> None:
+        """Replace the manifest atomically (used by retention to forget old records)."""
+        self._atomic_jsonl(self.manifest_path, records)
+
+    def _atomic_jsonl(self, path: Path, records: list[dict]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with private_file(tmp) as fh:
+            fh.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def live_parts(self) -> dict[str, str]:
+        """Committed, not replaced parts: relative path -> month."""
+        live: dict[str, str] = {}
+        for record in self.manifest():
+            for rel in record.get("removes", []):
+                live.pop(rel, None)
+            for rel in record.get("parts", []):
+                live[rel] = rel.split("/")[1].removeprefix("month=")
+        return live
+
+    # -- reading -----------------------------------------------------------------
+    def months(self) -> list[str]:
+        return sorted(set(self.live_parts().values()))
+
+    def parts(self, months: Iterable[str] | None = None) -> list[Path]:
+        wanted = set(months) if months is not None else None
+        return [
+            self.root / rel
+            for rel, month in sorted(self.live_parts().items())
+            if (wanted is None or month in wanted) and (self.root / rel).is_file()
+        ]
+
+    def month_parts(self) -> dict[str, list[str]]:
+        """Month -> its committed part files (relative), for compaction and retention."""
+        out: dict[str, list[str]] = {}
+        for rel, month in sorted(self.live_parts().items()):
+            out.setdefault(month, []).append(rel)
+        return out
+
+    def events_view(self, con: duckdb.DuckDBPyConnection, utc_from: datetime | None = None,
+                    utc_to: datetime | None = None, name: str = "events") -> list[str]:
+        """Create view `name` over the committed parts of the months overlapping [from, to)."""
+        months = None
+        if utc_from is not None or utc_to is not None:
+            lo = (utc_from or datetime(1970, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m")
+            hi = (utc_to or datetime(9999, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m")
+            months = [m for m in self.months() if lo <= m <= hi]
+        files = [str(p) for p in self.parts(months)]
+        con.execute("SET TimeZone = 'UTC'")
+        if files:
+            con.read_parquet(files).create_view(name, replace=True)
+        else:
+            con.register(f"_{name}_empty", pl.DataFrame(schema=EVENT_SCHEMA).to_arrow())
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
+        return sorted(set(Path(f).parent.name.removeprefix("month=") for f in files))
+
+    def scan_events_dir(self) -> list[str]:
+        """Anything under events/ that the store did not put there (symlinks, stray files)."""
+        problems = []
+        if not self.events_dir.is_dir():
+            return problems
+        for entry in sorted(self.events_dir.iterdir()):
+            rel = entry.relative_to(self.root)
+            if entry.is_symlink():
+                problems.append(f"{rel}: is a symlink")
+            elif not entry.is_dir() or not entry.name.startswith("month=") or len(entry.name) != 13:
+                problems.append(f"{rel}: unexpected entry")
+            else:
+                for child in sorted(entry.iterdir()):
+                    if child.is_symlink() or not child.is_file() or not child.name.endswith(".parquet"):
+                        problems.append(f"{child.relative_to(self.root)}: unexpected entry")
+        return problems
+
+    def _remove_empty_months(self) -> None:
+        if self.events_dir.is_dir():
+            for entry in self.events_dir.iterdir():
+                if entry.is_dir() and not entry.is_symlink() and entry.name.startswith("month=") and not any(entry.iterdir()):
+                    entry.rmdir()
+
+    # -- writing -----------------------------------------------------------------
+    def begin(self, kind: str) -> "Transaction":
+        self.ensure()
+        return Transaction(self, kind)
+
+    # -- audit log ---------------------------------------------------------------
+    def append_audit(self, entry: dict) -> None:
+        self.ensure()
+        self._append_jsonl(self.audit_path, entry)
+
+    def audit_entries(self) -> list[dict]:
+        try:
+            lines = self.audit_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def rewrite_audit(self, entries: list[dict]) -> None:
+        self._atomic_jsonl(self.audit_path, entries)
+
+    def quarantine_files(self) -> list[Path]:
+        return sorted(self.quarantine_dir.glob("q-*.parquet")) if self.quarantine_dir.is_dir() else []
+
+    def read_quarantine(self) -> pl.DataFrame:
+        files = self.quarantine_files()
+        if not files:
+            return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.concat([pl.read_parquet(f) for f in files])
+
+    def pseudonym_key(self) -> bytes:
+        """A per-store random key for pseudonymising identities (created on first use)."""
+        self.ensure()
+        try:
+            return self.key_path.read_bytes()
+        except FileNotFoundError:
+            key = os.urandom(32)
+            with private_file(self.key_path) as fh:
+                fh.write(key)
+            return key
+
+
+class Transaction:
+    """Files written under staging/ that become visible together on commit()."""
+
+    def __init__(self, store: Store, kind: str):
+        self.store = store
+        self.kind = kind
+        self.id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
+        self.dir = store.staging_dir / self.id
+        _mkdir(self.dir)
+        self._writers: dict[str, tuple[pq.ParquetWriter, object]] = {}
+        self._quarantine: tuple[pq.ParquetWriter, object] | None = None
+        self.removes: list[str] = []
+        self.rows = 0
+
+    def _rel(self, month: str) -> str:
+        return f"events/month={month}/part-{self.id}.parquet"
+
+    def write(self, df: pl.DataFrame) -> None:
+        """Append canonical rows; they are split into UTC month partitions."""
+        if df.height == 0:
+            return
+        df = df.with_columns(pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
+        for (month,), part in df.partition_by("_month", as_dict=True, maintain_order=True).items():
+            table = part.drop("_month").to_arrow().cast(ARROW_SCHEMA)
+            if month not in self._writers:
+                fh = private_file(self.dir / f"{month}.parquet")
+                writer = pq.ParquetWriter(fh, ARROW_SCHEMA, compression="zstd", write_statistics=True)
+                self._writers[month] = (writer, fh)
+            self._writers[month][0].write_table(table, row_group_size=ROW_GROUP)
+            self.rows += part.height
+
+    def quarantine(self, bad: pl.DataFrame) -> None:
+        """Append rejected lines (file, line_no, reason, line)."""
+        if bad.height == 0:
+            return
+        table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
+        table = table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
+        if self._quarantine is None:
+            fh = private_file(self.dir / "quarantine.parquet")
+            self._quarantine = (pq.ParquetWriter(fh, table.schema, compression="zstd"), fh)
+        self._quarantine[0].write_table(table)
+
+    def replace(self, parts: Iterable[str]) -> None:
+        """On commit, these committed parts stop being visible and are deleted."""
+        self.removes.extend(parts)
+
+    def _close(self) -> None:
+        for writer, fh in list(self._writers.values()) + ([self._quarantine] if self._quarantine else []):
+            writer.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+
+    def commit(self, record: dict) -> dict:
+        """Rename the files into place and append the manifest record (the commit point)."""
+        self._close()
+        store = self.store
+        moves = [(self.dir / f"{m}.parquet", self._rel(m)) for m in sorted(self._writers)]
+        quarantine = []
+        if self._quarantine:
+            quarantine = [f"quarantine/q-{self.id}.parquet"]
+            moves.append((self.dir / "quarantine.parquet", quarantine[0]))
+        record = {"tx": self.id, "kind": self.kind, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  **record, "parts": [rel for _, rel in moves if rel.startswith("events/")],
+                  "removes": self.removes, "quarantine": quarantine}
+        journal = store.journal_dir / f"{self.id}.json"
+        try:
+            with private_file(journal) as fh:
+                fh.write(json.dumps({"tx": self.id, "parts": record["parts"], "removes": self.removes,
+                                     "quarantine": quarantine}).encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            for src, rel in moves:
+                dst = store.root / rel
+                _mkdir(dst.parent)
+                os.replace(src, dst)
+                _fsync_dir(dst.parent)
+            store._append_jsonl(store.manifest_path, record)
+        except OSError as exc:
+            self.abort()
+            raise StoreError(f"{store.root}: write failed ({exc.strerror}); the store was left as it was") from None
+        for rel in self.removes:
+            (store.root / rel).unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        store._remove_empty_months()
+        return record
+
+    def abort(self) -> None:
+        """Forget everything written; nothing becomes visible."""
+        try:
+            self._close()
+        except Exception:  # noqa: BLE001 - closing a broken writer must not mask the real error
+            pass
+        journal = self.store.journal_dir / f"{self.id}.json"
+        if journal.exists():
+            committed = {r["tx"] for r in self.store.manifest()}
+            if self.id not in committed:
+                for rel in [self._rel(m) for m in self._writers] + [f"quarantine/q-{self.id}.parquet"]:
+                    (self.store.root / rel).unlink(missing_ok=True)
+            journal.unlink(missing_ok=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
