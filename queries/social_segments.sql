@@ -1,0 +1,97 @@
+-- name: social_segments
+-- description: Social time per request, local date and period (DESIGN §6 "Social time"); one row per (request, date, period) piece. The social report aggregates exactly these rows.
+-- params: $tz, $workdays, $segments, $domains, $ignore_hosts, $idle_ms, $tail_ms, $utc_from, $utc_to, $date_from, $date_to, $user
+--
+-- $utc_from/$utc_to: naive UTC timestamps bounding the rows read (see needed_utc_range);
+-- $date_from/$date_to: local dates reported, inclusive; $user: exact identity or NULL for all.
+-- $segments: list of {start_min, end_min, period} covering a workday 0..1440;
+-- $workdays: ISO day numbers (Mon=1); other days are wholly outside_hours.
+-- Times are compared in whole milliseconds (the log's precision).
+WITH
+dom AS (
+    SELECT rtrim(lower(d), '.') AS d FROM (SELECT unnest($domains::VARCHAR[]) AS d)
+),
+ign AS (
+    SELECT rtrim(lower(x), '.') AS x FROM (SELECT unnest($ignore_hosts::VARCHAR[]) AS x)
+),
+req AS (
+    SELECT e.ts, e."user", e.host, e.url,
+           rtrim(lower(e.host), '.') AS h,
+           CAST(round(epoch_us(e.ts) / 1000.0) AS BIGINT) AS t_ms
+    FROM events AS e
+    WHERE e.action = 'allowed'
+      AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
+      AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+      AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
+),
+social AS (
+    SELECT r.* FROM req AS r
+    WHERE EXISTS (SELECT 1 FROM dom WHERE r.h = dom.d OR ends_with(r.h, '.' || dom.d))
+      AND NOT EXISTS (SELECT 1 FROM ign WHERE r.h = ign.x)
+),
+ordered AS (
+    SELECT *,
+           row_number() OVER w AS req_id,
+           lead(t_ms) OVER w AS next_ms
+    FROM social
+    WINDOW w AS (PARTITION BY "user" ORDER BY t_ms, ts, h, url)
+),
+coverage AS (
+    -- c(i) = gap to the next request when <= idle gap, else the tail (also for the last one)
+    SELECT *,
+           t_ms AS s_ms,
+           t_ms + CASE WHEN next_ms IS NOT NULL AND next_ms - t_ms <= $idle_ms::BIGINT
+                       THEN next_ms - t_ms ELSE $tail_ms::BIGINT END AS e_ms
+    FROM ordered
+),
+days AS (
+    SELECT CAST(d AS DATE) AS d
+    FROM range(CAST($date_from::DATE AS TIMESTAMP),
+               CAST($date_to::DATE AS TIMESTAMP) + INTERVAL 1 DAY,
+               INTERVAL 1 DAY) AS t(d)
+),
+seg AS (
+    SELECT unnest($segments::STRUCT(start_min INTEGER, end_min INTEGER, period VARCHAR)[], recursive := true)
+),
+slots AS (
+    SELECT days.d, seg.start_min, seg.period
+    FROM days CROSS JOIN seg
+    WHERE list_contains($workdays::INTEGER[], isodow(days.d))
+    UNION ALL
+    SELECT days.d, 0 AS start_min, 'outside_hours' AS period
+    FROM days
+    WHERE NOT list_contains($workdays::INTEGER[], isodow(days.d))
+),
+bounds AS (
+    -- local clock boundaries of each date converted through the tz database;
+    -- the running max keeps them monotonic inside skipped/repeated hours
+    SELECT d, start_min, period,
+           max(epoch_ms(timezone($tz, CAST(d AS TIMESTAMP) + to_minutes(start_min))))
+               OVER (PARTITION BY d ORDER BY start_min ROWS UNBOUNDED PRECEDING) AS start_ms,
+           epoch_ms(timezone($tz, CAST(d + 1 AS TIMESTAMP))) AS day_end_ms
+    FROM slots
+),
+slot AS (
+    SELECT d, period, start_ms,
+           coalesce(lead(start_ms) OVER (PARTITION BY d ORDER BY start_min), day_end_ms) AS end_ms
+    FROM bounds
+),
+pieces AS (
+    -- a zero-length coverage (two requests in the same millisecond) still
+    -- yields a 0-second piece on its own date, so every request is listed
+    SELECT c.req_id, c.ts, c."user", c.host, c.url, slot.d AS date, slot.period,
+           least(c.e_ms, slot.end_ms) - greatest(c.s_ms, slot.start_ms) AS ms
+    FROM coverage AS c
+    JOIN slot
+      ON slot.start_ms < greatest(c.e_ms, c.s_ms + 1)
+     AND slot.end_ms > c.s_ms
+)
+SELECT ts,
+       timezone($tz, ts) AS local_time,
+       "user", host, url, date, period,
+       sum(ms) / 1000.0 AS covered_seconds,
+       CAST(sum(ms) AS BIGINT) AS covered_ms,
+       req_id
+FROM pieces
+GROUP BY req_id, ts, "user", host, url, date, period
+ORDER BY "user", ts, req_id, date, period

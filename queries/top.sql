@@ -1,0 +1,42 @@
+-- name: top
+-- description: Top hosts, registrable domains, categories or identities by request count, with bytes.
+-- params: $tz, $by, $limit, $utc_from, $utc_to, $date_from, $date_to, $user
+--
+-- Counts real transactions (action allowed or blocked; proxy-auth challenges
+-- and errors are not visits). $by is one of host, domain, category, user.
+-- 'domain' groups hosts first, then maps each distinct host to its registrable
+-- domain with the Python UDF surfaudit_registrable_domain (registered by the
+-- caller; offline public-suffix list). A null category shows as '(none)'.
+WITH
+r AS (
+    SELECT e."user", rtrim(lower(e.host), '.') AS host, e.category, e.bytes
+    FROM events AS e
+    WHERE e.action IN ('allowed', 'blocked')
+      AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
+      AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+      AND CAST(timezone($tz, e.ts) AS DATE) BETWEEN $date_from::DATE AND $date_to::DATE
+      AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
+),
+first_pass AS (
+    SELECT CASE $by::VARCHAR
+               WHEN 'category' THEN coalesce(category, '(none)')
+               WHEN 'user' THEN "user"
+               ELSE host
+           END AS k0,
+           count(*) AS requests,
+           coalesce(sum(bytes), 0) AS bytes
+    FROM r
+    GROUP BY k0
+),
+keyed AS (
+    SELECT CASE WHEN $by::VARCHAR = 'domain' THEN surfaudit_registrable_domain(k0) ELSE k0 END AS k,
+           requests, bytes
+    FROM first_pass
+)
+SELECT k AS "key",
+       CAST(sum(requests) AS BIGINT) AS requests,
+       CAST(sum(bytes) AS BIGINT) AS bytes
+FROM keyed
+GROUP BY k
+ORDER BY requests DESC, k ASC NULLS LAST
+LIMIT $limit::BIGINT

@@ -1,0 +1,92 @@
+"""Shared pieces of the reports: date handling, the UTC range a report reads,
+and a plain description of the estimate's parameters.
+
+The store creates the `events` view limited to the month partitions a report
+needs; `needed_utc_range` tells it which instants those are, and the same range
+is bound into the SQL so rows outside it are never read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from surfaudit.config import Config
+from surfaudit.errors import UsageError
+
+DAY = timedelta(days=1)
+
+
+def as_date(value: date | str, what: str = "date") -> date:
+    """Accept a `date` or an ISO 'YYYY-MM-DD' string (local date)."""
+    if isinstance(value, datetime):
+        raise UsageError(f"{what}: expected a date, not a date and time")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"{what}: expected YYYY-MM-DD, got {value!r}") from None
+
+
+def check_range(date_from: date | str, date_to: date | str) -> tuple[date, date]:
+    d1, d2 = as_date(date_from, "--from"), as_date(date_to, "--to")
+    if d1 > d2:
+        raise UsageError(f"--from {d1} is after --to {d2}")
+    return d1, d2
+
+
+def local_midnight_utc(cfg: Config, day: date) -> datetime:
+    """The UTC instant of local midnight starting `day` (tz database, DST-aware)."""
+    local = datetime.combine(day, time(0), tzinfo=ZoneInfo(cfg.schedule.timezone))
+    return local.astimezone(timezone.utc)
+
+
+def needed_utc_range(cfg: Config, date_from: date | str, date_to: date | str) -> tuple[datetime, datetime]:
+    """UTC [from, to) of the rows any report over local dates [date_from, date_to] reads.
+
+    Before: at least a day (coverage from the previous evening spilling over
+    midnight; never less than the longest possible coverage). After: at least a
+    day, and never less than the idle gap, so the next request that decides the
+    last in-range request's coverage is visible.
+    """
+    d1, d2 = check_range(date_from, date_to)
+    soc = cfg.social
+    before = max(DAY, timedelta(seconds=max(soc.idle_gap_seconds, soc.tail_seconds) + 1))
+    after = max(DAY, timedelta(seconds=soc.idle_gap_seconds + 1))
+    return local_midnight_utc(cfg, d1) - before, local_midnight_utc(cfg, d2 + DAY) + after
+
+
+def range_params(cfg: Config, date_from: date | str, date_to: date | str, user: str | None) -> dict[str, Any]:
+    """Parameters common to the dated reports: tz, local dates, UTC bounds, user."""
+    d1, d2 = check_range(date_from, date_to)
+    lo, hi = needed_utc_range(cfg, d1, d2)
+    if user is not None and not isinstance(user, str):
+        raise UsageError("--user: expected an identity string")
+    return {
+        "tz": cfg.schedule.timezone,
+        "date_from": d1,
+        "date_to": d2,
+        # naive UTC; the SQL reads them with timezone('UTC', ...)
+        "utc_from": lo.astimezone(timezone.utc).replace(tzinfo=None),
+        "utc_to": hi.astimezone(timezone.utc).replace(tzinfo=None),
+        "user": user,
+    }
+
+
+def report_parameters(cfg: Config) -> dict[str, Any]:
+    """What the estimate assumes, for display next to a report (plain values)."""
+    s, soc = cfg.schedule, cfg.social
+    return {
+        "timezone": s.timezone,
+        "workdays": s.workday_names,
+        "work_hours": str(s.work_hours),
+        "breaks": [str(b) for b in s.breaks],
+        "idle_gap_seconds": soc.idle_gap_seconds,
+        "tail_seconds": soc.tail_seconds,
+        "flag_minutes": soc.flag_minutes,
+        "burst_seconds": cfg.blocked.burst_seconds,
+        "social_domains": list(soc.domains),
+        "ignore_hosts": list(soc.ignore_hosts),
+    }
