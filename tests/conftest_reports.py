@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from surfaudit.config import Config
-from surfaudit.schema import conform
+from surfaudit.schema import conform, empty_events
 
 
 def ev(ts: str, user: str, host: str, action: str = "allowed", *, url: str | None = None,
@@ -32,7 +32,10 @@ def ev(ts: str, user: str, host: str, action: str = "allowed", *, url: str | Non
 
 def events_con(rows: list[dict]) -> duckdb.DuckDBPyConnection:
     """A fresh connection with the rows registered as the view `events`."""
-    df = conform(pl.DataFrame(rows, schema_overrides={"ts": pl.Datetime("us", "UTC")}))
+    if rows:
+        df = conform(pl.DataFrame(rows, schema_overrides={"ts": pl.Datetime("us", "UTC")}))
+    else:
+        df = empty_events()
     con = duckdb.connect()
     con.register("events_df", df.to_arrow())
     con.execute("CREATE VIEW events AS SELECT * FROM events_df")
