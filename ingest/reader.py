@@ -45,6 +45,7 @@ class Batch:
     end: int
     raw: bytes  # the batch's bytes without newlines, for quarantining invalid lines
     offsets: np.ndarray
+    buf: bytes  # the batch exactly as in the stream (newlines included), for fingerprints
 
     def raw_line(self, i: int) -> str:
         return self.raw[self.offsets[i] : self.offsets[i + 1]].decode("utf-8", "replace")
@@ -155,7 +156,7 @@ def make_batch(buf: bytes, first_line_no: int, start: int) -> Batch:
         lines = pl.Series("line", pl.from_arrow(array))
     except pa.ArrowInvalid:  # rare: decode line by line, invalid lines become null
         lines = pl.Series("line", [_decode(raw[offsets[i] : offsets[i + 1]]) for i in range(n)], dtype=pl.String)
-    return Batch(lines.cast(pl.String), first_line_no, start, start + len(buf), raw, offsets)
+    return Batch(lines.cast(pl.String), first_line_no, start, start + len(buf), raw, offsets, buf)
 
 
 def _decode(raw: bytes) -> str | None:
@@ -178,6 +179,9 @@ def first_lines(path: Path, n: int = 20) -> list[str]:
     return out
 
 
+NOT_LOGS = (".md", ".toml", ".py", ".sh", ".json", ".html", ".parquet")
+
+
 def is_log_file(path: Path) -> bool:
-    """Directory walking: skip hidden files and obvious non-logs."""
-    return path.is_file() and not path.name.startswith(".")
+    """Directory walking: skip hidden files and files that are plainly not logs (README, config)."""
+    return path.is_file() and not path.name.startswith(".") and not path.name.lower().endswith(NOT_LOGS)

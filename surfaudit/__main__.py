@@ -1,0 +1,5 @@
+"""`python -m surfaudit` runs the CLI (used by tests that need a real subprocess)."""
+
+from surfaudit.cli import main
+
+main()
