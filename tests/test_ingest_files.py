@@ -1,0 +1,144 @@
+"""Ingest of whole files: partitions, permissions, bad lines, corrupt files (issue 2)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+from datetime import timedelta
+
+import duckdb
+import polars as pl
+import pytest
+
+from ingest.pipeline import ingest_paths
+from surfaudit.config import Config, Retention
+from surfaudit.store import Store
+from tests.conftest import squid_line, utc
+
+NOW = utc(2026, 11, 20, 12, 0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "store")
+
+
+def ingest(store, *paths, months=12):
+    with store.lock():
+        return ingest_paths(store, Config(store_path=store.root, retention=Retention(months)), list(paths), now=NOW)
+
+
+def rows(store) -> pl.DataFrame:
+    con = duckdb.connect()
+    store.events_view(con)
+    return con.execute("select *, strftime(ts, '%Y-%m') as m from events order by ts").pl()
+
+
+def test_utc_month_partitions_across_the_boundary(store, tmp_path):
+    # 23:59:59.500 UTC on 31 Oct is 31 Oct in UTC whatever the local zone says
+    log = tmp_path / "access.log"
+    log.write_text("".join(squid_line(utc(2026, 10, 31, 23, 59, 59) + timedelta(milliseconds=500 * i)) + "\n" for i in range(4)))
+    result, = ingest(store, log)
+    assert result.rows == 4
+    assert store.months() == ["2026-10", "2026-11"]
+    assert rows(store)["m"].to_list() == ["2026-10", "2026-10", "2026-11", "2026-11"]
+    for part in store.parts():
+        assert part.parent.name in ("month=2026-10", "month=2026-11")
+        assert part.name.startswith("part-") and part.suffix == ".parquet"
+
+
+def test_parquet_is_zstd(store, tmp_path):
+    import pyarrow.parquet as pq
+
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(utc(2026, 11, 2, 9)) + "\n")
+    ingest(store, log)
+    meta = pq.ParquetFile(store.parts()[0]).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_store_is_private_even_with_a_permissive_umask(store, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(utc(2026, 11, 2, 9)) + "\nnot a squid line at all\n")
+    old = os.umask(0)
+    try:
+        ingest(store, log)
+    finally:
+        os.umask(old)
+    for path in [store.root, *store.root.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+    assert store.quarantine_files(), "the bad line should have been quarantined"
+
+
+def test_bad_lines_are_counted_and_quarantined_good_lines_kept(store, tmp_path):
+    log = tmp_path / "access.log"
+    good = [squid_line(utc(2026, 11, 2, 9, 0, i)) for i in range(5)]
+    content = [good[0], "garbage", good[1], good[2], "1762070400.000 too few", good[3], "", good[4]]
+    log.write_text("\n".join(content) + "\n")
+    result, = ingest(store, log)
+    assert (result.lines, result.rows, result.rejected, result.error) == (8, 5, 2, None)
+    q = store.read_quarantine().sort("line_no")
+    assert q["line_no"].to_list() == [2, 5]
+    assert q["file"].to_list() == ["access.log", "access.log"]
+    assert q["line"].to_list() == ["garbage", "1762070400.000 too few"]
+
+
+def test_invalid_utf8_line_is_quarantined(store, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_bytes((squid_line(utc(2026, 11, 2, 9)) + "\n").encode() + b"caf\xe9 \xff\n"
+                    + (squid_line(utc(2026, 11, 2, 10)) + "\n").encode())
+    result, = ingest(store, log)
+    assert (result.rows, result.rejected) == (2, 1)
+    q = store.read_quarantine()
+    assert q["line_no"].to_list() == [2] and q["reason"].to_list() == ["invalid utf-8"]
+
+
+def test_truncated_gzip_is_rejected_whole(store, tmp_path):
+    good = tmp_path / "good.log"
+    good.write_text(squid_line(utc(2026, 11, 2, 9)) + "\n")
+    packed = gzip.compress("".join(squid_line(utc(2026, 11, 3, 9, 0, i)) + "\n" for i in range(2000)).encode())
+    bad = tmp_path / "access.log.2.gz"
+    bad.write_bytes(packed[: len(packed) // 2])
+    results = ingest(store, bad, good)
+    assert results[0].error and "access.log.2.gz" in results[0].error and results[0].rows == 0
+    assert "\n" not in results[0].error
+    assert results[1].rows == 1
+    assert len(rows(store)) == 1  # nothing of the truncated file committed
+    assert not any(store.staging_dir.iterdir())
+
+
+def test_binary_file_is_rejected_not_a_traceback(store, tmp_path):
+    blob = tmp_path / "core.dump"
+    blob.write_bytes(bytes(range(256)) * 100)
+    result, = ingest(store, blob)
+    assert result.error and "core.dump" in result.error
+    assert store.months() == []
+
+
+def test_empty_file_is_fine(store, tmp_path):
+    empty = tmp_path / "access.log"
+    empty.write_text("")
+    result, = ingest(store, empty)
+    assert (result.rows, result.rejected, result.error) == (0, 0, None)
+
+
+def test_rows_older_than_retention_are_counted_as_expired(store, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(utc(2025, 11, 20, 11, 59)) + "\n" + squid_line(utc(2025, 11, 20, 12, 1)) + "\n")
+    result, = ingest(store, log, months=12)
+    assert (result.rows, result.expired) == (1, 1)
+
+
+def test_directory_means_every_log_file_inside(store, tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log").write_text(squid_line(utc(2026, 11, 2, 9)) + "\n")
+    with gzip.open(d / "access.log.1.gz", "wt") as fh:
+        fh.write(squid_line(utc(2026, 11, 1, 9)) + "\n")
+    (d / "README.md").write_text("# not a log\n")
+    (d / ".hidden").write_text("x\n")
+    results = ingest(store, d)
+    assert sorted(r.file.rsplit("/", 1)[-1] for r in results) == ["access.log", "access.log.1.gz"]
+    assert len(rows(store)) == 2
