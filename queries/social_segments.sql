@@ -64,7 +64,10 @@ slots AS (
 ),
 bounds AS (
     -- local clock boundaries of each date converted through the tz database;
-    -- the running max keeps them monotonic inside skipped/repeated hours
+    -- the running max keeps them monotonic inside skipped/repeated hours.
+    -- (ICU maps a clock time in a repeated autumn hour to its later occurrence
+    -- and one in a skipped spring hour to the offset before the change; only a
+    -- schedule edge inside 01:00-02:00 on a UK clock-change Sunday is affected.)
     SELECT d, start_min, period,
            max(epoch_ms(timezone($tz, CAST(d AS TIMESTAMP) + to_minutes(start_min))))
                OVER (PARTITION BY d ORDER BY start_min ROWS UNBOUNDED PRECEDING) AS start_ms,
