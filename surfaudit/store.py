@@ -25,12 +25,14 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
 import pyarrow.parquet as pq
 
 from surfaudit.errors import LockedError, StoreError
@@ -240,6 +242,66 @@ class Store:
                 if entry.is_dir() and not entry.is_symlink() and entry.name.startswith("month=") and not any(entry.iterdir()):
                     entry.rmdir()
 
+    # -- primitives for retention and compaction (added) --------------------------
+    @staticmethod
+    def live_parts_of(records: Iterable[dict]) -> dict[str, str]:
+        """What `live_parts()` would return if the manifest held exactly `records`."""
+        live: dict[str, str] = {}
+        for record in records:
+            for rel in record.get("removes", []):
+                live.pop(rel, None)
+            for rel in record.get("parts", []):
+                live[rel] = rel.split("/")[1].removeprefix("month=")
+        return live
+
+    def part_path(self, rel: str) -> Path:
+        """The absolute path of a committed part named relative to the store."""
+        return self.root / rel
+
+    def part_stats(self, rel: str) -> "PartStats":
+        """Rows and ts range of one part from its Parquet footer (falls back to reading ts)."""
+        path = self.root / rel
+        try:
+            meta = pq.read_metadata(path)
+            col = meta.schema.names.index("ts")
+            lo = hi = None
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(col).statistics
+                if stats is None or not stats.has_min_max:
+                    ts = pq.read_table(path, columns=["ts"]).column("ts")
+                    lo, hi = (pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()) if len(ts) else (None, None)
+                    break
+                lo = stats.min if lo is None or stats.min < lo else lo
+                hi = stats.max if hi is None or stats.max > hi else hi
+            return PartStats(rel, meta.num_rows, lo, hi)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise StoreError(f"{path}: cannot read Parquet part ({exc})") from None
+
+    def read_parts(self, rels: Iterable[str]) -> pl.DataFrame:
+        """The rows of the given committed parts (canonical schema)."""
+        files = [str(self.root / rel) for rel in rels]
+        if not files:
+            return pl.DataFrame(schema=EVENT_SCHEMA)
+        try:
+            return pl.concat([pl.read_parquet(f) for f in files]).cast(EVENT_SCHEMA)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise StoreError(f"{self.root}: cannot read parts ({exc})") from None
+
+    def event_files(self) -> list[str]:
+        """Regular files inside the month directories (relative), committed or not."""
+        if not self.events_dir.is_dir():
+            return []
+        return sorted(str(f.relative_to(self.root)) for d in self.events_dir.iterdir()
+                      if d.is_dir() and not d.is_symlink() for f in d.iterdir() if f.is_file())
+
+    def quarantine_written_at(self, path: Path) -> datetime:
+        """When a quarantine file was written: its transaction id's time, else its mtime."""
+        try:
+            stamp = path.name.removeprefix("q-").split("-")[0]
+            return datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+
     # -- writing -----------------------------------------------------------------
     def begin(self, kind: str) -> "Transaction":
         self.ensure()
@@ -285,6 +347,16 @@ class Store:
             with private_file(self.key_path) as fh:
                 fh.write(key)
             return key
+
+
+@dataclass(frozen=True)
+class PartStats:
+    """One committed part: rows and the UTC range of `ts` (None when it has no rows)."""
+
+    rel: str
+    rows: int
+    ts_min: datetime | None
+    ts_max: datetime | None
 
 
 class Transaction:

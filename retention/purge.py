@@ -1,0 +1,170 @@
+"""Removing expired data (DESIGN §6 "Retention", §7 `purge [--dry-run] [--exact]`).
+
+The policy keeps gathered data for one year, so the purge removes more than Parquet:
+
+* **Expired month partitions** go in ONE store transaction that `replace()`s all their
+  parts and adds none: a crash leaves either every expired month visible or none, and
+  `Store.recover()` finishes the deletion. `exact=True` adds, to the same transaction,
+  a rewrite of the straddling month keeping only rows with `ts >= cutoff`.
+* **Audit entries** older than the cutoff (`audit.forget_before`).
+* **Quarantine files** written before the cutoff: they hold raw log lines (personal
+  data). A line quarantined at time T was logged no later than T, so it has expired.
+* **Manifest records** older than the cutoff whose parts are all gone. The manifest must
+  keep the fingerprint records of sources ingested *within* the retention period, or
+  re-feeding `access.log.1.gz` would duplicate rows. A record committed before the
+  cutoff describes a source whose lines were all logged before the cutoff; re-feeding
+  it yields only rows that ingest counts as expired, so forgetting it duplicates
+  nothing. Records that still name a visible part are kept whatever their age, and a
+  record is never dropped if that would make a replaced part visible again.
+
+The caller holds the store lock. Nothing here prints: the result describes itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from retention.plan import MonthPlan, PurgePlan, plan_purge
+from surfaudit import audit, clock
+from surfaudit.config import Config
+from surfaudit.errors import StoreError
+from surfaudit.store import Store
+
+
+@dataclass
+class PurgeResult:
+    plan: PurgePlan
+    dry_run: bool = False
+    exact: bool = False
+    removed: list[MonthPlan] = field(default_factory=list)  # months whose partitions were removed
+    trimmed_month: str | None = None
+    rows_trimmed: int = 0
+    audit_forgotten: int = 0
+    quarantine_forgotten: int = 0
+    manifest_forgotten: int = 0
+    tx: str | None = None  # the store transaction that removed the data
+
+    @property
+    def cutoff(self) -> datetime:
+        return self.plan.cutoff
+
+    @property
+    def files_removed(self) -> int:
+        return sum(m.files for m in self.removed)
+
+    @property
+    def rows_removed(self) -> int:
+        return sum(m.rows for m in self.removed)
+
+    def summary(self) -> str:
+        """One line, e.g. `removed 2025-10 (3 files, 12000 rows)`."""
+        if self.dry_run:
+            months = ", ".join(f"{m.month} ({m.files} files, {m.rows} rows)" for m in self.plan.expired)
+            return f"would remove {months}" if months else "nothing expired"
+        parts = []
+        if self.removed:
+            parts.append("removed " + ", ".join(f"{m.month} ({m.files} files, {m.rows} rows)" for m in self.removed))
+        if self.trimmed_month:
+            parts.append(f"trimmed {self.trimmed_month} ({self.rows_trimmed} rows)")
+        forgotten = [(self.audit_forgotten, "audit entries"), (self.quarantine_forgotten, "quarantine files"),
+                     (self.manifest_forgotten, "manifest records")]
+        if any(n for n, _ in forgotten):
+            parts.append("forgot " + ", ".join(f"{n} {what}" for n, what in forgotten if n))
+        return "; ".join(parts) if parts else "nothing expired"
+
+
+def refuse_on_anomalies(store: Store, plan: PurgePlan) -> None:
+    """Raise StoreError (one line, naming the first path) when the store holds surprises."""
+    if plan.anomalies:
+        more = f" (and {len(plan.anomalies) - 1} more)" if len(plan.anomalies) > 1 else ""
+        raise StoreError(f"refusing to purge: {store.root}/{plan.anomalies[0]}{more}")
+
+
+def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool = False,
+          exact: bool = False) -> PurgeResult:
+    """Remove what the retention policy says has expired at `now` (caller holds the lock)."""
+    now = now or clock.now()
+    plan = plan_purge(store, cfg.retention.months, now)
+    refuse_on_anomalies(store, plan)
+    result = PurgeResult(plan=plan, dry_run=dry_run, exact=exact)
+    if dry_run:
+        return result
+
+    straddle = plan.straddling if exact and plan.straddling and plan.straddling.needs_trim else None
+    if plan.expired or straddle:
+        tx = store.begin("purge")
+        try:
+            tx.replace(plan.parts)
+            if straddle:
+                present = [rel for rel in straddle.parts if store.part_path(rel).is_file()]
+                rows = store.read_parts(present)
+                keep = rows.filter(pl.col("ts") >= plan.cutoff).sort("ts", maintain_order=True)
+                tx.write(keep)
+                tx.replace(straddle.parts)
+                result.trimmed_month, result.rows_trimmed = straddle.month, rows.height - keep.height
+            record = tx.commit({
+                "cutoff": plan.cutoff.isoformat(),
+                "months": [m.month for m in plan.expired],
+                "rows": plan.rows,
+                "trimmed_month": result.trimmed_month,
+                "rows_trimmed": result.rows_trimmed,
+            })
+        except BaseException:
+            tx.abort()
+            raise
+        result.removed = list(plan.expired)
+        result.tx = record["tx"]
+
+    result.audit_forgotten = audit.forget_before(store, plan.cutoff)
+    result.quarantine_forgotten = forget_quarantine(store, plan.cutoff)
+    result.manifest_forgotten = forget_manifest(store, plan.cutoff)
+    detail = [f"cutoff {plan.cutoff.isoformat()}"]
+    if result.removed:
+        detail.append("months " + ",".join(m.month for m in result.removed))
+    if result.trimmed_month:
+        detail.append(f"trimmed {result.trimmed_month} ({result.rows_trimmed} rows)")
+    audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail="; ".join(detail))
+    return result
+
+
+def forget_quarantine(store: Store, cutoff: datetime) -> int:
+    """Delete quarantine files written before the cutoff; returns how many."""
+    gone = 0
+    for path in store.quarantine_files():
+        if store.quarantine_written_at(path) < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def forget_manifest(store: Store, cutoff: datetime) -> int:
+    """Drop manifest records older than the cutoff whose parts are all gone; returns how many."""
+    records = store.manifest()
+    live = store.live_parts_of(records)
+    drop = {i for i, r in enumerate(records) if _older(r, cutoff) and not any(p in live for p in r.get("parts", []))}
+    while drop:
+        kept = [r for i, r in enumerate(records) if i not in drop]
+        after = store.live_parts_of(kept)
+        if after == live:
+            store.rewrite_manifest(kept)
+            return len(drop)
+        # A dropped record replaced a part that a kept record added: keep the replacer.
+        back = set(after) - set(live)
+        restore = {i for i in drop if back & set(records[i].get("removes", []))}
+        if not restore:
+            return 0  # cannot happen (dropped records add no live part); never guess
+        drop -= restore
+    return 0
+
+
+def _older(record: dict, cutoff: datetime) -> bool:
+    try:
+        at = datetime.fromisoformat(record["at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if at.tzinfo is None:
+        return False
+    return at < cutoff
