@@ -175,13 +175,7 @@ class Store:
 
     def live_parts(self) -> dict[str, str]:
         """Committed, not replaced parts: relative path -> month."""
-        live: dict[str, str] = {}
-        for record in self.manifest():
-            for rel in record.get("removes", []):
-                live.pop(rel, None)
-            for rel in record.get("parts", []):
-                live[rel] = rel.split("/")[1].removeprefix("month=")
-        return live
+        return self.live_parts_of(self.manifest())
 
     # -- reading -----------------------------------------------------------------
     def months(self) -> list[str]:
@@ -264,15 +258,12 @@ class Store:
         try:
             meta = pq.read_metadata(path)
             col = meta.schema.names.index("ts")
-            lo = hi = None
-            for i in range(meta.num_row_groups):
-                stats = meta.row_group(i).column(col).statistics
-                if stats is None or not stats.has_min_max:
-                    ts = pq.read_table(path, columns=["ts"]).column("ts")
-                    lo, hi = (pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()) if len(ts) else (None, None)
-                    break
-                lo = stats.min if lo is None or stats.min < lo else lo
-                hi = stats.max if hi is None or stats.max > hi else hi
+            stats = [meta.row_group(i).column(col).statistics for i in range(meta.num_row_groups)]
+            if all(st is not None and st.has_min_max for st in stats):
+                lo, hi = (min(st.min for st in stats), max(st.max for st in stats)) if stats else (None, None)
+            else:  # no statistics: read the one column
+                ts = pq.read_table(path, columns=["ts"]).column("ts")
+                lo, hi = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
             return PartStats(rel, meta.num_rows, lo, hi)
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise StoreError(f"{path}: cannot read Parquet part ({exc})") from None
@@ -289,16 +280,13 @@ class Store:
 
     def event_files(self) -> list[str]:
         """Regular files inside the month directories (relative), committed or not."""
-        if not self.events_dir.is_dir():
-            return []
-        return sorted(str(f.relative_to(self.root)) for d in self.events_dir.iterdir()
-                      if d.is_dir() and not d.is_symlink() for f in d.iterdir() if f.is_file())
+        return sorted(str(f.relative_to(self.root)) for f in self.events_dir.glob("*/*")
+                      if f.is_file() and not f.parent.is_symlink())
 
     def quarantine_written_at(self, path: Path) -> datetime:
         """When a quarantine file was written: its transaction id's time, else its mtime."""
         try:
-            stamp = path.name.removeprefix("q-").split("-")[0]
-            return datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+            return datetime.strptime(path.name[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
         except ValueError:
             return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
 
@@ -352,7 +340,6 @@ class Store:
 @dataclass(frozen=True)
 class PartStats:
     """One committed part: rows and the UTC range of `ts` (None when it has no rows)."""
-
     rel: str
     rows: int
     ts_min: datetime | None
