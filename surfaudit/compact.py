@@ -1,0 +1,70 @@
+"""Compaction: rewrite each month partition that has many small parts into one file.
+
+Every ingest commits a part per touched month, so a nightly cron leaves ~30 files per
+month; DuckDB scans fewer, larger, ts-sorted files faster (row-group statistics prune
+date ranges). Each month is rewritten in its own store transaction that writes the new
+part and `replace()`s the old ones: readers see either the old parts or the new one,
+never both, so a crash at any moment loses and duplicates nothing (`Store.recover()`
+finishes or undoes it). One month at a time keeps memory bounded by the largest month.
+
+The caller holds the store lock. Nothing here prints: the result describes itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from surfaudit.store import Store
+
+
+@dataclass
+class MonthCompaction:
+    month: str
+    files_before: int
+    rows: int
+    tx: str
+
+
+@dataclass
+class CompactResult:
+    months: list[MonthCompaction] = field(default_factory=list)
+
+    @property
+    def files_before(self) -> int:
+        return sum(m.files_before for m in self.months)
+
+    @property
+    def files_after(self) -> int:
+        return len(self.months)
+
+    def summary(self) -> str:
+        """One line, e.g. `2 months, 31 -> 2 files`."""
+        if not self.months:
+            return "nothing to do"
+        return f"{len(self.months)} months, {self.files_before} -> {self.files_after} files"
+
+
+def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
+            progress: Callable[[str], None] | None = None) -> CompactResult:
+    """Rewrite every month with >= `min_files` parts into one sorted zstd file."""
+    result = CompactResult()
+    for month, rels in sorted(store.month_parts().items()):
+        if months is not None and month not in months:
+            continue
+        present = [rel for rel in rels if store.part_path(rel).is_file()]
+        if len(rels) < max(min_files, 2):
+            continue
+        rows = store.read_parts(present).sort("ts", maintain_order=True)
+        tx = store.begin("compact")
+        try:
+            tx.write(rows)
+            tx.replace(rels)
+            record = tx.commit({"month": month, "rows": rows.height, "files_before": len(rels)})
+        except BaseException:
+            tx.abort()
+            raise
+        result.months.append(MonthCompaction(month, len(rels), rows.height, record["tx"]))
+        if progress:
+            progress(f"{month}: {len(rels)} -> 1 files, {rows.height} rows")
+    return result
