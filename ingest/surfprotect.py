@@ -1,0 +1,200 @@
+"""Parser for SurfProtect web-filter CSV exports (DESIGN §4).
+
+The export has a header row whose spelling varies between product versions, so
+columns are found by case-insensitive aliases (time, user, client IP, url,
+category, decision) and extra columns are ignored. A batch of lines is parsed
+with polars expressions only: one quote-aware regex built from the header splits
+each line into exactly as many CSV fields as the header has (a line with another
+field count is rejected, never silently shifted), capturing only the columns we
+need; quoted fields are then unquoted (`""` -> `"`).
+
+Timestamps are ISO 8601. With an offset (`Z`, `+01:00`) they are exact; without
+one they are local time in the configured timezone, resolved as Python's
+`zoneinfo` does with `fold=0`: polars' `ambiguous="earliest"` gives the same
+answer for the repeated autumn hour, and the few rows in the skipped spring hour
+(which polars cannot place the zoneinfo way) are resolved with zoneinfo itself,
+once per distinct value.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from ingest.squid import host_of
+from surfaudit.errors import InputError
+from surfaudit.schema import conform
+
+NAME = "surfprotect"
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "time": ("timestamp", "time", "date/time", "datetime"),
+    "user": ("username", "user", "who"),
+    "client_ip": ("client_ip", "source ip", "ip address", "internal ip", "ip"),
+    "url": ("url", "request", "destination"),
+    "category": ("category", "categories"),
+    "decision": ("action", "decision", "result", "status"),
+}
+DECISIONS = {
+    **dict.fromkeys(("allowed", "permitted", "permit", "pass"), "allowed"),
+    **dict.fromkeys(("blocked", "rejected", "reject", "denied", "deny"), "blocked"),
+}
+
+# One CSV field: quoted (with "" escapes, optional spaces around) or unquoted.
+_FIELD = r'(?: *"(?:[^"]|"")*" *|[^,"]*)'
+_TS_RE = (
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2})?(?:[.,](\d{1,9}))?"
+    r" *(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$"
+)
+_BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
+
+
+def _norm(header: str) -> str:
+    return " ".join(header.strip().strip("\ufeff").strip().lower().split())
+
+
+def _columns(first_line: str) -> tuple[list[str], dict[str, int]]:
+    """Header cells and, per canonical column, the index of its first alias found."""
+    cells = next(csv.reader([first_line.rstrip("\r")]), [])
+    names = [_norm(c) for c in cells]
+    found: dict[str, int] = {}
+    for key, aliases in ALIASES.items():
+        for i, name in enumerate(names):
+            if name in aliases and key not in found and i not in found.values():
+                found[key] = i
+    return cells, found
+
+
+def looks_like(first_lines: list[str]) -> bool:
+    """True when the first line is a header with time, url and decision columns."""
+    if not first_lines or "," not in first_lines[0]:
+        return False
+    _, found = _columns(first_lines[0])
+    return {"time", "url", "decision"} <= found.keys()
+
+
+def make_parser(first_line: str, tz: str) -> Parser:
+    """A parser for files whose header is `first_line`; InputError if it lacks a
+    required column (time, url, decision, and a user or client IP)."""
+    cells, found = _columns(first_line)
+    missing = [k for k in ("time", "url", "decision") if k not in found]
+    if "user" not in found and "client_ip" not in found:
+        missing.append("user or client ip")
+    if missing:
+        raise InputError(f"surfprotect header lacks required column(s): {', '.join(missing)}")
+    try:
+        ZoneInfo(tz)
+    except Exception:
+        raise InputError(f"unknown timezone: {tz}") from None
+    return Parser(len(cells), found, tz, first_line.rstrip("\r"))
+
+
+class Parser:
+    """Turns batches of SurfProtect CSV lines into canonical rows and bad lines."""
+
+    name = NAME
+    header_lines = 1
+
+    def __init__(self, n_fields: int, found: dict[str, int], tz: str, header: str = ""):
+        self.tz = tz
+        self.header = header
+        self.keys = [k for k, _ in sorted(found.items(), key=lambda kv: kv[1])]
+        capture = set(found.values())
+        fields = [f"({_FIELD})" if i in capture else _FIELD for i in range(n_fields)]
+        self.pattern = "^" + ",".join(fields) + "$"
+
+    def parse(self, lines: pl.Series, first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        df = (
+            pl.DataFrame({"line": lines.cast(pl.String)})
+            .with_row_index("i")
+            .with_columns(pl.col("line").str.strip_chars_end("\r"))
+            .filter(pl.col("line").is_null() | ((pl.col("line").str.strip_chars() != "") & (pl.col("line") != self.header)))
+        )
+        g = df.with_columns(pl.col("line").str.extract_groups(self.pattern).alias("g")).unnest("g")
+        g = g.rename(dict(zip(g.columns[2:], self.keys)))
+        for key in ALIASES:
+            g = g.with_columns((_unquote(pl.col(key)) if key in self.keys else pl.lit(None, pl.String)).alias(key))
+        g = g.with_columns(
+            *_timestamps(pl.col("time"), self.tz),
+            pl.col("decision").str.to_lowercase().replace_strict(DECISIONS, default=None).alias("action"),
+            host_of(pl.col("url")).alias("host"),
+            pl.when(pl.col("user").is_in(["", "-"])).then(None).otherwise(pl.col("user")).alias("username"),
+            pl.when(pl.col("client_ip").is_in(["", "-"])).then(None).otherwise(pl.col("client_ip")).alias("client_ip"),
+        ).with_columns(
+            pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"), _to_utc(self.tz)
+        )
+        g = _fix_gap(g, self.tz)
+        reason = (
+            pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8"))
+            .when(pl.col("url").is_null() & pl.col("time").is_null()).then(pl.lit("wrong field count"))
+            .when(pl.col("ts").is_null()).then(pl.lit("bad timestamp"))
+            .when(pl.col("action").is_null()).then(pl.lit("unknown decision"))
+            .when(pl.col("host").is_null()).then(pl.lit("bad url"))
+            .when(pl.col("user").is_null()).then(pl.lit("no user"))
+        )
+        g = g.with_columns(reason.alias("reason"))
+        bad = g.filter(pl.col("reason").is_not_null()).select(
+            (pl.col("i").cast(pl.Int64) + first_line_no).alias("line_no"), "reason", "line"
+        )
+        rows = g.filter(pl.col("reason").is_null()).with_columns(
+            pl.lit(None, pl.String).alias("method"),
+            pl.lit(0).alias("status"),
+            pl.lit(0).alias("bytes"),
+            pl.lit(None, pl.Int64).alias("elapsed_ms"),
+            pl.when(pl.col("category") == "").then(None).otherwise(pl.col("category")).alias("category"),
+            pl.lit(NAME).alias("source"),
+        )
+        return conform(rows), bad.cast(_BAD_SCHEMA)
+
+
+def _unquote(field: pl.Expr) -> pl.Expr:
+    """CSV field value: trimmed, outer quotes removed and doubled quotes undone."""
+    f = field.str.strip_chars()
+    inner = f.str.slice(1, f.str.len_chars() - 2).str.replace_all('""', '"', literal=True)
+    return pl.when(f.str.starts_with('"')).then(inner.str.strip_chars()).otherwise(f)
+
+
+def _timestamps(text: pl.Expr, tz: str) -> list[pl.Expr]:
+    """ISO 8601 text -> `naive` (wall clock), `offset_s` (null when none given) and
+    `ts` (UTC; null when unparsable or, until `_fix_gap`, in a skipped hour)."""
+    p = text.str.extract_groups(_TS_RE)
+    f = p.struct.field
+    frac = f("4").fill_null("0").str.slice(0, 6).str.pad_end(6, "0")
+    naive = pl.concat_str(f("1"), pl.lit(" "), f("2"), f("3").fill_null(":00"), pl.lit("."), frac).str.strptime(
+        pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False
+    )
+    sign = pl.when(f("6") == "-").then(-1).otherwise(1)
+    offset_s = sign * (f("7").cast(pl.Int64, strict=False) * 3600 + f("8").fill_null("0").cast(pl.Int64) * 60)
+    offset_s = pl.when(f("5").is_not_null()).then(0).otherwise(offset_s)
+    return [naive.alias("naive"), offset_s.alias("offset_s")]
+
+
+def _to_utc(tz: str) -> pl.Expr:
+    naive, offset_s = pl.col("naive"), pl.col("offset_s")
+    exact = naive.dt.replace_time_zone("UTC") - pl.duration(seconds=offset_s)
+    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    return pl.when(offset_s.is_not_null()).then(exact).otherwise(local).alias("ts")
+
+
+def _fix_gap(g: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Rows whose naive local time falls in a skipped (spring-forward) hour: place
+    them as zoneinfo does with fold=0 (the offset before the change)."""
+    gap = g.filter(pl.col("ts").is_null() & pl.col("naive").is_not_null() & pl.col("offset_s").is_null())
+    if gap.height == 0:
+        return g
+    zone = ZoneInfo(tz)
+    fixed = {
+        n: n.replace(tzinfo=zone, fold=0).astimezone(timezone.utc).replace(tzinfo=None)
+        for n in gap.get_column("naive").unique().to_list()
+    }
+    gap = gap.select(
+        "i", pl.col("naive").replace_strict(fixed, return_dtype=pl.Datetime("us")).dt.replace_time_zone("UTC").alias("fixed")
+    )
+    return (
+        g.join(gap, on="i", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("ts", "fixed").alias("ts"))
+        .drop("fixed")
+    )
