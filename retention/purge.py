@@ -75,6 +75,21 @@ class PurgeResult:
             parts.append("forgot " + ", ".join(f"{n} {what}" for n, what in forgotten if n))
         return "; ".join(parts) if parts else "nothing expired"
 
+    def lines(self, dry_run: bool | None = None) -> list[str]:
+        """Several lines for the `purge` command: the cutoff, then one line per month."""
+        if self.dry_run if dry_run is None else dry_run:
+            return [line.replace("expired ", "would remove ", 1) for line in self.plan.describe()]
+        out = [f"cutoff {self.cutoff.isoformat()}"]
+        out += [f"removed {m.month} ({m.files} files, {m.rows} rows)" for m in self.removed]
+        if self.trimmed_month:
+            out.append(f"trimmed {self.trimmed_month} ({self.rows_trimmed} rows older than the cutoff)")
+        if not self.removed and not self.trimmed_month:
+            out.append("nothing expired")
+        forgotten = [(self.audit_forgotten, "audit entries"), (self.quarantine_forgotten, "quarantine files"),
+                     (self.manifest_forgotten, "manifest records")]
+        out += [f"forgot {n} {what} older than the cutoff" for n, what in forgotten if n]
+        return out
+
 
 def refuse_on_anomalies(store: Store, plan: PurgePlan) -> None:
     """Raise StoreError (one line, naming the first path) when the store holds surprises."""

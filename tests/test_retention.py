@@ -246,3 +246,13 @@ def test_env_clock_is_used_when_now_is_omitted(store: Store):
     result = purge(store, CFG, dry_run=True)
     assert result.cutoff == CUTOFF and result.plan.now == NOW
     assert timedelta(0) < NOW - result.cutoff
+
+
+def test_result_lines_for_the_cli(store: Store):
+    dry = purge(store, CFG, now=NOW, dry_run=True, exact=True)
+    assert dry.lines()[0].startswith("cutoff 2025-06-15T12:00:00+00:00")
+    assert "would remove 2025-04: 2 files, 5 rows" in dry.lines()
+    done = purge(store, CFG, now=NOW, exact=True)
+    assert done.lines()[1:3] == ["removed 2025-04 (2 files, 5 rows)", "removed 2025-05 (1 files, 2 rows)"]
+    assert "trimmed 2025-06 (2 rows older than the cutoff)" in done.lines()
+    assert purge(store, CFG, now=NOW).lines()[1] == "nothing expired"
