@@ -19,8 +19,6 @@ FORMATS: dict[str, ModuleType] = {"squid": squid, "surfprotect": surfprotect}
 def detect(first_lines: list[str]) -> ModuleType | None:
     """The format module whose looks_like() accepts `first_lines`, else None."""
     lines = [ln.rstrip("\r") for ln in first_lines]
-    while lines and not lines[0].strip():
-        lines.pop(0)
     for module in (surfprotect, squid):
         if module.looks_like(lines):
             return module

@@ -1,0 +1,179 @@
+"""Squid native access.log parsing: real-world quirks to exact schema values.
+
+Expected values are written out by hand (epoch 1700000000 is 2023-11-14 22:13:20 UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from ingest import squid
+from surfaudit.schema import EVENT_SCHEMA
+
+T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+
+
+def at(ms: int) -> datetime:
+    return T0.replace(microsecond=ms * 1000)
+
+
+def parse(lines: list[str], first_line_no: int = 1):
+    parser = squid.make_parser(lines[0] if lines else "", "Europe/London")
+    return parser.parse(pl.Series("line", lines, dtype=pl.String), first_line_no)
+
+
+def row(**kw) -> dict:
+    base = dict(
+        ts=at(123), user="jsmith", username="jsmith", client_ip="10.0.0.5", method="CONNECT",
+        host="www.facebook.com", url="www.facebook.com:443", action="allowed", status=200,
+        bytes=5120, elapsed_ms=456, category=None, source="squid",
+    )
+    base.update(kw)
+    return base
+
+
+CASES = [
+    pytest.param(
+        "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 jsmith HIER_DIRECT/157.240.1.35 -",
+        row(),
+        id="tunnel-connect-padded-elapsed",
+    ),
+    pytest.param(
+        "1700000000.123      7 10.0.0.5 TCP_MISS/200 900 GET http://www.bbc.co.uk/news Mary  Ann HIER_DIRECT/1.2.3.4 text/html",
+        row(user="mary  ann", username="Mary  Ann", method="GET", host="www.bbc.co.uk",
+            url="http://www.bbc.co.uk/news", bytes=900, elapsed_ms=7),
+        id="user-with-spaces",
+    ),
+    pytest.param(
+        r"1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 SCHOOL\\JSmith HIER_DIRECT/157.240.1.35 -",
+        row(user="school\\jsmith", username="SCHOOL\\JSmith"),
+        id="domain-backslash-user",
+    ),
+    pytest.param(
+        "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 john%20smith HIER_DIRECT/157.240.1.35 -",
+        row(user="john smith", username="john smith"),
+        id="percent-escaped-user",
+    ),
+    pytest.param(
+        "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 Ren%C3%A9e HIER_DIRECT/157.240.1.35 -",
+        row(user="renée", username="Renée"),
+        id="percent-escaped-utf8-user",
+    ),
+    pytest.param(
+        "1700000000.123    456 2001:db8::5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 jsmith HIER_DIRECT/157.240.1.35 -",
+        row(client_ip="2001:db8::5"),
+        id="ipv6-client",
+    ),
+    pytest.param(
+        "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT [2a03:2880:f10c::1]:443 jsmith HIER_DIRECT/2a03:2880:f10c::1 -",
+        row(host="2a03:2880:f10c::1", url="[2a03:2880:f10c::1]:443"),
+        id="ipv6-literal-connect",
+    ),
+    pytest.param(
+        "1700000000.123      0 10.0.0.5 TCP_DENIED/403 3900 GET http://www.facebook.com/ jsmith HIER_NONE/- text/html",
+        row(action="blocked", status=403, method="GET", url="http://www.facebook.com/", bytes=3900, elapsed_ms=0),
+        id="denied-403-blocked",
+    ),
+    pytest.param(
+        "1700000000.123      0 10.0.0.5 TCP_DENIED/407 4100 CONNECT www.facebook.com:443 - HIER_NONE/- text/html",
+        row(action="auth", status=407, bytes=4100, elapsed_ms=0, user="10.0.0.5", username=None),
+        id="denied-407-auth-and-dash-user",
+    ),
+    pytest.param(
+        "1700000000.123      0 10.0.0.5 NONE_NONE/000 0 - error:transaction-end-before-headers - HIER_NONE/- -",
+        row(action="error", status=0, bytes=0, elapsed_ms=0, method=None, host=None,
+            url="error:transaction-end-before-headers", user="10.0.0.5", username=None),
+        id="none-000-error-url-dash-method",
+    ),
+    pytest.param(
+        "1700000000.123     12 10.0.0.5 TAG_NONE/503 0 CONNECT www.facebook.com:443 jsmith HIER_NONE/- -",
+        row(action="error", status=503, bytes=0, elapsed_ms=12),
+        id="tag-none-503-error",
+    ),
+    pytest.param(
+        "1700000000.999  65432 10.0.0.5 TCP_MISS/304 312 GET http://WWW.FaceBook.COM.:8080/Path?x=1 jsmith HIER_DIRECT/1.2.3.4 -",
+        row(ts=at(999), method="GET", host="www.facebook.com", url="http://WWW.FaceBook.COM.:8080/Path?x=1",
+            status=304, bytes=312, elapsed_ms=65432),
+        id="upper-case-host-trailing-dot-port",
+    ),
+    pytest.param(
+        "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 JSmith HIER_DIRECT/157.240.1.35 -\r",
+        row(username="JSmith"),
+        id="crlf-and-mixed-case-user",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), CASES)
+def test_squid_line(line, expected):
+    rows, bad = parse([line])
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.schema == EVENT_SCHEMA
+    assert rows.to_dicts() == [expected]
+
+
+def test_all_quirks_in_one_batch_keep_order():
+    lines = [p.values[0] for p in CASES]
+    rows, bad = parse(lines)
+    assert bad.height == 0
+    assert rows.to_dicts() == [p.values[1] for p in CASES]
+
+
+def test_malformed_lines_are_reported_and_good_lines_kept():
+    good = CASES[0].values[0]
+    lines = [
+        good,
+        "1700000000.123 456 10.0.0.5 TCP_TUNNEL/200",  # line 11
+        "",  # blank: skipped silently
+        "yesterday    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 jsmith HIER_DIRECT/1.2.3.4 -",
+        "\x00\x01 garbage ### !!! ~~~ &&& *** ((( ))) ___ +++",
+        "1700000000.123    456 10.0.0.5 TCP_TUNNEL/abc 5120 CONNECT www.facebook.com:443 jsmith HIER_DIRECT/1.2.3.4 -",
+        CASES[1].values[0],
+    ]
+    rows, bad = parse(lines, first_line_no=10)
+    assert rows.height == 2
+    assert rows.get_column("user").to_list() == ["jsmith", "mary  ann"]
+    assert bad.schema == {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
+    assert bad.to_dicts() == [
+        {"line_no": 11, "reason": "too few fields", "line": lines[1]},
+        {"line_no": 13, "reason": "bad timestamp", "line": lines[3]},
+        {"line_no": 14, "reason": "bad timestamp", "line": lines[4]},
+        {"line_no": 15, "reason": "bad status", "line": lines[5]},
+    ]
+
+
+def test_empty_and_blank_batches():
+    rows, bad = parse(["", "   ", "\r"])
+    assert rows.height == 0 and bad.height == 0
+    assert rows.schema == EVENT_SCHEMA
+    rows, bad = squid.make_parser("", "UTC").parse(pl.Series("line", [], dtype=pl.String), 1)
+    assert rows.height == 0 and bad.height == 0
+
+
+def test_parser_attributes():
+    parser = squid.make_parser("whatever", "Europe/London")
+    assert parser.name == squid.NAME == "squid"
+    assert parser.header_lines == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("a%20b", "a b"), ("DOM\\\\user", "DOM\\user"), ("Ren%C3%A9e", "Renée"), ("100%", "100%"), ("plain", "plain")],
+)
+def test_unescape_user(raw, expected):
+    assert squid.unescape_user(raw) == expected
+
+
+def test_vectorised_batch_of_many_lines():
+    lines = [
+        f"{1700000000 + i}.{i % 1000:03d} {i:6d} 10.0.{i % 7}.{i % 250} TCP_MISS/200 {i} GET http://h{i % 13}.example.org/p{i} u{i % 5} HIER_DIRECT/1.2.3.4 -"
+        for i in range(20000)
+    ]
+    rows, bad = parse(lines)
+    assert bad.height == 0 and rows.height == 20000
+    last = rows.row(19999, named=True)
+    assert last["ts"] == datetime(2023, 11, 15, 3, 46, 39, 999000, tzinfo=timezone.utc)
+    assert last["host"] == "h5.example.org" and last["user"] == "u4" and last["bytes"] == 19999
