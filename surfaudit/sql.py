@@ -198,3 +198,34 @@ def describe_queries(names: Iterable[str] | None = None) -> list[dict[str, Any]]
         q = load_query(name)
         out.append({"name": q.name, "description": q.description, "params": list(q.params)})
     return out
+
+
+def dated_params(cfg: Config, date_from: Any, date_to: Any, user: str | None) -> dict[str, Any]:
+    """$tz, $date_from, $date_to, $utc_from, $utc_to and $user for the dated queries.
+
+    For callers that may not import surfaudit.reports (the export, DESIGN §2).
+    `date_from`/`date_to` are `datetime.date` values (local, inclusive); the UTC
+    bounds follow the same rule as `surfaudit.reports.common.needed_utc_range`
+    (at least a day either side, never less than the longest coverage before
+    nor the idle gap after); tests/test_export_csv.py checks the two agree.
+    """
+    from datetime import datetime as _dt, time as _time, timedelta as _td, timezone as _tz
+    from zoneinfo import ZoneInfo
+
+    soc, day = cfg.social, _td(days=1)
+    zone = ZoneInfo(cfg.schedule.timezone)
+
+    def midnight(d: Any) -> _dt:
+        return _dt.combine(d, _time(0), tzinfo=zone).astimezone(_tz.utc)
+
+    before = max(day, _td(seconds=max(soc.idle_gap_seconds, soc.tail_seconds) + 1))
+    after = max(day, _td(seconds=soc.idle_gap_seconds + 1))
+    lo, hi = midnight(date_from) - before, midnight(date_to + day) + after
+    return {
+        "tz": cfg.schedule.timezone,
+        "date_from": date_from,
+        "date_to": date_to,
+        "utc_from": lo.replace(tzinfo=None),  # naive UTC, read with timezone('UTC', ...)
+        "utc_to": hi.replace(tzinfo=None),
+        "user": user,
+    }

@@ -1,0 +1,202 @@
+"""Everything an investigation export shows, gathered once from the store.
+
+Why a module of its own: the CSV and the HTML must show the same numbers as
+`report social` and `report blocked`. So this runs the very same query files
+(`social_segments`, `social`, `blocked`) with the same parameters, built by
+`surfaudit.sql` helpers, and never re-implements the estimator. The only extra
+reading is the identity's raw requests (for the non-social and blocked rows of
+the CSV); an allowed request is social exactly when `social_segments` lists it.
+
+The export may not import `surfaudit.reports` (DESIGN §2 import rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+from surfaudit.config import Config
+from surfaudit.sql import dated_params, run_query, schedule_params, schedule_segments, social_params
+from surfaudit.store import Store
+
+REQUEST_COLUMNS = ("local_time", "host", "url", "action", "category", "social", "period", "covered_seconds")
+DAILY_COLUMNS = (
+    "date", "social_minutes", "outside_break_minutes", "in_break_minutes",
+    "outside_hours_minutes", "requests", "flagged",
+)
+BLOCKED_COLUMNS = ("date", "requests", "attempts", "hosts", "top_host")
+
+# The identity's own requests; `user` is a bound parameter, matched exactly.
+_RAW_SQL = """
+SELECT e.ts, e.host, e.url, e.action, e.category
+FROM events AS e
+WHERE e."user" = $user::VARCHAR
+  AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
+  AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+"""
+
+
+@dataclass
+class Investigation:
+    """One identity over local dates [date_from, date_to], ready to render."""
+
+    user: str
+    date_from: date
+    date_to: date
+    cfg: Config
+    requests: pl.DataFrame  # REQUEST_COLUMNS + ts_utc (piece start), date, seconds; one row per request/piece
+    daily: pl.DataFrame  # DAILY_COLUMNS: the social report rows of this identity
+    blocked: pl.DataFrame  # BLOCKED_COLUMNS: the blocked report rows of this identity
+    pieces: pl.DataFrame  # social pieces: date, period, start_local (naive), seconds, host
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def days(self) -> list[date]:
+        n = (self.date_to - self.date_from).days + 1
+        return [self.date_from + timedelta(days=i) for i in range(n)]
+
+
+def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date) -> Investigation:
+    """Run the report queries for one identity and build the per-request rows."""
+    params = {**dated_params(cfg, date_from, date_to, user), **schedule_params(cfg), **social_params(cfg)}
+    params["flag_minutes"] = float(cfg.social.flag_minutes)
+    params["burst_ms"] = int(cfg.blocked.burst_seconds) * 1000
+    con = duckdb.connect()
+    try:
+        lo = params["utc_from"].replace(tzinfo=timezone.utc)
+        hi = params["utc_to"].replace(tzinfo=timezone.utc)
+        store.events_view(con, lo, hi)
+        segments = run_query(con, "social_segments", params)
+        daily = run_query(con, "social", params).select(DAILY_COLUMNS)
+        blocked = run_query(con, "blocked", params).select(BLOCKED_COLUMNS)
+        con.sql("SET TimeZone = 'UTC'")
+        raw = con.sql(_RAW_SQL, params={k: params[k] for k in ("user", "utc_from", "utc_to")}).pl()
+    finally:
+        con.close()
+    raw = raw.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+    requests, pieces = _request_rows(cfg, raw, segments, date_from, date_to)
+    inv = Investigation(user, date_from, date_to, cfg, requests, daily, blocked, pieces)
+    inv.totals = _totals(inv)
+    return inv
+
+
+def period_expr(cfg: Config, local: pl.Expr) -> pl.Expr:
+    """in_break | outside_break | outside_hours for a local (naive) datetime column."""
+    minute = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
+    workday = (local.dt.weekday() - 1).is_in(list(cfg.schedule.workdays))
+    expr = pl.lit("outside_hours")
+    for seg in reversed(schedule_segments(cfg.schedule)):
+        expr = pl.when(workday & (minute >= seg["start_min"]) & (minute < seg["end_min"])).then(
+            pl.lit(seg["period"])).otherwise(expr)
+    return expr
+
+
+def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: date, d2: date):
+    tz = cfg.schedule.timezone
+    keys = ["ts", "host", "url"]
+    social_keys = segments.select(keys).unique()
+    # Non-social requests: everything of the identity except allowed requests that
+    # social_segments lists (an allowed request is social exactly when it is there).
+    allowed = raw.filter(pl.col("action") == "allowed").join(social_keys, on=keys, how="anti")
+    others = pl.concat([allowed, raw.filter(pl.col("action") != "allowed")]).with_columns(
+        pl.col("ts").dt.convert_time_zone(tz).dt.replace_time_zone(None).alias("local_time"),
+    ).with_columns(
+        pl.col("local_time").dt.date().alias("date"),
+        period_expr(cfg, pl.col("local_time")).alias("period"),
+        pl.lit(False).alias("social"),
+        pl.lit(0.0).alias("covered_seconds"),
+        pl.col("ts").alias("ts_utc"),
+        pl.lit(0, dtype=pl.Int64).alias("order"),
+    ).filter(pl.col("date").is_between(d1, d2))
+
+    category = raw.filter(pl.col("action") == "allowed").unique(subset=keys, keep="first").select(*keys, "category")
+    starts = _piece_starts(cfg, segments)
+    social = segments.with_columns(
+        pl.Series("ts_utc", starts, dtype=pl.Datetime("us", "UTC")),
+        pl.lit("allowed").alias("action"),
+        pl.lit(True).alias("social"),
+        pl.col("req_id").cast(pl.Int64).alias("order"),
+    ).join(category, on=keys, how="left").with_columns(
+        pl.col("ts_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None).alias("local_time"),
+    )
+    cols = ["ts_utc", "ts", "order", "local_time", "host", "url", "action", "category", "social",
+            "period", "covered_seconds", "date"]
+    rows = pl.concat([
+        others.select(cols),
+        social.select(pl.col(c).cast(others.schema[c]) for c in cols),
+    ]).sort(["ts_utc", "ts", "order", "period"])
+    pieces = social.select(
+        "date", "period", pl.col("local_time").alias("start_local"),
+        pl.col("covered_seconds").alias("seconds"), "host",
+    ).filter(pl.col("seconds") > 0)
+    return rows, pieces
+
+
+def _piece_starts(cfg: Config, segments: pl.DataFrame) -> list[datetime]:
+    """When each (request, date, period) piece starts.
+
+    A request's coverage is one interval from its own time; a piece on another
+    date or in another period starts at the first schedule boundary after the
+    request where that (date, period) begins (local midnight or a work-hours or
+    break edge). Giving continuation pieces that start time, rather than the
+    request's, is what makes the CSV's per-date sums equal the social report.
+    """
+    zone = ZoneInfo(cfg.schedule.timezone)
+    segs = schedule_segments(cfg.schedule)
+    cache: dict[tuple[date, str], list[datetime]] = {}
+
+    def boundaries(d: date, period: str) -> list[datetime]:
+        key = (d, period)
+        if key not in cache:
+            if d.weekday() in cfg.schedule.workdays:
+                mins = [s["start_min"] for s in segs if s["period"] == period]
+            else:
+                mins = [0] if period == "outside_hours" else []
+            cache[key] = [datetime.combine(d, time(m // 60, m % 60), tzinfo=zone).astimezone(timezone.utc)
+                          for m in mins]
+        return cache[key]
+
+    out: list[datetime] = []
+    for ts, d, period in segments.select("ts", "date", "period").iter_rows():
+        ts = ts.astimezone(timezone.utc)
+        local = ts.astimezone(zone)
+        own = _period_of(cfg, segs, local)
+        if local.date() == d and own == period:
+            out.append(ts)
+            continue
+        later = [b for b in boundaries(d, period) if b > ts]
+        out.append(min(later) if later else ts)
+    return out
+
+
+def _period_of(cfg: Config, segs: list[dict], local: datetime) -> str:
+    if local.weekday() not in cfg.schedule.workdays:
+        return "outside_hours"
+    minute = local.hour * 60 + local.minute
+    for seg in segs:
+        if seg["start_min"] <= minute < seg["end_min"]:
+            return seg["period"]
+    return "outside_hours"
+
+
+def _totals(inv: Investigation) -> dict[str, Any]:
+    d, b = inv.daily, inv.blocked
+    return {
+        "requests": int(inv.requests.filter(pl.col("ts_utc") == pl.col("ts")).height),
+        "rows": inv.requests.height,
+        "social_requests": int(d["requests"].sum()) if d.height else 0,
+        "social_minutes": round(float(d["social_minutes"].sum()), 2) if d.height else 0.0,
+        "outside_break_minutes": round(float(d["outside_break_minutes"].sum()), 2) if d.height else 0.0,
+        "in_break_minutes": round(float(d["in_break_minutes"].sum()), 2) if d.height else 0.0,
+        "outside_hours_minutes": round(float(d["outside_hours_minutes"].sum()), 2) if d.height else 0.0,
+        "days_with_social": d.height,
+        "flagged_days": int(d["flagged"].sum()) if d.height else 0,
+        "blocked_requests": int(b["requests"].sum()) if b.height else 0,
+        "blocked_attempts": int(b["attempts"].sum()) if b.height else 0,
+        "blocked_days": b.height,
+    }

@@ -1,0 +1,121 @@
+"""`export_investigation`: one identity, a stated reason, one private file, one audit entry.
+
+Why it is strict: the policy lets the trust monitor internet use only for a
+valid reason, and the audit log must show why each investigation was run. So
+the reason is required, the identity is matched exactly (a bound parameter;
+quotes, `%` or SQL words in a name are just characters), an empty result
+writes nothing, the file is written atomically (temp file + rename, 0600 from
+creation) and only once it is in place is the audit entry appended.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from surfaudit import audit, clock
+from surfaudit.config import Config
+from surfaudit.errors import NoDataError, StoreError, UsageError
+from surfaudit.export.csv_export import render_csv
+from surfaudit.export.data import gather
+from surfaudit.export.html_export import render_html
+from surfaudit.store import Store
+
+FORMATS = {".csv": "csv", ".html": "html"}
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    rows: int  # data rows in the CSV (requests plus extra pieces); the same count for HTML
+    days: int  # local dates in the range
+    format: str  # "csv" | "html"
+    requests: int = 0  # requests of the identity made in the range
+    totals: dict[str, Any] = field(default_factory=dict)
+    audit_entry: dict[str, Any] = field(default_factory=dict)
+
+
+def _as_date(value: date | str, option: str) -> date:
+    if isinstance(value, datetime):
+        raise UsageError(f"{option}: expected a date, not a date and time")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"{option}: expected YYYY-MM-DD, got {value!r}") from None
+
+
+def check_arguments(user: object, reason: object, date_from, date_to, output) -> tuple[str, str, date, date, Path, str]:
+    """Validate everything before touching the store; UsageError (exit 2) otherwise."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise UsageError("--reason is required: state why this investigation is being run (policy: monitoring needs a valid reason)")
+    if not isinstance(user, str) or not user:
+        raise UsageError("--user is required: the identity to export")
+    d1, d2 = _as_date(date_from, "--from"), _as_date(date_to, "--to")
+    if d1 > d2:
+        raise UsageError(f"--from {d1} is after --to {d2}")
+    if output is None or str(output) == "":
+        raise UsageError("--output is required (a .csv or .html file)")
+    path = Path(output)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"--output: the file name must end in .csv or .html, got {path.suffix or 'no suffix'!r}")
+    if path.is_dir():
+        raise UsageError(f"--output: {path} is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"--output: directory {path.parent} does not exist")
+    return user, reason.strip(), d1, d2, path, fmt
+
+
+def write_private_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a 0600 temp file in the same directory, then rename."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write export: {exc.strerror}") from None
+
+
+def export_investigation(store: Store, cfg: Config, user: str, reason: str, date_from: date | str,
+                         date_to: date | str, output: Path | str, now: datetime | None = None) -> ExportResult:
+    """Write the CSV or HTML investigation file for `user` and record it in the audit log.
+
+    Raises UsageError (exit 2) for a missing reason, bad dates or an output that is
+    not .csv/.html; NoDataError (exit 1) when the identity has no requests in the
+    range, in which case no file is written and nothing is audited.
+    """
+    user, reason, d1, d2, path, fmt = check_arguments(user, reason, date_from, date_to, output)
+    inv = gather(store, cfg, user, d1, d2)
+    if inv.requests.height == 0 and inv.daily.height == 0:
+        raise NoDataError(f"no requests for that identity between {d1} and {d2}: nothing exported, no file written")
+    generated = (now or clock.now())
+    generated_by = audit.os_user()
+    if fmt == "csv":
+        data = render_csv(inv)
+    else:
+        data = render_html(inv, reason=reason, generated=generated, generated_by=generated_by)
+    write_private_atomic(path, data)
+    entry = audit.record(store, "export", rows=inv.requests.height, target=user, date_from=d1, date_to=d2,
+                         reason=reason, detail=path.name)
+    return ExportResult(path=path, rows=inv.requests.height, days=len(inv.days), format=fmt,
+                        requests=inv.totals["requests"], totals=inv.totals, audit_entry=entry)
