@@ -74,12 +74,12 @@ def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetim
     try:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        module = _choose_format(path, fmt)
-        result.format = module.NAME
         head = fingerprint.head_block(path)
         lineage = fingerprint.lineage_of(head)
         if lineage is None:  # empty, or no complete line yet: wait for the next run
             return result
+        module = _choose_format(path, fmt)
+        result.format = module.NAME
         checkpoints = [(r["offset_to"], r["hash"]) for r in store.manifest()
                        if r.get("kind") == "ingest" and r.get("lineage") == lineage]
         resume = fingerprint.find_resume(path, checkpoints)

@@ -32,7 +32,7 @@ def ingest(store, *paths, months=12):
 def rows(store) -> pl.DataFrame:
     con = duckdb.connect()
     store.events_view(con)
-    return con.execute("select *, strftime(ts, '%Y-%m') as m from events order by ts").pl()
+    return con.sql("select *, strftime(ts, '%Y-%m') as m from events order by ts").pl()
 
 
 def test_utc_month_partitions_across_the_boundary(store, tmp_path):
@@ -60,7 +60,7 @@ def test_parquet_is_zstd(store, tmp_path):
 
 def test_store_is_private_even_with_a_permissive_umask(store, tmp_path):
     log = tmp_path / "access.log"
-    log.write_text(squid_line(utc(2026, 11, 2, 9)) + "\nnot a squid line at all\n")
+    log.write_text("".join(squid_line(utc(2026, 11, 2, 9, m)) + "\n" for m in range(3)) + "not a squid line at all\n")
     old = os.umask(0)
     try:
         ingest(store, log)
@@ -98,7 +98,7 @@ def test_invalid_utf8_line_is_quarantined(store, tmp_path):
 def test_truncated_gzip_is_rejected_whole(store, tmp_path):
     good = tmp_path / "good.log"
     good.write_text(squid_line(utc(2026, 11, 2, 9)) + "\n")
-    packed = gzip.compress("".join(squid_line(utc(2026, 11, 3, 9, 0, i)) + "\n" for i in range(2000)).encode())
+    packed = gzip.compress("".join(squid_line(utc(2026, 11, 3, 9) + timedelta(seconds=i)) + "\n" for i in range(2000)).encode())
     bad = tmp_path / "access.log.2.gz"
     bad.write_bytes(packed[: len(packed) // 2])
     results = ingest(store, bad, good)
