@@ -1,0 +1,189 @@
+"""SurfProtect CSV parsing: header aliases, decisions, CSV quoting, time zones.
+
+Europe/London in 2026: clocks go forward at 01:00 UTC on 29 March (01:00-02:00
+local does not exist) and back at 01:00 UTC on 25 October (01:00-02:00 local
+happens twice). Expected UTC instants are worked out by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+
+from ingest import surfprotect
+from surfaudit.errors import InputError
+from surfaudit.schema import EVENT_SCHEMA
+
+H1 = "timestamp,username,client_ip,url,category,action"
+H2 = "Time,User,Source IP,URL,Category,Decision"
+TZ = "Europe/London"
+
+
+def utc(*a) -> datetime:
+    return datetime(*a, tzinfo=timezone.utc)
+
+
+def parse(header: str, lines: list[str], first_line_no: int = 2, tz: str = TZ):
+    parser = surfprotect.make_parser(header, tz)
+    return parser.parse(pl.Series("line", lines, dtype=pl.String), first_line_no)
+
+
+def test_header_spelling_one():
+    rows, bad = parse(H1, ["2026-01-15T10:00:00Z,JSmith,10.0.0.5,https://www.facebook.com/home,Social Networking,Allowed"])
+    assert bad.height == 0
+    assert rows.schema == EVENT_SCHEMA
+    assert rows.to_dicts() == [
+        dict(ts=utc(2026, 1, 15, 10), user="jsmith", username="JSmith", client_ip="10.0.0.5", method=None,
+             host="www.facebook.com", url="https://www.facebook.com/home", action="allowed", status=0, bytes=0,
+             elapsed_ms=None, category="Social Networking", source="surfprotect")
+    ]
+
+
+def test_header_spelling_two_permitted_rejected_and_scheme_less_urls():
+    rows, bad = parse(
+        H2,
+        [
+            "2026-01-15 10:00:00,  Mary.Jones ,10.0.0.7,www.facebook.com/groups/x,Social,Permitted",
+            "2026-01-15 10:00:01,-,10.0.0.8,FaceBook.com,Social,REJECTED",
+            "2026-01-15 10:00:02,,10.0.0.9,instagram.com:443,,deny",
+        ],
+    )
+    assert bad.height == 0
+    got = rows.select("ts", "user", "username", "client_ip", "host", "action", "category").to_dicts()
+    assert got == [
+        dict(ts=utc(2026, 1, 15, 10, 0, 0), user="mary.jones", username="Mary.Jones", client_ip="10.0.0.7",
+             host="www.facebook.com", action="allowed", category="Social"),
+        dict(ts=utc(2026, 1, 15, 10, 0, 1), user="10.0.0.8", username=None, client_ip="10.0.0.8",
+             host="facebook.com", action="blocked", category="Social"),
+        dict(ts=utc(2026, 1, 15, 10, 0, 2), user="10.0.0.9", username=None, client_ip="10.0.0.9",
+             host="instagram.com", action="blocked", category=None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "action"),
+    [("allowed", "allowed"), ("Permitted", "allowed"), ("PERMIT", "allowed"), ("pass", "allowed"),
+     ("blocked", "blocked"), ("Rejected", "blocked"), ("reject", "blocked"), ("Denied", "blocked"), ("deny", "blocked")],
+)
+def test_decision_values(value, action):
+    rows, bad = parse(H1, [f"2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c,{value}"])
+    assert bad.height == 0 and rows.get_column("action").to_list() == [action]
+
+
+def test_unknown_decision_and_other_bad_lines_rejected_with_line_numbers():
+    lines = [
+        "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c,allowed",
+        "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c,quarantined",
+        "",
+        "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c",
+        "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c,allowed,extra",
+        "15/01/2026 10:00,a,10.0.0.1,x.com,c,allowed",
+        "2026-02-30T10:00:00Z,a,10.0.0.1,x.com,c,allowed",
+        "2026-01-15T10:00:00Z,a,10.0.0.1,,c,allowed",
+        "2026-01-15T10:00:01Z,b,10.0.0.2,y.com,c,blocked",
+    ]
+    rows, bad = parse(H1, lines, first_line_no=2)
+    assert rows.get_column("user").to_list() == ["a", "b"]
+    assert bad.schema == {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
+    assert bad.select("line_no", "reason").to_dicts() == [
+        {"line_no": 3, "reason": "unknown decision"},
+        {"line_no": 5, "reason": "wrong field count"},
+        {"line_no": 6, "reason": "wrong field count"},
+        {"line_no": 7, "reason": "bad timestamp"},
+        {"line_no": 8, "reason": "bad timestamp"},
+        {"line_no": 9, "reason": "bad url"},
+    ]
+    assert bad.get_column("line").to_list()[0] == lines[1]
+
+
+def test_quoted_fields_with_commas_and_doubled_quotes():
+    rows, bad = parse(
+        H2,
+        [
+            '2026-01-15T10:00:00Z,"Smith, John",10.0.0.5,"https://www.facebook.com/search?q=a,b","Social, ""Networking""",Rejected\r',
+            '"2026-01-15T10:00:01Z","jdoe","10.0.0.6","youtube.com","",  "Allowed"  ',
+        ],
+    )
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.select("user", "username", "url", "host", "category", "action").to_dicts() == [
+        dict(user="smith, john", username="Smith, John", url="https://www.facebook.com/search?q=a,b",
+             host="www.facebook.com", category='Social, "Networking"', action="blocked"),
+        dict(user="jdoe", username="jdoe", url="youtube.com", host="youtube.com", category=None, action="allowed"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-29T01:30:00Z", utc(2026, 3, 29, 1, 30)),
+        ("2026-03-29T02:30:00+01:00", utc(2026, 3, 29, 1, 30)),
+        ("2026-10-25T01:30:00+01:00", utc(2026, 10, 25, 0, 30)),
+        ("2026-10-25T01:30:00+00:00", utc(2026, 10, 25, 1, 30)),
+        ("2026-10-25 01:30:00.5-05:00", utc(2026, 10, 25, 6, 30, 0, 500000)),
+        ("2026-06-01T12:00:00.123456+0530", utc(2026, 6, 1, 6, 30, 0, 123456)),
+        # naive = Europe/London wall clock
+        ("2026-01-15T09:00:00", utc(2026, 1, 15, 9)),
+        ("2026-07-15 09:00:00", utc(2026, 7, 15, 8)),
+        ("2026-03-29T00:59:59", utc(2026, 3, 29, 0, 59, 59)),
+        ("2026-03-29T01:30:00", utc(2026, 3, 29, 1, 30)),  # skipped hour: offset before the change (GMT)
+        ("2026-03-29 01:00:00", utc(2026, 3, 29, 1, 0)),  # skipped hour starts
+        ("2026-03-29T02:00:00", utc(2026, 3, 29, 1, 0)),  # first BST instant
+        ("2026-03-29T02:30:00", utc(2026, 3, 29, 1, 30)),
+        ("2026-10-25T00:30:00", utc(2026, 10, 24, 23, 30)),
+        ("2026-10-25T01:30:00", utc(2026, 10, 25, 0, 30)),  # repeated hour: the earlier one (BST)
+        ("2026-10-25T02:30:00", utc(2026, 10, 25, 2, 30)),
+        ("2026-10-25T01:30:00.750", utc(2026, 10, 25, 0, 30, 0, 750000)),
+        ("2026-10-25T01:30", utc(2026, 10, 25, 0, 30)),
+    ],
+)
+def test_timestamps(text, expected):
+    rows, bad = parse(H1, [f"{text},a,10.0.0.1,x.com,c,allowed"])
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.get_column("ts").to_list() == [expected]
+
+
+@pytest.mark.parametrize("day", [datetime(2026, 3, 29), datetime(2026, 10, 25)])
+def test_naive_times_match_zoneinfo_fold0_all_day(day):
+    """Every 10 minutes across both 2026 change days, as Python's zoneinfo reads fold=0."""
+    zone = ZoneInfo(TZ)
+    naive = [day + timedelta(minutes=10 * k) for k in range(144)]
+    rows, bad = parse(H1, [f"{n.isoformat()},a,10.0.0.1,x.com,c,allowed" for n in naive])
+    assert bad.height == 0
+    want = [n.replace(tzinfo=zone, fold=0).astimezone(timezone.utc) for n in naive]
+    assert rows.get_column("ts").to_list() == want
+
+
+def test_user_only_and_ip_only_headers_extra_columns_ignored():
+    rows, bad = parse("Date/Time,Who,Request,Extra,Result", ["2026-01-15T10:00:00Z,Bob,bbc.co.uk,zzz,pass"])
+    assert bad.height == 0
+    assert rows.select("user", "username", "client_ip", "host", "category").row(0) == ("bob", "Bob", None, "bbc.co.uk", None)
+    rows, bad = parse("datetime,internal ip,destination,categories,status", ["2026-01-15T10:00:00Z,10.1.1.1,bbc.co.uk,News,deny"])
+    assert bad.height == 0
+    assert rows.select("user", "username", "client_ip", "category", "action").row(0) == ("10.1.1.1", None, "10.1.1.1", "News", "blocked")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["username,client_ip,url,category,action", "timestamp,username,client_ip,category,action",
+     "timestamp,username,client_ip,url,category", "timestamp,url,category,action", ""],
+)
+def test_bad_header_raises_input_error(header):
+    with pytest.raises(InputError) as err:
+        surfprotect.make_parser(header, TZ)
+    assert "\n" not in str(err.value)
+
+
+def test_parser_attributes_and_repeated_header_skipped():
+    parser = surfprotect.make_parser(" Timestamp , USERNAME,Client_IP,URL,Category,Action\r", TZ)
+    assert parser.name == surfprotect.NAME == "surfprotect" and parser.header_lines == 1
+    rows, bad = parse(H1, [H1, "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c,allowed"])
+    assert rows.height == 1 and bad.height == 0
+
+
+def test_never_raises_on_garbage():
+    rows, bad = parse(H1, ['"unterminated,a,b,c,d,e', "\x00\x01", ",,,,,", 'a"b,c,d,e,f,g'])
+    assert rows.height == 0
+    assert bad.get_column("line_no").to_list() == [2, 3, 4, 5]
