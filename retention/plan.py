@@ -15,7 +15,7 @@ misfiled part: deleting it would destroy data the policy says to keep).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from surfaudit import clock
 from surfaudit.store import PartStats, Store
@@ -85,6 +85,8 @@ class PurgePlan:
 def plan_purge(store: Store, months: int, now: datetime | None = None) -> PurgePlan:
     """Plan (read-only) which partitions are expired at `now` under an N-month policy."""
     now = now or clock.now()
+    if now.tzinfo is None:  # a naive instant is taken as UTC, like $SURFAUDIT_NOW
+        now = now.replace(tzinfo=timezone.utc)
     cutoff = clock.retention_cutoff(months, now)
     plan = PurgePlan(months_kept=months, now=now, cutoff=cutoff)
     plan.anomalies.extend(store.scan_events_dir())

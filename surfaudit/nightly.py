@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ def run_nightly(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str
     """Ingest `paths`, purge expired data, compact; LockedError if the store is held."""
     log = log or (lambda line: None)
     now = now or clock.now()
+    if now.tzinfo is None:  # a naive instant is taken as UTC, like $SURFAUDIT_NOW
+        now = now.replace(tzinfo=timezone.utc)
     paths = list(paths)
     result = NightlyResult()
     with store.lock(wait):

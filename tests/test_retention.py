@@ -256,3 +256,7 @@ def test_result_lines_for_the_cli(store: Store):
     assert done.lines()[1:3] == ["removed 2025-04 (2 files, 5 rows)", "removed 2025-05 (1 files, 2 rows)"]
     assert "trimmed 2025-06 (2 rows older than the cutoff)" in done.lines()
     assert purge(store, CFG, now=NOW).lines()[1] == "nothing expired"
+
+
+def test_naive_now_is_utc(store: Store):
+    assert plan_purge(store, 12, NOW.replace(tzinfo=None)).cutoff == CUTOFF
