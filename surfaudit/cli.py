@@ -24,7 +24,9 @@ from surfaudit.errors import SurfauditError, UsageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Audit staff social-media use from web-filter (proxy) logs.")
-out = Console(highlight=False, soft_wrap=True)
+# Piped or in cron mail there is no terminal width: use a wide page rather than 80 columns.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -134,10 +136,144 @@ def ingest(
         raise typer.Exit(1)
 
 
+class Kind(str, Enum):
+    social = "social"
+    blocked = "blocked"
+    top = "top"
+    summary = "summary"
+
+
+class By(str, Enum):
+    host = "host"
+    domain = "domain"
+    category = "category"
+    user = "user"
+
+
+@app.command()
+def report(
+    kind: Kind = typer.Argument(..., help="social | blocked | top | summary"),
+    date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 6 days before --to)."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
+    user: Optional[str] = typer.Option(None, "--user", help="Only this identity (exact, as shown in reports)."),
+    flagged: bool = typer.Option(False, "--flagged", help="social: only days over the threshold."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table (terminal), csv (DESIGN §6 columns) or json."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write to FILE instead of stdout."),
+    by: By = typer.Option(By.host, "--by", help="top: group by host, domain, category or user."),
+    limit: int = typer.Option(20, "--limit", help="top: number of rows."),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
+                                      help="Replace identities with stable per-store pseudonyms."),
+) -> None:
+    """Social-media time, blocked attempts, top hosts, or what the store holds."""
+    from surfaudit import render
+    from surfaudit.reports.run import run_report
+
+    cfg = _cfg()
+    store = _store(cfg)
+    start, end = date_range(cfg, date_from, date_to)
+    if pseudonymise and user is not None:
+        raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody)")
+    result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit)
+    if pseudonymise and "user" in result.table.columns and result.table.height:
+        from surfaudit.pseudonym import pseudonymise as pseudo
+
+        result.table = result.table.with_columns(pseudo(result.table["user"], store.pseudonym_key()).alias("user"))
+    if fmt is OutFmt.table and output is None:
+        render.report(out, result)
+        return
+    text = render.report_text(result, fmt.value)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write_private(output, text)
+        err.print(f"wrote {result.table.height} rows to {output}", markup=False)
+
+
+@app.command()
+def export(
+    user: str = typer.Option(..., "--user", help="The identity investigated (exact, as shown in reports)."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log and on the report)."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 30 days before --to)."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
+    output: Path = typer.Option(..., "--output", help="FILE.csv (for Excel) or FILE.html (one self-contained report)."),
+) -> None:
+    """An investigation file about one person for a manager; recorded in the audit log."""
+    from surfaudit.export import export_investigation
+
+    cfg = _cfg()
+    store = _store(cfg)
+    start, end = date_range(cfg, date_from, date_to, days=30)
+    result = export_investigation(store, cfg, user, reason, start, end, output)
+    out.print(f"wrote {result.path} ({result.rows} requests); recorded in the audit log", markup=False)
+
+
+@app.command()
+def purge(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be removed; change nothing."),
+    exact: bool = typer.Option(False, "--exact", help="Also trim the month that straddles the cutoff."),
+    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock."),
+) -> None:
+    """Delete month partitions older than [retention].months (policy: one year)."""
+    from retention.purge import purge as run_purge
+    from surfaudit import render
+
+    cfg = _cfg()
+    store = _store(cfg)
+    with store.lock(wait):
+        result = run_purge(store, cfg, dry_run=dry_run, exact=exact)
+    render.purge(out, result, dry_run)
+
+
+@app.command()
+def nightly(
+    paths: list[Path] = typer.Argument(..., help="Log files or directories to ingest (e.g. /var/log/squid/)."),
+    fmt: Fmt = typer.Option(Fmt.auto, "--format", help="Input format; auto detects it."),
+    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock instead of exiting 3."),
+) -> None:
+    """For cron: ingest, purge and compact under the store lock; one line per step."""
+    from surfaudit.nightly import run_nightly
+
+    cfg = _cfg()
+    store = _store(cfg)
+    result = run_nightly(store, cfg, paths, fmt="auto" if fmt is Fmt.json else fmt.value, wait=wait,
+                         log=lambda line: out.print(line, markup=False))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("audit")
+def audit_cmd(
+    date_from: Optional[str] = typer.Option(None, "--from", help="First date YYYY-MM-DD (UTC)."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Last date YYYY-MM-DD (UTC), inclusive."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+) -> None:
+    """Who ran which investigation, every ingest and every purge."""
+    from surfaudit import audit, render
+
+    cfg = _cfg()
+    store = _store(cfg)
+    table = audit.entries(store, parse_date(date_from, "--from"), parse_date(date_to, "--to"))
+    if fmt is OutFmt.csv:
+        sys.stdout.write(table.write_csv())
+    elif fmt is OutFmt.json:
+        sys.stdout.write(table.write_json() + "\n")
+    else:
+        render.audit(out, table)
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except SurfauditError as exc:
         err.print(f"surfaudit: error: {exc}", markup=False)
         sys.exit(exc.exit_code)

@@ -6,6 +6,7 @@ they report progress through a plain callback that this module provides.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -47,3 +48,93 @@ def ingest_table(results) -> Table:
         table.add_section()
         table.add_row("total", "", *(f"{n:,}" for n in totals), "")
     return table
+
+
+def report_text(result, fmt: str) -> str:
+    """csv: exactly the §6 columns; json: the rows plus the parameters used."""
+    table = result.table
+    if fmt == "csv":
+        return table.write_csv(date_format="%Y-%m-%d", datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ", float_precision=None)
+    payload = {
+        "report": result.kind,
+        "from": result.date_from.isoformat() if result.date_from else None,
+        "to": result.date_to.isoformat() if result.date_to else None,
+        "parameters": result.parameters,
+        "totals": result.totals,
+        "rows": json.loads(table.write_json()),
+    }
+    return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def report(console: Console, result) -> None:
+    """The terminal view: parameters first (the estimate is transparent), flagged rows highlighted."""
+    table = result.table
+    p = result.parameters
+    if result.kind == "summary":
+        title = "What the store holds (UTC months)"
+    else:
+        title = f"{result.kind} report, {result.date_from} to {result.date_to} ({p.get('timezone')})"
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for col in table.columns:
+        numeric = table.schema[col].is_numeric()
+        grid.add_column(col.replace("_", " "), justify="right" if numeric else "left")
+    for row in table.iter_rows(named=True):
+        flagged = bool(row.get("flagged"))
+        cells = [_cell(v) for v in row.values()]
+        if flagged:
+            cells[-1] = "FLAGGED"
+        grid.add_row(*cells, style="bold red" if flagged else None)
+    if table.height == 0:
+        console.print(f"{title}: no rows.")
+    else:
+        console.print(grid)
+    if result.kind == "social":
+        console.print(
+            f"Estimate: each social request counts until the next one when that is at most "
+            f"{p['idle_gap_seconds']} s later, else {p['tail_seconds']} s. Breaks {', '.join(p['breaks'])}; "
+            f"work hours {p['work_hours']} on {', '.join(p['workdays'])}. "
+            f"A day is flagged at {p['flag_minutes']} min outside breaks.",
+            style="dim",
+        )
+        n = int(table["flagged"].sum()) if table.height else 0
+        console.print(f"{table.height} user-days, {n} flagged.")
+    elif result.kind == "blocked":
+        console.print(f"Attempts: blocked requests to the same host within {p['burst_seconds']} s count once.", style="dim")
+    elif result.kind == "summary":
+        t = result.totals
+        console.print(
+            f"{t.get('files_ingested', 0)} source files ingested in {t.get('ingest_runs', 0)} runs; "
+            f"{t.get('lines_rejected', 0)} lines rejected (quarantined), {t.get('rows_expired', 0)} rows expired on ingest."
+        )
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def audit(console: Console, table) -> None:
+    if table.height == 0:
+        console.print("The audit log is empty for this range.")
+        return
+    grid = Table(title="Audit log", title_justify="left")
+    for col in table.columns:
+        grid.add_column(col.replace("_", " "))
+    for row in table.iter_rows():
+        grid.add_row(*(_cell(v) for v in row))
+    console.print(grid)
+
+
+def purge(console: Console, result, dry_run: bool) -> None:
+    """One line per month removed (or that would be)."""
+    verb = "would remove" if dry_run else "removed"
+    for line in result.lines(dry_run) if hasattr(result, "lines") else [str(result)]:
+        console.print(line, markup=False)
+    del verb
