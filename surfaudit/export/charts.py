@@ -17,6 +17,7 @@ from html import escape
 from surfaudit.config import Schedule
 
 FONT = "font-family:inherit"
+HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"'  # keeps labels legible over lines
 PERIOD_STYLE = {  # fill, pattern id, label
     "outside_break": ("#b3261e", "pat-ob", "Outside breaks (work hours)"),
     "in_break": ("#2e7d32", "pat-ib", "In an official break"),
@@ -61,6 +62,7 @@ def bar_chart(days: list[date], minutes: dict[date, float], threshold: float) ->
     slot = plot_w / n
     bar_w = max(min(slot * 0.7, 60), 1.5)
     label_every = 1 if n <= 31 else 7
+    labels: list[str] = []  # drawn last, above the threshold line
 
     def y(v: float) -> float:
         return top + plot_h - (v / y_max) * plot_h
@@ -89,8 +91,8 @@ def bar_chart(days: list[date], minutes: dict[date, float], threshold: float) ->
                        f'{" (flagged)" if flagged else ""}</title></rect>')
             label = f"{value:.1f}" + (" \u2691" if flagged else "")
             weight = "700" if flagged else "400"
-            out.append(f'<text x="{cx:.1f}" y="{yy - 5:.1f}" text-anchor="middle" font-size="11" font-weight="{weight}" '
-                       f'fill="#222">{label}</text>')
+            labels.append(f'<text x="{cx:.1f}" y="{yy - 5:.1f}" text-anchor="middle" font-size="11" '
+                          f'font-weight="{weight}" fill="#222" {HALO}>{label}</text>')
         if i % label_every == 0:
             weekend = d.weekday() >= 5
             out.append(f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" '
@@ -100,9 +102,10 @@ def bar_chart(days: list[date], minutes: dict[date, float], threshold: float) ->
     ty = y(threshold)
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#111" '
                f'stroke-width="1.6" stroke-dasharray="7 4"/>')
-    out.append(f'<text x="{width - right - 4}" y="{ty - 6:.1f}" text-anchor="end" font-size="12" font-weight="700" '
-               f'fill="#111">flag threshold: {_fmt(threshold)} min</text>')
+    out.append(f'<text x="{left + 6}" y="{ty - 6:.1f}" font-size="12" font-weight="700" fill="#111" '
+               f'{HALO}>flag threshold: {_fmt(threshold)} min</text>')
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#333"/>')
+    out.extend(labels)
     lx = left
     out.append(f'<rect x="{lx}" y="{height - 16}" width="14" height="12" fill="#5b6b82" stroke="#333" stroke-width="0.6"/>'
                f'<text x="{lx + 20}" y="{height - 6}" font-size="12" fill="#333">below threshold</text>')
@@ -145,8 +148,8 @@ def timeline(days: list[date], pieces: dict[date, list[tuple[datetime, float, st
         x = _x(h * 60, left, plot_w)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{height - 40}" stroke="#e3e6ea"/>')
         out.append(f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" font-size="11" fill="#555">{h:02d}:00</text>')
-    out.append(f'<text x="{width - 4}" y="{top - 10}" text-anchor="end" font-size="11" fill="#555">outside</text>')
-    out.append(f'<text x="{width - 4}" y="{top + 2}" text-anchor="end" font-size="11" fill="#555">breaks</text>')
+    out.append(f'<text x="{width - 4}" y="{top - 10}" text-anchor="end" font-size="11" fill="#555">social</text>')
+    out.append(f'<text x="{width - 4}" y="{top + 2}" text-anchor="end" font-size="11" fill="#555">total</text>')
     for i, d in enumerate(days):
         y0 = top + 6 + i * (lane_h + gap)
         workday = d.weekday() in schedule.workdays
