@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -346,105 +345,4 @@ class PartStats:
     ts_max: datetime | None
 
 
-class Transaction:
-    """Files written under staging/ that become visible together on commit()."""
-
-    def __init__(self, store: Store, kind: str):
-        self.store = store
-        self.kind = kind
-        self.id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
-        self.dir = store.staging_dir / self.id
-        _mkdir(self.dir)
-        self._writers: dict[str, tuple[pq.ParquetWriter, object]] = {}
-        self._quarantine: tuple[pq.ParquetWriter, object] | None = None
-        self.removes: list[str] = []
-        self.rows = 0
-
-    def _rel(self, month: str) -> str:
-        return f"events/month={month}/part-{self.id}.parquet"
-
-    def write(self, df: pl.DataFrame) -> None:
-        """Append canonical rows; they are split into UTC month partitions."""
-        if df.height == 0:
-            return
-        df = df.with_columns(pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
-        for (month,), part in df.partition_by("_month", as_dict=True, maintain_order=True).items():
-            table = part.drop("_month").to_arrow().cast(ARROW_SCHEMA)
-            if month not in self._writers:
-                fh = private_file(self.dir / f"{month}.parquet")
-                writer = pq.ParquetWriter(fh, ARROW_SCHEMA, compression="zstd", write_statistics=True)
-                self._writers[month] = (writer, fh)
-            self._writers[month][0].write_table(table, row_group_size=ROW_GROUP)
-            self.rows += part.height
-
-    def quarantine(self, bad: pl.DataFrame) -> None:
-        """Append rejected lines (file, line_no, reason, line)."""
-        if bad.height == 0:
-            return
-        table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
-        table = table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
-        if self._quarantine is None:
-            fh = private_file(self.dir / "quarantine.parquet")
-            self._quarantine = (pq.ParquetWriter(fh, table.schema, compression="zstd"), fh)
-        self._quarantine[0].write_table(table)
-
-    def replace(self, parts: Iterable[str]) -> None:
-        """On commit, these committed parts stop being visible and are deleted."""
-        self.removes.extend(parts)
-
-    def _close(self) -> None:
-        for writer, fh in list(self._writers.values()) + ([self._quarantine] if self._quarantine else []):
-            writer.close()
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
-
-    def commit(self, record: dict) -> dict:
-        """Rename the files into place and append the manifest record (the commit point)."""
-        self._close()
-        store = self.store
-        moves = [(self.dir / f"{m}.parquet", self._rel(m)) for m in sorted(self._writers)]
-        quarantine = []
-        if self._quarantine:
-            quarantine = [f"quarantine/q-{self.id}.parquet"]
-            moves.append((self.dir / "quarantine.parquet", quarantine[0]))
-        record = {"tx": self.id, "kind": self.kind, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  **record, "parts": [rel for _, rel in moves if rel.startswith("events/")],
-                  "removes": self.removes, "quarantine": quarantine}
-        journal = store.journal_dir / f"{self.id}.json"
-        try:
-            with private_file(journal) as fh:
-                fh.write(json.dumps({"tx": self.id, "parts": record["parts"], "removes": self.removes,
-                                     "quarantine": quarantine}).encode())
-                fh.flush()
-                os.fsync(fh.fileno())
-            for src, rel in moves:
-                dst = store.root / rel
-                _mkdir(dst.parent)
-                os.replace(src, dst)
-                _fsync_dir(dst.parent)
-            store._append_jsonl(store.manifest_path, record)
-        except OSError as exc:
-            self.abort()
-            raise StoreError(f"{store.root}: write failed ({exc.strerror}); the store was left as it was") from None
-        for rel in self.removes:
-            (store.root / rel).unlink(missing_ok=True)
-        journal.unlink(missing_ok=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        store._remove_empty_months()
-        return record
-
-    def abort(self) -> None:
-        """Forget everything written; nothing becomes visible."""
-        try:
-            self._close()
-        except Exception:  # noqa: BLE001 - closing a broken writer must not mask the real error
-            pass
-        journal = self.store.journal_dir / f"{self.id}.json"
-        if journal.exists():
-            committed = {r["tx"] for r in self.store.manifest()}
-            if self.id not in committed:
-                for rel in [self._rel(m) for m in self._writers] + [f"quarantine/q-{self.id}.parquet"]:
-                    (self.store.root / rel).unlink(missing_ok=True)
-            journal.unlink(missing_ok=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+from surfaudit.store.transaction import Transaction  # noqa: E402  (needs the helpers above)
