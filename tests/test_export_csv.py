@@ -304,3 +304,52 @@ def test_sample_day_sums_equal_social_report(samples, tmp_path):
             assert abs(sums.get(day.isoformat(), 0.0) / 60 - minutes) <= 0.01, (user, day)
         social_days = {d for d, s in sums.items() if s > 0}
         assert social_days == {d.isoformat() for d in mine["date"]}, user
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_sessions_across_clock_changes(tmp_path, seed):
+    """Per-date sums equal the report for random sessions around both 2026 clock changes,
+    with a break shorter than the idle gap (a request's coverage can leave and re-enter a period)."""
+    import random
+    from dataclasses import replace
+
+    from surfaudit.config import Window
+
+    rnd = random.Random(seed)
+    base = default_cfg()
+    c = replace(base, schedule=replace(base.schedule, breaks=(Window(630, 632), Window(720, 780)),
+                                       workdays=(0, 1, 2, 3, 4, 6)))
+    hosts = ["www.youtube.com", "m.facebook.com", "www.bbc.co.uk", "x.com"]
+    rows = []
+    for start in (datetime(2026, 3, 28, tzinfo=timezone.utc), datetime(2026, 10, 24, tzinfo=timezone.utc)):
+        t = start.timestamp()
+        for _ in range(400):
+            t += rnd.choice([0.0, 0.001, rnd.uniform(1, 290), rnd.uniform(290, 310), rnd.uniform(300, 3 * 3600)])
+            when = datetime.fromtimestamp(round(t, 3), timezone.utc)
+            rows.append(ev(when.isoformat().replace("+00:00", "Z"), "u1", rnd.choice(hosts),
+                           rnd.choice(["allowed"] * 5 + ["blocked"])))
+    store = make_store(tmp_path / "store", rows)
+    for d1, d2 in ((date(2026, 3, 28), date(2026, 4, 2)), (date(2026, 10, 24), date(2026, 10, 31))):
+        path = export_investigation(store, c, "u1", "test", d1, d2, tmp_path / f"{d1}.csv", now=NOW).path
+        got = per_day_seconds(read_csv(path))
+        report = social_report_for(store, c, "u1", d1, d2)
+        for day, minutes in report.select("date", "social_minutes").iter_rows():
+            assert abs(got.get(day.isoformat(), 0.0) / 60 - minutes) <= 0.01, day
+        assert {d for d, s in got.items() if s > 0} <= {d.isoformat() for d in report["date"]}
+
+
+def test_export_import_rules():
+    """surfaudit.export never imports the reports, ingest, retention, the CLI, typer or rich (DESIGN §2)."""
+    import ast
+
+    forbidden = ("surfaudit.reports", "surfaudit.cli", "surfaudit.render", "ingest", "retention", "typer", "rich",
+                 "click")
+    for path in sorted((ROOT / "surfaudit" / "export").glob("*.py")) + [ROOT / "surfaudit" / "pseudonym.py"]:
+        tree = ast.parse(path.read_text())
+        assert ast.get_docstring(tree), path
+        assert len(path.read_text().splitlines()) <= 400, path
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not any(name == f or name.startswith(f + ".") for f in forbidden), (path.name, name)

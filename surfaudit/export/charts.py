@@ -61,7 +61,7 @@ def bar_chart(days: list[date], minutes: dict[date, float], threshold: float) ->
     n = max(len(days), 1)
     slot = plot_w / n
     bar_w = max(min(slot * 0.7, 60), 1.5)
-    label_every = 1 if n <= 31 else 7
+    label_every = 1 if n <= 31 else math.ceil(n / 16)
     labels: list[str] = []  # drawn last, above the threshold line
 
     def y(v: float) -> float:
@@ -89,14 +89,16 @@ def bar_chart(days: list[date], minutes: dict[date, float], threshold: float) ->
             out.append(f'<rect x="{x:.1f}" y="{yy:.1f}" width="{bar_w:.1f}" height="{top + plot_h - yy:.1f}" '
                        f'fill="{fill}" stroke="#333" stroke-width="0.6"><title>{d.isoformat()}: {value:.2f} min'
                        f'{" (flagged)" if flagged else ""}</title></rect>')
-            label = f"{value:.1f}" + (" \u2691" if flagged else "")
+            label = f"{value:.1f}" + (" \u2691" if flagged else "") if slot >= 26 else "\u2691"
             weight = "700" if flagged else "400"
-            labels.append(f'<text x="{cx:.1f}" y="{yy - 5:.1f}" text-anchor="middle" font-size="11" '
-                          f'font-weight="{weight}" fill="#222" {HALO}>{label}</text>')
+            if slot >= 26 or flagged:  # narrow bars: only flagged ones carry a number
+                labels.append(f'<text x="{cx:.1f}" y="{yy - 5:.1f}" text-anchor="middle" font-size="11" '
+                              f'font-weight="{weight}" fill="#222" {HALO}>{label}</text>')
         if i % label_every == 0:
             weekend = d.weekday() >= 5
-            out.append(f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" '
-                       f'fill="{"#888" if weekend else "#333"}">{d.strftime("%a")}</text>')
+            if n <= 31:
+                out.append(f'<text x="{cx:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" '
+                           f'fill="{"#888" if weekend else "#333"}">{d.strftime("%a")}</text>')
             out.append(f'<text x="{cx:.1f}" y="{top + plot_h + 30}" text-anchor="middle" font-size="11" '
                        f'fill="{"#888" if weekend else "#333"}">{d.strftime("%d %b")}</text>')
     ty = y(threshold)

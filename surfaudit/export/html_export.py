@@ -20,6 +20,8 @@ from surfaudit.export.charts import bar_chart, timeline
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import CLAUSES, POLICY_TITLE
 
+MAX_LANES = 31  # timeline rows before it shows only days with social time
+
 CSS = """
 :root { --ink:#1d2330; --muted:#5d6676; --rule:#d5d9e0; --accent:#1f3a5f; --flag:#b3261e; }
 * { box-sizing: border-box; }
@@ -127,6 +129,10 @@ def _charts(inv: Investigation) -> str:
     for d, period, start, seconds, host in inv.pieces.iter_rows():
         pieces.setdefault(d, []).append((start, float(seconds), period, host or ""))
     thr = float(inv.cfg.social.flag_minutes)
+    lanes, lane_note = inv.days, ""
+    if len(lanes) > MAX_LANES:  # a long range: only the days with social time get a lane
+        lanes = [d for d in inv.days if social.get(d)]
+        lane_note = f" Only the {len(lanes)} days with social media time are shown."
     return (f'<section id="chart" class="page"><h2>Social media outside breaks, per day</h2>'
             f'<p class="note">Estimated minutes on social media sites during work hours but outside official '
             f"breaks. The dashed line is the flag threshold ({thr:g} min); bars at or over it are hatched and "
@@ -134,7 +140,8 @@ def _charts(inv: Investigation) -> str:
             f'<section id="timeline"><h2>When it happened: daily timeline</h2>'
             f'<p class="note">One row per day, midnight to midnight. Grey: work hours; green hatched: official '
             f"breaks. Coloured blocks show estimated social media time, by period; the figure on the right is "
-            f"that day's total social time.</p>{timeline(inv.days, pieces, inv.cfg.schedule, social)}</section>")
+            f"that day's total social time.{lane_note}</p>{timeline(lanes, pieces, inv.cfg.schedule, social)}"
+            f"</section>")
 
 
 def _daily_table(inv: Investigation) -> str:
