@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from ingest.squid import host_of
+from ingest.squid import with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import conform
 
@@ -120,13 +120,12 @@ class Parser:
         g = g.with_columns(
             *_timestamps(pl.col("time"), self.tz),
             pl.col("decision").str.to_lowercase().replace_strict(DECISIONS, default=None).alias("action"),
-            host_of(pl.col("url")).alias("host"),
             pl.when(pl.col("user").is_in(["", "-"])).then(None).otherwise(pl.col("user")).alias("username"),
             pl.when(pl.col("client_ip").is_in(["", "-"])).then(None).otherwise(pl.col("client_ip")).alias("client_ip"),
         ).with_columns(
             pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"), _to_utc(self.tz)
         )
-        g = _fix_gap(g, self.tz)
+        g = _fix_gap(with_host(g.lazy()).collect(), self.tz)
         reason = (
             pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8"))
             .when(pl.col("url").is_null() & pl.col("time").is_null()).then(pl.lit("wrong field count"))
