@@ -286,18 +286,21 @@ def main() -> None:
         err.print("surfaudit: interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            err.print(f"surfaudit: error: {exc.format_message()}", markup=False)
+        if _is_click_usage_error(exc):
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            err.print(f"surfaudit: error: {' '.join(message.split()) or 'bad usage'}", markup=False)
             sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
-            err.print(f"surfaudit: error: {exc.format_message()}", markup=False)
-            sys.exit(exc.exit_code)
         if os.environ.get("SURFAUDIT_DEBUG"):
             raise
         err.print(f"surfaudit: internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details")
         sys.exit(1)
+
+
+def _is_click_usage_error(exc: Exception) -> bool:
+    """Typer may vendor click: recognise its usage errors by class name, not identity."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"UsageError", "BadParameter", "NoSuchOption", "MissingParameter", "BadOptionUsage", "BadArgumentUsage"}) \
+        and hasattr(exc, "exit_code")
 
 
 if __name__ == "__main__":  # pragma: no cover

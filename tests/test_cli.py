@@ -1,0 +1,209 @@
+"""The CLI as a technician uses it: real subprocesses, stdout/stderr/exit codes apart.
+
+Golden CSVs pin every report over sample_logs/; the quickstart is run with the
+clock set years ahead to prove it keeps showing flagged rows as time passes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli
+
+GOLDEN = ROOT / "tests" / "golden"
+RANGE = ("--from", "2026-10-26", "--to", "2026-11-06")
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("cli") / "store"
+    run = run_cli("--config", str(SAMPLE_CONFIG), "--store", str(store), "ingest", str(SAMPLES))
+    assert run.code == 1, run.err  # the samples carry malformed lines on purpose
+    return store
+
+
+def cli(store: Path, *args: str, **kw):
+    return run_cli("--config", str(SAMPLE_CONFIG), "--store", str(store), *args, **kw)
+
+
+# -- ingest ------------------------------------------------------------------
+
+def test_ingest_summary_json_and_exit_code(tmp_path):
+    store = tmp_path / "s"
+    run = cli(store, "ingest", str(SAMPLES), "--format", "json")
+    assert run.code == 1
+    files = {Path(r["file"]).name: r for r in json.loads(run.out)}
+    assert set(files) == {"access.log", "access.log.1.gz", "surfprotect-export.csv"}
+    assert files["access.log"]["rejected"] == 2 and files["access.log"]["rows"] == 2012
+    assert files["surfprotect-export.csv"]["format"] == "surfprotect"
+    assert run.err == ""  # bad lines are counted, not errors: nothing on stderr
+    again = cli(store, "ingest", str(SAMPLES), "--summary", "json")
+    assert again.code == 0  # nothing new, nothing rejected this time
+    assert sum(r["rows"] for r in json.loads(again.out)) == 0
+
+
+def test_ingest_missing_file_is_one_line_exit_1(tmp_path):
+    run = cli(tmp_path / "s", "ingest", str(tmp_path / "nope.log"))
+    assert run.code == 1
+    assert run.err.strip().count("\n") == 0 and "nope.log" in run.err and "Traceback" not in run.err
+
+
+def test_ingest_unknown_format_option_is_usage_error(tmp_path):
+    run = cli(tmp_path / "s", "ingest", str(SAMPLES), "--format", "apache")
+    assert run.code == 2 and "Traceback" not in run.err
+
+
+# -- reports -----------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,extra", [
+    ("social", ()), ("blocked", ()), ("top", ("--by", "domain")), ("top", ("--by", "category")),
+    ("top", ("--by", "user")), ("top", ("--by", "host")),
+])
+def test_report_csv_matches_golden(sample_store, kind, extra):
+    run = cli(sample_store, "report", kind, *RANGE, *extra, "--format", "csv")
+    assert run.code == 0 and run.err == ""
+    name = f"report_{kind}{'_' + extra[1] if extra else ''}.csv"
+    golden = GOLDEN / name
+    if os.environ.get("SURFAUDIT_REGEN_GOLDEN"):
+        golden.write_text(run.out)
+    assert run.out == golden.read_text()
+
+
+def test_social_csv_columns_exactly_as_design(sample_store):
+    run = cli(sample_store, "report", "social", *RANGE, "--format", "csv")
+    header = run.out.splitlines()[0]
+    assert header == "user,date,social_minutes,outside_break_minutes,in_break_minutes,outside_hours_minutes,requests,flagged"
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    for row in rows:
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["date"])
+        assert row["flagged"] in ("true", "false")
+        parts = float(row["outside_break_minutes"]) + float(row["in_break_minutes"]) + float(row["outside_hours_minutes"])
+        assert abs(parts - float(row["social_minutes"])) <= 0.02
+    # the spill-over date of the Saturday-night session has a row with no requests of its own
+    assert any(r["user"] == "e walsh" and r["date"] == "2026-11-01" for r in rows)
+
+
+def test_blocked_csv_columns(sample_store):
+    run = cli(sample_store, "report", "blocked", *RANGE, "--format", "csv")
+    assert run.out.splitlines()[0] == "user,date,requests,attempts,hosts,top_host"
+
+
+def test_flagged_and_user_filters(sample_store):
+    run = cli(sample_store, "report", "social", *RANGE, "--flagged", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    assert [(r["user"], r["date"]) for r in rows] == [("c.nguyen", "2026-10-29"), ("c.nguyen", "2026-11-05")]
+    run = cli(sample_store, "report", "social", *RANGE, "--user", "amorgan", "--format", "csv")
+    users = {r["user"] for r in csv.DictReader(io.StringIO(run.out))}
+    assert users == {"amorgan"}
+    run = cli(sample_store, "report", "social", *RANGE, "--user", "amorgan' OR '1'='1", "--format", "csv")
+    assert run.code == 0 and run.out.strip() == run.out.splitlines()[0]  # header only: matched literally
+
+
+def test_table_view_states_parameters_and_marks_flagged(sample_store):
+    run = cli(sample_store, "report", "social", *RANGE)
+    assert run.code == 0
+    assert "FLAGGED" in run.out
+    assert "300 s" in run.out and "60 s" in run.out and "10:30-10:50" in run.out and "30 min" in run.out
+
+
+def test_json_format_carries_parameters(sample_store):
+    run = cli(sample_store, "report", "blocked", *RANGE, "--format", "json")
+    data = json.loads(run.out)
+    assert data["parameters"]["burst_seconds"] == 60
+    assert data["rows"] and set(data["rows"][0]) == {"user", "date", "requests", "attempts", "hosts", "top_host"}
+
+
+def test_output_file_is_private(sample_store, tmp_path):
+    target = tmp_path / "social.csv"
+    run = cli(sample_store, "report", "social", *RANGE, "--format", "csv", "--output", str(target))
+    assert run.code == 0 and run.out == ""
+    assert target.read_text().startswith("user,date,")
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_summary_report(sample_store):
+    run = cli(sample_store, "report", "summary", "--format", "json")
+    data = json.loads(run.out)
+    assert [r["month"] for r in data["rows"]] == ["2026-10", "2026-11"]
+    assert sum(r["rows"] for r in data["rows"]) == 2054 + 2012 + 1170
+    assert data["totals"]["lines_rejected"] == 4
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--from", "2026-13-01"), "--from"),
+    (("--to", "yesterday"), "--to"),
+    (("--from", "2026-11-06", "--to", "2026-11-01"), "after"),
+])
+def test_bad_dates_exit_2_one_line(sample_store, args, needle):
+    run = cli(sample_store, "report", "social", *args)
+    assert run.code == 2 and run.out == ""
+    assert run.err.count("\n") == 1 and needle in run.err and run.err.startswith("surfaudit: error:")
+
+
+def test_unknown_report_kind_is_usage_error(sample_store):
+    run = cli(sample_store, "report", "everything")
+    assert run.code == 2 and "Traceback" not in run.err
+
+
+def test_config_error_names_key_exit_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[schedule]\nbreaks = ["12:00-1300"]\n')
+    run = run_cli("--config", str(bad), "report", "social")
+    assert run.code == 2 and "[schedule].breaks[0]" in run.err and run.err.count("\n") == 1
+
+
+def test_init_writes_commented_file_and_refuses_to_overwrite(tmp_path):
+    run = run_cli("init", cwd=tmp_path)
+    assert run.code == 0
+    text = (tmp_path / "surfaudit.toml").read_text()
+    assert "idle_gap_seconds = 300" in text and text.count("#") > 10
+    again = run_cli("init", cwd=tmp_path)
+    assert again.code == 2 and "exists" in again.err
+
+
+def test_pseudonymised_report_names_nobody(sample_store):
+    plain = cli(sample_store, "report", "social", *RANGE, "--format", "csv").out
+    pseudo = cli(sample_store, "report", "social", *RANGE, "--format", "csv", "--pseudonymise")
+    assert pseudo.code == 0
+    for name in ("amorgan", "c.nguyen", "bokafor"):
+        assert name in plain and name not in pseudo.out
+    again = cli(sample_store, "report", "social", *RANGE, "--format", "csv", "--pseudonymise").out
+    assert again == pseudo.out  # stable
+
+
+# -- the README quickstart, whatever today's date is ------------------------------
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)\n```", text, re.S)
+    return blocks[:2]
+
+
+def test_readme_first_section_has_the_two_commands():
+    quick, tests = readme_commands()
+    assert "ingest sample_logs/" in quick and "report social" in quick
+    assert "pytest" in tests
+    assert "pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("today", ["2026-11-24T08:00:00Z", "2028-02-29T08:00:00Z", "2036-07-01T08:00:00Z"])
+def test_quickstart_shows_flagged_rows_whatever_the_date(tmp_path, today):
+    quick, _ = readme_commands()
+    steps = [s.strip() for s in re.split(r"&&|;", quick) if "surfaudit " in s]
+    assert len(steps) == 2
+    env = {"SURFAUDIT_NOW": today}
+    results = []
+    for step in steps:
+        args = step.split("surfaudit", 1)[1].split()
+        args = ["--store", str(tmp_path / "store"), *args]
+        results.append(run_cli(*args, cwd=ROOT, env=env))
+    assert results[0].code in (0, 1) and "surfaudit: error" not in results[0].err
+    assert results[1].code == 0
+    assert "FLAGGED" in results[1].out and "c.nguyen" in results[1].out

@@ -1,0 +1,80 @@
+"""Configuration (DESIGN §5): discovery order, validation naming the key, `init`."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from surfaudit.config import DEFAULT_TOML, Config, Window, load_config, parse_config
+from surfaudit.errors import ConfigError
+
+
+def test_init_template_has_every_key_and_equals_the_defaults():
+    data = tomllib.loads(DEFAULT_TOML)
+    assert set(data) == {"store", "schedule", "social", "blocked", "retention"}
+    assert set(data["schedule"]) == {"timezone", "workdays", "work_hours", "breaks"}
+    assert set(data["social"]) == {"domains", "ignore_hosts", "idle_gap_seconds", "tail_seconds", "flag_minutes"}
+    cfg = parse_config(data)
+    default = Config()
+    assert (cfg.schedule, cfg.social, cfg.blocked, cfg.retention) == (default.schedule, default.social, default.blocked, default.retention)
+    assert cfg.schedule.breaks == (Window(630, 650), Window(720, 780))
+
+
+@pytest.mark.parametrize("toml,key", [
+    ('[social]\nidle_gap = 3\n', "[social].idle_gap"),
+    ('[nonsense]\na = 1\n', "[nonsense]"),
+    ('[schedule]\nwork_hours = "8-17"\n', "[schedule].work_hours"),
+    ('[schedule]\nwork_hours = "17:00-08:00"\n', "[schedule].work_hours"),
+    ('[schedule]\nbreaks = ["12:00-13:00", "25:00-26:00"]\n', "[schedule].breaks[1]"),
+    ('[schedule]\ntimezone = "Europe/Londres"\n', "[schedule].timezone"),
+    ('[schedule]\nworkdays = ["mon", "funday"]\n', "[schedule].workdays"),
+    ('[retention]\nmonths = 0\n', "[retention].months"),
+    ('[social]\ntail_seconds = "60"\n', "[social].tail_seconds"),
+    ('[social]\nflag_minutes = true\n', "[social].flag_minutes"),
+])
+def test_bad_values_name_the_key(toml, key):
+    with pytest.raises(ConfigError) as info:
+        parse_config(tomllib.loads(toml))
+    assert key in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_domains_are_normalised():
+    cfg = parse_config(tomllib.loads('[social]\ndomains = ["FaceBook.COM.", " x.com "]\nignore_hosts = ["Static.XX.FBCDN.net."]\n'))
+    assert cfg.social.domains == ("facebook.com", "x.com")
+    assert cfg.social.ignore_hosts == ("static.xx.fbcdn.net",)
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SURFAUDIT_CONFIG", raising=False)
+    (tmp_path / "surfaudit.toml").write_text("[retention]\nmonths = 7\n")
+    env_file = tmp_path / "env.toml"
+    env_file.write_text("[retention]\nmonths = 8\n")
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text("[retention]\nmonths = 9\n")
+    assert load_config().retention.months == 7
+    monkeypatch.setenv("SURFAUDIT_CONFIG", str(env_file))
+    assert load_config().retention.months == 8
+    assert load_config(explicit).retention.months == 9
+    monkeypatch.setenv("SURFAUDIT_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="missing.toml"):
+        load_config()
+
+
+def test_store_override_and_relative_store_path(tmp_path):
+    cfg_file = tmp_path / "conf" / "surfaudit.toml"
+    cfg_file.parent.mkdir()
+    cfg_file.write_text('[store]\npath = "data"\n')
+    assert load_config(cfg_file).store_path == tmp_path / "conf" / "data"
+    assert load_config(cfg_file, store=tmp_path / "elsewhere").store_path == tmp_path / "elsewhere"
+
+
+def test_builtin_defaults_when_nothing_is_found(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SURFAUDIT_CONFIG", raising=False)
+    monkeypatch.setattr("surfaudit.config.SYSTEM_CONFIG", tmp_path / "none.toml")
+    cfg = load_config()
+    assert cfg.source is None and cfg.store_path == Path("surfaudit-data")
