@@ -204,7 +204,8 @@ def export(
     store = _store(cfg)
     start, end = date_range(cfg, date_from, date_to, days=30)
     result = export_investigation(store, cfg, user, reason, start, end, output)
-    out.print(f"wrote {result.path} ({result.rows} requests); recorded in the audit log", markup=False)
+    out.print(f"wrote {result.path} ({result.requests} requests over {result.days} days); recorded in the audit log",
+              markup=False)
 
 
 @app.command()

@@ -23,8 +23,10 @@ from __future__ import annotations
 import importlib.resources
 import re
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -209,17 +211,14 @@ def dated_params(cfg: Config, date_from: Any, date_to: Any, user: str | None) ->
     (at least a day either side, never less than the longest coverage before
     nor the idle gap after); tests/test_export_csv.py checks the two agree.
     """
-    from datetime import datetime as _dt, time as _time, timedelta as _td, timezone as _tz
-    from zoneinfo import ZoneInfo
-
-    soc, day = cfg.social, _td(days=1)
+    soc, day = cfg.social, timedelta(days=1)
     zone = ZoneInfo(cfg.schedule.timezone)
 
-    def midnight(d: Any) -> _dt:
-        return _dt.combine(d, _time(0), tzinfo=zone).astimezone(_tz.utc)
+    def midnight(d: Any) -> datetime:
+        return datetime.combine(d, time(0), tzinfo=zone).astimezone(timezone.utc)
 
-    before = max(day, _td(seconds=max(soc.idle_gap_seconds, soc.tail_seconds) + 1))
-    after = max(day, _td(seconds=soc.idle_gap_seconds + 1))
+    before = max(day, timedelta(seconds=max(soc.idle_gap_seconds, soc.tail_seconds) + 1))
+    after = max(day, timedelta(seconds=soc.idle_gap_seconds + 1))
     lo, hi = midnight(date_from) - before, midnight(date_to + day) + after
     return {
         "tz": cfg.schedule.timezone,

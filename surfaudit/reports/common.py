@@ -8,15 +8,12 @@ is bound into the SQL so rows outside it are never read.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from surfaudit.config import Config
 from surfaudit.errors import UsageError
-
-DAY = timedelta(days=1)
-
+from surfaudit.sql import dated_params
 
 def as_date(value: date | str, what: str = "date") -> date:
     """Accept a `date` or an ISO 'YYYY-MM-DD' string (local date)."""
@@ -37,42 +34,23 @@ def check_range(date_from: date | str, date_to: date | str) -> tuple[date, date]
     return d1, d2
 
 
-def local_midnight_utc(cfg: Config, day: date) -> datetime:
-    """The UTC instant of local midnight starting `day` (tz database, DST-aware)."""
-    local = datetime.combine(day, time(0), tzinfo=ZoneInfo(cfg.schedule.timezone))
-    return local.astimezone(timezone.utc)
-
-
 def needed_utc_range(cfg: Config, date_from: date | str, date_to: date | str) -> tuple[datetime, datetime]:
     """UTC [from, to) of the rows any report over local dates [date_from, date_to] reads.
 
-    Before: at least a day (coverage from the previous evening spilling over
-    midnight; never less than the longest possible coverage). After: at least a
-    day, and never less than the idle gap, so the next request that decides the
-    last in-range request's coverage is visible.
+    The rule (margins for coverage spilling over midnight and for the next
+    request after the range) lives in surfaudit.sql.dated_params, shared with
+    the export.
     """
-    d1, d2 = check_range(date_from, date_to)
-    soc = cfg.social
-    before = max(DAY, timedelta(seconds=max(soc.idle_gap_seconds, soc.tail_seconds) + 1))
-    after = max(DAY, timedelta(seconds=soc.idle_gap_seconds + 1))
-    return local_midnight_utc(cfg, d1) - before, local_midnight_utc(cfg, d2 + DAY) + after
+    params = range_params(cfg, date_from, date_to, None)
+    return params["utc_from"].replace(tzinfo=timezone.utc), params["utc_to"].replace(tzinfo=timezone.utc)
 
 
 def range_params(cfg: Config, date_from: date | str, date_to: date | str, user: str | None) -> dict[str, Any]:
     """Parameters common to the dated reports: tz, local dates, UTC bounds, user."""
     d1, d2 = check_range(date_from, date_to)
-    lo, hi = needed_utc_range(cfg, d1, d2)
     if user is not None and not isinstance(user, str):
         raise UsageError("--user: expected an identity string")
-    return {
-        "tz": cfg.schedule.timezone,
-        "date_from": d1,
-        "date_to": d2,
-        # naive UTC; the SQL reads them with timezone('UTC', ...)
-        "utc_from": lo.astimezone(timezone.utc).replace(tzinfo=None),
-        "utc_to": hi.astimezone(timezone.utc).replace(tzinfo=None),
-        "user": user,
-    }
+    return dated_params(cfg, d1, d2, user)
 
 
 def report_parameters(cfg: Config) -> dict[str, Any]:
