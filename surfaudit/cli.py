@@ -72,12 +72,9 @@ def _store(cfg):
 
 
 def parse_date(text: Optional[str], option: str) -> Optional[date]:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{option}: expected a date YYYY-MM-DD, got {text!r}") from None
+    from surfaudit.clock import as_date
+
+    return None if text is None else as_date(text, option)
 
 
 def date_range(cfg, date_from: Optional[str], date_to: Optional[str], days: int = 7) -> tuple[date, date]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import calendar
 import os
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from surfaudit.errors import ConfigError
+from surfaudit.errors import ConfigError, UsageError
 
 
 def now() -> datetime:
@@ -51,3 +51,15 @@ def month_end(month: str) -> datetime:
     year, mon = map(int, month.split("-"))
     year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
     return datetime(year, mon, 1, tzinfo=timezone.utc)
+
+
+def as_date(value: date | str, option: str = "date") -> date:
+    """A local date from a `date` or 'YYYY-MM-DD'; UsageError naming the option otherwise."""
+    if isinstance(value, datetime):
+        raise UsageError(f"{option}: expected a date, not a date and time")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None

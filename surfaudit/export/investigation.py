@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from surfaudit import audit, clock
+from surfaudit.clock import as_date
 from surfaudit.config import Config
 from surfaudit.errors import NoDataError, StoreError, UsageError
 from surfaudit.export.csv_export import render_csv
@@ -39,24 +40,13 @@ class ExportResult:
     audit_entry: dict[str, Any] = field(default_factory=dict)
 
 
-def _as_date(value: date | str, option: str) -> date:
-    if isinstance(value, datetime):
-        raise UsageError(f"{option}: expected a date, not a date and time")
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"{option}: expected YYYY-MM-DD, got {value!r}") from None
-
-
 def check_arguments(user: object, reason: object, date_from, date_to, output) -> tuple[str, str, date, date, Path, str]:
     """Validate everything before touching the store; UsageError (exit 2) otherwise."""
     if not isinstance(reason, str) or not reason.strip():
         raise UsageError("--reason is required: state why this investigation is being run (policy: monitoring needs a valid reason)")
     if not isinstance(user, str) or not user:
         raise UsageError("--user is required: the identity to export")
-    d1, d2 = _as_date(date_from, "--from"), _as_date(date_to, "--to")
+    d1, d2 = as_date(date_from, "--from"), as_date(date_to, "--to")
     if d1 > d2:
         raise UsageError(f"--from {d1} is after --to {d2}")
     if output is None or str(output) == "":

@@ -11,21 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
+from surfaudit.clock import as_date
 from surfaudit.config import Config
 from surfaudit.errors import UsageError
 from surfaudit.sql import dated_params
-
-def as_date(value: date | str, what: str = "date") -> date:
-    """Accept a `date` or an ISO 'YYYY-MM-DD' string (local date)."""
-    if isinstance(value, datetime):
-        raise UsageError(f"{what}: expected a date, not a date and time")
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"{what}: expected YYYY-MM-DD, got {value!r}") from None
-
 
 def check_range(date_from: date | str, date_to: date | str) -> tuple[date, date]:
     d1, d2 = as_date(date_from, "--from"), as_date(date_to, "--to")
