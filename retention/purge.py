@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import polars as pl
 
 from retention.plan import MonthPlan, PurgePlan, plan_purge
 from surfaudit import audit, clock
@@ -115,11 +114,12 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
             tx.replace(plan.parts)
             if straddle:
                 present = [rel for rel in straddle.parts if store.part_path(rel).is_file()]
-                rows = store.read_parts(present)
-                keep = rows.filter(pl.col("ts") >= plan.cutoff).sort("ts", maintain_order=True)
-                tx.write(keep)
+                kept = 0
+                for batch in store.stream_parts(present, ts_from=plan.cutoff):
+                    tx.write(batch)
+                    kept += batch.height
                 tx.replace(straddle.parts)
-                result.trimmed_month, result.rows_trimmed = straddle.month, rows.height - keep.height
+                result.trimmed_month, result.rows_trimmed = straddle.month, straddle.rows - kept
             record = tx.commit({
                 "cutoff": plan.cutoff.isoformat(),
                 "months": [m.month for m in plan.expired],

@@ -5,7 +5,8 @@ month; DuckDB scans fewer, larger, ts-sorted files faster (row-group statistics 
 date ranges). Each month is rewritten in its own store transaction that writes the new
 part and `replace()`s the old ones: readers see either the old parts or the new one,
 never both, so a crash at any moment loses and duplicates nothing (`Store.recover()`
-finishes or undoes it). One month at a time keeps memory bounded by the largest month.
+finishes or undoes it). Rows stream through DuckDB's out-of-core sort, so memory stays bounded however
+large a month is.
 
 The caller holds the store lock. Nothing here prints: the result describes itself.
 """
@@ -55,16 +56,18 @@ def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
         present = [rel for rel in rels if store.part_path(rel).is_file()]
         if len(rels) < max(min_files, 2):
             continue
-        rows = store.read_parts(present).sort("ts", maintain_order=True)
         tx = store.begin("compact")
+        rows = 0
         try:
-            tx.write(rows)
+            for batch in store.stream_parts(present):  # sorted by ts, bounded memory
+                tx.write(batch)
+                rows += batch.height
             tx.replace(rels)
-            record = tx.commit({"month": month, "rows": rows.height, "files_before": len(rels)})
+            record = tx.commit({"month": month, "rows": rows, "files_before": len(rels)})
         except BaseException:
             tx.abort()
             raise
-        result.months.append(MonthCompaction(month, len(rels), rows.height, record["tx"]))
+        result.months.append(MonthCompaction(month, len(rels), rows, record["tx"]))
         if progress:
-            progress(f"{month}: {len(rels)} -> 1 files, {rows.height} rows")
+            progress(f"{month}: {len(rels)} -> 1 files, {rows} rows")
     return result

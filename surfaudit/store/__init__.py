@@ -277,6 +277,29 @@ class Store:
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(f"{self.root}: cannot read parts ({exc})") from None
 
+    def stream_parts(self, rels: Iterable[str], ts_from: datetime | None = None,
+                     batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
+        """The rows of the given parts sorted by ts, in batches, with bounded memory.
+
+        DuckDB sorts out of core (spilling under staging/, which is private), so
+        compacting or trimming a 30-million-row month does not need it in memory.
+        """
+        files = [str(self.root / rel) for rel in rels]
+        if not files:
+            return
+        con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(self.staging_dir / "duckdb-spill")})
+        try:
+            rel = con.read_parquet(files)
+            if ts_from is not None:
+                rel = rel.filter(duckdb.ColumnExpression("ts") >= duckdb.ConstantExpression(ts_from))
+            reader = rel.order("ts").to_arrow_reader(batch_rows)
+            for batch in reader:
+                yield pl.from_arrow(pa.Table.from_batches([batch])).cast(EVENT_SCHEMA)
+        except (OSError, duckdb.Error) as exc:
+            raise StoreError(f"{self.root}: cannot read parts ({type(exc).__name__})") from None
+        finally:
+            con.close()
+
     def event_files(self) -> list[str]:
         """Regular files inside the month directories (relative), committed or not."""
         return sorted(str(f.relative_to(self.root)) for f in self.events_dir.glob("*/*")
