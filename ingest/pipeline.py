@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest import detect, fingerprint
-from ingest.reader import first_lines, is_log_file, iter_batches
+from ingest.reader import first_lines, is_log_file, iter_batches, prefetch
 from surfaudit import audit, clock
 from surfaudit.config import Config
 from surfaudit.errors import InputError, StoreError
@@ -80,14 +80,15 @@ def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetim
             return result
         module = _choose_format(path, fmt)
         result.format = module.NAME
-        checkpoints = [(r["offset_to"], r["hash"]) for r in store.manifest()
-                       if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+        records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+        checkpoints = [(r["offset_to"], r["hash"]) for r in records]
         resume = fingerprint.find_resume(path, checkpoints)
+        overlap = fingerprint.Overlap.find(store, records, resume.offset)
         result.duplicates = resume.lines
         result.lines = resume.lines
         parser = module.make_parser(head.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r"),
                                     cfg.schedule.timezone)
-        _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress)
+        _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress, overlap)
     except (InputError, StoreError) as exc:
         result.error = str(exc)
     except OSError as exc:
@@ -105,15 +106,16 @@ def _choose_format(path: Path, fmt: str):
 
 
 def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, lineage: str,
-                 cutoff: datetime, result: FileResult, progress: Progress | None) -> None:
+                 cutoff: datetime, result: FileResult, progress: Progress | None,
+                 overlap: fingerprint.Overlap | None = None) -> None:
     hasher = resume.hasher
     end = resume.offset
     total = path.stat().st_size
     txn = store.begin("ingest")
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
-        for batch in iter_batches(path, resume.offset, resume.lines + 1):
-            hasher.update(batch.buf)
+        # Reading, decompression and hashing run in a thread beside the parser.
+        for batch in prefetch(iter_batches(path, resume.offset, resume.lines + 1, hasher=hasher)):
             end = batch.end
             lines = batch.lines
             first_no = batch.first_line_no
@@ -124,6 +126,10 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             bad = _fix_invalid_utf8(batch, bad)
             fresh = rows.filter(pl.col("ts") >= cutoff)
             result.expired += rows.height - fresh.height
+            if overlap is not None:  # a copy ending between checkpoints: drop what was committed
+                unseen, new_bad = overlap.subtract(fresh), overlap.subtract_bad(bad)
+                result.duplicates += fresh.height - unseen.height + bad.height - new_bad.height
+                fresh, bad = unseen, new_bad
             result.rows += fresh.height
             result.rejected += bad.height
             txn.write(fresh)

@@ -2,8 +2,10 @@
 
 Files are streamed in large blocks so memory does not grow with file size. The
 compression is detected from the magic bytes (a rotated `access.log.1.gz` renamed
-without its suffix still reads). Lines are cut with numpy and handed on as an
-Arrow-backed polars Series, so no Python object is made per line. The caller gets,
+without its suffix still reads). Lines are found with numpy and handed on as an
+Arrow string-view array pointing into the block itself (no copy of the text, no
+Python object per line). `prefetch` runs reading, decompression and hashing in a
+thread beside the parser (they release the GIL), see docs/performance.md. The caller gets,
 per batch, the 1-based number of the first line and the byte offsets of the batch
 in the decompressed stream, which the exactly-once manifest relies on.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,16 +43,15 @@ COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
 class Batch:
     """Complete lines [start, end) of the decompressed stream."""
 
-    lines: pl.Series  # String; invalid UTF-8 lines are null (see `raw_line`)
+    lines: pl.Series  # String without the newline; invalid UTF-8 lines are null (see `raw_line`)
     first_line_no: int
     start: int
     end: int
-    raw: bytes  # the batch's bytes without newlines, for quarantining invalid lines
-    offsets: np.ndarray
+    offsets: np.ndarray  # line i is buf[offsets[i] : offsets[i + 1] - 1]
     buf: bytes  # the batch exactly as in the stream (newlines included), for fingerprints
 
     def raw_line(self, i: int) -> str:
-        return self.raw[self.offsets[i] : self.offsets[i + 1]].decode("utf-8", "replace")
+        return self.buf[self.offsets[i] : self.offsets[i + 1] - 1].decode("utf-8", "replace")
 
 
 def compression_of(path: Path) -> str | None:
@@ -118,11 +121,13 @@ def _reason(exc: BaseException) -> str:
     return text[:120]
 
 
-def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int = BLOCK) -> Iterator[Batch]:
+def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int = BLOCK,
+                 hasher=None) -> Iterator[Batch]:
     """Yield batches of complete lines from byte offset `start` of the decompressed stream.
 
     An unterminated last line is not yielded: it waits for the next run, when the
-    writer will have finished it.
+    writer will have finished it. `hasher` (optional) is updated with each batch's
+    bytes before the batch is yielded.
     """
     carry = b""
     pos = start
@@ -133,30 +138,90 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
         if cut < 0:
             carry = buf
             continue
-        batch, carry = buf[: cut + 1], buf[cut + 1 :]
+        batch, carry = (buf[: cut + 1], buf[cut + 1 :]) if cut + 1 < len(buf) else (buf, b"")
+        if hasher is not None:
+            hasher.update(batch)
         out = make_batch(batch, line_no, pos)
         pos += len(batch)
         line_no += len(out.lines)
         yield out
 
 
+def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Run `batches` in a thread, at most `depth` batches ahead of the consumer.
+
+    Decompression (zlib/ISA-L), hashing and numpy release the GIL, so they use the
+    second core while the parser runs. Errors are re-raised in the consumer; a
+    consumer that stops early stops the thread.
+    """
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((done, exc))
+
+    thread = threading.Thread(target=work, name="surfaudit-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
 def make_batch(buf: bytes, first_line_no: int, start: int) -> Batch:
-    """Split `buf` (ending with a newline) into lines without the newline."""
+    """Split `buf` (ending with a newline) into lines without the newline.
+
+    The lines are an Arrow string-view array over `buf` itself: one 16-byte view
+    per line (length, first 4 bytes, offset; lines of at most 12 bytes inline).
+    """
     arr = np.frombuffer(buf, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     n = len(nl)
     offsets = np.empty(n + 1, dtype=np.int64)
     offsets[0] = 0
-    offsets[1:] = nl - np.arange(n)  # positions once the newlines are removed
-    raw = arr[arr != 10].tobytes()
-    data = pa.py_buffer(raw)
+    offsets[1:] = nl + 1
+    starts, lens = offsets[:-1], nl - offsets[:-1]
+    views = np.zeros((n, 4), dtype=np.int32)
+    views[:, 0] = lens
+    views[:, 3] = starts
+    last = len(arr) - 1
+    views[:, 1] = arr[np.minimum(starts[:, None] + np.arange(4), last)].view(np.int32)[:, 0]
+    short = np.flatnonzero(lens <= 12)
+    if len(short):
+        j = np.arange(12)
+        inline = arr[np.minimum(starts[short, None] + j, last)] * (j < lens[short, None])
+        views.view(np.uint8).reshape(n, 16)[short, 4:] = inline
     try:
-        array = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), data])
+        array = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(buf)])
         array.validate(full=True)
         lines = pl.Series("line", pl.from_arrow(array))
     except pa.ArrowInvalid:  # rare: decode line by line, invalid lines become null
-        lines = pl.Series("line", [_decode(raw[offsets[i] : offsets[i + 1]]) for i in range(n)], dtype=pl.String)
-    return Batch(lines.cast(pl.String), first_line_no, start, start + len(buf), raw, offsets, buf)
+        lines = pl.Series("line", [_decode(buf[offsets[i] : offsets[i + 1] - 1]) for i in range(n)], dtype=pl.String)
+    return Batch(lines.cast(pl.String), first_line_no, start, start + len(buf), offsets, buf)
 
 
 def _decode(raw: bytes) -> str | None:
