@@ -8,15 +8,37 @@ matches is where ingest resumes. So the same file again, a renamed copy, a gzip
 of it, the rotated `access.log.1(.gz)` or a grown live file add only lines that
 were never committed. Hashes are of decompressed bytes, so compression and names
 do not matter.
+
+Copies that end between checkpoints. An old copy of the live file, or a copy cut
+at a line boundary, can end *between* two checkpoints of its lineage: it resumes
+at the lower one, and its lines from there to its end may already have been
+committed by the lineage's later transactions (the file is then a prefix of that
+longer content) — or may be new (the file diverged). Without the longer content
+no hash can tell, and recording a checkpoint per line would make the manifest as
+long as the logs. So when the lineage has records beyond the resume point
+(`Overlap.find`), the new rows are de-duplicated against the rows those later
+transactions committed: their parts are named in the manifest (when compaction or
+a purge has replaced a part, the live parts of its month stand in, a superset),
+read only over the time range of the batch, and anti-joined *with multiplicity*
+(a row is dropped only while an identical committed row is left to match it), so
+a file that is a prefix adds nothing, and a diverging file loses a row only if an
+identical row — same instant to the microsecond, identity, URL, size, ... — was
+already committed by the same lineage's later content. Rejected lines are matched
+against those transactions' quarantine by (line number, text). The ordinary
+cases (a grown live file, the same file again, the rotated file) resume at the
+lineage's last checkpoint, have no later records, and pay nothing for this.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from ingest.reader import read_blocks
+from surfaudit.schema import EVENT_SCHEMA
 
 HEAD_LIMIT = 4096
 
@@ -68,3 +90,63 @@ def find_resume(path: Path, checkpoints: list[tuple[int, str]]) -> Resume:
         lines += block.count(b"\n")
         pos += len(block)
     return best
+
+
+@dataclass
+class Overlap:
+    """What a lineage's transactions beyond the resume point committed (see module doc)."""
+
+    files: list[Path]  # committed parts (or their month's live parts) holding those rows
+    quarantine: list[Path]  # their quarantine files
+    used: pl.DataFrame | None = None  # committed rows already matched: key columns + `_n`
+    _bad: set = field(default_factory=set)
+
+    @classmethod
+    def find(cls, store, records: list[dict], offset: int) -> "Overlap | None":
+        """None when no record of the lineage reaches beyond `offset` (the ordinary case)."""
+        later = [r for r in records if r.get("offset_to", 0) > offset]
+        if not later:
+            return None
+        live = store.live_parts()
+        files: dict[str, None] = {}
+        quarantine = []
+        for record in later:
+            for rel, month in store.live_parts_of([record]).items():
+                if rel in live:
+                    files[rel] = None
+                else:  # replaced by compaction or a purge: its month's live parts hold the rows
+                    files.update(dict.fromkeys(r for r, m in live.items() if m == month))
+            quarantine += [store.part_path(rel) for rel in record.get("quarantine", [])]
+        return cls([store.part_path(rel) for rel in files if store.part_path(rel).is_file()],
+                   [q for q in quarantine if q.is_file()])
+
+    def subtract(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """`rows` minus committed rows, with multiplicity, across calls."""
+        if rows.height == 0 or not self.files:
+            return rows
+        cols = list(EVENT_SCHEMA)
+        lo, hi = rows["ts"].min(), rows["ts"].max()
+        committed = (pl.scan_parquet(self.files).filter(pl.col("ts").is_between(lo, hi))
+                     .group_by(cols).agg(pl.len().alias("_avail")).collect().cast({**EVENT_SCHEMA, "_avail": pl.Int64}))
+        if self.used is not None:
+            committed = (committed.join(self.used, on=cols, how="left", nulls_equal=True)
+                         .with_columns((pl.col("_avail") - pl.col("_n").fill_null(0)).alias("_avail")).drop("_n"))
+        keyed = rows.with_columns(pl.int_range(pl.len()).over(cols).cast(pl.Int64).alias("_k"))
+        keyed = keyed.join(committed, on=cols, how="left", nulls_equal=True, maintain_order="left")
+        dup = pl.col("_k") < pl.col("_avail").fill_null(0)
+        matched = keyed.filter(dup).group_by(cols).agg(pl.len().cast(pl.Int64).alias("_n"))
+        if matched.height:
+            self.used = matched if self.used is None else (
+                pl.concat([self.used, matched]).group_by(cols).agg(pl.col("_n").sum()))
+        return keyed.filter(~dup).select(cols)
+
+    def subtract_bad(self, bad: pl.DataFrame) -> pl.DataFrame:
+        """Rejected lines minus those the later transactions already quarantined."""
+        if bad.height == 0 or not self.quarantine:
+            return bad
+        if not self._bad:
+            for path in self.quarantine:
+                q = pl.read_parquet(path, columns=["line_no", "line"])
+                self._bad.update(zip(q["line_no"].to_list(), q["line"].to_list()))
+        keep = [(n, t) not in self._bad for n, t in zip(bad["line_no"].to_list(), bad["line"].to_list())]
+        return bad.filter(pl.Series(keep, dtype=pl.Boolean))
