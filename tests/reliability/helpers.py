@@ -1,0 +1,144 @@
+"""Shared helpers for the reliability suite: source generators, CLI runner, store checks.
+
+Every generated source line carries a unique sequence number in its `bytes` field
+(squid) or in its URL (SurfProtect), so the expected rows are computed from the
+generator alone — never from the parser under test — and compared as multisets.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from surfaudit.store import Store
+
+UTC = timezone.utc
+LONG = os.environ.get("SURFAUDIT_LONG") == "1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- what each test tried, printed at the end of the session (see conftest.py) -----------
+@dataclass
+class Tally:
+    tried: Counter = field(default_factory=Counter)
+    failed: list = field(default_factory=list)
+
+
+TALLY: dict[str, Tally] = {}
+
+
+def tried(suite: str, what: str, n: int = 1) -> None:
+    TALLY.setdefault(suite, Tally()).tried[what] += n
+
+
+def failed(suite: str, message: str) -> None:
+    TALLY.setdefault(suite, Tally()).failed.append(message)
+
+
+# -- sources -------------------------------------------------------------------------------
+def squid(seq: int, ts: datetime, user: str = "jsmith", host: str = "www.facebook.com", *,
+          ip: str = "10.0.0.5", tag: str = "TCP_TUNNEL/200", url: str | None = None) -> str:
+    """One squid access.log line; `seq` is its reply size, the key tests compare on."""
+    url = url or f"{host}:443"
+    return f"{ts.timestamp():.3f} {12:6d} {ip} {tag} {seq} CONNECT {url} {user} HIER_DIRECT/1.2.3.4 -"
+
+
+def squid_lines(first_seq: int, count: int, start: datetime, step: float = 7.0,
+                users=("alice", "bob", "carol", "dave")) -> list[str]:
+    return [squid(first_seq + i, start + timedelta(seconds=step * i), users[i % len(users)],
+                  ("www.facebook.com", "x.com", "www.bbc.co.uk")[i % 3]) for i in range(count)]
+
+
+SP_HEADER = "Timestamp,Username,Source IP,URL,Category,Action"
+
+
+def surfprotect(seq: int, ts: datetime, user: str = "jsmith", action: str = "allowed",
+                host: str = "www.facebook.com") -> str:
+    """One SurfProtect CSV row; `seq` is in the URL path (/s<seq>)."""
+    stamp = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{stamp},{user},10.1.1.{seq % 250 + 1},https://{host}/s{seq},Social Networking,{action}"
+
+
+def write_lines(path: Path, lines: list[str], eol: str = "\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("".join(line + eol for line in lines).encode())
+    return path
+
+
+def seq_of_squid(line: str) -> int:
+    return int(line.split()[4])
+
+
+# -- running the real CLI ------------------------------------------------------------------
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def cli_env(now: str | None = None, extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb", "PYTHONPATH": str(ROOT)})
+    if now:
+        env["SURFAUDIT_NOW"] = now
+    env.update(extra or {})
+    return env
+
+
+def cli_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "surfaudit", *args]
+
+
+def run_cli(*args: str, now: str | None = None, umask: int | None = None, cwd: Path | None = None,
+            timeout: float = 180, env: dict | None = None) -> Run:
+    preexec = (lambda: os.umask(umask)) if umask is not None else None
+    proc = subprocess.run(cli_argv(*args), env=cli_env(now, env), cwd=cwd, capture_output=True,
+                          timeout=timeout, preexec_fn=preexec)
+    return Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+
+def assert_clean_stderr(run: Run, allowed_codes=(0, 1)) -> None:
+    """No traceback: an allowed exit code and every stderr line starts with `surfaudit:`."""
+    assert run.code in allowed_codes, f"exit {run.code}: {run.err[-2000:]}"
+    assert "Traceback" not in run.err, run.err[-3000:]
+    bad = [ln for ln in run.err.splitlines() if ln.strip() and not ln.startswith("surfaudit:")]
+    assert not bad, f"stderr lines not starting with 'surfaudit:': {bad[:5]}"
+
+
+# -- looking at a store --------------------------------------------------------------------
+def visible_files_open(store: Store) -> list[Path]:
+    """What a reader sees: committed parts only; every one must open; none is a staging file."""
+    parts = store.parts()
+    for path in parts:
+        assert path.is_relative_to(store.events_dir), path
+        assert path.name.startswith("part-") and path.suffix == ".parquet", path
+        pq.read_table(path)
+    return parts
+
+
+def visible_column(store: Store, column: str = "bytes") -> Counter:
+    """Multiset of one column over the committed rows, read the way reports read them."""
+    con = duckdb.connect()
+    store.events_view(con)
+    return Counter(v for (v,) in con.execute(f'select "{column}" from events').fetchall())
+
+
+def check_recovered(store: Store) -> None:
+    """After `Store.lock()` (recover): exactly the committed parts are on disk, nothing staged."""
+    assert sorted(store.event_files()) == sorted(store.live_parts()), "uncommitted or missing parts"
+    assert not any(store.journal_dir.iterdir()), "journal left over"
+    assert not any(store.staging_dir.iterdir()), "staging left over"
+    assert store.scan_events_dir() == []
+    for path in store.parts():
+        pq.read_table(path)
+    for path in store.quarantine_files():
+        pq.read_table(path)
