@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import queue
 import threading
@@ -78,10 +79,55 @@ def open_stream(path: Path) -> BinaryIO:
     if kind == "xz":
         return lzma.open(path, "rb")
     if kind == "zstd":
+        return _ZstdStream(path)
+    return open(path, "rb")
+
+
+class _ZstdStream(io.RawIOBase):
+    """Decompress every zstd frame of a file; a frame cut short raises EOFError.
+
+    zstandard's `stream_reader` returns a clean end of stream when the file ends
+    inside a frame, so a truncated `.zst` would be ingested as a shorter log; this
+    reader knows whether the last frame was finished.
+    """
+
+    def __init__(self, path: Path):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    return open(path, "rb")
+        self._dctx = zstandard.ZstdDecompressor()
+        self._raw = open(path, "rb")
+        self._obj = self._dctx.decompressobj()
+        self._in_frame = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = BLOCK if size is None or size < 0 else size
+        pieces, have = [self._pending], len(self._pending)
+        while have < size:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd file ended inside a frame")
+                break
+            while chunk:
+                self._in_frame = True
+                piece = self._obj.decompress(chunk)
+                pieces.append(piece)
+                have += len(piece)
+                if not self._obj.eof:
+                    break
+                chunk, self._in_frame = self._obj.unused_data, False
+                self._obj = self._dctx.decompressobj()
+        data = b"".join(pieces)
+        out, self._pending = data[:size], data[size:]
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 DECOMPRESS_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
