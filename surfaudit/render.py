@@ -133,8 +133,6 @@ def audit(console: Console, table) -> None:
 
 
 def purge(console: Console, result, dry_run: bool) -> None:
-    """One line per month removed (or that would be)."""
-    verb = "would remove" if dry_run else "removed"
-    for line in result.lines(dry_run) if hasattr(result, "lines") else [str(result)]:
+    """The cutoff, then one line per month removed (or that would be)."""
+    for line in result.lines(dry_run):
         console.print(line, markup=False)
-    del verb
