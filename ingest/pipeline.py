@@ -11,7 +11,8 @@ it becomes visible, and the other files still go in. The caller holds the lock.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -111,7 +112,8 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
     hasher = resume.hasher
     end = resume.offset
     total = path.stat().st_size
-    txn = store.begin("ingest")
+    with _writing(store):
+        txn = store.begin("ingest")
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
@@ -132,21 +134,32 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 fresh, bad = unseen, new_bad
             result.rows += fresh.height
             result.rejected += bad.height
-            txn.write(fresh)
-            txn.quarantine(bad.with_columns(pl.lit(path.name).alias("file")))
+            with _writing(store):
+                txn.write(fresh)
+                txn.quarantine(bad.with_columns(pl.lit(path.name).alias("file")))
             if progress:
                 progress(path.name, min(batch.end, total), total)
         if end == resume.offset:  # nothing new
             txn.abort()
             return
-        txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
-                    "hash": hasher.hexdigest(), "file": path.name, "format": result.format,
-                    "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
-                    "expired": result.expired, "rejected": result.rejected})
+        with _writing(store):
+            txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
+                        "hash": hasher.hexdigest(), "file": path.name, "format": result.format,
+                        "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
+                        "expired": result.expired, "rejected": result.rejected})
     except BaseException:
         txn.abort()
         result.rows = 0
         raise
+
+
+@contextmanager
+def _writing(store: Store) -> Iterator[None]:
+    """A failed write to the store (a full disk) is the store's error, not an unreadable log."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(f"{store.root}: write failed ({exc.strerror or exc}); the store was left as it was") from None
 
 
 def _fix_invalid_utf8(batch, bad: pl.DataFrame) -> pl.DataFrame:
