@@ -36,8 +36,11 @@ def progress(console: Console) -> Iterator:
 
 def ingest_table(results) -> Table:
     table = Table(title="Ingest summary", title_justify="left")
-    for col in ("file", "format", "lines", "rows written", "duplicates", "expired", "rejected", "status"):
-        table.add_column(col, justify="right" if col not in ("file", "format", "status") else "left")
+    table.add_column("file", overflow="fold")
+    table.add_column("format")
+    for col in ("lines", "rows written", "duplicates", "expired", "rejected"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     totals = [0, 0, 0, 0, 0]
     for r in results:
         status = "[red]failed[/red]" if r.error else ("[yellow]bad lines[/yellow]" if r.rejected else "ok")

@@ -207,3 +207,33 @@ def test_quickstart_shows_flagged_rows_whatever_the_date(tmp_path, today):
     assert results[0].code in (0, 1) and "surfaudit: error" not in results[0].err
     assert results[1].code == 0
     assert "FLAGGED" in results[1].out and "c.nguyen" in results[1].out
+
+
+def test_progress_bar_only_when_stderr_is_a_terminal(tmp_path):
+    """With a terminal on stderr a bar is drawn there; stdout (a pipe) gets only the table."""
+    import pty
+    import subprocess
+    import sys
+
+    log = tmp_path / "access.log"
+    log.write_text((SAMPLES / "access.log").read_text() * 20)
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")}
+    proc = subprocess.run([sys.executable, "-m", "surfaudit", "--store", str(tmp_path / "s"), "ingest", str(log)],
+                          stdout=subprocess.PIPE, stderr=slave, env={**env, "TERM": "xterm"}, timeout=120)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert proc.returncode == 1  # the sample's malformed lines, repeated
+    assert b"Ingest summary" in proc.stdout and b"\x1b[" not in proc.stdout
+    assert "access.log".encode() in drawn  # the bar names the file on the terminal
+    quiet = run_cli("--store", str(tmp_path / "s2"), "ingest", str(log))
+    assert quiet.err == ""  # not a terminal: no progress output at all
