@@ -155,8 +155,18 @@ class Store:
         return records
 
     def _append_jsonl(self, path: Path, record: dict) -> None:
+        """Append one record; a torn last line (a crash mid-append) is closed off first,
+        so it stays one unreadable line instead of swallowing this record."""
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    line = "\n" + line
+        except OSError:  # missing or empty
+            pass
         with private_file(path, "ab") as fh:
-            fh.write((json.dumps(record, separators=(",", ":")) + "\n").encode())
+            fh.write(line.encode())
             fh.flush()
             os.fsync(fh.fileno())
 
