@@ -18,33 +18,30 @@ b AS (
       AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
       AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
 ),
-in_range AS (
-    SELECT * FROM b WHERE date BETWEEN $date_from::DATE AND $date_to::DATE
-),
-chained AS (
-    SELECT *,
-           lag(t_ms) OVER (PARTITION BY "user", host, date ORDER BY t_ms) AS prev_ms
-    FROM in_range
-),
-per_day AS (
-    SELECT "user", date,
-           count(*) AS requests,
-           count(*) FILTER (WHERE prev_ms IS NULL OR t_ms - prev_ms > $burst_ms::BIGINT) AS attempts,
-           count(DISTINCT host) AS hosts
-    FROM chained
-    GROUP BY "user", date
-),
 per_host AS (
-    SELECT "user", date, host, count(*) AS n,
-           row_number() OVER (PARTITION BY "user", date ORDER BY count(*) DESC, host ASC NULLS LAST) AS rk
-    FROM in_range
+    -- one row per identity, date and host: its blocked requests in time order
+    SELECT "user", date, host,
+           count(*) AS n,
+           list_sort(list(t_ms)) AS t
+    FROM b
+    WHERE date BETWEEN $date_from::DATE AND $date_to::DATE
     GROUP BY "user", date, host
+),
+attempts AS (
+    -- the first request starts an attempt, and so does each one more than
+    -- $burst_ms after the previous (pairs of consecutive times: t[i+1], t[i])
+    SELECT "user", date, host, n,
+           CASE WHEN n = 1 THEN 1
+                ELSE 1 + len(list_filter(list_zip(t[2:], t[:n - 1]),
+                                         lambda p: p[1] - p[2] > $burst_ms::BIGINT))
+           END AS attempts
+    FROM per_host
 )
-SELECT d."user", d.date,
-       CAST(d.requests AS BIGINT) AS requests,
-       CAST(d.attempts AS BIGINT) AS attempts,
-       CAST(d.hosts AS BIGINT) AS hosts,
-       h.host AS top_host
-FROM per_day AS d
-LEFT JOIN per_host AS h ON h."user" = d."user" AND h.date = d.date AND h.rk = 1
-ORDER BY d.date, d."user"
+SELECT "user", date,
+       CAST(sum(n) AS BIGINT) AS requests,
+       CAST(sum(attempts) AS BIGINT) AS attempts,
+       CAST(count(host) AS BIGINT) AS hosts,  -- distinct hosts (a NULL host is none)
+       first(host ORDER BY n DESC, host ASC NULLS LAST) AS top_host
+FROM attempts
+GROUP BY "user", date
+ORDER BY date, "user"

@@ -14,27 +14,49 @@ dom AS (
 ign AS (
     SELECT rtrim(lower(x), '.') AS x FROM (SELECT unnest($ignore_hosts::VARCHAR[]) AS x)
 ),
-req AS (
-    SELECT e.ts, e."user", e.host, e.url,
-           rtrim(lower(e.host), '.') AS h,
+hosts AS (
+    -- classify each distinct host once (a few thousand), not every request:
+    -- this pass reads only the dictionary-encoded host column
+    SELECT host, rtrim(lower(host), '.') AS h
+    FROM (
+        SELECT DISTINCT e.host
+        FROM events AS e
+        WHERE e.action = 'allowed'
+          AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
+          AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+          AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
+    )
+),
+social_hosts AS (
+    SELECT s.host, s.h FROM hosts AS s
+    WHERE EXISTS (SELECT 1 FROM dom WHERE s.h = dom.d OR ends_with(s.h, '.' || dom.d))
+      AND NOT EXISTS (SELECT 1 FROM ign WHERE s.h = ign.x)
+),
+social AS (
+    -- only then read the allowed requests to those hosts (the join filters the scan)
+    SELECT e.ts, e."user", e.host, e.url, s.h,
            CAST(round(epoch_us(e.ts) / 1000.0) AS BIGINT) AS t_ms
     FROM events AS e
+    JOIN social_hosts AS s ON e.host = s.host
     WHERE e.action = 'allowed'
       AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
       AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
       AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
 ),
-social AS (
-    SELECT r.* FROM req AS r
-    WHERE EXISTS (SELECT 1 FROM dom WHERE r.h = dom.d OR ends_with(r.h, '.' || dom.d))
-      AND NOT EXISTS (SELECT 1 FROM ign WHERE r.h = ign.x)
-),
 ordered AS (
+    -- In time order (t_ms never decreases with ts, so ts alone orders t_ms too).
+    -- Requests at the same ts are ordered by host and url, so one identity's
+    -- listing is deterministic. For all identities ($user NULL: the report)
+    -- host and url are left out of the order: which of such requests gets the
+    -- 0-second coverage changes no sum and no count per date, and the url
+    -- column is then never read.
     SELECT *,
            row_number() OVER w AS req_id,
            lead(t_ms) OVER w AS next_ms
     FROM social
-    WINDOW w AS (PARTITION BY "user" ORDER BY t_ms, ts, h, url)
+    WINDOW w AS (PARTITION BY "user" ORDER BY ts,
+                 CASE WHEN $user::VARCHAR IS NOT NULL THEN h END,
+                 CASE WHEN $user::VARCHAR IS NOT NULL THEN url END)
 ),
 coverage AS (
     -- c(i) = gap to the next request when <= idle gap, else the tail (also for the last one)
@@ -79,22 +101,46 @@ slot AS (
            coalesce(lead(start_ms) OVER (PARTITION BY d ORDER BY start_min), day_end_ms) AS end_ms
     FROM bounds
 ),
+slot_hours AS (
+    -- each slot under every UTC hour its span touches (a few per date)
+    SELECT d, period, start_ms, end_ms,
+           least(start_ms, end_ms) // 3600000 AS first_hour,
+           unnest(range(least(start_ms, end_ms) // 3600000,
+                        greatest(start_ms, end_ms) // 3600000 + 1)) AS hour
+    FROM slot
+),
+cov_hours AS (
+    -- each coverage under every UTC hour it touches (nearly always one)
+    SELECT *,
+           unnest(range(s_ms // 3600000, (greatest(e_ms, s_ms + 1) - 1) // 3600000 + 1)) AS hour
+    FROM coverage
+),
 pieces AS (
-    -- a zero-length coverage (two requests in the same millisecond) still
-    -- yields a 0-second piece on its own date, so every request is listed
+    -- every slot the coverage overlaps; a zero-length coverage (two requests in
+    -- the same millisecond) still yields a 0-second piece on its own date, so
+    -- every request is listed. The equi-join on the hour only narrows the
+    -- candidates; a pair meeting in several hours is kept in the first of them.
     SELECT c.req_id, c.ts, c."user", c.host, c.url, slot.d AS date, slot.period,
            least(c.e_ms, slot.end_ms) - greatest(c.s_ms, slot.start_ms) AS ms
-    FROM coverage AS c
-    JOIN slot
-      ON slot.start_ms < greatest(c.e_ms, c.s_ms + 1)
+    FROM cov_hours AS c
+    JOIN slot_hours AS slot
+      ON slot.hour = c.hour
+     AND slot.start_ms < greatest(c.e_ms, c.s_ms + 1)
      AND slot.end_ms > c.s_ms
+     AND c.hour = greatest(c.s_ms // 3600000, slot.first_hour)
 )
 SELECT ts,
        timezone($tz, ts) AS local_time,
        "user", host, url, date, period,
-       sum(ms) / 1000.0 AS covered_seconds,
-       CAST(sum(ms) AS BIGINT) AS covered_ms,
+       covered_ms / 1000.0 AS covered_seconds,
+       covered_ms,
        req_id
-FROM pieces
-GROUP BY req_id, ts, "user", host, url, date, period
+FROM (
+    -- ts, host and url are the request's own (req_id is unique per identity)
+    SELECT "user", req_id, date, period,
+           any_value(ts) AS ts, any_value(host) AS host, any_value(url) AS url,
+           CAST(sum(ms) AS BIGINT) AS covered_ms
+    FROM pieces
+    GROUP BY "user", req_id, date, period
+)
 ORDER BY "user", ts, req_id, date, period
