@@ -18,14 +18,23 @@ b AS (
       AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
       AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
 ),
+days AS (
+    SELECT CAST(d AS DATE) AS date
+    FROM range(CAST($date_from::DATE AS TIMESTAMP),
+               CAST($date_to::DATE AS TIMESTAMP) + INTERVAL 1 DAY,
+               INTERVAL 1 DAY) AS t(d)
+),
 per_host AS (
     -- one row per identity, date and host: its blocked requests in time order
     SELECT "user", date, host,
            count(*) AS n,
            list_sort(list(t_ms)) AS t
     FROM b
-    WHERE date BETWEEN $date_from::DATE AND $date_to::DATE
     GROUP BY "user", date, host
+),
+in_range AS (
+    -- the reported dates (a join, so the local date is converted once per row)
+    SELECT per_host.* FROM per_host JOIN days USING (date)
 ),
 attempts AS (
     -- the first request starts an attempt, and so does each one more than
@@ -35,7 +44,7 @@ attempts AS (
                 ELSE 1 + len(list_filter(list_zip(t[2:], t[:n - 1]),
                                          lambda p: p[1] - p[2] > $burst_ms::BIGINT))
            END AS attempts
-    FROM per_host
+    FROM in_range
 )
 SELECT "user", date,
        CAST(sum(n) AS BIGINT) AS requests,
