@@ -64,7 +64,7 @@ def test_ingest_unknown_format_option_is_usage_error(tmp_path):
 
 @pytest.mark.parametrize("kind,extra", [
     ("social", ()), ("blocked", ()), ("top", ("--by", "domain")), ("top", ("--by", "category")),
-    ("top", ("--by", "user")), ("top", ("--by", "host")),
+    ("top", ("--by", "user")), ("top", ("--by", "host")), ("summary", ()),
 ])
 def test_report_csv_matches_golden(sample_store, kind, extra):
     run = cli(sample_store, "report", kind, *RANGE, *extra, "--format", "csv")
