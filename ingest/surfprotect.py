@@ -2,11 +2,17 @@
 
 The export has a header row whose spelling varies between product versions, so
 columns are found by case-insensitive aliases (time, user, client IP, url,
-category, decision) and extra columns are ignored. A batch of lines is parsed
-with polars expressions only: one quote-aware regex built from the header splits
-each line into exactly as many CSV fields as the header has (a line with another
-field count is rejected, never silently shifted), capturing only the columns we
-need; quoted fields are then unquoted (`""` -> `"`).
+category, decision) and extra columns are ignored. The format is defined by
+one quote-aware regex built from the header, which splits a line into exactly as
+many CSV fields as the header has (a line with another field count is rejected,
+never silently shifted), capturing only the columns we need; quoted fields are
+then unquoted (`""` -> `"`). That regex cost ~1 s per million rows, so plain
+lines (no double quote, printable ASCII, the right number of commas: nearly all
+of an export) are instead cut at their commas with numpy
+(`ingest.tokens.split_csv`, fields as string views into the batch buffer), the
+usual `...T10:00:00.123Z` timestamps are read there too (`tokens.iso_utc`) and
+hosts by `ingest.hosts`; every other line or value takes the regex and polars
+path as before (tests/test_parse_fast_paths.py checks they agree).
 
 Timestamps are ISO 8601. With an offset (`Z`, `+01:00`) they are exact; without
 one they are local time in the configured timezone, resolved as Python's
@@ -22,8 +28,10 @@ import csv
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
+from ingest import hosts, tokens
 from ingest.squid import with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import conform
@@ -102,6 +110,7 @@ class Parser:
         self.tz = tz
         self.header = header
         self.keys = [k for k, _ in sorted(found.items(), key=lambda kv: kv[1])]
+        self.found, self.n_fields = found, n_fields
         capture = set(found.values())
         fields = [f"({_FIELD})" if i in capture else _FIELD for i in range(n_fields)]
         self.pattern = "^" + ",".join(fields) + "$"
@@ -113,19 +122,22 @@ class Parser:
             .with_columns(pl.col("line").str.strip_chars_end("\r"))
             .filter(pl.col("line").is_null() | ((pl.col("line").str.strip_chars() != "") & (pl.col("line") != self.header)))
         )
-        g = df.with_columns(pl.col("line").str.extract_groups(self.pattern).alias("g")).unnest("g")
-        g = g.rename(dict(zip(g.columns[2:], self.keys)))
+        b = tokens.Block(df.get_column("line"))
+        f = tokens.split_csv(b, self.n_fields, {k: self.found[k] for k in self.keys})
+        g = df.with_columns(self._fields(df, b, f))
         for key in ALIASES:
-            g = g.with_columns((_unquote(pl.col(key)) if key in self.keys else pl.lit(None, pl.String)).alias(key))
+            if key not in self.keys:
+                g = g.with_columns(pl.lit(None, pl.String).alias(key))
+        ts = _timestamps(g, b, f.plain, f.spans["time"], self.tz)
+        exact_url = f.plain & ~f.strip["url"]
+        blank = lambda c: (pl.col(c).str.len_bytes() == 0) | (pl.col(c) == "-")  # noqa: E731
         g = g.with_columns(
-            *_timestamps(pl.col("time"), self.tz),
-            pl.col("decision").str.to_lowercase().replace_strict(DECISIONS, default=None).alias("action"),
-            pl.when(pl.col("user").is_in(["", "-"])).then(None).otherwise(pl.col("user")).alias("username"),
-            pl.when(pl.col("client_ip").is_in(["", "-"])).then(None).otherwise(pl.col("client_ip")).alias("client_ip"),
-        ).with_columns(
-            pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"), _to_utc(self.tz)
-        )
-        g = _fix_gap(with_host(g.lazy()).collect(), self.tz)
+            ts,
+            _decisions(g.get_column("decision")),
+            pl.when(blank("user")).then(None).otherwise(pl.col("user")).alias("username"),
+            pl.when(blank("client_ip")).then(None).otherwise(pl.col("client_ip")).alias("client_ip"),
+            hosts.url_hosts(g.get_column("url"), _general_hosts, b, f.spans["url"], exact_url).alias("host"),
+        ).with_columns(pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"))
         reason = (
             pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8"))
             .when(pl.col("url").is_null() & pl.col("time").is_null()).then(pl.lit("wrong field count"))
@@ -148,6 +160,50 @@ class Parser:
         )
         return conform(rows), bad.cast(_BAD_SCHEMA)
 
+    def _fields(self, df: pl.DataFrame, b: tokens.Block, f: tokens.Fields) -> list[pl.Series]:
+        """The captured columns, trimmed and unquoted; all null on a line with
+        another number of fields. Plain lines (no double quote, printable ASCII,
+        the right number of commas) are cut out of the batch buffer by
+        `tokens.split_csv`; every other line goes through the quote-aware regex."""
+        cols = {key: b.series(f.views[key]) for key in self.keys}
+        slow = np.flatnonzero(~f.plain)
+        if len(slow):
+            g = df[slow].select(pl.col("line").str.extract_groups(self.pattern).alias("g")).unnest("g")
+            g = g.rename(dict(zip(g.columns, self.keys))).select(_unquote(pl.col(k)).alias(k) for k in self.keys)
+        for key in self.keys:
+            fix = np.flatnonzero(f.strip[key])
+            if len(fix) or len(slow):
+                cols[key] = cols[key].clone()
+            if len(fix):
+                cols[key].scatter(fix, cols[key].gather(fix).str.strip_chars())
+            if len(slow):
+                cols[key].scatter(slow, g.get_column(key))
+        return [col.alias(key) for key, col in cols.items()]
+
+
+def _decisions(decision: pl.Series) -> pl.Series:
+    """`action` (allowed, blocked, or null for an unknown value) of the decision
+    column. Short ASCII values (nearly all) are compared as whole string views,
+    lower-cased in place; the rest go through polars."""
+    views = tokens.view_words(decision)
+    lowered, long = tokens.lower_inline(views)
+    ascii_ = ((views[:, 0] >> np.uint64(32)) | views[:, 1]) & tokens._HIGH == 0
+    codes = np.zeros(len(views), dtype=np.uint8)  # 0 unknown, 1 allowed, 2 blocked
+    table = tokens.const_views(list(DECISIONS))
+    for k, (text, action) in enumerate(DECISIONS.items()):
+        hit = (lowered[:, 0] == table[k, 0]) & (lowered[:, 1] == table[k, 1])
+        codes[hit] = 1 if action == "allowed" else 2
+    out = tokens.constants(["", "allowed", "blocked"], codes)
+    out = pl.select(pl.when(pl.Series(codes > 0)).then(out)).to_series()
+    odd = np.flatnonzero((long | ~ascii_) & decision.is_not_null().to_numpy())
+    if len(odd):
+        out.scatter(odd, decision.gather(odd).str.to_lowercase().replace_strict(DECISIONS, default=None))
+    return out.alias("action")
+
+
+def _general_hosts(urls: pl.Series) -> pl.Series:
+    return with_host(pl.DataFrame({"url": urls}).lazy()).collect().get_column("host")
+
 
 def _unquote(field: pl.Expr) -> pl.Expr:
     """CSV field value: trimmed, outer quotes removed and doubled quotes undone."""
@@ -156,9 +212,28 @@ def _unquote(field: pl.Expr) -> pl.Expr:
     return pl.when(f.str.starts_with('"')).then(inner.str.strip_chars()).otherwise(f)
 
 
-def _timestamps(text: pl.Expr, tz: str) -> list[pl.Expr]:
-    """ISO 8601 text -> `naive` (wall clock), `offset_s` (null when none given) and
-    `ts` (UTC; null when unparsable or, until `_fix_gap`, in a skipped hour)."""
+def _timestamps(g: pl.DataFrame, b: tokens.Block, plain: np.ndarray, span, tz: str) -> pl.Series:
+    """`ts` (UTC) of the ISO 8601 text in `time`. The usual export shape
+    (`2026-01-15T10:00:00.123Z` on a plain line) is read from the batch buffer by
+    `tokens.iso_utc`; any other text with the general regex and time zone rules."""
+    micros, ok = tokens.iso_utc(b, *span)
+    ok &= plain
+    ts = pl.Series("ts", micros).cast(pl.Datetime("us", "UTC"))
+    ts = pl.select(pl.when(pl.Series(ok)).then(ts)).to_series().alias("ts")
+    text = g.get_column("time")
+    rest = np.flatnonzero(~ok & text.is_not_null().to_numpy())
+    if len(rest):
+        part = (
+            pl.DataFrame({"i": pl.Series(rest, dtype=pl.UInt32), "time": text.gather(rest)})
+            .with_columns(_general_timestamps(pl.col("time")))
+            .with_columns(_to_utc(tz))
+        )
+        ts.scatter(rest, _fix_gap(part, tz).get_column("ts"))
+    return ts
+
+
+def _general_timestamps(text: pl.Expr) -> list[pl.Expr]:
+    """ISO 8601 text -> `naive` (wall clock) and `offset_s` (null when none given)."""
     p = text.str.extract_groups(_TS_RE)
     f = p.struct.field
     frac = f("4").fill_null("0").str.slice(0, 6).str.pad_end(6, "0")

@@ -1,0 +1,171 @@
+"""The numpy fast paths of the parsers give exactly what the regex paths give.
+
+Both parsers tokenize plain lines with numpy (`ingest.tokens`, `ingest.hosts`)
+and send every other line to the regex path that defines the format. These
+tests generate seeded random lines full of near-misses (odd spacing, tabs,
+non-ASCII, long numbers, quotes, odd URLs and timestamps) and compare, frame for
+frame, the parser as shipped with the same parser whose fast path is switched
+off: same rows in the same order, same bad lines with the same reasons.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from ingest import hosts, squid, surfprotect, tokens
+
+RNG_SEEDS = [1, 2, 3]
+
+
+def pick(rng: random.Random, usual, *odd):
+    """Mostly the usual value, sometimes any of the odd ones."""
+    return usual if not odd or rng.random() < 0.8 else rng.choice(odd)
+
+
+def squid_line(rng: random.Random) -> str:
+    ts = pick(rng, "1795219200.044", "1795219200.5", "179521920.123", "17952192000.123", "1795219200.0441",
+              "1795219200", "1795219200.04a", "-1795219200.044", "1795219200,044")
+    el = pick(rng, "0", "7", "23775", "123456", "1234567", "-1", "12a", "1234567890123")
+    gap = " " * rng.choice([1, 1, 2, 3, 5, 6, 7, 8]) if rng.random() < 0.95 else rng.choice(["\t", "  \t "])
+    client = pick(rng, "10.0.0.5", "2001:db8::1", "fe80::2", "-", "10.0.0.5é")
+    tag = pick(rng, "TCP_TUNNEL", "TCP_MISS", "TCP_DENIED", "TCP_DENIED_REPLY", "NONE_NONE", "NONE", "TAG_NONE",
+               "TAG_NONE_X", "TCP/MISS", "X_DENIED")
+    status = pick(rng, "200", "403", "407", "000", "503", "2000", "20", "2x0")
+    nbytes = pick(rng, "0", "3900", "104040", "123456789", "12345678901234567", "1234567890123456789", "1e5")
+    method = pick(rng, "CONNECT", "GET", "-", "POST")
+    host = pick(rng, "www.facebook.com", "WWW.FaceBook.COM.", "x.com..", "host", "a.b", "Ünï.com", "")
+    url = pick(rng, f"{host}:443", f"{host}:8443", f"{host}:", f"{host}:4x3", f"http://{host}/p/1",
+               f"https://{host}:8080/x?y=1", f"http://u:pw@{host}/", f"HTTP://{host}/", f"ftp://{host}/f",
+               "[2001:db8::5]:443", "http://[::1]:8443/x", "error:invalid-request", "error:", f"{host}/a:b",
+               f"{host}?q=1", f"{host}#f", f"http://{host}", "https://", "http://", f"a:b:{host}", f"{host}:443/x://y")
+    user = pick(rng, "jsmith", "-", "JSmith", "SCHOOL\\\\jdoe", "john%20smith", "Ren%C3%A9e", "Mary Ann",
+                "Mary  Jane Watson", "🙂user", "a", "A_very_long_User.Name", "x%", "%41%42")
+    hier = pick(rng, "HIER_DIRECT/1.2.3.4", "HIER_NONE/-")
+    mime = pick(rng, "-", "text/html")
+    fields = [ts + gap + el, client, f"{tag}/{status}", nbytes, method, url, user, hier, mime]
+    line = " ".join(fields)
+    r = rng.random()
+    if r < 0.02:
+        line = "  " + line
+    elif r < 0.08:
+        line += pick(rng, " ", "  ", "\r", " \r")
+    elif r < 0.11:
+        line = line.replace(" ", "  ", 1 + rng.randrange(3))
+    elif r < 0.13:
+        line = " ".join(line.split(" ")[: rng.randrange(1, 10)])
+    elif r < 0.15:
+        line = pick(rng, "", "   ", "\t", "garbage", "\x00\x01 x")
+    return line
+
+
+def no_fast(monkeypatch) -> None:
+    """Switch the squid tokenizer off: every line goes through the regexes."""
+
+    empty = squid._fast(pl.Series([], dtype=pl.String))[1]
+
+    def none(lines: pl.Series):
+        return np.zeros(len(lines), dtype=bool), empty
+
+    monkeypatch.setattr(squid, "_fast", none)
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_squid_fast_path_equals_regex_path(seed, monkeypatch):
+    rng = random.Random(seed)
+    lines = pl.Series("line", [squid_line(rng) for _ in range(4000)], dtype=pl.String)
+    rows, bad = squid.Parser().parse(lines, 7)
+    taken, _ = squid._fast(lines)
+    assert 0.2 < taken.mean() < 0.9  # both paths are exercised
+    no_fast(monkeypatch)
+    want_rows, want_bad = squid.Parser().parse(lines, 7)
+    assert_frame_equal(rows, want_rows)
+    assert_frame_equal(bad, want_bad)
+
+
+def test_squid_fast_path_takes_the_plain_lines():
+    lines = pl.Series([
+        "1795219200.044   8585 10.5.220.2 TCP_DENIED/403 3900 GET http://a.b/p/1 SCHOOL\\\\anna HIER_NONE/- text/html",
+        "1795219200.168      1 10.11.60.164 TCP_TUNNEL/200 104040 CONNECT s.ac.uk:443 Mary Ann HIER_DIRECT/9.9.9.9 -",
+    ])
+    taken, _ = squid._fast(lines)
+    assert taken.tolist() == [True, True]
+
+
+def sp_line(rng: random.Random, zone) -> str:
+    day = datetime(2026, 3, 29) + timedelta(minutes=rng.randrange(-3000, 300000), milliseconds=rng.randrange(1000))
+    ts = pick(rng, day.strftime("%Y-%m-%dT%H:%M:%S.") + f"{day.microsecond // 1000:03d}Z",
+              day.strftime("%Y-%m-%dT%H:%M:%SZ"), day.strftime("%Y-%m-%d %H:%M:%S"), day.isoformat(),
+              day.strftime("%Y-%m-%dT%H:%M:%S.%f+01:00"), "2026-02-30T10:00:00.000Z", "2026-01-15T24:00:00.000Z",
+              "2026-01-15T10:00:60.000Z", "2026-1-15T10:00:00.000Z", "2026-01-15T10:00:00.000z", "15/01/2026 10:00",
+              "1899-12-31T10:00:00.000Z", " 2026-01-15T10:00:00.000Z", "")
+    user = pick(rng, "anna", "Anna.B", "-", "", " Mary.Jones ", '"Smith, John"', '"x""y"', "Ünï", "\tx", "a\u00a0")
+    ip = pick(rng, "10.0.0.1", "-", "", "2001:db8::1")
+    url = pick(rng, "https://www.Facebook.com/home", "http://x.com:8080/a", "x.com", "x.com:443", "", "error:x",
+               "https://u@h.com/", "https://[::1]/", "ftp://f.org/", '"https://a.b/?q=a,b"', "https://ÿ.com/",
+               " https://a.b/ ", "https://a.b./x")
+    cat = pick(rng, "Social", "", "News, Media", '"Social, ""Networking"""', "Ëdu")
+    dec = pick(rng, "Permitted", "Blocked", "ALLOWED", "deny", "pass", "quarantined", "", " Allowed ",
+               '"Allowed"', "  \"Rejected\"  ", "BLOCKED\u212a", "blocKed", "Pérmitted", "permitted-ish")
+    line = ",".join([ts, user, ip, url, cat, dec])
+    r = rng.random()
+    if r < 0.03:
+        line += ",extra"
+    elif r < 0.06:
+        line = line.rsplit(",", 1)[0]
+    elif r < 0.08:
+        line += "\r"
+    elif r < 0.09:
+        line = pick(rng, "", "  ", 'a"b,c', ",,,,,", "Time,User,Source IP,URL,Category,Decision")
+    return line
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+@pytest.mark.parametrize("tz", ["Europe/London", "UTC"])
+def test_surfprotect_fast_path_equals_regex_path(seed, tz, monkeypatch):
+    rng = random.Random(seed)
+    header = "Time,User,Source IP,URL,Category,Decision"
+    lines = pl.Series("line", [sp_line(rng, tz) for _ in range(3000)], dtype=pl.String)
+    parser = surfprotect.make_parser(header, tz)
+    rows, bad = parser.parse(lines, 2)
+    assert rows.height > 500 and bad.height > 300
+    real_split = tokens.split_csv
+
+    def regex_only(block, n_fields, wanted):
+        f = real_split(block, n_fields, wanted)
+        f.plain[:] = False
+        return f
+
+    monkeypatch.setattr(tokens, "split_csv", regex_only)
+    monkeypatch.setattr(surfprotect, "_decisions", lambda d: d.str.to_lowercase().replace_strict(
+        surfprotect.DECISIONS, default=None).alias("action"))
+    want_rows, want_bad = parser.parse(lines, 2)
+    assert_frame_equal(rows, want_rows)
+    assert_frame_equal(bad, want_bad)
+
+
+def test_iso_utc_matches_python():
+    rng = random.Random(5)
+    texts, want = [], []
+    for _ in range(2000):
+        d = datetime(1900, 1, 1) + timedelta(seconds=rng.randrange(0, 300 * 365 * 86400), milliseconds=rng.randrange(1000))
+        texts.append(d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z")
+        ok = d.year <= 2199
+        want.append((d.replace(tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) if ok else None)
+    b = tokens.Block(pl.Series(texts))
+    micros, ok = tokens.iso_utc(b, b.off[:-1], b.off[1:] - b.off[:-1])
+    assert [int(m) if o else None for m, o in zip(micros, ok)] == want
+
+
+def test_url_hosts_match_with_host():
+    urls = pl.Series(["www.x.com:443", "http://A.B.:80/x", "https://u:p@h.com/", "[::1]:443", "h:1:2", "h:abc",
+                      "error:x", "", None, "x.com?q", "x.com#f", "ftp://f.org/a", "HTTPS://X.org", "h.com:",
+                      "a:b/c", "http://h.com:8080?x", "https://", "ü.com", "x.com...", "...", "h:99999999999999999"])
+    want = squid.with_host(pl.DataFrame({"url": urls}).lazy()).collect().get_column("host")
+    got = hosts.url_hosts(urls, lambda u: squid.with_host(pl.DataFrame({"url": u}).lazy()).collect().get_column("host"))
+    assert got.to_list() == want.to_list()
