@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -114,6 +115,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
     total = path.stat().st_size
     with _writing(store):
         txn = store.begin("ingest")
+    writer = _BackgroundWriter(txn, path.name)
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
@@ -135,10 +137,11 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             result.rows += fresh.height
             result.rejected += bad.height
             with _writing(store):
-                txn.write(fresh)
-                txn.quarantine(bad.with_columns(pl.lit(path.name).alias("file")))
+                writer.submit(fresh, bad)  # Parquet encoding overlaps the next batch's parse
             if progress:
                 progress(path.name, min(batch.end, total), total)
+        with _writing(store):
+            writer.drain()
         if end == resume.offset:  # nothing new
             txn.abort()
             return
@@ -148,9 +151,49 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                         "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
                         "expired": result.expired, "rejected": result.rejected})
     except BaseException:
+        writer.close()
         txn.abort()
         result.rows = 0
         raise
+    finally:
+        writer.close()
+
+
+class _BackgroundWriter:
+    """Writes each parsed batch in one worker thread while the next batch is parsed.
+
+    pyarrow encodes and compresses without the GIL, so this uses the second core.
+    At most one write is in flight (memory stays bounded) and writes keep their
+    order; a failed write re-raises in the caller at the next submit or drain.
+    """
+
+    def __init__(self, txn, file_name: str):
+        self.txn, self.file_name = txn, file_name
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-write")
+        self.pending = None
+
+    def _write(self, rows: pl.DataFrame, bad: pl.DataFrame) -> None:
+        self.txn.write(rows)
+        self.txn.quarantine(bad.with_columns(pl.lit(self.file_name).alias("file")))
+
+    def submit(self, rows: pl.DataFrame, bad: pl.DataFrame) -> None:
+        self.drain()
+        self.pending = self.pool.submit(self._write, rows, bad)
+
+    def drain(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            try:
+                self.pending.result()
+            except BaseException:  # noqa: BLE001 - the first error is already propagating
+                pass
+            self.pending = None
+        self.pool.shutdown(wait=True)
 
 
 @contextmanager
