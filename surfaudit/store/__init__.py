@@ -207,20 +207,23 @@ class Store:
 
     def events_view(self, con: duckdb.DuckDBPyConnection, utc_from: datetime | None = None,
                     utc_to: datetime | None = None, name: str = "events") -> list[str]:
-        """Create view `name` over the committed parts of the months overlapping [from, to)."""
-        months = None
-        if utc_from is not None or utc_to is not None:
-            lo = (utc_from or datetime(1970, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m")
-            hi = (utc_to or datetime(9999, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m")
-            months = [m for m in self.months() if lo <= m <= hi]
-        files = [str(p) for p in self.parts(months)]
+        """Create view `name` over the committed parts of the months overlapping [from, to).
+
+        Returns the months read. The manifest is read once, so the view is one
+        committed state of the store.
+        """
+        lo = utc_from.astimezone(timezone.utc).strftime("%Y-%m") if utc_from else "0000-00"
+        hi = utc_to.astimezone(timezone.utc).strftime("%Y-%m") if utc_to else "9999-99"
+        chosen = [(rel, month) for rel, month in sorted(self.live_parts().items())
+                  if lo <= month <= hi and (self.root / rel).is_file()]
+        files = [str(self.root / rel) for rel, _ in chosen]
         con.execute("SET TimeZone = 'UTC'")
         if files:
             con.read_parquet(files).create_view(name, replace=True)
         else:
             con.register(f"_{name}_empty", pl.DataFrame(schema=EVENT_SCHEMA).to_arrow())
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
-        return sorted(set(Path(f).parent.name.removeprefix("month=") for f in files))
+        return sorted({month for _, month in chosen})
 
     def scan_events_dir(self) -> list[str]:
         """Anything under events/ that the store did not put there (symlinks, stray files)."""
