@@ -10,7 +10,6 @@ it becomes visible, and the other files still go in. The caller holds the lock.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -217,11 +216,3 @@ def _fix_invalid_utf8(batch, bad: pl.DataFrame) -> pl.DataFrame:
         pl.col("line_no").replace_strict(numbers, default=pl.col("line"), return_dtype=pl.String).alias("line"),
     )
     return fixed
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's decompressed content (tests and diagnostics)."""
-    h = hashlib.sha256()
-    for block in iter_batches(path):
-        h.update(block.buf)
-    return h.hexdigest()

@@ -79,7 +79,6 @@ def parse_date(text: Optional[str], option: str) -> Optional[date]:
 
 def date_range(cfg, date_from: Optional[str], date_to: Optional[str], days: int = 7) -> tuple[date, date]:
     """Local dates, inclusive; the default is the last `days` days ending today."""
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from surfaudit import clock
@@ -89,7 +88,6 @@ def date_range(cfg, date_from: Optional[str], date_to: Optional[str], days: int 
     start = parse_date(date_from, "--from") or (end - timedelta(days=days - 1))
     if start > end:
         raise UsageError(f"--from {start} is after --to {end}")
-    del datetime
     return start, end
 
 

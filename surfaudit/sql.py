@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -191,15 +191,6 @@ def social_params(cfg: Config) -> dict[str, Any]:
         "idle_ms": int(cfg.social.idle_gap_seconds) * 1000,
         "tail_ms": int(cfg.social.tail_seconds) * 1000,
     }
-
-
-def describe_queries(names: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Name, description and params of each query, e.g. for `--help` text."""
-    out = []
-    for name in names or list_queries():
-        q = load_query(name)
-        out.append({"name": q.name, "description": q.description, "params": list(q.params)})
-    return out
 
 
 def dated_params(cfg: Config, date_from: Any, date_to: Any, user: str | None) -> dict[str, Any]:
