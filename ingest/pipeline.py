@@ -120,12 +120,12 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
         # Reading, decompression and hashing run in a thread beside the parser.
         for batch in prefetch(iter_batches(path, resume.offset, resume.lines + 1, hasher=hasher)):
             end = batch.end
-            lines = batch.lines
+            raw = batch.raw()  # the parser makes a String column of the lines only if it needs one
             first_no = batch.first_line_no
             if skip_header:
-                lines, first_no, skip_header = lines.slice(skip_header), first_no + skip_header, 0
-            result.lines += len(batch.lines)
-            rows, bad = parser.parse(lines.fill_null("\ufffd"), first_no)
+                raw, first_no, skip_header = raw.slice(skip_header), first_no + skip_header, 0
+            result.lines += batch.n
+            rows, bad = parser.parse(None, first_no, raw)
             bad = _fix_invalid_utf8(batch, bad)
             fresh = rows.filter(pl.col("ts") >= cutoff)
             result.expired += rows.height - fresh.height
@@ -206,6 +206,8 @@ def _writing(store: Store) -> Iterator[None]:
 
 def _fix_invalid_utf8(batch, bad: pl.DataFrame) -> pl.DataFrame:
     """Lines that were not UTF-8 are quarantined as such, with their bytes decoded leniently."""
+    if bad.height == 0:  # (an invalid line is always a bad line)
+        return bad
     invalid = batch.lines.is_null()
     if not invalid.any():
         return bad

@@ -20,7 +20,9 @@ import queue
 import threading
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +30,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ingest.tokens import Raw
 from surfaudit.errors import InputError
 
 BLOCK = 32 * 1024 * 1024
@@ -43,15 +46,30 @@ MAGIC = {
 class Batch:
     """Complete lines [start, end) of the decompressed stream."""
 
-    lines: pl.Series  # String without the newline; invalid UTF-8 lines are null (see `raw_line`)
     first_line_no: int
     start: int
     end: int
     offsets: np.ndarray  # line i is buf[offsets[i] : offsets[i + 1] - 1]
-    buf: bytes  # the batch exactly as in the stream (newlines included), for fingerprints
+    buf: bytes | memoryview  # the batch exactly as in the stream (newlines included), read-only
+
+    @property
+    def n(self) -> int:
+        """The number of lines."""
+        return len(self.offsets) - 1
+
+    @cached_property
+    def lines(self) -> pl.Series:
+        """String without the newline; invalid UTF-8 lines are null (see `raw_line`).
+        Built on first use: the compiled scanners read `raw()` instead."""
+        return _string_views(self.buf, self.offsets)
+
+    def raw(self) -> Raw:
+        """The lines as bytes, for the compiled scanners (no copy)."""
+        return Raw(self.buf, self.offsets[:-1], self.offsets[1:] - 1,
+                   lines=lambda: self.lines.fill_null("\ufffd"))
 
     def raw_line(self, i: int) -> str:
-        return self.buf[self.offsets[i] : self.offsets[i + 1] - 1].decode("utf-8", "replace")
+        return bytes(self.buf[self.offsets[i] : self.offsets[i + 1] - 1]).decode("utf-8", "replace")
 
 
 def compression_of(path: Path) -> str | None:
@@ -102,6 +120,11 @@ class _ZstdStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def readinto(self, view) -> int:
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
     def read(self, size: int = -1) -> bytes:
         size = BLOCK if size is None or size < 0 else size
         pieces, have = [self._pending], len(self._pending)
@@ -132,8 +155,10 @@ class _ZstdStream(io.RawIOBase):
 DECOMPRESS_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
 
 
-def read_blocks(path: Path, start: int = 0, block: int = BLOCK) -> Iterator[bytes]:
-    """Yield decompressed blocks; a corrupt or truncated file raises InputError."""
+@contextmanager
+def _opened(path: Path, start: int = 0) -> Iterator[BinaryIO]:
+    """The decompressed stream from byte `start`; a corrupt or truncated file
+    raises InputError (also for errors raised while reading inside the block)."""
     try:
         import zstandard
 
@@ -144,13 +169,36 @@ def read_blocks(path: Path, start: int = 0, block: int = BLOCK) -> Iterator[byte
         with open_stream(path) as fh:
             if start:
                 _skip(fh, start)
-            while True:
-                data = fh.read(block)
-                if not data:
-                    return
-                yield data
+            yield fh
     except DECOMPRESS_ERRORS + zerr as exc:
         raise InputError(f"{path}: corrupt or truncated file ({_reason(exc)}); nothing from it was stored") from None
+
+
+def read_blocks(path: Path, start: int = 0, block: int = BLOCK) -> Iterator[bytes]:
+    """Yield decompressed blocks; a corrupt or truncated file raises InputError."""
+    with _opened(path, start) as fh:
+        while True:
+            data = fh.read(block)
+            if not data:
+                return
+            yield data
+
+
+def _fill(fh: BinaryIO, view: memoryview) -> int:
+    """Read into `view` until it is full or the stream ends; the bytes read."""
+    have = 0
+    while have < len(view):
+        readinto = getattr(fh, "readinto", None)
+        if readinto is not None:
+            got = readinto(view[have:])
+        else:  # pragma: no cover - every stream of open_stream has readinto
+            data = fh.read(len(view) - have)
+            got = len(data)
+            view[have : have + got] = data
+        if not got:
+            break
+        have += got
+    return have
 
 
 def _skip(fh: BinaryIO, n: int) -> None:
@@ -177,19 +225,39 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
     carry = b""
     pos = start
     line_no = first_line_no
-    for data in read_blocks(path, start, block):
-        buf = carry + data if carry else data
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            carry = buf
-            continue
-        batch, carry = (buf[: cut + 1], buf[cut + 1 :]) if cut + 1 < len(buf) else (buf, b"")
-        if hasher is not None:
-            hasher.update(batch)
-        out = make_batch(batch, line_no, pos)
-        pos += len(batch)
-        line_no += len(out.lines)
-        yield out
+    with _opened(path, start) as fh:
+        while True:
+            # Read straight into the batch's own buffer (not zero-filled), after the
+            # carried partial line: no copy of the block to join or to cut it.
+            buf = np.empty(len(carry) + block, dtype=np.uint8)
+            buf[: len(carry)] = np.frombuffer(carry, dtype=np.uint8)
+            have = len(carry) + _fill(fh, memoryview(buf)[len(carry) :])
+            if have == len(carry):
+                return
+            cut = _last_newline(buf, have)
+            if cut < 0:
+                carry = buf[:have].tobytes()
+                continue
+            carry = buf[cut + 1 : have].tobytes()
+            batch = memoryview(buf)[: cut + 1].toreadonly()
+            if hasher is not None:
+                hasher.update(batch)
+            out = make_batch(batch, line_no, pos)
+            pos += len(batch)
+            line_no += out.n
+            yield out
+
+
+def _last_newline(buf: np.ndarray, have: int) -> int:
+    """Index of the last newline in buf[:have], or -1."""
+    end = have
+    while end > 0:
+        start = max(0, end - 65536)
+        at = buf[start:end].tobytes().rfind(b"\n")
+        if at >= 0:
+            return start + at
+        end = start
+    return -1
 
 
 def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
@@ -238,18 +306,21 @@ def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
 
 
 def make_batch(buf: bytes, first_line_no: int, start: int) -> Batch:
-    """Split `buf` (ending with a newline) into lines without the newline.
-
-    The lines are an Arrow string-view array over `buf` itself: one 16-byte view
-    per line (length, first 4 bytes, offset; lines of at most 12 bytes inline).
-    """
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    n = len(nl)
-    offsets = np.empty(n + 1, dtype=np.int64)
+    """Split `buf` (ending with a newline) into lines."""
+    nl = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+    offsets = np.empty(len(nl) + 1, dtype=np.int64)
     offsets[0] = 0
     offsets[1:] = nl + 1
-    starts, lens = offsets[:-1], nl - offsets[:-1]
+    return Batch(first_line_no, start, start + len(buf), offsets, buf)
+
+
+def _string_views(buf: bytes, offsets: np.ndarray) -> pl.Series:
+    """The lines of `buf` without their newlines as an Arrow string-view array over
+    `buf` itself: one 16-byte view per line (length, first 4 bytes, offset; lines of
+    at most 12 bytes inline)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    n = len(offsets) - 1
+    starts, lens = offsets[:-1], offsets[1:] - 1 - offsets[:-1]
     views = np.zeros((n, 4), dtype=np.int32)
     views[:, 0] = lens
     views[:, 3] = starts
@@ -266,12 +337,12 @@ def make_batch(buf: bytes, first_line_no: int, start: int) -> Batch:
         lines = pl.Series("line", pl.from_arrow(array))
     except pa.ArrowInvalid:  # rare: decode line by line, invalid lines become null
         lines = pl.Series("line", [_decode(buf[offsets[i] : offsets[i + 1] - 1]) for i in range(n)], dtype=pl.String)
-    return Batch(lines.cast(pl.String), first_line_no, start, start + len(buf), offsets, buf)
+    return lines.cast(pl.String)
 
 
-def _decode(raw: bytes) -> str | None:
+def _decode(raw: bytes | memoryview) -> str | None:
     try:
-        return raw.decode("utf-8")
+        return bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         return None
 

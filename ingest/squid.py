@@ -26,8 +26,9 @@ import re
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from ingest import hosts, tokens
+from ingest import squid_scan, tokens
 from surfaudit.schema import EVENT_SCHEMA, conform
 
 NAME = "squid"
@@ -108,16 +109,19 @@ class Parser:
     name = NAME
     header_lines = 0
 
-    def parse(self, lines: pl.Series, first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-        lines = lines.cast(pl.String)
-        if len(lines) and lines.str.ends_with("\r").any():
-            lines = lines.str.strip_chars_end("\r")
-        done, fast = _fast(lines)
+    def parse(self, lines: pl.Series | None, first_line_no: int,
+              raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Rows and bad lines of `lines`, or of `raw` (the same lines as bytes: the
+        reader's batch buffer, read without a copy) when `lines` is None."""
+        raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
+        done, fast = _fast(raw)
         if done.all():
             return conform(fast), _bad_frame(None, first_line_no)
+        lines = raw.lines().cast(pl.String)
         # The lines the tokenizer did not take (rare) go through the regexes, which
         # define the format: first assuming a user name without spaces, then not.
         df = pl.DataFrame({"line": lines}).with_row_index("i").filter(pl.Series(~done))
+        df = df.with_columns(pl.col("line").str.strip_chars_end("\r"))
         parsed = _extract(df, FAST_RE)
         miss = parsed.get_column("ts").is_null()
         ok = parsed.filter(~miss)
@@ -129,154 +133,54 @@ class Parser:
         return conform(rows), _bad_frame(rest.filter(slow_miss), first_line_no)
 
 
-def _fast(lines: pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
-    """Tokenize the plain lines with numpy (see ingest.tokens): printable ASCII, no
-    leading or trailing space, the timestamp as ten digits and three decimals,
-    one run of at most 6 spaces after it (the padded elapsed field), single
-    spaces between the other fields, a user name that may hold spaces but does
-    not start or end with one, every field of the shape the regex wants. Returns
-    the mask of the lines taken and their rows (line index `i` and the canonical
-    columns, in line order)."""
-    b = tokens.Block(lines)
-    f: dict[str, np.ndarray] = {}
-    size = 0
-    for a, z in b.chunks():  # each chunk's fields go at once into whole-batch arrays
-        part = _scan(b, a, z)
-        if not f:
-            f = {k: np.empty((b.n,) + v.shape[1:], dtype=v.dtype) for k, v in part.items()}
-        m = len(part["i"])
-        for k, v in part.items():
-            f[k][size : size + m] = v
-        size += m
-    f = {k: v[:size] for k, v in f.items()} if f else _scan(b, 0, 0)
-    views = pl.DataFrame({k: b.series(f[k]) for k in ("tag", "url", "rest", "user")})
-    # The string tests the tokenizer leaves to polars, in one select (they run in parallel).
-    c = pl.col
-    probe = views.select(
-        c("tag").str.contains("/", literal=True).alias("slash"),
-        c("tag").str.contains("_DENIED", literal=True).alias("denied"),
-        c("url").str.contains("://", literal=True).alias("scheme"),
-        c("rest").str.find(hosts.SPECIAL).fill_null(-1).alias("special"),
-        c("user").str.contains(r"[%\\]").alias("escaped"),
-    )
-    slash = probe.get_column("slash").to_numpy()
-    if slash.any():  # a tag with a slash: the regex decides where the status starts
-        f = {k: v[~slash] for k, v in f.items()}
-        views, probe = views.filter(pl.Series(~slash)), probe.filter(pl.Series(~slash))
-    done = np.zeros(b.n, dtype=bool)
-    done[f["i"]] = True
-    p = {k: probe.get_column(k).to_numpy() for k in probe.columns}
-    host, odd = hosts.hosts(b, f["rs"], f["ue"], p["special"].astype(np.int64), f["plain"] | ~p["scheme"], f["error"])
-    user_views, long_user = tokens.lower_inline(f["user"])
-    action = f["action"]
-    action[(action == 0) & p["denied"]] = 1
-    action[(f["error"] | f["tag_error"]) & (f["status"] != 407)] = 3
-    nobody = f["nobody"]
-    user_views = np.where(nobody[:, None], f["client"], user_views)  # no user: the client IP
+def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
+    """The plain lines, tokenized by the compiled scanner (`ingest.squid_scan`):
+    printable ASCII, the timestamp as ten digits and three decimals, one run of
+    at most 6 spaces after it (the padded elapsed field), single spaces between
+    the other fields, a user name that may hold spaces but does not start or end
+    with one, every field of the shape the regex wants. Returns the mask of the
+    lines taken and their rows (line index `i` and the canonical columns, in line
+    order). Escaped user names and unusual URLs are finished here with the exact
+    polars code."""
+    raw = raw if isinstance(raw, tokens.Raw) else tokens.Raw.of(raw)
+    flags, numbers, views, extras = squid_scan.scan(raw)
+    done = (flags & squid_scan.OK) != 0
+    idx = np.flatnonzero(done)
+    if len(idx) < len(flags):
+        flags, numbers, views = flags[idx], numbers[idx], views[:, idx]
+    buffers = [raw.buffer(), *(pa.py_buffer(x) for x in extras)]
+
+    def strings(col: int, null: int = 0) -> pl.Series:
+        return tokens.view_series(views[col], buffers, (flags & null) != 0 if null else None)
+
+    action = numbers[:, squid_scan.ACTION].astype(np.uint8)
     frame = pl.DataFrame({
-        "i": pl.Series(f["i"].astype(np.uint32)),
-        "ts": pl.Series(f["ts"] * 1000).cast(pl.Datetime("us", "UTC")),
-        "user": b.series(user_views),
-        "username": b.series(f["user"], null=nobody),
-        "client_ip": b.series(f["client"]),
-        "method": b.series(f["method"], null=f["method_dash"]),
-        "host": host,
-        "url": views.get_column("url"),
+        "i": pl.Series(idx.astype(np.uint32)),
+        "ts": pl.Series(numbers[:, squid_scan.TS_US]).cast(pl.Datetime("us", "UTC")),
+        "user": strings(squid_scan.USER),
+        "username": strings(squid_scan.USERNAME, squid_scan.NO_USER),
+        "client_ip": strings(squid_scan.CLIENT),
+        "method": strings(squid_scan.METHOD, squid_scan.NO_METHOD),
+        "host": strings(squid_scan.HOST, squid_scan.NO_HOST),
+        "url": strings(squid_scan.URL),
         "action": tokens.constants(["allowed", "blocked", "auth", "error"], action),
-        "status": pl.Series(f["status"].astype(np.int32)),
-        "bytes": pl.Series(f["bytes"]),
-        "elapsed_ms": pl.Series(f["elapsed"]),
-        "category": pl.Series([None], dtype=pl.String).new_from_index(0, len(action)),
-        "source": tokens.constants([NAME], np.zeros(len(action), dtype=np.uint8)),
+        "status": pl.Series(numbers[:, squid_scan.STATUS].astype(np.int32)),
+        "bytes": pl.Series(numbers[:, squid_scan.BYTES]),
+        "elapsed_ms": pl.Series(numbers[:, squid_scan.ELAPSED]),
+        "category": pl.Series([None], dtype=pl.String).new_from_index(0, len(idx)),
+        "source": tokens.constants([NAME], np.zeros(len(idx), dtype=np.uint8)),
     })
-    escaped = p["escaped"] & ~nobody
-    redo = np.flatnonzero(escaped | (long_user & ~nobody))
-    if len(redo):  # squid's log escaping undone on the distinct names; long names lower-cased here
+    redo = np.flatnonzero(flags & squid_scan.ESCAPED)
+    if len(redo):  # squid's log escaping undone on the distinct names
         names = frame.get_column("username").gather(redo)
-        esc = names.filter(pl.Series(escaped[redo])).unique().to_list()
-        if esc:
-            names = names.replace({u: unescape_user(u) for u in esc})
+        names = names.replace({u: unescape_user(u) for u in names.unique().to_list()})
         part = pl.DataFrame({"username": names, "client_ip": frame.get_column("client_ip").gather(redo)})
         frame = _scatter(frame, redo, part.select("username", _user_expr().alias("user")))
-    upper = np.flatnonzero(host.str.contains("[A-Z]").fill_null(False).to_numpy() & ~odd)
-    if len(upper):
-        frame = _scatter(frame, upper, frame.select(c("host").gather(upper).str.to_lowercase()))
-    slow = np.flatnonzero(odd)
+    slow = np.flatnonzero(flags & squid_scan.SLOW_HOST)
     if len(slow):
         part = with_host(pl.DataFrame({"url": frame.get_column("url").gather(slow)}).lazy()).select("host").collect()
         frame = _scatter(frame, slow, part)
     return done, _typed(frame)
-
-
-_TAG_NONE, _NONE = tokens.word(b"TAG_NONE"), tokens.word(b"NONE")
-
-
-_RUN = np.arange(7)[:, None]
-_BACK2 = np.array([2, 1])[:, None]
-
-
-def _scan(b: tokens.Block, a: int, z: int) -> dict[str, np.ndarray]:
-    """Fields of the plain lines among lines a..z (one cache-sized chunk). Fields
-    of the same kind are stacked so that each numpy call covers all of them."""
-    pos, first = b.spaces(a, z)
-    cand = np.flatnonzero((first[1:] - first[:-1] >= 9) & b.printable(a, z))  # 10 fields or more
-    k0, k1 = first[cand], first[cand + 1]
-    lo, hi = b.off[a + cand], b.off[a + cand + 1]
-    if not len(pos):
-        pos = np.zeros(1, dtype=np.int64)
-    top = len(pos) - 1
-    # The run of spaces after the timestamp (the padded elapsed field): R spaces, 1 to 6.
-    runs = pos[np.minimum(k0 + _RUN, top)]
-    width = np.argmin(runs - runs[0] == _RUN, axis=0)  # 0: 7 or more
-    left = pos[np.minimum(k0 + width - 1 + _RUN, top)]  # end of the run, then 6 single separators
-    sep = np.concatenate([left, pos[np.maximum(k1 - _BACK2, 0)]])  # ... user, hier, mime
-    gap = np.diff(sep, axis=0)
-    run = runs[0]
-    ok = (run - lo == 14) & (width > 0) & (k0 + width + 5 <= k1 - 3) & (hi - 1 > sep[8]) & (gap > 1).all(axis=0)
-    # A user name may hold spaces, never at its ends (the regex would give those to the separators).
-    ok &= (b.data[sep[6] + 1] != 32) & (b.data[sep[7] - 1] != 32)
-    head = b.w16[lo].view("<u8").reshape(-1, 2)  # the timestamp: 10 digits, '.', 3 digits
-    words = np.concatenate([head[:, 0], (head[:, 1] & np.uint64(0x0000FFFFFF00FFFF)) | np.uint64(0x3030000000300000)])
-    value, good = tokens.swar8(words)
-    m = len(run)
-    ok &= good[:m] & good[m:] & ((head[:, 1] >> np.uint64(16)) & np.uint64(0xFF) == ord("."))
-    # elapsed, status (the last 3 bytes of tag/status), bytes
-    lens = np.stack([gap[0] - 1, np.full(m, 3), gap[3] - 1])
-    number, good = b.digits(sep[[1, 3, 4]].ravel(), lens.ravel())
-    number, good = number.reshape(3, m), good.reshape(3, m)
-    ok &= good.all(axis=0) & (lens[0] <= 12) & (gap[2] - 1 >= 5) & (b.data[sep[3] - 4] == ord("/"))
-    keep = np.flatnonzero(ok)
-    sep, gap, number = sep[:, keep], gap[:, keep], number[:, keep]
-    start, size = sep[:-1] + 1, gap - 1  # the field after separator j: elapsed, client, tag/status, ..., user
-    size[2] -= 4  # the tag without "/NNN"
-    tw = b.w8[start[2]]
-    rs, plain, error = hosts.host_start(b, start[5], sep[6])
-    views = b.views(np.concatenate([start[[1, 2, 4, 5, 6]].ravel(), rs]),
-                    np.concatenate([size[[1, 2, 4, 5, 6]].ravel(), sep[6] - rs])).reshape(6, len(keep), 2)
-    dash = (size == 1) & (b.data[start] == ord("-"))
-    tail = value[m:][keep].astype(np.int64)
-    status = number[1]
-    return {
-        "i": a + cand[keep],
-        "ts": (value[:m][keep].astype(np.int64) * 100 + tail // 1_000_000) * 1000 + tail // 100 % 1000,
-        "elapsed": number[0],
-        "status": status,
-        "bytes": number[2],
-        "action": np.where(status == 407, 2, 0).astype(np.uint8),  # auth, else allowed for now
-        "error": error,
-        "tag_error": ((tw & tokens._LOW[4]) == _NONE) | (tw == _TAG_NONE),
-        "client": views[0],
-        "tag": views[1],
-        "method": views[2],
-        "method_dash": dash[4],
-        "url": views[3],
-        "rs": rs,
-        "ue": sep[6],
-        "plain": plain,
-        "rest": views[5],
-        "user": views[4],
-        "nobody": dash[6],
-    }
 
 
 def _user_expr() -> pl.Expr:

@@ -115,7 +115,9 @@ class Parser:
         fields = [f"({_FIELD})" if i in capture else _FIELD for i in range(n_fields)]
         self.pattern = "^" + ",".join(fields) + "$"
 
-    def parse(self, lines: pl.Series, first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def parse(self, lines: pl.Series | None, first_line_no: int, raw=None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if lines is None:
+            lines = raw.lines()
         df = (
             pl.DataFrame({"line": lines.cast(pl.String)})
             .with_row_index("i")

@@ -130,6 +130,68 @@ class Block:
         return value.astype(np.int64), ok
 
 
+class Raw:
+    """Lines as bytes for the compiled scanners: line i is data[starts[i]:ends[i]]
+    (no newline), `w8` the unaligned words of `data` (see `windows`), `source`
+    the object owning the bytes (kept alive by the string columns viewing it)."""
+
+    def __init__(self, source, starts: np.ndarray, ends: np.ndarray, lines=None):
+        self.source = source
+        self.data = np.frombuffer(source, dtype=np.uint8)
+        self.w8 = windows8(self.data)
+        self.starts, self.ends = starts, ends
+        self._lines = lines  # the same lines as a String column, or a function making it
+
+    def lines(self) -> pl.Series:
+        """The lines as a String column (made on first use when the reader gave bytes)."""
+        if callable(self._lines):
+            self._lines = self._lines()
+        return self._lines
+
+    @classmethod
+    def of(cls, lines: pl.Series) -> Raw:
+        """The bytes of a String column (null lines are empty)."""
+        arr = lines.cast(pl.String).to_arrow(compat_level=pl.CompatLevel.oldest())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arr = arr.cast(pa.large_string())
+        n = len(arr)
+        if n == 0 or arr.buffers()[2] is None:
+            return cls(b"", np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), lines)
+        off = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+        ends = off[1:].copy()
+        if arr.null_count:
+            ends[arr.is_null().to_numpy(zero_copy_only=False)] = off[:-1][arr.is_null().to_numpy(zero_copy_only=False)]
+        return cls(arr.buffers()[2], off[:-1].copy(), ends, lines)
+
+    def buffer(self) -> pa.Buffer:
+        return self.source if isinstance(self.source, pa.Buffer) else pa.py_buffer(self.source)
+
+    def slice(self, skip: int) -> Raw:
+        """Without the first `skip` lines."""
+        out = Raw.__new__(Raw)
+        out.source, out.data, out.w8 = self.source, self.data, self.w8
+        out.starts, out.ends = self.starts[skip:], self.ends[skip:]
+        out._lines = lambda: self.lines().slice(skip)
+        return out
+
+
+def windows8(data: np.ndarray) -> np.ndarray:
+    """Every unaligned little-endian 64-bit word of `data` (element k: bytes k..k+7)."""
+    return np.ndarray((max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+
+
+def view_series(views: np.ndarray, buffers: list[pa.Buffer], null: np.ndarray | None = None) -> pl.Series:
+    """String column of Arrow string-view structs (n x 2 words) over `buffers`,
+    null where `null` holds (no copy of the text)."""
+    valid = None
+    if null is not None and null.any():
+        valid = pa.py_buffer(np.packbits(~null, bitorder="little"))
+    views = np.ascontiguousarray(views)
+    array = pa.Array.from_buffers(pa.string_view(), len(views), [valid, pa.py_buffer(views), *buffers])
+    return pl.Series(pl.from_arrow(array))
+
+
 def lower_inline(views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Views with ASCII A-Z lower-cased in the strings inlined in them (at most 12
     bytes; the caller's strings are ASCII), and the mask of the longer strings,

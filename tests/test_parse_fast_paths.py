@@ -69,8 +69,8 @@ def no_fast(monkeypatch) -> None:
 
     empty = squid._fast(pl.Series([], dtype=pl.String))[1]
 
-    def none(lines: pl.Series):
-        return np.zeros(len(lines), dtype=bool), empty
+    def none(raw):
+        return np.zeros(len(raw.starts), dtype=bool), empty
 
     monkeypatch.setattr(squid, "_fast", none)
 
