@@ -30,7 +30,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ingest.tokens import Raw
+from ingest.scan_util import line_offsets
+from ingest.tokens import Raw, windows8
 from surfaudit.errors import InputError
 
 BLOCK = 32 * 1024 * 1024
@@ -307,11 +308,8 @@ def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
 
 def make_batch(buf: bytes, first_line_no: int, start: int) -> Batch:
     """Split `buf` (ending with a newline) into lines."""
-    nl = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
-    offsets = np.empty(len(nl) + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:] = nl + 1
-    return Batch(first_line_no, start, start + len(buf), offsets, buf)
+    data = np.frombuffer(buf, dtype=np.uint8)
+    return Batch(first_line_no, start, start + len(buf), line_offsets(data, windows8(data)), buf)
 
 
 def _string_views(buf: bytes, offsets: np.ndarray) -> pl.Series:

@@ -117,10 +117,10 @@ class Parser:
         done, fast = _fast(raw)
         if done.all():
             return conform(fast), _bad_frame(None, first_line_no)
-        lines = raw.lines().cast(pl.String)
         # The lines the tokenizer did not take (rare) go through the regexes, which
         # define the format: first assuming a user name without spaces, then not.
-        df = pl.DataFrame({"line": lines}).with_row_index("i").filter(pl.Series(~done))
+        rest = np.flatnonzero(~done)
+        df = pl.DataFrame({"i": pl.Series(rest.astype(np.uint32)), "line": raw.lines_at(rest)})
         df = df.with_columns(pl.col("line").str.strip_chars_end("\r"))
         parsed = _extract(df, FAST_RE)
         miss = parsed.get_column("ts").is_null()

@@ -30,11 +30,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from ingest import hosts, tokens
+from ingest import csv_scan, hosts, tokens
 from ingest.squid import with_host
 from surfaudit.errors import InputError
-from surfaudit.schema import conform
+from surfaudit.schema import EVENT_SCHEMA, conform
 
 NAME = "surfprotect"
 
@@ -111,16 +112,62 @@ class Parser:
         self.header = header
         self.keys = [k for k, _ in sorted(found.items(), key=lambda kv: kv[1])]
         self.found, self.n_fields = found, n_fields
+        self.layout = csv_scan.Layout(n_fields, found, DECISIONS)
         capture = set(found.values())
         fields = [f"({_FIELD})" if i in capture else _FIELD for i in range(n_fields)]
         self.pattern = "^" + ",".join(fields) + "$"
 
-    def parse(self, lines: pl.Series | None, first_line_no: int, raw=None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        if lines is None:
-            lines = raw.lines()
+    def parse(self, lines: pl.Series | None, first_line_no: int,
+              raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Rows and bad lines of `lines`, or of `raw` (the same lines as bytes: the
+        reader's batch buffer, read without a copy) when `lines` is None. The
+        plain lines are read by the compiled scanner, the rest by `_general`."""
+        raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
+        done, fast = self._fast(raw)
+        if done.all():
+            return conform(fast), pl.DataFrame(schema=_BAD_SCHEMA)
+        rest = np.flatnonzero(~done)
+        rows, bad = self._general(raw.lines_at(rest), rest, first_line_no)
+        if len(rest) < len(done):
+            rows = pl.concat([fast.select(rows.columns), rows]).sort("i")
+        return conform(rows), bad
+
+    def _fast(self, raw: tokens.Raw) -> tuple[np.ndarray, pl.DataFrame]:
+        """The mask of the plain lines and their rows (with the line index `i`)."""
+        flags, numbers, views, extras = csv_scan.scan(raw, self.layout)
+        done = (flags & csv_scan.OK) != 0
+        idx = np.flatnonzero(done)
+        if len(idx) < len(flags):
+            flags, numbers, views = flags[idx], numbers[idx], views[:, idx]
+        buffers = [raw.buffer(), *(pa.py_buffer(x) for x in extras)]
+
+        def strings(col: int, null: int = 0) -> pl.Series:
+            return tokens.view_series(views[col], buffers, (flags & null) != 0 if null else None)
+
+        m = len(idx)
+        frame = pl.DataFrame({
+            "i": pl.Series(idx.astype(np.uint32)),
+            "ts": pl.Series(numbers[:, 0]).cast(pl.Datetime("us", "UTC")),
+            "user": strings(csv_scan.USER),
+            "username": strings(csv_scan.USERNAME, csv_scan.NO_USERNAME),
+            "client_ip": strings(csv_scan.CLIENT, csv_scan.NO_CLIENT),
+            "method": pl.Series([None], dtype=pl.String).new_from_index(0, m),
+            "host": strings(csv_scan.HOST),
+            "url": strings(csv_scan.URL),
+            "action": tokens.constants(["", "allowed", "blocked"], numbers[:, 1].astype(np.uint8)),
+            "status": pl.Series([0], dtype=pl.Int32).new_from_index(0, m),
+            "bytes": pl.Series([0], dtype=pl.Int64).new_from_index(0, m),
+            "elapsed_ms": pl.Series([None], dtype=pl.Int64).new_from_index(0, m),
+            "category": strings(csv_scan.CATEGORY, csv_scan.NO_CATEGORY),
+            "source": tokens.constants([NAME], np.zeros(m, dtype=np.uint8)),
+        })
+        return done, frame.select("i", *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()))
+
+    def _general(self, lines: pl.Series, index: np.ndarray, first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Rows (with the line index `i`) and bad lines of `lines`, which are the
+        lines `index` of the batch: the definition of the format, for every line."""
         df = (
-            pl.DataFrame({"line": lines.cast(pl.String)})
-            .with_row_index("i")
+            pl.DataFrame({"i": pl.Series(index.astype(np.uint32)), "line": lines})
             .with_columns(pl.col("line").str.strip_chars_end("\r"))
             .filter(pl.col("line").is_null() | ((pl.col("line").str.strip_chars() != "") & (pl.col("line") != self.header)))
         )
@@ -160,7 +207,7 @@ class Parser:
             pl.when(pl.col("category") == "").then(None).otherwise(pl.col("category")).alias("category"),
             pl.lit(NAME).alias("source"),
         )
-        return conform(rows), bad.cast(_BAD_SCHEMA)
+        return rows.select("i", *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())), bad.cast(_BAD_SCHEMA)
 
     def _fields(self, df: pl.DataFrame, b: tokens.Block, f: tokens.Fields) -> list[pl.Series]:
         """The captured columns, trimmed and unquoted; all null on a line with

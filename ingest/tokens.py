@@ -164,6 +164,19 @@ class Raw:
             ends[arr.is_null().to_numpy(zero_copy_only=False)] = off[:-1][arr.is_null().to_numpy(zero_copy_only=False)]
         return cls(arr.buffers()[2], off[:-1].copy(), ends, lines)
 
+    def lines_at(self, index: np.ndarray) -> pl.Series:
+        """Lines `index` as a String column; a few lines are decoded alone (invalid
+        UTF-8 as U+FFFD, as the reader's column has it) rather than the whole batch."""
+        if callable(self._lines) and len(index) * 16 < len(self.starts):
+            out = []
+            for i in index.tolist():
+                try:
+                    out.append(self.data[self.starts[i] : self.ends[i]].tobytes().decode("utf-8"))
+                except UnicodeDecodeError:
+                    out.append("\ufffd")
+            return pl.Series("line", out, dtype=pl.String)
+        return self.lines().cast(pl.String).gather(index)
+
     def buffer(self) -> pa.Buffer:
         return self.source if isinstance(self.source, pa.Buffer) else pa.py_buffer(self.source)
 

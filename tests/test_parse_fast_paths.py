@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ingest import hosts, squid, surfprotect, tokens
+from ingest import csv_scan, hosts, squid, surfprotect, tokens
 
 RNG_SEEDS = [1, 2, 3]
 
@@ -45,7 +45,8 @@ def squid_line(rng: random.Random) -> str:
                "[2001:db8::5]:443", "http://[::1]:8443/x", "error:invalid-request", "error:", f"{host}/a:b",
                f"{host}?q=1", f"{host}#f", f"http://{host}", "https://", "http://", f"a:b:{host}", f"{host}:443/x://y")
     user = pick(rng, "jsmith", "-", "JSmith", "SCHOOL\\\\jdoe", "john%20smith", "Ren%C3%A9e", "Mary Ann",
-                "Mary  Jane Watson", "🙂user", "a", "A_very_long_User.Name", "x%", "%41%42")
+                "Mary  Jane Watson", "🙂user", "a", "A_very_long_User.Name", "x%", "%41%42", "a\\", "x\\ny",
+                "%20lead", "A%5cB%5C", "SCHOOL\\\\Very.Long.Name%2Ex", "%4", "%%41")
     hier = pick(rng, "HIER_DIRECT/1.2.3.4", "HIER_NONE/-")
     mime = pick(rng, "-", "text/html")
     fields = [ts + gap + el, client, f"{tag}/{status}", nbytes, method, url, user, hier, mime]
@@ -134,6 +135,9 @@ def test_surfprotect_fast_path_equals_regex_path(seed, tz, monkeypatch):
     parser = surfprotect.make_parser(header, tz)
     rows, bad = parser.parse(lines, 2)
     assert rows.height > 500 and bad.height > 300
+    taken, _ = parser._fast(tokens.Raw.of(lines))
+    assert 0.02 < taken.mean() < 0.5  # the compiled scanner takes the plain lines, the rest go on
+    monkeypatch.setattr(surfprotect.Parser, "_fast", lambda self, raw: (np.zeros(len(raw.starts), dtype=bool), None))
     real_split = tokens.split_csv
 
     def regex_only(block, n_fields, wanted):
@@ -149,6 +153,27 @@ def test_surfprotect_fast_path_equals_regex_path(seed, tz, monkeypatch):
     assert_frame_equal(bad, want_bad)
 
 
+def test_surfprotect_scanner_takes_plain_lines_only():
+    parser = surfprotect.make_parser("Time,User,Source IP,URL,Category,Decision", "UTC")
+    lines = pl.Series([
+        "2026-11-21T00:00:00.022Z,Emma.A208,10.0.208.198,https://Mail.Docs.co.uk./p/1,Business,Permitted",
+        "2026-11-21T00:00:00.112Z,-,10.9.126.162,www.facebook.com:443,,BLOCKED",
+        "2026-11-21T00:00:00.112Z,anna,,https://u@h.com/,Social,Allowed",  # userinfo: general path
+        "2026-11-21T00:00:00+01:00,anna,,https://h.com/,Social,Allowed",  # offset: general path
+        '2026-11-21T00:00:00.112Z,"x,y",z,https://h.com/,Social,Allowed',  # comma in quotes: general path
+        '2026-11-21T00:00:00.112Z,"x""y",z,https://h.com/,Social,Allowed',  # doubled quote: general path
+        '2026-11-21T00:00:00.112Z,"Ben 301",10.0.0.1,"https://h.com/",Social,"Blocked"',
+    ])
+    taken, rows = parser._fast(tokens.Raw.of(lines))
+    assert taken.tolist() == [True, True, False, False, False, False, True]
+    assert rows.select("user", "username", "client_ip", "host", "action", "category").rows() == [
+        ("emma.a208", "Emma.A208", "10.0.208.198", "mail.docs.co.uk", "allowed", "Business"),
+        ("10.9.126.162", None, "10.9.126.162", "www.facebook.com", "blocked", None),
+        ("ben 301", "Ben 301", "10.0.0.1", "h.com", "blocked", "Social"),
+    ]
+    assert rows.get_column("ts").dt.epoch("ms").to_list() == [1795219200022, 1795219200112, 1795219200112]
+
+
 def test_iso_utc_matches_python():
     rng = random.Random(5)
     texts, want = [], []
@@ -160,6 +185,11 @@ def test_iso_utc_matches_python():
     b = tokens.Block(pl.Series(texts))
     micros, ok = tokens.iso_utc(b, b.off[:-1], b.off[1:] - b.off[:-1])
     assert [int(m) if o else None for m, o in zip(micros, ok)] == want
+    texts += ["2024-02-29T23:59:59.999Z", "2023-02-29T10:00:00.000Z", "2026-13-01T10:00:00.000Z", "1899-12-31T23:59:59.999Z"]
+    want += [1709251199999000, None, None, None]
+    data = np.frombuffer("".join(texts).encode(), dtype=np.uint8)
+    got = [csv_scan.iso_utc(data, 24 * k, 24 * k + 24) for k in range(len(texts))]
+    assert [m if o else None for m, o in got] == want
 
 
 def test_url_hosts_match_with_host():

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
@@ -36,6 +36,9 @@ import pyarrow.parquet as pq
 
 from surfaudit.errors import LockedError, StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+
+if TYPE_CHECKING:
+    import duckdb
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -205,7 +208,7 @@ class Store:
             out.setdefault(month, []).append(rel)
         return out
 
-    def events_view(self, con: duckdb.DuckDBPyConnection, utc_from: datetime | None = None,
+    def events_view(self, con: "duckdb.DuckDBPyConnection", utc_from: datetime | None = None,
                     utc_to: datetime | None = None, name: str = "events") -> list[str]:
         """Create view `name` over the committed parts of the months overlapping [from, to).
 
@@ -297,6 +300,8 @@ class Store:
         DuckDB sorts out of core (spilling under staging/, which is private), so
         compacting or trimming a 30-million-row month does not need it in memory.
         """
+        import duckdb  # (imported here: ingest, which never sorts, starts faster without it)
+
         files = [str(self.root / rel) for rel in rels]
         if not files:
             return

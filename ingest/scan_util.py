@@ -1,0 +1,231 @@
+"""Compiled helpers shared by the line scanners (`ingest.squid_scan`, `ingest.csv_scan`).
+
+What: byte-level pieces inlined into the scanners' per-line loops: Arrow
+string-view structs of a byte range (lower-cased on request), decimal digits,
+prefix tests, the spaces of a line eight bytes at a time, and the host of a URL
+by the rules of DESIGN §3 for the plain URL shapes.
+
+Why: both parsers cut the same kinds of fields out of their batch buffer, and
+the host rules must be one definition (`ingest.squid.with_host` is the exact
+one, used for every URL shape these helpers flag as unusual).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from ingest.jit import inline, jit
+
+SLOW_HOST = 2  # the URL has another shape: the caller computes the host
+NO_HOST = 32  # no host (`error:` pseudo-URL or empty)
+HTTPS, HTTP, ERROR_PREFIX = (np.frombuffer(t, dtype=np.uint8) for t in (b"https://", b"http://", b"error:"))
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_HIGH = np.uint64(0x8080808080808080)
+_ONES = np.uint64(0x0101010101010101)
+
+
+@inline
+def lower_word(w):
+    """ASCII A-Z lower-cased in the eight bytes of `w` (bytes >= 0x80 unchanged)."""
+    seven = w & ~_HIGH
+    upper = (seven + _ONES * np.uint64(0x3F)) & ~(seven + _ONES * np.uint64(0x25)) & ~w & _HIGH
+    return w | (upper >> np.uint64(2))
+
+
+@inline
+def positions(data, w8, s, e, sp, sep, bad):
+    """Store the positions of byte `sep` in data[s:e] in sp and return how many;
+    -1 if a byte is not printable ASCII or is `bad` (0: none). Eight bytes at a
+    time (SWAR: a word's bytes equal to c are the zero bytes of w ^ c...c)."""
+    k = 0
+    p = s
+    seps = _ONES * np.uint64(sep)
+    bads = _ONES * np.uint64(bad)
+    while p + 8 <= e:
+        w = w8[p]
+        if (((w - _ONES * np.uint64(0x20)) & ~w) | (w + _ONES) | w) & _HIGH:
+            return -1  # a byte < 0x20 or > 0x7E
+        q = w ^ bads
+        if (q - _ONES) & ~q & _HIGH:
+            return -1
+        x = w ^ seps
+        y = ~(((x & ~_HIGH) + ~_HIGH) | x | ~_HIGH)  # high bit of each byte equal to sep
+        while y:
+            sp[k] = p + (trailing_zeros(y) >> 3)
+            k += 1
+            y &= y - np.uint64(1)
+        p += 8
+    while p < e:
+        c = data[p]
+        if c == sep:
+            sp[k] = p
+            k += 1
+        elif c < 32 or c > 126 or c == bad:
+            return -1
+        p += 1
+    return k
+
+
+@inline
+def count(data, w8, s, e, c):
+    """How many bytes of data[s:e] equal c (SWAR, as `positions`)."""
+    k = 0
+    p = s
+    cs = _ONES * np.uint64(c)
+    while p + 8 <= e:
+        x = w8[p] ^ cs
+        y = ~(((x & ~_HIGH) + ~_HIGH) | x | ~_HIGH)
+        while y:
+            k += 1
+            y &= y - np.uint64(1)
+        p += 8
+    while p < e:
+        if data[p] == c:
+            k += 1
+        p += 1
+    return k
+
+
+@jit
+def line_offsets(data, w8):
+    """Where each line of data (ending with a newline) starts, and the end: the
+    offsets array of `ingest.reader.Batch` (three times faster than numpy's
+    flatnonzero, which also writes a mask as large as the data)."""
+    n = len(data)
+    out = np.empty(count(data, w8, 0, n, 10) + 1, dtype=np.int64)
+    out[0] = 0
+    k = 1
+    p = 0
+    nls = _ONES * np.uint64(10)
+    while p + 8 <= n:
+        x = w8[p] ^ nls
+        y = ~(((x & ~_HIGH) + ~_HIGH) | x | ~_HIGH)
+        while y:
+            out[k] = p + (trailing_zeros(y) >> 3) + 1
+            k += 1
+            y &= y - np.uint64(1)
+        p += 8
+    while p < n:
+        if data[p] == 10:
+            out[k] = p + 1
+            k += 1
+        p += 1
+    return out
+
+
+@inline
+def word_at(w8, src, at, n):
+    """The first n (0..8) bytes at src[at], little-endian, the rest zero."""
+    if n <= 0:
+        return np.uint64(0)
+    if at < len(w8):
+        return w8[at] & _LOW_BYTES[n]
+    v = np.uint64(0)
+    for k in range(n):
+        v |= np.uint64(src[at + k]) << np.uint64(8 * k)
+    return v
+
+
+@inline
+def put_view(out, col, row, src, w8, start, length, buf, lower):
+    """out[col, row] = the string view of src[start:start + length] in buffer `buf`
+    (two words: length and first 4 bytes; then the next 8 bytes, or the buffer
+    index and the offset), the inlined bytes lower-cased when `lower`."""
+    head = word_at(w8, src, start, min(length, 4))
+    if length > 12:
+        tail = np.uint64(buf) | (np.uint64(start) << np.uint64(32))
+    else:
+        tail = word_at(w8, src, start + 4, length - 4)
+    if lower:
+        head = lower_word(head)
+        if length <= 12:
+            tail = lower_word(tail)
+    out[col, row, 0] = np.uint64(length) | (head << np.uint64(32))
+    out[col, row, 1] = tail
+
+
+@inline
+def view(out, col, row, data, w8, start, length, lower, extra, xw8, xbuf, used, buf=0):
+    """The view of data[start:start + length] (Arrow data buffer `buf`) at
+    out[col, row]; lower-cased when `lower` (a long text with upper case is copied
+    to `extra`, data buffer `xbuf`, whose windows are `xw8`). Returns the new
+    `used` of extra."""
+    if lower and length > 12:
+        for k in range(start, start + length):
+            if 65 <= data[k] <= 90:
+                for q in range(length):
+                    c = data[start + q]
+                    extra[used + q] = c + 32 if 65 <= c <= 90 else c
+                put_view(out, col, row, extra, xw8, used, length, xbuf, False)
+                return used + length
+    put_view(out, col, row, data, w8, start, length, buf, lower)
+    return used
+
+
+@inline
+def digits(data, a, b, most):
+    """Value of data[a:b] if it is 1..most ASCII digits, else -1."""
+    if b - a < 1 or b - a > most:
+        return -1
+    value = 0
+    for p in range(a, b):
+        c = data[p]
+        if c < 48 or c > 57:
+            return -1
+        value = value * 10 + (c - 48)
+    return value
+
+
+@inline
+def starts_with(data, a, b, text):
+    if b - a < len(text):
+        return False
+    for k in range(len(text)):
+        if data[a + k] != text[k]:
+            return False
+    return True
+
+
+@inline
+def is_special(c):
+    """A character that ends a URL's host (or makes it unusual): / ? # @ [ :"""
+    return c == 47 or c == 63 or c == 35 or c == 64 or c == 91 or c == 58
+
+
+@inline
+def host(data, us, ue):
+    """(start, end, flags) of the host of the URL data[us:ue], for the plain shapes
+    (`host:port`, `http(s)://host[:port][/?#...]`, `error:...`); SLOW_HOST for any other."""
+    rs = us
+    if starts_with(data, us, ue, HTTPS):
+        rs = us + 8
+    elif starts_with(data, us, ue, HTTP):
+        rs = us + 7
+    else:
+        for p in range(us, ue - 2):  # another scheme: left to the exact rules
+            if data[p] == 58 and data[p + 1] == 47 and data[p + 2] == 47:
+                return rs, rs, SLOW_HOST
+    he = rs
+    while he < ue and not is_special(data[he]):
+        he += 1
+    if he < ue:
+        c = data[he]
+        if c == 64 or c == 91:  # userinfo, IPv6 brackets
+            return rs, rs, SLOW_HOST
+        if c == 58:  # a port: digits (up to 16), then the end or / ? #
+            q = he + 1
+            while q < ue and not is_special(data[q]):
+                q += 1
+            if q < ue and data[q] != 47 and data[q] != 63 and data[q] != 35:
+                return rs, rs, SLOW_HOST
+            if q > he + 1 and digits(data, he + 1, q, 16) < 0:
+                return rs, rs, SLOW_HOST
+    while he > rs and data[he - 1] == 46:  # trailing dots
+        he -= 1
+    flags = 0
+    if he == rs or starts_with(data, us, ue, ERROR_PREFIX):
+        flags = NO_HOST
+    return rs, he, flags
+
+
