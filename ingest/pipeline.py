@@ -44,6 +44,18 @@ class FileResult:
         return asdict(self)
 
 
+def warm() -> None:
+    """Compile the parsers' scanners now (numba; after the first run they load
+    from its on-disk cache in a fraction of a second): tests and benchmarks call
+    this first so that no timing includes the one-time compile."""
+    from ingest import csv_scan, squid_scan
+    from ingest.reader import make_batch
+
+    squid_scan.warm()
+    csv_scan.warm()
+    make_batch(b"x\n", 1, 0)
+
+
 def expand(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, and every log file inside named directories (oldest first)."""
     out: list[Path] = []
@@ -159,40 +171,53 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
 
 
 class _BackgroundWriter:
-    """Writes each parsed batch in one worker thread while the next batch is parsed.
+    """Writes parsed batches in worker threads while the next batch is parsed.
 
-    pyarrow encodes and compresses without the GIL, so this uses the second core.
-    At most one write is in flight (memory stays bounded) and writes keep their
-    order; a failed write re-raises in the caller at the next submit or drain.
+    pyarrow encodes and compresses without the GIL, so the writes use the core the
+    parser leaves idle. Batches alternate between SLOTS threads, each writing its
+    own file per month (so a large file becomes SLOTS parts; compaction merges
+    them); each slot keeps its batches in order and has at most one in flight, so
+    memory stays bounded. A failed write re-raises in the caller at the next
+    submit or drain.
     """
+
+    SLOTS = 2
 
     def __init__(self, txn, file_name: str):
         self.txn, self.file_name = txn, file_name
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-write")
-        self.pending = None
-
-    def _write(self, rows: pl.DataFrame, bad: pl.DataFrame) -> None:
-        self.txn.write(rows)
-        self.txn.quarantine(bad.with_columns(pl.lit(self.file_name).alias("file")))
+        self.pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"surfaudit-write{k}")
+                      for k in range(self.SLOTS)]
+        self.pending: list = [None] * self.SLOTS
+        self.count = 0
 
     def submit(self, rows: pl.DataFrame, bad: pl.DataFrame) -> None:
-        self.drain()
-        self.pending = self.pool.submit(self._write, rows, bad)
+        # Rejected lines (few) are written here, so the quarantine keeps line order.
+        self.txn.quarantine(bad.with_columns(pl.lit(self.file_name).alias("file")))
+        slot = self.count % self.SLOTS
+        self.count += 1
+        self._wait(slot)
+        self.pending[slot] = self.pools[slot].submit(self.txn.write, rows, slot)
 
-    def drain(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
+    def _wait(self, slot: int) -> None:
+        if self.pending[slot] is not None:
+            pending, self.pending[slot] = self.pending[slot], None
             pending.result()
 
+    def drain(self) -> None:
+        for slot in range(self.SLOTS):
+            self._wait(slot)
+
     def close(self) -> None:
-        if self.pending is not None:
-            self.pending.cancel()
-            try:
-                self.pending.result()
-            except BaseException:  # noqa: BLE001 - the first error is already propagating
-                pass
-            self.pending = None
-        self.pool.shutdown(wait=True)
+        for slot, pending in enumerate(self.pending):
+            if pending is not None:
+                pending.cancel()
+                try:
+                    pending.result()
+                except BaseException:  # noqa: BLE001 - the first error is already propagating
+                    pass
+                self.pending[slot] = None
+        for pool in self.pools:
+            pool.shutdown(wait=True)
 
 
 @contextmanager

@@ -168,7 +168,7 @@ def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
         "bytes": pl.Series(numbers[:, squid_scan.BYTES]),
         "elapsed_ms": pl.Series(numbers[:, squid_scan.ELAPSED]),
         "category": pl.Series([None], dtype=pl.String).new_from_index(0, len(idx)),
-        "source": tokens.constants([NAME], np.zeros(len(idx), dtype=np.uint8)),
+        "source": tokens.repeated(NAME, len(idx)),
     })
     redo = np.flatnonzero(flags & squid_scan.ESCAPED)
     if len(redo):  # squid's log escaping undone on the distinct names

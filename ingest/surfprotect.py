@@ -159,7 +159,7 @@ class Parser:
             "bytes": pl.Series([0], dtype=pl.Int64).new_from_index(0, m),
             "elapsed_ms": pl.Series([None], dtype=pl.Int64).new_from_index(0, m),
             "category": strings(csv_scan.CATEGORY, csv_scan.NO_CATEGORY),
-            "source": tokens.constants([NAME], np.zeros(m, dtype=np.uint8)),
+            "source": tokens.repeated(NAME, m),
         })
         return done, frame.select("i", *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()))
 

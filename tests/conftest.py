@@ -16,6 +16,15 @@ SAMPLES = ROOT / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"
 
 
+def pytest_sessionstart(session):
+    """Compile the parsers' scanners once before any test: numba caches them on
+    disk, so CLI subprocesses and the crash tests' timing calibration never pay
+    the one-time compile (~15 s on a fresh install)."""
+    from ingest.pipeline import warm
+
+    warm()
+
+
 @dataclass
 class Run:
     code: int

@@ -142,3 +142,39 @@ def test_directory_means_every_log_file_inside(store, tmp_path):
     results = ingest(store, d)
     assert sorted(r.file.rsplit("/", 1)[-1] for r in results) == ["access.log", "access.log.1.gz"]
     assert len(rows(store)) == 2
+
+
+def test_a_file_of_many_batches_is_written_by_two_writers_exactly(store, tmp_path, monkeypatch):
+    """Batches alternate between two writer threads, each with its own part file:
+    every row once, the quarantine in line order, and compaction merges the parts."""
+    from ingest import reader
+    from surfaudit.compact import compact
+
+    monkeypatch.setattr(reader, "BLOCK", 8192)  # ~70 lines per batch
+    start = utc(2026, 11, 2, 8)
+    lines = []
+    for i in range(3000):
+        lines.append(squid_line(start + timedelta(seconds=i), user=f"u{i % 37}", host=f"h{i % 11}.example.org"))
+        if i % 450 == 7:
+            lines.append(f"garbage line {i}")
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+    result, = ingest(store, log)
+    assert (result.rows, result.rejected) == (3000, 7)
+    parts = store.parts()
+    assert len(parts) == 2 and all(p.parent.name == "month=2026-11" for p in parts)
+    got = rows(store)
+    assert got.height == 3000 and got["ts"].n_unique() == 3000
+    assert got["user"].to_list() == [f"u{i % 37}" for i in range(3000)]
+    quarantined = pl.concat([pl.read_parquet(q) for q in store.quarantine_files()])
+    assert quarantined["line_no"].to_list() == sorted(quarantined["line_no"].to_list())
+    assert quarantined["line"].to_list() == [f"garbage line {i}" for i in range(3000) if i % 450 == 7]
+    again, = ingest(store, log)  # exactly once across both writers' parts
+    assert (again.rows, again.duplicates) == (0, 3007)
+    with log.open("a") as fh:
+        fh.write("".join(squid_line(start + timedelta(hours=2, seconds=i)) + "\n" for i in range(10)))
+    grown, = ingest(store, log)
+    assert grown.rows == 10
+    compact(store)
+    assert len(store.parts()) == 1
+    assert rows(store).head(3000).equals(got) and rows(store).height == 3010

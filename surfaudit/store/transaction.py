@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -48,36 +49,47 @@ class Transaction:
         self.id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
         self.dir = store.staging_dir / self.id
         _mkdir(self.dir)
-        self._writers: dict[str, tuple[pq.ParquetWriter, object]] = {}
+        # (month, slot) -> writer: a slot is one file per month, written by one thread.
+        self._writers: dict[tuple[str, int], tuple[pq.ParquetWriter, object]] = {}
         self._quarantine: tuple[pq.ParquetWriter, object] | None = None
+        self._lock = threading.Lock()
         self.removes: list[str] = []
         self.rows = 0
 
-    def _rel(self, month: str) -> str:
-        return f"events/month={month}/part-{self.id}.parquet"
+    def _rel(self, key: tuple[str, int]) -> str:
+        month, slot = key
+        return f"events/month={month}/part-{self.id}{f'-{slot}' if slot else ''}.parquet"
 
-    def write(self, df: pl.DataFrame) -> None:
-        """Append canonical rows; they are split into UTC month partitions."""
+    def write(self, df: pl.DataFrame, slot: int = 0) -> None:
+        """Append canonical rows; they are split into UTC month partitions. Writes
+        to different slots (separate files of the same months) may run at once in
+        different threads; writes to one slot must come from one thread at a time."""
         if df.height == 0:
             return
         lo, hi = df.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).row(0)
         if lo is not None and (lo.year, lo.month) == (hi.year, hi.month):  # the usual case: one month
-            self._write_month(lo.strftime("%Y-%m"), df)
+            self._write_month((lo.strftime("%Y-%m"), slot), df)
             return
         df = df.with_columns(pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
         for (month,), part in df.partition_by("_month", as_dict=True, maintain_order=True).items():
-            self._write_month(month, part.drop("_month"))
+            self._write_month((month, slot), part.drop("_month"))
 
-    def _write_month(self, month: str, part: pl.DataFrame) -> None:
+    def _write_month(self, key: tuple[str, int], part: pl.DataFrame) -> None:
         """Zero-copy hand-over (string views) to the month's Parquet writer; the
         file keeps no Arrow schema, so it reads back as ARROW_SCHEMA (string)."""
         table = part.to_arrow(compat_level=pl.CompatLevel.newest()).cast(WRITE_SCHEMA)
-        if month not in self._writers:
-            fh = private_file(self.dir / f"{month}.parquet")
-            writer = pq.ParquetWriter(fh, WRITE_SCHEMA, **PARQUET_OPTIONS)
-            self._writers[month] = (writer, fh)
-        self._writers[month][0].write_table(table, row_group_size=ROW_GROUP)
-        self.rows += part.height
+        with self._lock:
+            if key not in self._writers:
+                fh = private_file(self.dir / self._staged(key))
+                self._writers[key] = (pq.ParquetWriter(fh, WRITE_SCHEMA, **PARQUET_OPTIONS), fh)
+            writer = self._writers[key][0]
+        writer.write_table(table, row_group_size=ROW_GROUP)
+        with self._lock:
+            self.rows += part.height
+
+    @staticmethod
+    def _staged(key: tuple[str, int]) -> str:
+        return f"{key[0]}-{key[1]}.parquet"
 
     def quarantine(self, bad: pl.DataFrame) -> None:
         """Append rejected lines (file, line_no, reason, line)."""
@@ -85,10 +97,11 @@ class Transaction:
             return
         table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
         table = table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
-        if self._quarantine is None:
-            fh = private_file(self.dir / "quarantine.parquet")
-            self._quarantine = (pq.ParquetWriter(fh, table.schema, compression="zstd"), fh)
-        self._quarantine[0].write_table(table)
+        with self._lock:
+            if self._quarantine is None:
+                fh = private_file(self.dir / "quarantine.parquet")
+                self._quarantine = (pq.ParquetWriter(fh, table.schema, compression="zstd"), fh)
+            self._quarantine[0].write_table(table)
 
     def replace(self, parts: Iterable[str]) -> None:
         """On commit, these committed parts stop being visible and are deleted."""
@@ -105,7 +118,7 @@ class Transaction:
         """Rename the files into place and append the manifest record (the commit point)."""
         self._close()
         store = self.store
-        moves = [(self.dir / f"{m}.parquet", self._rel(m)) for m in sorted(self._writers)]
+        moves = [(self.dir / self._staged(key), self._rel(key)) for key in sorted(self._writers)]
         quarantine = []
         if self._quarantine:
             quarantine = [f"quarantine/q-{self.id}.parquet"]
@@ -146,7 +159,7 @@ class Transaction:
         if journal.exists():
             committed = {r["tx"] for r in self.store.manifest()}
             if self.id not in committed:
-                for rel in [self._rel(m) for m in self._writers] + [f"quarantine/q-{self.id}.parquet"]:
+                for rel in [self._rel(key) for key in self._writers] + [f"quarantine/q-{self.id}.parquet"]:
                     (self.store.root / rel).unlink(missing_ok=True)
             journal.unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
