@@ -34,7 +34,7 @@ from ingest.scan_util import line_offsets
 from ingest.tokens import Raw, windows8
 from surfaudit.errors import InputError
 
-BLOCK = 32 * 1024 * 1024
+BLOCK = 16 * 1024 * 1024
 MAGIC = {
     b"\x1f\x8b": "gzip",
     b"BZh": "bzip2",
