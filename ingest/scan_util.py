@@ -198,6 +198,8 @@ def host(data, us, ue):
     """(start, end, flags) of the host of the URL data[us:ue], for the plain shapes
     (`host:port`, `http(s)://host[:port][/?#...]`, `error:...`); SLOW_HOST for any other."""
     rs = us
+    if starts_with(data, us, ue, ERROR_PREFIX):  # squid's pseudo-URL of a failed request
+        return rs, rs, NO_HOST
     if starts_with(data, us, ue, HTTPS):
         rs = us + 8
     elif starts_with(data, us, ue, HTTP):
@@ -223,9 +225,6 @@ def host(data, us, ue):
                 return rs, rs, SLOW_HOST
     while he > rs and data[he - 1] == 46:  # trailing dots
         he -= 1
-    flags = 0
-    if he == rs or starts_with(data, us, ue, ERROR_PREFIX):
-        flags = NO_HOST
-    return rs, he, flags
+    return rs, he, NO_HOST if he == rs else 0
 
 

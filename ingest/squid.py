@@ -9,15 +9,15 @@ Why it looks like this: ingest is benchmarked on millions of lines, so a batch i
 never parsed with a Python loop per line. The format is defined by two regexes
 (a strict one assuming a space-free user name, and one allowing spaces), but
 running them over every line cost ~0.8 s per million lines. So `_fast` first
-tokenizes the plain lines with numpy (`ingest.tokens`: space positions, fields
-as string views into the batch buffer, numbers read eight digits at a time,
-hosts by `ingest.hosts`), accepting only lines whose fields have exactly the
-shapes the regexes would capture; the rest (odd spacing, tabs, non-ASCII, other
-timestamp shapes, ...) go through the regexes as before, and only lines rejected
-by both are diagnosed (a reason per line, vectorised). tests/test_parse_fast_paths.py
-checks that both routes give the same rows. Squid's log escaping of the user
-field (``\\\\`` and ``%XX``) is undone with a small Python function over the
-*distinct* escaped names, which are few.
+has the compiled scanner `ingest.squid_scan` read the plain lines (one pass,
+fields as string views into the batch buffer), accepting only lines whose fields
+have exactly the shapes the regexes would capture; the rest (odd spacing, tabs,
+non-ASCII, other timestamp shapes, ...) go through the regexes, and only lines
+rejected by both are diagnosed (a reason per line, vectorised).
+tests/test_parse_fast_paths.py checks that both routes give the same rows.
+Squid's log escaping of the user field (``\\\\`` and ``%XX``) is undone by the
+scanner for names that stay plain ASCII, and by `unescape_user` over the
+*distinct* other names, which are few.
 """
 
 from __future__ import annotations

@@ -1,20 +1,21 @@
 """Compiled one-pass tokenizer for squid lines (the squid parser's fast path).
 
-What: `scan(data, starts, ends)` reads every line `data[starts[i]:ends[i]]` once,
-byte by byte, in machine code (numba), and returns per line whether it has the
-plain shape, its numbers, its action, and its string fields as Arrow string-view
-structs pointing into `data` (no copy of the text). Hosts are cut out of the URL
-and lower-cased; user names are lower-cased; a lower-cased copy that does not fit
-in its view (over 12 bytes) goes to a second buffer, `extra`.
+What: `scan(raw)` reads every line of a batch once, in machine code (numba), and
+returns per line whether it has the plain shape, its numbers, its action, and its
+string fields as Arrow string-view structs pointing into the batch buffer (no
+copy of the text). Hosts are cut out of the URL and lower-cased; user names are
+unescaped (squid's `\\` and `%XX`) and lower-cased; text that changes goes to a
+second buffer, `extra`. The batch is split between two threads (numba releases
+the GIL).
 
-Why: issue 6 asks for 1.5 M lines/s on two cores. The numpy tokenizer needed
-about twenty vectorised passes over each batch (0.9 core-seconds per million
-lines); one compiled pass needs a tenth of that and releases the GIL, so the
-reader and the Parquet writer keep the second core. The plain shape is exactly
-what the format's regexes in `ingest.squid` would capture; every other line (and
-every value of another shape: escaped user names, unusual URLs) is flagged and
-left to the regex and polars code, so the rows never depend on this module alone.
-tests/test_parse_fast_paths.py compares both routes.
+Why: issue 6 asks for 1.5 M lines/s on two cores. The numpy tokenizer this
+replaces needed about twenty vectorised passes over each batch (0.9 core-seconds
+per million lines); one compiled pass needs about a quarter of that. The plain
+shape is exactly what the format's regexes in `ingest.squid` would capture;
+every other line (and every value of another shape: names that unescape to
+non-ASCII, unusual URLs) is flagged and left to the regex and polars code, so
+the rows never depend on this module alone. tests/test_parse_fast_paths.py
+compares both routes.
 """
 
 from __future__ import annotations

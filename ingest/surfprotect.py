@@ -6,13 +6,12 @@ category, decision) and extra columns are ignored. The format is defined by
 one quote-aware regex built from the header, which splits a line into exactly as
 many CSV fields as the header has (a line with another field count is rejected,
 never silently shifted), capturing only the columns we need; quoted fields are
-then unquoted (`""` -> `"`). That regex cost ~1 s per million rows, so plain
-lines (no double quote, printable ASCII, the right number of commas: nearly all
-of an export) are instead cut at their commas with numpy
-(`ingest.tokens.split_csv`, fields as string views into the batch buffer), the
-usual `...T10:00:00.123Z` timestamps are read there too (`tokens.iso_utc`) and
-hosts by `ingest.hosts`; every other line or value takes the regex and polars
-path as before (tests/test_parse_fast_paths.py checks they agree).
+then unquoted (`""` -> `"`). That regex and the polars steps after it cost about
+a microsecond per row, so the plain lines (nearly all of an export: printable
+ASCII, simple fields, `...T10:00:00.123Z` times, a known decision, a plain URL)
+are read instead by the compiled scanner `ingest.csv_scan` in one pass, as string
+views into the batch buffer; every other line takes the regex path, `_general`
+(tests/test_parse_fast_paths.py checks that both give the same rows).
 
 Timestamps are ISO 8601. With an offset (`Z`, `+01:00`) they are exact; without
 one they are local time in the configured timezone, resolved as Python's
@@ -32,7 +31,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ingest import csv_scan, hosts, tokens
+from ingest import csv_scan, tokens
 from ingest.squid import with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
@@ -171,22 +170,20 @@ class Parser:
             .with_columns(pl.col("line").str.strip_chars_end("\r"))
             .filter(pl.col("line").is_null() | ((pl.col("line").str.strip_chars() != "") & (pl.col("line") != self.header)))
         )
-        b = tokens.Block(df.get_column("line"))
-        f = tokens.split_csv(b, self.n_fields, {k: self.found[k] for k in self.keys})
-        g = df.with_columns(self._fields(df, b, f))
+        g = df.with_columns(pl.col("line").str.extract_groups(self.pattern).alias("g")).unnest("g")
+        g = g.rename(dict(zip(g.columns[2:], self.keys))).with_columns(_unquote(pl.col(k)).alias(k) for k in self.keys)
         for key in ALIASES:
             if key not in self.keys:
                 g = g.with_columns(pl.lit(None, pl.String).alias(key))
-        ts = _timestamps(g, b, f.plain, f.spans["time"], self.tz)
-        exact_url = f.plain & ~f.strip["url"]
         blank = lambda c: (pl.col(c).str.len_bytes() == 0) | (pl.col(c) == "-")  # noqa: E731
         g = g.with_columns(
-            ts,
-            _decisions(g.get_column("decision")),
+            _timestamps(g.get_column("time"), self.tz),
+            pl.col("decision").str.to_lowercase().replace_strict(DECISIONS, default=None).alias("action"),
             pl.when(blank("user")).then(None).otherwise(pl.col("user")).alias("username"),
             pl.when(blank("client_ip")).then(None).otherwise(pl.col("client_ip")).alias("client_ip"),
-            hosts.url_hosts(g.get_column("url"), _general_hosts, b, f.spans["url"], exact_url).alias("host"),
-        ).with_columns(pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"))
+        )
+        g = with_host(g.lazy()).collect()
+        g = g.with_columns(pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"))
         reason = (
             pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8"))
             .when(pl.col("url").is_null() & pl.col("time").is_null()).then(pl.lit("wrong field count"))
@@ -209,50 +206,6 @@ class Parser:
         )
         return rows.select("i", *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())), bad.cast(_BAD_SCHEMA)
 
-    def _fields(self, df: pl.DataFrame, b: tokens.Block, f: tokens.Fields) -> list[pl.Series]:
-        """The captured columns, trimmed and unquoted; all null on a line with
-        another number of fields. Plain lines (no double quote, printable ASCII,
-        the right number of commas) are cut out of the batch buffer by
-        `tokens.split_csv`; every other line goes through the quote-aware regex."""
-        cols = {key: b.series(f.views[key]) for key in self.keys}
-        slow = np.flatnonzero(~f.plain)
-        if len(slow):
-            g = df[slow].select(pl.col("line").str.extract_groups(self.pattern).alias("g")).unnest("g")
-            g = g.rename(dict(zip(g.columns, self.keys))).select(_unquote(pl.col(k)).alias(k) for k in self.keys)
-        for key in self.keys:
-            fix = np.flatnonzero(f.strip[key])
-            if len(fix) or len(slow):
-                cols[key] = cols[key].clone()
-            if len(fix):
-                cols[key].scatter(fix, cols[key].gather(fix).str.strip_chars())
-            if len(slow):
-                cols[key].scatter(slow, g.get_column(key))
-        return [col.alias(key) for key, col in cols.items()]
-
-
-def _decisions(decision: pl.Series) -> pl.Series:
-    """`action` (allowed, blocked, or null for an unknown value) of the decision
-    column. Short ASCII values (nearly all) are compared as whole string views,
-    lower-cased in place; the rest go through polars."""
-    views = tokens.view_words(decision)
-    lowered, long = tokens.lower_inline(views)
-    ascii_ = ((views[:, 0] >> np.uint64(32)) | views[:, 1]) & tokens._HIGH == 0
-    codes = np.zeros(len(views), dtype=np.uint8)  # 0 unknown, 1 allowed, 2 blocked
-    table = tokens.const_views(list(DECISIONS))
-    for k, (text, action) in enumerate(DECISIONS.items()):
-        hit = (lowered[:, 0] == table[k, 0]) & (lowered[:, 1] == table[k, 1])
-        codes[hit] = 1 if action == "allowed" else 2
-    out = tokens.constants(["", "allowed", "blocked"], codes)
-    out = pl.select(pl.when(pl.Series(codes > 0)).then(out)).to_series()
-    odd = np.flatnonzero((long | ~ascii_) & decision.is_not_null().to_numpy())
-    if len(odd):
-        out.scatter(odd, decision.gather(odd).str.to_lowercase().replace_strict(DECISIONS, default=None))
-    return out.alias("action")
-
-
-def _general_hosts(urls: pl.Series) -> pl.Series:
-    return with_host(pl.DataFrame({"url": urls}).lazy()).collect().get_column("host")
-
 
 def _unquote(field: pl.Expr) -> pl.Expr:
     """CSV field value: trimmed, outer quotes removed and doubled quotes undone."""
@@ -261,24 +214,14 @@ def _unquote(field: pl.Expr) -> pl.Expr:
     return pl.when(f.str.starts_with('"')).then(inner.str.strip_chars()).otherwise(f)
 
 
-def _timestamps(g: pl.DataFrame, b: tokens.Block, plain: np.ndarray, span, tz: str) -> pl.Series:
-    """`ts` (UTC) of the ISO 8601 text in `time`. The usual export shape
-    (`2026-01-15T10:00:00.123Z` on a plain line) is read from the batch buffer by
-    `tokens.iso_utc`; any other text with the general regex and time zone rules."""
-    micros, ok = tokens.iso_utc(b, *span)
-    ok &= plain
-    ts = pl.Series("ts", micros).cast(pl.Datetime("us", "UTC"))
-    ts = pl.select(pl.when(pl.Series(ok)).then(ts)).to_series().alias("ts")
-    text = g.get_column("time")
-    rest = np.flatnonzero(~ok & text.is_not_null().to_numpy())
-    if len(rest):
-        part = (
-            pl.DataFrame({"i": pl.Series(rest, dtype=pl.UInt32), "time": text.gather(rest)})
-            .with_columns(_general_timestamps(pl.col("time")))
-            .with_columns(_to_utc(tz))
-        )
-        ts.scatter(rest, _fix_gap(part, tz).get_column("ts"))
-    return ts
+def _timestamps(text: pl.Series, tz: str) -> pl.Series:
+    """`ts` (UTC) of the ISO 8601 text in `time` (null where it is not one)."""
+    part = (
+        pl.DataFrame({"i": pl.int_range(len(text), dtype=pl.UInt32, eager=True), "time": text})
+        .with_columns(_general_timestamps(pl.col("time")))
+        .with_columns(_to_utc(tz))
+    )
+    return _fix_gap(part, tz).get_column("ts").alias("ts")
 
 
 def _general_timestamps(text: pl.Expr) -> list[pl.Expr]:

@@ -1,11 +1,12 @@
-"""The numpy fast paths of the parsers give exactly what the regex paths give.
+"""The compiled fast paths of the parsers give exactly what the regex paths give.
 
-Both parsers tokenize plain lines with numpy (`ingest.tokens`, `ingest.hosts`)
-and send every other line to the regex path that defines the format. These
-tests generate seeded random lines full of near-misses (odd spacing, tabs,
-non-ASCII, long numbers, quotes, odd URLs and timestamps) and compare, frame for
-frame, the parser as shipped with the same parser whose fast path is switched
-off: same rows in the same order, same bad lines with the same reasons.
+Both parsers read plain lines with a compiled scanner (`ingest.squid_scan`,
+`ingest.csv_scan`) and send every other line to the regex path that defines the
+format. These tests generate seeded random lines full of near-misses (odd
+spacing, tabs, non-ASCII, long numbers, quotes, escapes, odd URLs and
+timestamps) and compare, frame for frame, the parser as shipped with the same
+parser whose fast path is switched off: same rows in the same order, same bad
+lines with the same reasons.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ingest import csv_scan, hosts, squid, surfprotect, tokens
+from ingest import csv_scan, scan_util, squid, surfprotect, tokens
 
 RNG_SEEDS = [1, 2, 3]
 
@@ -138,16 +139,6 @@ def test_surfprotect_fast_path_equals_regex_path(seed, tz, monkeypatch):
     taken, _ = parser._fast(tokens.Raw.of(lines))
     assert 0.02 < taken.mean() < 0.5  # the compiled scanner takes the plain lines, the rest go on
     monkeypatch.setattr(surfprotect.Parser, "_fast", lambda self, raw: (np.zeros(len(raw.starts), dtype=bool), None))
-    real_split = tokens.split_csv
-
-    def regex_only(block, n_fields, wanted):
-        f = real_split(block, n_fields, wanted)
-        f.plain[:] = False
-        return f
-
-    monkeypatch.setattr(tokens, "split_csv", regex_only)
-    monkeypatch.setattr(surfprotect, "_decisions", lambda d: d.str.to_lowercase().replace_strict(
-        surfprotect.DECISIONS, default=None).alias("action"))
     want_rows, want_bad = parser.parse(lines, 2)
     assert_frame_equal(rows, want_rows)
     assert_frame_equal(bad, want_bad)
@@ -182,9 +173,6 @@ def test_iso_utc_matches_python():
         texts.append(d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z")
         ok = d.year <= 2199
         want.append((d.replace(tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) if ok else None)
-    b = tokens.Block(pl.Series(texts))
-    micros, ok = tokens.iso_utc(b, b.off[:-1], b.off[1:] - b.off[:-1])
-    assert [int(m) if o else None for m, o in zip(micros, ok)] == want
     texts += ["2024-02-29T23:59:59.999Z", "2023-02-29T10:00:00.000Z", "2026-13-01T10:00:00.000Z", "1899-12-31T23:59:59.999Z"]
     want += [1709251199999000, None, None, None]
     data = np.frombuffer("".join(texts).encode(), dtype=np.uint8)
@@ -192,10 +180,22 @@ def test_iso_utc_matches_python():
     assert [m if o else None for m, o in got] == want
 
 
-def test_url_hosts_match_with_host():
-    urls = pl.Series(["www.x.com:443", "http://A.B.:80/x", "https://u:p@h.com/", "[::1]:443", "h:1:2", "h:abc",
-                      "error:x", "", None, "x.com?q", "x.com#f", "ftp://f.org/a", "HTTPS://X.org", "h.com:",
-                      "a:b/c", "http://h.com:8080?x", "https://", "ü.com", "x.com...", "...", "h:99999999999999999"])
-    want = squid.with_host(pl.DataFrame({"url": urls}).lazy()).collect().get_column("host")
-    got = hosts.url_hosts(urls, lambda u: squid.with_host(pl.DataFrame({"url": u}).lazy()).collect().get_column("host"))
-    assert got.to_list() == want.to_list()
+def test_compiled_hosts_match_with_host():
+    """`scan_util.host` on every URL shape: the plain ones give what `with_host`
+    gives; the others are flagged for `with_host` (never a different answer)."""
+    urls = ["www.x.com:443", "http://A.B.:80/x", "https://u:p@h.com/", "[::1]:443", "h:1:2", "h:abc",
+            "error:x", "", "x.com?q", "x.com#f", "ftp://f.org/a", "HTTPS://X.org", "h.com:", "a:b/c",
+            "http://h.com:8080?x", "https://", "x.com...", "...", "h:99999999999999999", "h:9999999999999999/x",
+            "https://WWW.Example.ORG./p?q=1", "h.com:443/x://y", "a://b"]
+    want = squid.with_host(pl.DataFrame({"url": urls}).lazy()).collect().get_column("host").to_list()
+    taken = set()
+    for url, expected in zip(urls, want):
+        data = np.frombuffer(url.encode() + b" " * 16, dtype=np.uint8)
+        rs, he, flags = scan_util.host(data, 0, len(url))
+        if flags & scan_util.SLOW_HOST:
+            continue
+        taken.add(url)
+        got = None if flags & scan_util.NO_HOST else bytes(data[rs:he]).decode().lower()
+        assert got == expected, url
+    assert {"www.x.com:443", "http://A.B.:80/x", "error:x", "x.com?q", "https://WWW.Example.ORG./p?q=1"} <= taken
+    assert not {"https://u:p@h.com/", "[::1]:443", "h:1:2", "ftp://f.org/a", "HTTPS://X.org"} & taken
