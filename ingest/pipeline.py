@@ -10,6 +10,7 @@ it becomes visible, and the other files still go in. The caller holds the lock.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -44,16 +45,28 @@ class FileResult:
         return asdict(self)
 
 
-def warm() -> None:
+COMPILING = "compiling the log parsers: the first run after an install takes about half a minute"
+
+
+def warm(notice: Callable[[str], None] | None = None) -> None:
     """Compile the parsers' scanners now (numba; after the first run they load
-    from its on-disk cache in a fraction of a second): tests and benchmarks call
-    this first so that no timing includes the one-time compile."""
+    from its on-disk cache in a fraction of a second). `notice` is told, once,
+    if that takes more than two seconds (the first run). Tests and benchmarks
+    call this first so that no timing includes the one-time compile."""
     from ingest import csv_scan, squid_scan
     from ingest.reader import make_batch
 
-    squid_scan.warm()
-    csv_scan.warm()
-    make_batch(b"x\n", 1, 0)
+    timer = threading.Timer(2.0, notice, (COMPILING,)) if notice else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    try:
+        squid_scan.warm()
+        csv_scan.warm()
+        make_batch(b"x\n", 1, 0)
+    finally:
+        if timer:
+            timer.cancel()
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -70,9 +83,12 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str = "auto",
-                 progress: Progress | None = None, now: datetime | None = None) -> list[FileResult]:
-    """Ingest every file; one FileResult each. The caller holds the store lock."""
+                 progress: Progress | None = None, now: datetime | None = None,
+                 notice: Callable[[str], None] | None = None) -> list[FileResult]:
+    """Ingest every file; one FileResult each. The caller holds the store lock.
+    `notice` hears of a slow first run (see `warm`)."""
     store.ensure()
+    warm(notice)
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
     results = [ingest_file(store, cfg, path, fmt, cutoff, progress) for path in expand(paths)]
     audit.record(store, "ingest", rows=sum(r.rows for r in results),

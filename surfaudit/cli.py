@@ -119,7 +119,9 @@ def ingest(
     cfg = _cfg()
     store = _store(cfg)
     with render.progress(err) as progress, store.lock(wait):
-        results = ingest_paths(store, cfg, paths, "auto" if fmt is Fmt.json else fmt.value, progress=progress)
+        notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
+        results = ingest_paths(store, cfg, paths, "auto" if fmt is Fmt.json else fmt.value, progress=progress,
+                               notice=notice)
     if summary is OutFmt.json or fmt is Fmt.json:
         out.print_json(json.dumps([r.as_dict() for r in results]))
     else:

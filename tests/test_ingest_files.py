@@ -178,3 +178,18 @@ def test_a_file_of_many_batches_is_written_by_two_writers_exactly(store, tmp_pat
     compact(store)
     assert len(store.parts()) == 1
     assert rows(store).head(3000).equals(got) and rows(store).height == 3010
+
+
+def test_a_slow_first_compile_is_announced_once(monkeypatch):
+    """The first run after an install compiles the scanners (~30 s): the technician
+    is told, once, instead of facing a silent pause; a warm start says nothing."""
+    import time
+
+    from ingest import csv_scan, pipeline
+
+    heard = []
+    pipeline.warm(heard.append)
+    assert heard == []  # cached: well under the two seconds
+    monkeypatch.setattr(csv_scan, "warm", lambda: time.sleep(2.5))
+    pipeline.warm(heard.append)
+    assert heard == [pipeline.COMPILING]
