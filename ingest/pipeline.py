@@ -247,13 +247,17 @@ def _writing(store: Store) -> Iterator[None]:
 
 def _fix_invalid_utf8(batch, bad: pl.DataFrame) -> pl.DataFrame:
     """Lines that were not UTF-8 are quarantined as such, with their bytes decoded leniently."""
-    if bad.height == 0:  # (an invalid line is always a bad line)
+    # An invalid line is always a bad line, and reaches the parser as U+FFFD alone.
+    suspects = bad.filter(pl.col("line") == "\ufffd").get_column("line_no").to_list()
+    numbers = {}
+    for line_no in suspects:
+        raw = batch.raw_line_bytes(line_no - batch.first_line_no)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            numbers[line_no] = raw.decode("utf-8", "replace")
+    if not numbers:
         return bad
-    invalid = batch.lines.is_null()
-    if not invalid.any():
-        return bad
-    idx = invalid.arg_true().to_list()
-    numbers = {batch.first_line_no + i: batch.raw_line(i) for i in idx}
     fixed = bad.with_columns(
         pl.when(pl.col("line_no").is_in(list(numbers))).then(pl.lit("invalid utf-8")).otherwise(pl.col("reason")).alias("reason"),
         pl.col("line_no").replace_strict(numbers, default=pl.col("line"), return_dtype=pl.String).alias("line"),

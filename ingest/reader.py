@@ -69,8 +69,12 @@ class Batch:
         return Raw(self.buf, self.offsets[:-1], self.offsets[1:] - 1,
                    lines=lambda: self.lines.fill_null("\ufffd"))
 
+    def raw_line_bytes(self, i: int) -> bytes:
+        """Line i as it is in the stream, without its newline."""
+        return bytes(self.buf[self.offsets[i] : self.offsets[i + 1] - 1])
+
     def raw_line(self, i: int) -> str:
-        return bytes(self.buf[self.offsets[i] : self.offsets[i + 1] - 1]).decode("utf-8", "replace")
+        return self.raw_line_bytes(i).decode("utf-8", "replace")
 
 
 def compression_of(path: Path) -> str | None:
