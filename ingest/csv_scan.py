@@ -19,11 +19,9 @@ the format; tests/test_parse_fast_paths.py checks the two agree.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from ingest import tokens
+from ingest import scan_util, tokens
 from ingest.jit import inline, jit
 from ingest.scan_util import NO_HOST, SLOW_HOST, count, digits, host, positions, view
 
@@ -180,33 +178,13 @@ class Layout:
         self.codes = np.array([1 if a == "allowed" else 2 for a in decisions.values()], dtype=np.int64)
 
 
-PIECES = 2  # lines are tokenized in this many pieces at once (numba releases the GIL)
-_POOL = ThreadPoolExecutor(max_workers=PIECES - 1, thread_name_prefix="surfaudit-csv")
-
-
 def scan(raw: tokens.Raw, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """(flags uint8[n], numbers int64[n, 2] (ts µs, action code), views uint64[6, n, 2],
-    extras) for the lines of `raw`; rows without OK in flags carry nothing else.
-    The views point into raw.data (Arrow data buffer 0) or extras[k - 1] (buffer k)."""
-    n = len(raw.starts)
-    flags = np.empty(n, dtype=np.uint8)
-    numbers = np.empty((n, 2), dtype=np.int64)
-    views = np.zeros((6, n, 2), dtype=np.uint64)
-    cuts = [n * k // PIECES for k in range(PIECES + 1)]
-    # A line writes at most three times its length to extra (an unescaped user name,
-    # its lower-cased copy and a lower-cased host); pages never written cost nothing.
-    extras = [np.empty(3 * int((raw.ends[a:z] - raw.starts[a:z]).sum()) + 16, dtype=np.uint8)
-              for a, z in zip(cuts, cuts[1:])]
-
-    def piece(k: int) -> int:
-        return _scan_range(raw.data, raw.w8, raw.starts, raw.ends, cuts[k], cuts[k + 1], lay.n_fields,
-                           lay.layout, lay.words, lay.offsets, lay.codes, flags, numbers, views, extras[k], k + 1)
-
-    others = [_POOL.submit(piece, k) for k in range(1, PIECES)] if n > 10_000 else []
-    used = [piece(0)] + [f.result() for f in others]
-    if not others:
-        used += [piece(k) for k in range(1, PIECES)]
-    return flags, numbers, views, [x[:u] for x, u in zip(extras, used)]
+    extras) for the lines of `raw`, in two threads; rows without OK in flags carry
+    nothing else (`scan_util.in_pieces` says where the views point)."""
+    return scan_util.in_pieces(raw, 2, lambda lo, hi, *out: _scan_range(
+        raw.data, raw.w8, raw.starts, raw.ends, lo, hi, lay.n_fields, lay.layout, lay.words, lay.offsets,
+        lay.codes, *out))
 
 
 def warm() -> None:

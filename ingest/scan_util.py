@@ -12,6 +12,8 @@ one, used for every URL shape these helpers flag as unusual).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
@@ -228,3 +230,35 @@ def host(data, us, ue):
     return rs, he, NO_HOST if he == rs else 0
 
 
+
+
+PIECES = 2  # a batch is scanned in this many pieces at once (the kernels release the GIL)
+_POOL = ThreadPoolExecutor(max_workers=PIECES - 1, thread_name_prefix="surfaudit-scan")
+
+
+def in_pieces(raw, width: int, kernel) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Run a scanner kernel over the lines of `raw` in PIECES threads.
+
+    `kernel(lo, hi, flags, numbers, views, extra, xbuf)` fills rows lo..hi of the
+    outputs and returns how many bytes of its `extra` buffer it used (Arrow data
+    buffer `xbuf`). Returns (flags uint8[n], numbers int64[n, width], views
+    uint64[6, n, 2], extras): the views point into raw.data (buffer 0) or into
+    extras[k - 1] (buffer k)."""
+    n = len(raw.starts)
+    flags = np.empty(n, dtype=np.uint8)
+    numbers = np.empty((n, width), dtype=np.int64)
+    views = np.zeros((6, n, 2), dtype=np.uint64)
+    cuts = [n * k // PIECES for k in range(PIECES + 1)]
+    # A line writes at most three times its length to extra (an unescaped user name,
+    # its lower-cased copy and a lower-cased host); pages never written cost nothing.
+    extras = [np.empty(3 * int((raw.ends[a:z] - raw.starts[a:z]).sum()) + 16, dtype=np.uint8)
+              for a, z in zip(cuts, cuts[1:])]
+
+    def piece(k: int) -> int:
+        return kernel(cuts[k], cuts[k + 1], flags, numbers, views, extras[k], k + 1)
+
+    others = [_POOL.submit(piece, k) for k in range(1, PIECES)] if n > 10_000 else []
+    used = [piece(0)] + [f.result() for f in others]
+    if not others:
+        used += [piece(k) for k in range(1, PIECES)]
+    return flags, numbers, views, [x[:u] for x, u in zip(extras, used)]

@@ -20,8 +20,6 @@ compares both routes.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from ingest import scan_util, tokens
@@ -196,36 +194,14 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
     return used
 
 
-PIECES = 2  # lines are tokenized in this many pieces at once (numba releases the GIL)
-_POOL = ThreadPoolExecutor(max_workers=PIECES - 1, thread_name_prefix="surfaudit-scan")
-
-
 def scan(raw: tokens.Raw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Tokenize the lines of `raw` (see the module docstring), in PIECES threads.
+    """Tokenize the lines of `raw` (see the module docstring), in two threads.
 
     Returns (flags uint8[n], numbers int64[n, 5], views uint64[6, n, 2], extras):
-    row i describes line i; rows without OK in flags carry nothing else. The
-    views point into raw.data (Arrow data buffer 0) or into extras[k - 1]
-    (buffer k)."""
-    n = len(raw.starts)
-    flags = np.empty(n, dtype=np.uint8)
-    numbers = np.empty((n, 5), dtype=np.int64)
-    views = np.empty((6, n, 2), dtype=np.uint64)
-    cuts = [n * k // PIECES for k in range(PIECES + 1)]
-    # A line writes at most three times its length to extra (an unescaped user name,
-    # its lower-cased copy and a lower-cased host); pages never written cost nothing.
-    extras = [np.empty(3 * int((raw.ends[a:z] - raw.starts[a:z]).sum()) + 16, dtype=np.uint8)
-              for a, z in zip(cuts, cuts[1:])]
-
-    def piece(k: int) -> int:
-        return _scan_range(raw.data, raw.w8, raw.starts, raw.ends, cuts[k], cuts[k + 1],
-                           flags, numbers, views, extras[k], k + 1)
-
-    others = [_POOL.submit(piece, k) for k in range(1, PIECES)] if n > 10_000 else []
-    used = [piece(0)] + [f.result() for f in others]
-    if not others:
-        used += [piece(k) for k in range(1, PIECES)]
-    return flags, numbers, views, [x[:u] for x, u in zip(extras, used)]
+    row i describes line i; rows without OK in flags carry nothing else
+    (`scan_util.in_pieces` says where the views point)."""
+    return scan_util.in_pieces(raw, 5, lambda lo, hi, *out: _scan_range(raw.data, raw.w8, raw.starts, raw.ends,
+                                                                        lo, hi, *out))
 
 
 def warm() -> None:
