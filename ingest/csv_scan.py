@@ -23,7 +23,7 @@ import numpy as np
 
 from ingest import scan_util, tokens
 from ingest.jit import inline, jit
-from ingest.scan_util import NO_HOST, SLOW_HOST, count, digits, host, positions, view
+from ingest.scan_util import NO_HOST, SLOW_HOST, count, digits, host, line_end, longest_line, positions, view
 
 OK = 1
 NO_USERNAME = 2  # the user field is absent, empty or "-"
@@ -96,18 +96,14 @@ def _scan_range(data, w8, starts, ends, lo, hi, n_fields, layout, words, offsets
     bytes of `extra` used."""
     fs = np.empty(8, dtype=np.int64)  # field start and end per layout column
     fe = np.empty(8, dtype=np.int64)
-    longest = 0
-    for i in range(lo, hi):
-        longest = max(longest, ends[i] - starts[i])
+    longest = longest_line(starts, ends, lo, hi)
     commas = np.empty(longest + 1, dtype=np.int64)
     xw8 = np.empty(0, dtype=np.uint64)
     used = 0
     for i in range(lo, hi):
         flags[i] = 0
         s = starts[i]
-        e = ends[i]
-        while e > s and data[e - 1] == 13:
-            e -= 1
+        e = line_end(data, s, ends[i])
         if positions(data, w8, s, e, commas, 44, 0) != n_fields - 1:  # printable ASCII
             continue
         quotes = count(data, w8, s, e, 34)

@@ -117,6 +117,23 @@ def line_offsets(data, w8):
 
 
 @inline
+def longest_line(starts, ends, lo, hi):
+    """The length of the longest of lines lo..hi."""
+    longest = 0
+    for i in range(lo, hi):
+        longest = max(longest, ends[i] - starts[i])
+    return longest
+
+
+@inline
+def line_end(data, s, e):
+    """The end of line data[s:e] without its trailing carriage returns."""
+    while e > s and data[e - 1] == 13:
+        e -= 1
+    return e
+
+
+@inline
 def word_at(w8, src, at, n):
     """The first n (0..8) bytes at src[at], little-endian, the rest zero."""
     if n <= 0:

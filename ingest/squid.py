@@ -26,7 +26,6 @@ import re
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from ingest import squid_scan, tokens
 from surfaudit.schema import EVENT_SCHEMA, conform
@@ -143,15 +142,8 @@ def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
     order). Escaped user names and unusual URLs are finished here with the exact
     polars code."""
     raw = raw if isinstance(raw, tokens.Raw) else tokens.Raw.of(raw)
-    flags, numbers, views, extras = squid_scan.scan(raw)
-    done = (flags & squid_scan.OK) != 0
-    idx = np.flatnonzero(done)
-    if len(idx) < len(flags):
-        flags, numbers, views = flags[idx], numbers[idx], views[:, idx]
-    buffers = [raw.buffer(), *(pa.py_buffer(x) for x in extras)]
-
-    def strings(col: int, null: int = 0) -> pl.Series:
-        return tokens.view_series(views[col], buffers, (flags & null) != 0 if null else None)
+    got = tokens.Scanned(raw, squid_scan.scan(raw), squid_scan.OK)
+    done, idx, flags, numbers, strings = got.done, got.idx, got.flags, got.numbers, got.strings
 
     action = numbers[:, squid_scan.ACTION].astype(np.uint8)
     frame = pl.DataFrame({

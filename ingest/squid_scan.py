@@ -24,7 +24,8 @@ import numpy as np
 
 from ingest import scan_util, tokens
 from ingest.jit import inline, jit
-from ingest.scan_util import ERROR_PREFIX, digits, host, positions, put_view, starts_with, view
+from ingest.scan_util import (ERROR_PREFIX, digits, host, line_end, longest_line, positions, put_view, starts_with,
+                               view)
 
 # Bits of `flags`.
 OK = 1  # the line has the plain shape: its row is complete here
@@ -91,18 +92,14 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
     (see `scan`); lower-cased copies go to `extra`, Arrow data buffer `xbuf`.
     Returns the bytes of extra used."""
     sep = np.empty(9, dtype=np.int64)
-    longest = 0
-    for i in range(lo, hi):
-        longest = max(longest, ends[i] - starts[i])
+    longest = longest_line(starts, ends, lo, hi)
     xw8 = np.empty(0, dtype=np.uint64)  # (extra is read byte by byte: it is rarely used)
     used = 0
     sp = np.empty(longest + 1, dtype=np.int64)
     for i in range(lo, hi):
         flags[i] = 0
         s = starts[i]
-        e = ends[i]
-        while e > s and data[e - 1] == 13:
-            e -= 1
+        e = line_end(data, s, ends[i])
         k = positions(data, w8, s, e, sp, 32, 0)  # the spaces; -1: not all printable ASCII
         good = True
         if k < 9 or sp[0] != s + 14 or e - 1 <= sp[k - 1]:

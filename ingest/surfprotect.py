@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from ingest import csv_scan, tokens
 from ingest.squid import with_host
@@ -133,15 +132,8 @@ class Parser:
 
     def _fast(self, raw: tokens.Raw) -> tuple[np.ndarray, pl.DataFrame]:
         """The mask of the plain lines and their rows (with the line index `i`)."""
-        flags, numbers, views, extras = csv_scan.scan(raw, self.layout)
-        done = (flags & csv_scan.OK) != 0
-        idx = np.flatnonzero(done)
-        if len(idx) < len(flags):
-            flags, numbers, views = flags[idx], numbers[idx], views[:, idx]
-        buffers = [raw.buffer(), *(pa.py_buffer(x) for x in extras)]
-
-        def strings(col: int, null: int = 0) -> pl.Series:
-            return tokens.view_series(views[col], buffers, (flags & null) != 0 if null else None)
+        got = tokens.Scanned(raw, csv_scan.scan(raw, self.layout), csv_scan.OK)
+        done, idx, numbers, strings = got.done, got.idx, got.numbers, got.strings
 
         m = len(idx)
         frame = pl.DataFrame({

@@ -95,6 +95,24 @@ def view_series(views: np.ndarray, buffers: list[pa.Buffer], null: np.ndarray | 
     return pl.Series(pl.from_arrow(array))
 
 
+class Scanned:
+    """What a compiled scanner returned, kept for the lines it took (`done`): their
+    index `idx` in the batch, their `flags` and `numbers`, and their string columns."""
+
+    def __init__(self, raw: Raw, result: tuple, ok: int):
+        flags, numbers, views, extras = result
+        self.done = (flags & ok) != 0
+        self.idx = np.flatnonzero(self.done)
+        if len(self.idx) < len(flags):
+            flags, numbers, views = flags[self.idx], numbers[self.idx], views[:, self.idx]
+        self.flags, self.numbers, self.views = flags, numbers, views
+        self.buffers = [raw.buffer(), *(pa.py_buffer(x) for x in extras)]
+
+    def strings(self, col: int, null: int = 0) -> pl.Series:
+        """String column `col` of the views, null where flags has bit `null`."""
+        return view_series(self.views[col], self.buffers, (self.flags & null) != 0 if null else None)
+
+
 def constants(values: list[str], codes: np.ndarray) -> pl.Series:
     """String column `values[codes[i]]` (a polars gather: cheaper than building views)."""
     return pl.Series(values, dtype=pl.String).gather(codes.astype(np.uint32))
