@@ -10,7 +10,7 @@ surrounding spaces, its time is
 `YYYY-MM-DDTHH:MM:SS.fffZ`, its decision is a known word, its URL has a plain
 shape with a host, and it names a user or a client IP.
 
-Why: issue 6 asks for 1 M rows/s; the numpy and polars passes of the general
+Why: issue 6 asks for 1 M rows/s; the regex and polars passes of the general
 path cost about a microsecond per row. Every line that is not plain (quoted
 fields, offsets and local times, odd URLs, unknown decisions, bad lines, the
 header) is left to that general path in `ingest.surfprotect`, which defines

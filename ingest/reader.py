@@ -2,10 +2,12 @@
 
 Files are streamed in large blocks so memory does not grow with file size. The
 compression is detected from the magic bytes (a rotated `access.log.1.gz` renamed
-without its suffix still reads). Lines are found with numpy and handed on as an
-Arrow string-view array pointing into the block itself (no copy of the text, no
-Python object per line). `prefetch` runs reading, decompression and hashing in a
-thread beside the parser (they release the GIL), see docs/performance.md. The caller gets,
+without its suffix still reads). Each block is read straight into the batch's own
+buffer and its newlines found eight bytes at a time (`scan_util.line_offsets`); the
+parsers' scanners read that buffer, and a String column of the lines (string views
+into it: no copy of the text) is made only if a parser needs one. `prefetch` runs
+reading, decompression and hashing in a thread beside the parser (they release the
+GIL), see docs/performance.md. The caller gets,
 per batch, the 1-based number of the first line and the byte offsets of the batch
 in the decompressed stream, which the exactly-once manifest relies on.
 """
@@ -269,7 +271,7 @@ def _last_newline(buf: np.ndarray, have: int) -> int:
 def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
     """Run `batches` in a thread, at most `depth` batches ahead of the consumer.
 
-    Decompression (zlib/ISA-L), hashing and numpy release the GIL, so they use the
+    Reading, hashing and the newline search release the GIL, so they use the
     second core while the parser runs. Errors are re-raised in the consumer; a
     consumer that stops early stops the thread.
     """
