@@ -30,13 +30,16 @@ if TYPE_CHECKING:
 
 # Write path (docs/performance.md): polars hands string views over without a copy;
 # zstd level 1 (level 3 costs ~40 % more time for ~1 % smaller files); dictionary
-# pages only for the low-cardinality columns (not url); min/max statistics on ts
+# pages for every string column (url too: most are CONNECT host:443, and with row
+# groups of one 16 MB batch its dictionary fits; pyarrow falls back to plain pages
+# when it would not); min/max statistics on ts
 # only (DuckDB prunes row groups on ts; rows are in time order, so the min/max of
 # a string column spans nearly everything and cost a quarter of the write);
 # delta encoding for the integer columns (smaller and faster than zstd alone).
 WRITE_SCHEMA = pa.schema([pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type) for f in ARROW_SCHEMA])
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=1, write_statistics=["ts"], store_schema=False,
-                       use_dictionary=["user", "username", "client_ip", "method", "host", "action", "category", "source"],
+                       use_dictionary=["user", "username", "client_ip", "method", "host", "url", "action", "category",
+                                       "source"],
                        column_encoding=dict.fromkeys(("ts", "bytes", "elapsed_ms"), "DELTA_BINARY_PACKED"))
 
 
