@@ -22,7 +22,7 @@ import pyarrow as pa
 
 class Raw:
     """Lines as bytes for the compiled scanners: line i is data[starts[i]:ends[i]]
-    (no newline), `w8` the unaligned words of `data` (see `windows`), `source`
+    (no newline), `w8` the unaligned words of `data` (see `windows8`), `source`
     the object owning the bytes (kept alive by the string columns viewing it)."""
 
     def __init__(self, source, starts: np.ndarray, ends: np.ndarray, lines=None):
@@ -51,7 +51,8 @@ class Raw:
         off = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=n + 1, offset=arr.offset * 8)
         ends = off[1:].copy()
         if arr.null_count:
-            ends[arr.is_null().to_numpy(zero_copy_only=False)] = off[:-1][arr.is_null().to_numpy(zero_copy_only=False)]
+            null = arr.is_null().to_numpy(zero_copy_only=False)
+            ends[null] = off[:-1][null]
         return cls(arr.buffers()[2], off[:-1].copy(), ends, lines)
 
     def lines_at(self, index: np.ndarray) -> pl.Series:
