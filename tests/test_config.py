@@ -13,12 +13,14 @@ from surfaudit.errors import ConfigError
 
 def test_init_template_has_every_key_and_equals_the_defaults():
     data = tomllib.loads(DEFAULT_TOML)
-    assert set(data) == {"store", "schedule", "social", "blocked", "retention"}
+    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "formats"}
+    assert set(data["ingest"]) == {"settle_seconds", "max_line_bytes", "recursive", "site"}
     assert set(data["schedule"]) == {"timezone", "workdays", "work_hours", "breaks"}
     assert set(data["social"]) == {"domains", "ignore_hosts", "idle_gap_seconds", "tail_seconds", "flag_minutes"}
     cfg = parse_config(data)
     default = Config()
     assert (cfg.schedule, cfg.social, cfg.blocked, cfg.retention) == (default.schedule, default.social, default.blocked, default.retention)
+    assert (cfg.ingest, cfg.formats) == (default.ingest, default.formats)
     assert cfg.schedule.breaks == (Window(630, 650), Window(720, 780))
 
 
@@ -33,6 +35,16 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     ('[retention]\nmonths = 0\n', "[retention].months"),
     ('[social]\ntail_seconds = "60"\n', "[social].tail_seconds"),
     ('[social]\nflag_minutes = true\n', "[social].flag_minutes"),
+    ('[ingest]\nmax_line_bytes = 10\n', "[ingest].max_line_bytes"),
+    ('[ingest]\nrecursive = "yes"\n', "[ingest].recursive"),
+    ('[ingest]\nsettle = 3\n', "[ingest].settle"),
+    ('[formats.squid]\nformat = "x"\n', "[formats.squid].format"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\n', "[formats.vendor].decision"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\nencoding = "latin-9"\n', "[formats.vendor].encoding"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\ndelimiter = ";;"\n', "[formats.vendor].delimiter"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\nallowed = ["x"]\nblocked = ["X"]\n', "[formats.vendor]"),
+    ('[formats.Bad Name]\ntime = "T"\n', "[formats.Bad Name]"),
+    ('[formats.fortigate]\ntime = "T"\n', "[formats.fortigate]"),
 ])
 def test_bad_values_name_the_key(toml, key):
     with pytest.raises(ConfigError) as info:
