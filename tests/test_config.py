@@ -43,7 +43,7 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\nencoding = "latin-9"\n', "[formats.vendor].encoding"),
     ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\ndelimiter = ";;"\n', "[formats.vendor].delimiter"),
     ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\nallowed = ["x"]\nblocked = ["X"]\n', "[formats.vendor]"),
-    ('[formats.Bad Name]\ntime = "T"\n', "[formats.Bad Name]"),
+    ('[formats."Bad Name"]\ntime = "T"\n', "[formats.Bad Name]"),
     ('[formats.fortigate]\ntime = "T"\n', "[formats.fortigate]"),
 ])
 def test_bad_values_name_the_key(toml, key):
