@@ -97,7 +97,7 @@ def looks_like(first_lines: list[str]) -> bool:
     return hits * 2 > len(lines)
 
 
-def make_parser(first_line: str, tz: str) -> Parser:
+def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
     """Squid lines carry epoch timestamps and no header: `first_line` and `tz` are unused."""
     return Parser()
 

@@ -83,7 +83,7 @@ def looks_like(first_lines: list[str]) -> bool:
     return {"time", "url", "decision"} <= found.keys()
 
 
-def make_parser(first_line: str, tz: str) -> Parser:
+def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
     """A parser for files whose header is `first_line`; InputError if it lacks a
     required column (time, url, decision, and a user or client IP)."""
     cells, found = _columns(first_line)
