@@ -3,7 +3,14 @@
 Line shape (logformat `squid`):
 ``%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt``, fields separated
 by runs of spaces. A user name may contain spaces, so 7 fields are taken from the
-left, 2 from the right and the rest is the user.
+left and the user runs up to the hierarchy field (the first later token shaped
+`CODE/peer`: `HIER_NONE/-`, `DIRECT/1.2.3.4`, `FIRST_PARENT_MISS/p`, `NONE/-`),
+which the MIME type follows; fields after the MIME type (a logformat appending
+Referer, User-Agent or vendor tags) are ignored. A user token never opens a
+quote. A line with no hierarchy-shaped field is read as before: its last two
+fields are the hierarchy and the MIME type. Squid's other built-in formats and
+custom logformats (`[formats.squid] logformat`) are compiled by
+`ingest.squid_logformat`; `make_parser` chooses.
 
 Why it looks like this: ingest is benchmarked on millions of lines, so a batch is
 never parsed with a Python loop per line. The format is defined by two regexes
@@ -39,16 +46,26 @@ _F = r"[^ ]+"
 _STATUS = r"([^ /]+)/([0-9]{1,4})"
 _BYTES = r"[0-9]{1,18}"
 _HEAD = rf"^ *({_TS}) +({_EL}) +({_F}) +{_STATUS} +({_BYTES}) +({_F}) +({_F}) +"
-# Fast: the user has no spaces (one-pass friendly). Slow: the rest is the user.
-FAST_RE = _HEAD + rf"({_F}) +{_F} +{_F} *$"
-SLOW_RE = _HEAD + rf"([^ ].*?) +{_F} +{_F} *$"
+# The hierarchy field (`HIER_DIRECT/1.2.3.4`, `DIRECT/...`, `FIRST_PARENT_MISS/...`,
+# `NONE/-`): the user ends before the first token of this shape that is followed
+# by the MIME type; anything after the MIME type (Referer, User-Agent, vendor
+# tags) is ignored. A user token never opens a quote.
+HIER = r"[A-Z][A-Z_]*/[^ ]*"
+_UTOK = r'[^ "][^ ]*'
+_USER = rf"{_UTOK}(?: +{_UTOK})*?"
+# Fast: the user has no spaces (one-pass friendly). Slow: the user may have spaces.
+FAST_RE = _HEAD + rf"({_UTOK}) +{HIER} +{_F}(?: .*)?$"
+SLOW_RE = _HEAD + rf"({_USER}) +{HIER} +{_F}(?: .*)?$"
+# A line without a hierarchy-shaped field: the last two fields are the hierarchy
+# and the MIME type, the rest is the user (no extra fields are possible then).
+PLAIN_RE = _HEAD + rf'({_USER}) +[^ "][^ ]* +[^ "][^ ]* *$'
 _GROUPS = ("ts", "elapsed", "client", "tag", "status", "bytes", "method", "url", "user")
 
 _SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+._\-]*://"
 
 _ESCAPE_RE = re.compile(rb"\\(.)|%([0-9A-Fa-f]{2})", re.DOTALL)
 _BACKSLASH = {b"n": b"\n", b"r": b"\r", b"t": b"\t"}
-_LINE_RE = re.compile(SLOW_RE)
+_LINE_RES = (re.compile(SLOW_RE), re.compile(PLAIN_RE))
 
 
 def with_host(frame: pl.LazyFrame, url: str = "url", out: str = "host") -> pl.LazyFrame:
@@ -93,7 +110,7 @@ def looks_like(first_lines: list[str]) -> bool:
     lines = [ln.rstrip("\r") for ln in first_lines if ln.strip()][:10]
     if not lines:
         return False
-    hits = sum(1 for ln in lines if _LINE_RE.match(ln))
+    hits = sum(1 for ln in lines if any(r.match(ln) for r in _LINE_RES))
     return hits * 2 > len(lines)
 
 
@@ -127,9 +144,12 @@ class Parser:
         rest = df.filter(miss).filter(pl.col("line").is_null() | (pl.col("line").str.strip_chars(" \t") != ""))
         slow = _extract(rest, SLOW_RE)
         slow_miss = slow.get_column("ts").is_null()
-        good = pl.concat([ok, slow.filter(~slow_miss)])
+        rest = rest.filter(slow_miss)
+        plain = _extract(rest, PLAIN_RE)
+        plain_miss = plain.get_column("ts").is_null()
+        good = pl.concat([ok, slow.filter(~slow_miss), plain.filter(~plain_miss)])
         rows = pl.concat([fast, _finish(good)]).sort("i") if good.height else fast
-        return conform(rows), _bad_frame(rest.filter(slow_miss), first_line_no)
+        return conform(rows), _bad_frame(rest.filter(plain_miss), first_line_no)
 
 
 def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:

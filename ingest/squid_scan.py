@@ -86,6 +86,29 @@ def _unescape(data, a, b, extra, at):
     return q - at
 
 
+@inline
+def _hierarchy(data, sp, u0, k, e):
+    """Index in sp of the space before the hierarchy field, the user field
+    starting after sp[u0]: the first token after the user's first one shaped
+    `[A-Z][A-Z_]*/...` and followed by a MIME token. -1 when the line is not
+    plain there (a user token opening a quote, a doubled space around the
+    hierarchy or MIME field, no hierarchy): the regexes decide those."""
+    for t in range(u0 + 1, k - 1):
+        p = sp[t] + 1
+        c = data[p]
+        if c == 34:
+            return -1
+        if 65 <= c <= 90:
+            while p < sp[t + 1] and (65 <= data[p] <= 90 or data[p] == 95):
+                p += 1
+            if p < sp[t + 1] and data[p] == 47:
+                mime_end = sp[t + 2] if t + 2 < k else e
+                if sp[t] - sp[t - 1] <= 1 or sp[t + 1] + 1 >= mime_end or data[sp[t + 1] + 1] == 32:
+                    return -1
+                return t
+    return -1
+
+
 @jit
 def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
     """Tokenize lines lo..hi of data[starts[i]:ends[i]] into row i of the outputs
@@ -102,7 +125,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
         e = line_end(data, s, ends[i])
         k = positions(data, w8, s, e, sp, 32, 0)  # the spaces; -1: not all printable ASCII
         good = True
-        if k < 9 or sp[0] != s + 14 or e - 1 <= sp[k - 1]:
+        if k < 9 or sp[0] != s + 14:
             continue
         # The timestamp: ten digits, '.', three digits.
         if data[s + 10] != 46:
@@ -119,13 +142,20 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             continue
         for j in range(7):
             sep[j] = sp[run - 1 + j]
-        sep[7] = sp[k - 2]
-        sep[8] = sp[k - 1]
-        for j in range(8):
+        for j in range(6):
             if sep[j + 1] - sep[j] <= 1:
                 good = False
-        if not good or data[sep[6] + 1] == 32 or data[sep[7] - 1] == 32:
+        c = data[sep[6] + 1]
+        if not good or c == 32 or c == 34:
             continue
+        # The user ends before the first hierarchy-shaped token (`HIER_NONE/-`,
+        # `DIRECT/1.2.3.4`...) that follows it and is followed by the MIME type;
+        # whatever comes after the MIME type (Referer, User-Agent, tags) is ignored.
+        t = _hierarchy(data, sp, run + 5, k, e)
+        if t < 0:
+            continue
+        sep[7] = sp[t]
+        sep[8] = sp[t + 1]
         elapsed = digits(data, sep[0] + 1, sep[1], 12)
         status = digits(data, sep[3] - 3, sep[3], 3)
         nbytes = digits(data, sep[3] + 1, sep[4], 16)

@@ -29,7 +29,11 @@ def pick(rng: random.Random, usual, *odd):
     return usual if not odd or rng.random() < 0.8 else rng.choice(odd)
 
 
-def squid_line(rng: random.Random) -> str:
+EXTRA_TAILS = ['"http://ref.example/a b" "Mozilla/5.0 (X11; Linux x86_64)"', '"-" "-"', 'vendor=tag', '"unterminated',
+               '"x" HIER_NONE/- text/html', '  "a"', 'ab "c d"', '"Mozilla/5.0 \\"q\\" é"', '-']
+
+
+def squid_line(rng: random.Random, extras: bool = False) -> str:
     ts = pick(rng, "1795219200.044", "1795219200.5", "179521920.123", "17952192000.123", "1795219200.0441",
               "1795219200", "1795219200.04a", "-1795219200.044", "1795219200,044")
     el = pick(rng, "0", "7", "23775", "123456", "1234567", "-1", "12a", "1234567890123")
@@ -48,9 +52,17 @@ def squid_line(rng: random.Random) -> str:
     user = pick(rng, "jsmith", "-", "JSmith", "SCHOOL\\\\jdoe", "john%20smith", "Ren%C3%A9e", "Mary Ann",
                 "Mary  Jane Watson", "🙂user", "a", "A_very_long_User.Name", "x%", "%41%42", "a\\", "x\\ny",
                 "%20lead", "A%5cB%5C", "SCHOOL\\\\Very.Long.Name%2Ex", "%4", "%%41")
+    if extras:
+        user = pick(rng, user, "John SMITH", "A B/C", '"quoted"', 'x "y"', "DOM\\\\John Smith", "Ann HIER_X/1",
+                    "NONE/-", "u  v")
     hier = pick(rng, "HIER_DIRECT/1.2.3.4", "HIER_NONE/-")
+    if extras:
+        hier = pick(rng, hier, "DIRECT/10.0.0.1", "FIRST_PARENT_MISS/proxy.lan", "NONE/-", "TIMEOUT_DIRECT/1.1.1.1",
+                    "weird", "hier_none/-", "X/", '"HIER_NONE/-"')
     mime = pick(rng, "-", "text/html")
     fields = [ts + gap + el, client, f"{tag}/{status}", nbytes, method, url, user, hier, mime]
+    if extras and rng.random() < 0.7:
+        fields += [rng.choice(EXTRA_TAILS) for _ in range(rng.randrange(1, 4))]
     line = " ".join(fields)
     r = rng.random()
     if r < 0.02:
@@ -90,13 +102,32 @@ def test_squid_fast_path_equals_regex_path(seed, monkeypatch):
     assert_frame_equal(bad, want_bad)
 
 
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_squid_extra_fields_fast_path_equals_regex_path(seed, monkeypatch):
+    """Lines with trailing fields after the MIME type, odd hierarchy fields and
+    user names that look like hierarchy fields or open quotes."""
+    rng = random.Random(100 + seed)
+    lines = pl.Series("line", [squid_line(rng, extras=True) for _ in range(4000)], dtype=pl.String)
+    rows, bad = squid.Parser().parse(lines, 7)
+    taken, _ = squid._fast(lines)
+    assert 0.2 < taken.mean() < 0.9
+    assert rows.height > 1000 and bad.height > 100
+    no_fast(monkeypatch)
+    want_rows, want_bad = squid.Parser().parse(lines, 7)
+    assert_frame_equal(rows, want_rows)
+    assert_frame_equal(bad, want_bad)
+
+
 def test_squid_fast_path_takes_the_plain_lines():
     lines = pl.Series([
         "1795219200.044   8585 10.5.220.2 TCP_DENIED/403 3900 GET http://a.b/p/1 SCHOOL\\\\anna HIER_NONE/- text/html",
         "1795219200.168      1 10.11.60.164 TCP_TUNNEL/200 104040 CONNECT s.ac.uk:443 Mary Ann HIER_DIRECT/9.9.9.9 -",
+        '1795219200.168      1 10.1.1.1 TCP_MISS/200 10 GET http://a.b/ DOM\\\\John Smith DIRECT/9.9.9.9 text/html '
+        '"http://r.example/" "Mozilla/5.0 (Windows NT 10.0; Win64; x64)" tag=1',
     ])
-    taken, _ = squid._fast(lines)
-    assert taken.tolist() == [True, True]
+    taken, rows = squid._fast(lines)
+    assert taken.tolist() == [True, True, True]
+    assert rows.get_column("username").to_list() == ["SCHOOL\\anna", "Mary Ann", "DOM\\John Smith"]
 
 
 def sp_line(rng: random.Random, zone) -> str:
@@ -171,10 +202,11 @@ def test_iso_utc_matches_python():
     for _ in range(2000):
         d = datetime(1900, 1, 1) + timedelta(seconds=rng.randrange(0, 300 * 365 * 86400), milliseconds=rng.randrange(1000))
         texts.append(d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z")
-        ok = d.year <= 2199
+        ok = 1990 <= d.year <= 2100
         want.append((d.replace(tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) if ok else None)
-    texts += ["2024-02-29T23:59:59.999Z", "2023-02-29T10:00:00.000Z", "2026-13-01T10:00:00.000Z", "1899-12-31T23:59:59.999Z"]
-    want += [1709251199999000, None, None, None]
+    texts += ["2024-02-29T23:59:59.999Z", "2023-02-29T10:00:00.000Z", "2026-13-01T10:00:00.000Z", "1899-12-31T23:59:59.999Z",
+              "1989-12-31T23:59:59.999Z", "1990-01-01T00:00:00.000Z", "2100-12-31T23:59:59.999Z", "2101-01-01T00:00:00.000Z"]
+    want += [1709251199999000, None, None, None, None, 631152000000000, 4133980799999000, None]
     data = np.frombuffer("".join(texts).encode(), dtype=np.uint8)
     got = [csv_scan.iso_utc(data, 24 * k, 24 * k + 24) for k in range(len(texts))]
     assert [m if o else None for m, o in got] == want

@@ -107,6 +107,63 @@ CASES = [
 ]
 
 
+B = "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443"
+UA = '"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"'
+EXTRA_CASES = [
+    pytest.param(f'{B} jsmith HIER_DIRECT/157.240.1.35 - "https://www.google.com/" {UA}', row(),
+                 id="referer-and-user-agent"),
+    pytest.param(f"{B} - HIER_NONE/- text/html \"-\" \"-\"", row(user="10.0.0.5", username=None),
+                 id="dash-user-dash-referer-ua"),
+    pytest.param(f"{B} DOMAIN\\\\John Smith HIER_DIRECT/157.240.1.35 - \"-\" {UA}",
+                 row(user="domain\\john smith", username="DOMAIN\\John Smith"), id="domain-user-with-space-and-ua"),
+    pytest.param(f"{B} jsmith@SCHOOL.LAN DIRECT/157.240.1.35 application/octet-stream 12 vendor=tag",
+                 row(user="jsmith@school.lan", username="jsmith@SCHOOL.LAN"), id="user-at-realm-vendor-tags"),
+    pytest.param(f"{B} Mary Ann FIRST_PARENT_MISS/proxy.lan text/html x-category=Social \"a b\"",
+                 row(user="mary ann", username="Mary Ann"), id="parent-hierarchy"),
+    pytest.param(f"{B} Mary Ann TIMEOUT_DIRECT/1.1.1.1 - {UA}\r", row(user="mary ann", username="Mary Ann"),
+                 id="timeout-direct-crlf"),
+    pytest.param(f"{B} Mary  Jane Watson NONE/- - {UA}  ", row(user="mary  jane watson", username="Mary  Jane Watson"),
+                 id="none-hierarchy-trailing-spaces"),
+    pytest.param(f"{B} HIER_X/1 HIER_NONE/- -", row(user="hier_x/1", username="HIER_X/1"),
+                 id="first-user-token-is-always-the-user"),
+    pytest.param("1700000000.123      0 2001:db8::7 TCP_DENIED/403 3900 GET http://www.facebook.com/ jsmith HIER_NONE/- "
+                 f'text/html "-" {UA}',
+                 row(action="blocked", status=403, method="GET", url="http://www.facebook.com/", bytes=3900,
+                     elapsed_ms=0, client_ip="2001:db8::7"), id="blocked-ipv6-with-ua"),
+    pytest.param("1700000000.123      0 10.0.0.5 TCP_DENIED/407 4100 CONNECT www.facebook.com:443 - HIER_NONE/- "
+                 'text/html "-" "curl/8.0"',
+                 row(action="auth", status=407, bytes=4100, elapsed_ms=0, user="10.0.0.5", username=None),
+                 id="auth-with-ua"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), EXTRA_CASES)
+def test_squid_line_with_extra_fields(line, expected):
+    """Fields after the MIME type are ignored; the user ends at the hierarchy field."""
+    rows, bad = parse([line])
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.to_dicts() == [expected]
+
+
+def test_extra_fields_batch_keeps_order_on_both_paths():
+    lines = [p.values[0] for p in EXTRA_CASES + CASES]
+    rows, bad = parse(lines)
+    assert bad.height == 0
+    assert rows.to_dicts() == [p.values[1] for p in EXTRA_CASES + CASES]
+
+
+def test_user_never_takes_in_quoted_fields():
+    lines = [
+        f'{B} jsmith "quoted" HIER_NONE/- text/html',  # a user token opening a quote: rejected
+        f'{B} jsmith weird text/html "-" "ua"',  # no hierarchy field, quoted extras: rejected
+        f"{B} jsmith weird text/html",  # no hierarchy-shaped field, no extras: last two fields
+    ]
+    rows, bad = parse(lines, first_line_no=1)
+    assert bad.get_column("line_no").to_list() == [1, 2]
+    assert bad.get_column("reason").to_list() == ["malformed line", "malformed line"]
+    assert rows.select("username", "url").rows() == [("jsmith", "www.facebook.com:443")]
+
+
 @pytest.mark.parametrize(("line", "expected"), CASES)
 def test_squid_line(line, expected):
     rows, bad = parse([line])
