@@ -1,33 +1,124 @@
 """Input-format registry and `--format auto` detection (DESIGN §4).
 
-Each format module exposes NAME, looks_like(first_lines) and make_parser(...);
-detection asks each in turn. SurfProtect is asked first: its test (a header with
-time, url and decision columns) is the stricter one, so a CSV export is never
-mistaken for anything else.
+Each format exposes NAME, looks_like(first_lines) and make_parser(first_line, tz,
+cfg); the built-in ones are modules listed in FORMATS, the vendor CSV exports of
+`[formats.NAME]` are objects made from the config (`ingest.vendor_csv`).
+
+Detection looks at the first non-blank lines (the reader leaves out a BOM and
+lines over the length limit), with a syslog envelope stripped when most of them
+carry one, and asks the formats in a fixed order: header-based CSV formats first
+(the configured ones, then SurfProtect: a header with time, url and decision
+columns is the strictest test, so an export is never mistaken for anything else),
+then the line formats, squid last. When nothing fits, `explain` names the closest
+format and why, so the technician knows which setting to change.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from dataclasses import dataclass
+from typing import Any
 
 from ingest import squid, surfprotect
 from surfaudit.errors import InputError
 
-FORMATS: dict[str, ModuleType] = {"squid": squid, "surfprotect": surfprotect}
+FORMATS: dict[str, Any] = {"squid": squid, "surfprotect": surfprotect}
+# Asked after the configured CSV formats; formats registered later are asked before squid.
+_FIRST = ("surfprotect",)
+_LAST = ("squid",)
 
 
-def detect(first_lines: list[str]) -> ModuleType | None:
-    """The format module whose looks_like() accepts `first_lines`, else None."""
-    lines = [ln.rstrip("\r") for ln in first_lines]
-    for module in (surfprotect, squid):
-        if module.looks_like(lines):
-            return module
+@dataclass(frozen=True)
+class Choice:
+    """The format a file is read as, and whether its lines carry a syslog envelope."""
+
+    format: Any
+    enveloped: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.format.NAME + (" (syslog)" if self.enveloped else "")
+
+
+def _envelope():
+    try:
+        from ingest import envelope
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return None
+    return envelope
+
+
+def configured(cfg) -> list[Any]:
+    """The vendor CSV formats declared in the config (`[formats.NAME]`)."""
+    if cfg is None or not getattr(cfg.formats, "csv", ()):
+        return []
+    from ingest import vendor_csv
+
+    return list(vendor_csv.formats(cfg))
+
+
+def candidates(cfg=None) -> list[Any]:
+    """Every format, in the order detection asks them."""
+    middle = [m for n, m in FORMATS.items() if n not in _FIRST + _LAST]
+    return [*configured(cfg), *(FORMATS[n] for n in _FIRST), *middle, *(FORMATS[n] for n in _LAST)]
+
+
+def names(cfg=None) -> list[str]:
+    """Every format name `--format` accepts."""
+    return [*FORMATS, *(f.NAME for f in configured(cfg))]
+
+
+def _looks_like(fmt: Any, lines: list[str], cfg) -> bool:
+    if fmt is squid:
+        try:
+            return squid.looks_like(lines, cfg=cfg)
+        except TypeError:  # a looks_like without the cfg keyword
+            return squid.looks_like(lines)
+    return bool(fmt.looks_like(lines))
+
+
+def detect(first_lines: list[str], cfg=None) -> Choice | None:
+    """The format whose looks_like() accepts `first_lines` (bare, or with a syslog
+    envelope stripped), else None."""
+    lines = [ln.rstrip("\r") for ln in first_lines if ln.strip()]
+    if not lines:
+        return None
+    for fmt in candidates(cfg):
+        if _looks_like(fmt, lines, cfg):
+            return Choice(fmt)
+    env = _envelope()
+    if env is not None and env.present(lines):
+        bare = [env.strip_line(ln) for ln in lines]
+        for fmt in candidates(cfg):
+            if _looks_like(fmt, bare, cfg):
+                return Choice(fmt, True)
     return None
 
 
-def get_format(name: str) -> ModuleType:
-    """The format module called `name`; InputError for an unknown name."""
-    try:
-        return FORMATS[name.strip().lower()]
-    except KeyError:
-        raise InputError(f"unknown log format {name!r} (known: {', '.join(FORMATS)})") from None
+def explain(first_lines: list[str], cfg=None) -> str:
+    """Why no format fits, naming the closest one when there is one."""
+    lines = [ln.rstrip("\r") for ln in first_lines if ln.strip()]
+    if not lines:
+        return "no log lines in the first part of the file"
+    env = _envelope()
+    if env is not None and env.present(lines):
+        lines = [env.strip_line(ln) for ln in lines]
+    hint = getattr(squid, "hint", None)
+    text = hint(lines) if hint else None
+    if text:
+        return text
+    first = lines[0]
+    if first.count(",") >= 2 or first.count(";") >= 2 or first.count("\t") >= 2:
+        return ("looks like a CSV export whose header this version does not know: declare its columns in "
+                "[formats.NAME] (see docs/formats.md)")
+    return f"no known format fits (known: {', '.join(names(cfg))})"
+
+
+def get_format(name: str, cfg=None) -> Any:
+    """The format called `name`; InputError for an unknown name."""
+    key = name.strip().lower()
+    if key in FORMATS:
+        return FORMATS[key]
+    for fmt in configured(cfg):
+        if fmt.NAME == key:
+            return fmt
+    raise InputError(f"unknown log format {name!r} (known: {', '.join(names(cfg))})")

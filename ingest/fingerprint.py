@@ -75,6 +75,7 @@ def find_resume(path: Path, checkpoints: list[tuple[int, str]]) -> Resume:
     last = targets[-1][0]
     pos = lines = 0
     i = 0
+    prev_last = b"\n"
     for block in read_blocks(path):
         while i < len(targets) and targets[i][0] <= pos + len(block):
             offset, digest = targets[i]
@@ -82,12 +83,15 @@ def find_resume(path: Path, checkpoints: list[tuple[int, str]]) -> Resume:
             probe = hasher.copy()
             probe.update(piece)
             if probe.hexdigest() == digest:
-                best = Resume(offset, lines + piece.count(b"\n"), probe)
+                # A checkpoint may end on a finished file's unterminated last line.
+                unterminated = offset > 0 and (piece[-1:] if piece else prev_last) != b"\n"
+                best = Resume(offset, lines + piece.count(b"\n") + (1 if unterminated else 0), probe)
             i += 1
         if i >= len(targets) or pos + len(block) >= last:
             break
         hasher.update(block)
         lines += block.count(b"\n")
+        prev_last = block[-1:]
         pos += len(block)
     return best
 

@@ -1,16 +1,21 @@
 """Ingest: log files -> canonical rows -> one store transaction per file.
 
-For each file: detect the format, find where its content was already ingested
-(fingerprint.find_resume), parse the remaining complete lines batch by batch,
-drop rows older than the retention cutoff, quarantine bad lines, and commit the
-rows, the quarantine and a manifest checkpoint together. A file that cannot be
-read to the end (corrupt or truncated compression) is aborted whole: nothing of
-it becomes visible, and the other files still go in. The caller holds the lock.
+For each file: skip it if it is plainly no log (`sources`), detect the format,
+find where its content was already ingested (fingerprint.find_resume), parse the
+remaining lines batch by batch, drop rows older than the retention cutoff,
+quarantine bad lines, and commit the rows, the quarantine and a manifest
+checkpoint together. A file that cannot be read to the end (corrupt or truncated
+compression) is aborted whole: nothing of it becomes visible. Any failure of one
+file, expected or not, fails that file alone, with one line naming it, and the
+run goes on to the next. Every line is accounted for: lines = rows + duplicates
++ expired + rejected + held back (blank lines and a CSV header are counted apart,
+as `ignored`). The caller holds the lock.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,11 +25,12 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import detect, fingerprint
-from ingest.reader import first_lines, is_log_file, iter_batches, prefetch
+from ingest import detect, fingerprint, sources
+from ingest.reader import Tail, first_lines, iter_batches, prefetch
+from ingest.streams import compression_of
 from surfaudit import audit, clock
 from surfaudit.config import Config
-from surfaudit.errors import InputError, StoreError
+from surfaudit.errors import ConfigError, InputError, StoreError, UsageError
 from surfaudit.store import Store
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
@@ -39,10 +45,21 @@ class FileResult:
     duplicates: int = 0  # lines skipped because already ingested
     expired: int = 0  # rows older than the retention cutoff, not written
     rejected: int = 0  # malformed lines, quarantined
+    held_back: int = 0  # an unfinished last line of a live file, left for the next run
+    ignored: int = 0  # blank lines and a CSV header: no data, not in `lines`
     error: str | None = None  # the file was rejected whole
+    skipped: str | None = None  # why the file was not read: it is no log (not an error)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "failed"
+        if self.skipped:
+            return "skipped"
+        return "bad lines" if self.rejected else "ok"
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": self.status}
 
 
 COMPILING = "compiling the log parsers: the first run after an install takes about half a minute"
@@ -69,17 +86,9 @@ def warm(notice: Callable[[str], None] | None = None) -> None:
             timer.cancel()
 
 
-def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, and every log file inside named directories (oldest first)."""
-    out: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = [p for p in path.iterdir() if is_log_file(p)]
-            out.extend(sorted(found, key=lambda p: (p.stat().st_mtime, p.name)))
-        else:
-            out.append(path)
-    return out
+def expand(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
+    """Files named, and every file inside named directories (oldest first)."""
+    return [src.path for src in sources.expand(paths, recursive)]
 
 
 def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str = "auto",
@@ -88,73 +97,144 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
     """Ingest every file; one FileResult each. The caller holds the store lock.
     `notice` hears of a slow first run (see `warm`)."""
     store.ensure()
+    if fmt != "auto":
+        try:  # an unknown --format is a usage error, before any file is read
+            detect.get_format(fmt, cfg)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
     warm(notice)
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
-    results = [ingest_file(store, cfg, path, fmt, cutoff, progress) for path in expand(paths)]
+    results = [ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found)
+               for src in sources.expand(paths, cfg.ingest.recursive)]
     audit.record(store, "ingest", rows=sum(r.rows for r in results),
                  detail=f"{len(results)} files, {sum(r.rejected for r in results)} lines rejected, "
-                        f"{sum(1 for r in results if r.error)} files failed")
+                        f"{sum(1 for r in results if r.error)} files failed, "
+                        f"{sum(1 for r in results if r.skipped)} skipped")
     return results
 
 
 def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
-                progress: Progress | None = None) -> FileResult:
+                progress: Progress | None = None, found: bool = False) -> FileResult:
+    """One file into the store; never raises for a problem of the file itself
+    (`found`: the file came from a directory, so one that is no log is skipped)."""
     result = FileResult(file=str(path))
     try:
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
-        head = fingerprint.head_block(path)
-        lineage = fingerprint.lineage_of(head)
-        if lineage is None:  # empty, or no complete line yet: wait for the next run
-            return result
-        module = _choose_format(path, fmt)
-        result.format = module.NAME
-        records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
-        checkpoints = [(r["offset_to"], r["hash"]) for r in records]
-        resume = fingerprint.find_resume(path, checkpoints)
-        overlap = fingerprint.Overlap.find(store, records, resume.offset)
-        result.duplicates = resume.lines
-        result.lines = resume.lines
-        parser = module.make_parser(head.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r"),
-                                    cfg.schedule.timezone)
-        _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress, overlap)
+        _ingest_file(store, cfg, path, fmt, cutoff, progress, found, result)
+    except ConfigError:
+        raise  # the configuration is wrong for every file: stop, naming the key
     except (InputError, StoreError) as exc:
         result.error = str(exc)
     except OSError as exc:
-        result.error = f"{path}: cannot read ({exc.strerror})"
+        result.error = f"{path}: cannot read ({exc.strerror or type(exc).__name__})"
+    except MemoryError:
+        result.error = f"{path}: out of memory while reading it; nothing from it was stored"
+    except Exception as exc:  # noqa: BLE001 - one odd file must never stop the others
+        result.error = (f"{path}: unexpected error while reading it ({type(exc).__name__}); "
+                        "nothing from it was stored")
+    if result.error or result.skipped:
+        result.rows = 0
     return result
 
 
-def _choose_format(path: Path, fmt: str):
+def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
+                 progress: Progress | None, found: bool, result: FileResult) -> None:
+    if not path.exists() and not path.is_symlink():
+        raise InputError(f"{path}: no such file")
+    why = sources.not_a_log(path)
+    if why is not None:
+        if why.startswith(("a FIFO", "a device", "a socket")) and not found:
+            raise InputError(f"{path}: {why}; give the log file itself")
+        result.skipped = why
+        return
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    head = fingerprint.head_block(path)
+    lineage = fingerprint.lineage_of(head)
+    finished = _finished(path, cfg)
+    if lineage is None:  # empty, or a short first line not finished yet
+        if not head.strip() or not finished:
+            result.held_back = 1 if head.strip() else 0
+            result.lines = result.held_back
+            return
+        lineage = fingerprint.lineage_of(head + b"\n" * 4096)
+    lines = first_lines(path, max_line=cfg.ingest.max_line_bytes)
+    choice = _choose_format(path, fmt, lines, cfg, found)
+    if choice is None:
+        result.skipped = f"not a log of any known format ({detect.explain(lines, cfg)})"
+        return
+    result.format = choice.name
+    records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+    checkpoints = [(r["offset_to"], r["hash"]) for r in records]
+    resume = fingerprint.find_resume(path, checkpoints)
+    overlap = fingerprint.Overlap.find(store, records, resume.offset)
+    parser = choice.format.make_parser(lines[0] if lines else "", cfg.schedule.timezone, cfg)
+    if choice.enveloped:
+        from ingest import envelope
+
+        parser = envelope.Enveloped(parser)
+    header = getattr(parser, "header_lines", 0)
+    done = max(resume.lines - header, 0) if resume.offset else 0
+    result.duplicates = result.lines = done
+    result.ignored = min(resume.lines, header) if resume.offset else 0
+    _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress, overlap,
+                 cfg.ingest.max_line_bytes, finished)
+
+
+def _finished(path: Path, cfg: Config) -> bool:
+    """A compressed file is complete; a plain one is when nobody has written it for
+    the settle time. Only a finished file's unterminated last line is read."""
+    if compression_of(path) is not None:
+        return True
+    return time.time() - path.stat().st_mtime >= cfg.ingest.settle_seconds
+
+
+def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: bool) -> detect.Choice | None:
     if fmt != "auto":
-        return detect.get_format(fmt)
-    module = detect.detect(first_lines(path))
-    if module is None:
-        raise InputError(f"{path}: unknown log format (use --format squid|surfprotect)")
-    return module
+        chosen = detect.get_format(fmt, cfg)
+        bare = [ln for ln in lines if ln.strip()]
+        env = detect._envelope()
+        if bare and env is not None and not detect._looks_like(chosen, bare, cfg) and env.present(bare):
+            return detect.Choice(chosen, True)
+        return detect.Choice(chosen)
+    choice = detect.detect(lines, cfg)
+    if choice is None and not found:
+        raise InputError(f"{path}: unknown log format: {detect.explain(lines, cfg)} "
+                         f"(or give --format {'|'.join(detect.names(cfg))})")
+    return choice
 
 
 def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, lineage: str,
                  cutoff: datetime, result: FileResult, progress: Progress | None,
-                 overlap: fingerprint.Overlap | None = None) -> None:
+                 overlap: fingerprint.Overlap | None = None, max_line: int = 65536,
+                 finished: bool = False) -> None:
     hasher = resume.hasher
     end = resume.offset
     total = path.stat().st_size
+    tail = Tail()
     with _writing(store):
         txn = store.begin("ingest")
     writer = _BackgroundWriter(txn, path.name)
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
-        for batch in prefetch(iter_batches(path, resume.offset, resume.lines + 1, hasher=hasher)):
-            end = batch.end
+        for batch in prefetch(iter_batches(path, resume.offset, resume.lines + 1, hasher=hasher,
+                                           max_line=max_line, finished=finished, tail=tail)):
+            end, hasher = batch.end, batch.hasher
             raw = batch.raw()  # the parser makes a String column of the lines only if it needs one
             first_no = batch.first_line_no
+            header = 0
             if skip_header:
-                raw, first_no, skip_header = raw.slice(skip_header), first_no + skip_header, 0
-            result.lines += batch.n
+                header = min(skip_header, batch.n)
+                raw, first_no, skip_header = raw.slice(header), first_no + header, skip_header - header
             rows, bad = parser.parse(None, first_no, raw)
             bad = _fix_invalid_utf8(batch, bad)
+            long = _too_long(batch, bad, max_line)
+            if long.height:
+                bad = pl.concat([bad.filter(~pl.col("line_no").is_in(long["line_no"].implode())), long]).sort("line_no")
+            # Every line is a row, a rejected line, or blank (nothing else is dropped).
+            blank = batch.n - header - rows.height - bad.height
+            result.ignored += header + blank
+            result.lines += batch.n - header - blank
             fresh = rows.filter(pl.col("ts") >= cutoff)
             result.expired += rows.height - fresh.height
             if overlap is not None:  # a copy ending between checkpoints: drop what was committed
@@ -169,6 +249,8 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 progress(path.name, min(batch.end, total), total)
         with _writing(store):
             writer.drain()
+        result.held_back = tail.held_back
+        result.lines += tail.held_back
         if end == resume.offset:  # nothing new
             txn.abort()
             return
@@ -243,6 +325,16 @@ def _writing(store: Store) -> Iterator[None]:
         yield
     except OSError as exc:
         raise StoreError(f"{store.root}: write failed ({exc.strerror or exc}); the store was left as it was") from None
+
+
+def _too_long(batch, bad: pl.DataFrame, max_line: int) -> pl.DataFrame:
+    """The batch's lines over the length limit, as rejected lines (the parser saw them empty)."""
+    schema = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
+    if not batch.too_long:
+        return pl.DataFrame(schema=schema)
+    rows = [(batch.first_line_no + i, f"line too long ({n:,} bytes; [ingest] max_line_bytes = {max_line:,})",
+             text + "…") for i, (n, text) in sorted(batch.too_long.items())]
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _fix_invalid_utf8(batch, bad: pl.DataFrame) -> pl.DataFrame:

@@ -14,16 +14,10 @@ in the decompressed stream, which the exactly-once manifest relies on.
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import queue
 import threading
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
@@ -33,16 +27,20 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.scan_util import line_offsets
+from ingest.streams import BLOCK, _opened, compression_of, open_stream, read_blocks  # noqa: F401 - re-exported
 from ingest.tokens import Raw, windows8
-from surfaudit.errors import InputError
 
-BLOCK = 16 * 1024 * 1024
-MAGIC = {
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ\x00": "xz",
-    b"\x28\xb5\x2f\xfd": "zstd",
-}
+MAX_LINE = 64 * 1024  # [ingest] max_line_bytes default
+LONG_PREFIX = 200  # characters of a too-long line kept in the quarantine
+
+
+@dataclass
+class Tail:
+    """What iter_batches learnt at the end of the stream: an unterminated last
+    line held back (a live file) and the lines too long to read."""
+
+    held_back: int = 0
+    held_back_bytes: int = 0
 
 
 @dataclass
@@ -54,6 +52,10 @@ class Batch:
     end: int
     offsets: np.ndarray  # line i is buf[offsets[i] : offsets[i + 1] - 1]
     buf: bytes | memoryview  # the batch exactly as in the stream (newlines included), read-only
+    hasher: object = None  # the content hash up to `end` (the caller's checkpoint)
+    # Lines longer than the limit: index in the batch -> (length in bytes, first characters).
+    # The parser sees them empty; the caller rejects them as too long.
+    too_long: dict = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -67,9 +69,16 @@ class Batch:
         return _string_views(self.buf, self.offsets)
 
     def raw(self) -> Raw:
-        """The lines as bytes, for the compiled scanners (no copy)."""
-        return Raw(self.buf, self.offsets[:-1], self.offsets[1:] - 1,
-                   lines=lambda: self.lines.fill_null("\ufffd"))
+        """The lines as bytes, for the compiled scanners (no copy); too-long lines empty."""
+        starts, ends = self.offsets[:-1], self.offsets[1:] - 1
+        if self.too_long:
+            ends = ends.copy()
+            at = np.fromiter(self.too_long, dtype=np.int64)
+            ends[at] = starts[at]
+            lines = lambda: self.lines.fill_null("\ufffd").scatter(at, "")  # noqa: E731
+        else:
+            lines = lambda: self.lines.fill_null("\ufffd")  # noqa: E731
+        return Raw(self.buf, starts, ends, lines=lines)
 
     def raw_line_bytes(self, i: int) -> bytes:
         """Line i as it is in the stream, without its newline."""
@@ -77,118 +86,6 @@ class Batch:
 
     def raw_line(self, i: int) -> str:
         return self.raw_line_bytes(i).decode("utf-8", "replace")
-
-
-def compression_of(path: Path) -> str | None:
-    with open(path, "rb") as fh:
-        head = fh.read(6)
-    for magic, name in MAGIC.items():
-        if head.startswith(magic):
-            return name
-    return None
-
-
-def open_stream(path: Path) -> BinaryIO:
-    """Open `path` for reading its decompressed bytes."""
-    kind = compression_of(path)
-    if kind == "gzip":
-        try:  # ISA-L: several times faster than zlib's inflate, in a thread of its own
-            from isal import igzip_threaded
-
-            return igzip_threaded.open(path, "rb", threads=1)
-        except ImportError:  # pragma: no cover - isal is a declared dependency
-            return gzip.open(path, "rb")
-    if kind == "bzip2":
-        return bz2.open(path, "rb")
-    if kind == "xz":
-        return lzma.open(path, "rb")
-    if kind == "zstd":
-        return _ZstdStream(path)
-    return open(path, "rb")
-
-
-class _ZstdStream(io.RawIOBase):
-    """Decompress every zstd frame of a file; a frame cut short raises EOFError.
-
-    zstandard's `stream_reader` returns a clean end of stream when the file ends
-    inside a frame, so a truncated `.zst` would be ingested as a shorter log; this
-    reader knows whether the last frame was finished.
-    """
-
-    def __init__(self, path: Path):
-        import zstandard
-
-        self._dctx = zstandard.ZstdDecompressor()
-        self._raw = open(path, "rb")
-        self._obj = self._dctx.decompressobj()
-        self._in_frame = False
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, view) -> int:
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        size = BLOCK if size is None or size < 0 else size
-        pieces, have = [self._pending], len(self._pending)
-        while have < size:
-            chunk = self._raw.read(1 << 20)
-            if not chunk:
-                if self._in_frame:
-                    raise EOFError("zstd file ended inside a frame")
-                break
-            while chunk:
-                self._in_frame = True
-                piece = self._obj.decompress(chunk)
-                pieces.append(piece)
-                have += len(piece)
-                if not self._obj.eof:
-                    break
-                chunk, self._in_frame = self._obj.unused_data, False
-                self._obj = self._dctx.decompressobj()
-        data = b"".join(pieces)
-        out, self._pending = data[:size], data[size:]
-        return out
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-DECOMPRESS_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
-
-
-@contextmanager
-def _opened(path: Path, start: int = 0) -> Iterator[BinaryIO]:
-    """The decompressed stream from byte `start`; a corrupt or truncated file
-    raises InputError (also for errors raised while reading inside the block)."""
-    try:
-        import zstandard
-
-        zerr: tuple = (zstandard.ZstdError,)
-    except ImportError:  # pragma: no cover
-        zerr = ()
-    try:
-        with open_stream(path) as fh:
-            if start:
-                _skip(fh, start)
-            yield fh
-    except DECOMPRESS_ERRORS + zerr as exc:
-        raise InputError(f"{path}: corrupt or truncated file ({_reason(exc)}); nothing from it was stored") from None
-
-
-def read_blocks(path: Path, start: int = 0, block: int = BLOCK) -> Iterator[bytes]:
-    """Yield decompressed blocks; a corrupt or truncated file raises InputError."""
-    with _opened(path, start) as fh:
-        while True:
-            data = fh.read(block)
-            if not data:
-                return
-            yield data
 
 
 def _fill(fh: BinaryIO, view: memoryview) -> int:
@@ -208,30 +105,23 @@ def _fill(fh: BinaryIO, view: memoryview) -> int:
     return have
 
 
-def _skip(fh: BinaryIO, n: int) -> None:
-    while n > 0:
-        data = fh.read(min(n, BLOCK))
-        if not data:
-            return
-        n -= len(data)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
-
-
 def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int | None = None,
-                 hasher=None) -> Iterator[Batch]:
+                 hasher=None, max_line: int = MAX_LINE, finished: bool = False,
+                 tail: Tail | None = None) -> Iterator[Batch]:
     """Yield batches of complete lines from byte offset `start` of the decompressed stream.
 
-    An unterminated last line is not yielded: it waits for the next run, when the
-    writer will have finished it. `hasher` (optional) is updated with each batch's
-    bytes before the batch is yielded.
+    An unterminated last line is yielded only when the file is `finished` (compressed,
+    or a plain file nobody has written for the settle time); otherwise it waits for the
+    next run, when the writer will have finished it, and `tail.held_back` says so.
+    A line longer than `max_line` is never held in memory whole: its first bytes are
+    kept, the rest is read past, and it is reported in the batch's `too_long`.
+    `hasher` (optional) is updated with the stream's bytes in order; each batch
+    carries the hasher as of its end (`Batch.hasher`).
     """
     block = block or BLOCK
+    tail = tail if tail is not None else Tail()
     carry = b""
-    pos = start
+    pos = start  # stream offset of the first byte not yet in a batch
     line_no = first_line_no
     with _opened(path, start) as fh:
         while True:
@@ -240,10 +130,21 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
             buf = np.empty(len(carry) + block, dtype=np.uint8)
             buf[: len(carry)] = np.frombuffer(carry, dtype=np.uint8)
             have = len(carry) + _fill(fh, memoryview(buf)[len(carry) :])
-            if have == len(carry):
+            if have == len(carry):  # end of stream
+                if carry and finished:  # the last line of a finished file has no newline
+                    yield _final(carry, line_no, pos, hasher)
+                elif carry:
+                    tail.held_back, tail.held_back_bytes = 1, len(carry)
                 return
             cut = _last_newline(buf, have)
             if cut < 0:
+                if have > max_line:  # one line longer than the limit: read past it
+                    skipped = yield from _skip_long(fh, buf[:have].tobytes(), line_no, pos, hasher, block,
+                                                    finished, tail)
+                    if skipped is None:
+                        return
+                    carry, pos, line_no = skipped
+                    continue
                 carry = buf[:have].tobytes()
                 continue
             carry = buf[cut + 1 : have].tobytes()
@@ -251,9 +152,75 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
             if hasher is not None:
                 hasher.update(batch)
             out = make_batch(batch, line_no, pos)
+            out.hasher = hasher
+            _mark_long(out, max_line)
             pos += len(batch)
             line_no += out.n
             yield out
+            if len(carry) > max_line:
+                skipped = yield from _skip_long(fh, carry, line_no, pos, hasher, block, finished, tail)
+                if skipped is None:
+                    return
+                carry, pos, line_no = skipped
+
+
+def _final(carry: bytes, line_no: int, pos: int, hasher) -> Batch:
+    """The unterminated last line of a finished file, as a batch of one line."""
+    if hasher is not None:
+        hasher.update(carry)
+    out = make_batch(carry + b"\n", line_no, pos)
+    out.end, out.hasher = pos + len(carry), hasher
+    return out
+
+
+def _skip_long(fh: BinaryIO, head: bytes, line_no: int, pos: int, hasher, block: int, finished: bool,
+               tail: Tail):
+    """Read past a line longer than the limit that starts at stream offset `pos`
+    (`head`: its bytes read so far). Yields it as a one-line batch (the line empty,
+    listed in `too_long`) once its newline is found, and returns (the bytes after
+    that newline, their offset, the next line number); at the end of the stream the
+    line is the last one: yielded if the file is finished, else held back (None).
+    The content hash runs on a copy until the line is complete, so a held-back
+    line leaves the caller's checkpoint where it was."""
+    probe = hasher.copy() if hasher is not None else None
+    length = len(head)
+    prefix = head[:LONG_PREFIX * 4]
+    data = head
+    while True:
+        at = data.find(b"\n") if data is not head else -1
+        if at >= 0:
+            length += at
+            if probe is not None:
+                probe.update(data[: at + 1])
+            break
+        if probe is not None:
+            probe.update(data)
+        if data is not head:
+            length += len(data)
+        data = fh.read(block)
+        if not data:  # the stream ended inside the long line
+            if not finished:
+                tail.held_back, tail.held_back_bytes = 1, length
+                return None
+            at = None
+            break
+    out = make_batch(b"\n", line_no, pos)
+    out.end = pos + length + (1 if at is not None else 0)
+    out.hasher = probe
+    out.too_long = {0: (length, prefix.decode("utf-8", "replace")[:LONG_PREFIX])}
+    yield out
+    rest = b"" if at is None else data[at + 1 :]
+    return rest, out.end, line_no + 1
+
+
+def _mark_long(batch: Batch, max_line: int) -> None:
+    """Record the lines of `batch` longer than `max_line` (the parser will see them empty)."""
+    lens = np.diff(batch.offsets) - 1
+    long = np.flatnonzero(lens > max_line)
+    for i in long.tolist():
+        start = int(batch.offsets[i])
+        text = bytes(batch.buf[start : start + LONG_PREFIX * 4]).decode("utf-8", "replace")[:LONG_PREFIX]
+        batch.too_long[i] = (int(lens[i]), text)
 
 
 def _last_newline(buf: np.ndarray, have: int) -> int:
@@ -352,22 +319,32 @@ def _decode(raw: bytes | memoryview) -> str | None:
         return None
 
 
-def first_lines(path: Path, n: int = 20) -> list[str]:
-    """The first `n` lines (decoded leniently), for format detection."""
-    out: list[str] = []
-    buf = b""
-    for data in read_blocks(path, 0, 64 * 1024):
-        buf += data
-        if buf.count(b"\n") >= n or len(buf) > 1024 * 1024:
+def first_lines(path: Path, n: int = 50, max_line: int = MAX_LINE, budget: int = 4 * 1024 * 1024) -> list[str]:
+    """Up to `n` non-blank lines from the start of the file (decoded leniently, a
+    BOM and CRs removed), for format detection. Lines longer than `max_line` are
+    left out (a huge first line must not hide the rest), and at most `budget`
+    bytes are read."""
+    pieces: list[bytes] = []
+    have = 0
+    ended = True
+    for data in read_blocks(path, 0, 256 * 1024):
+        pieces.append(data)
+        have += len(data)
+        if have >= budget or b"".join(pieces).count(b"\n") > n * 2:
+            ended = False
             break
-    for raw in buf.split(b"\n")[:n]:
-        out.append(raw.decode("utf-8", "replace").rstrip("\r"))
+    raw_lines = b"".join(pieces).split(b"\n")
+    if not ended:
+        raw_lines = raw_lines[:-1]  # the last piece may be cut short
+    out: list[str] = []
+    for i, raw in enumerate(raw_lines):
+        if len(raw) > max_line:
+            continue
+        text = raw.decode("utf-8", "replace").replace("\r", "")
+        if i == 0:
+            text = text.lstrip("\ufeff")
+        if text.strip():
+            out.append(text)
+        if len(out) >= n:
+            break
     return out
-
-
-NOT_LOGS = (".md", ".toml", ".py", ".sh", ".json", ".html", ".parquet")
-
-
-def is_log_file(path: Path) -> bool:
-    """Directory walking: skip hidden files and files that are plainly not logs (README, config)."""
-    return path.is_file() and not path.name.startswith(".") and not path.name.lower().endswith(NOT_LOGS)

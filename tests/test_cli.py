@@ -40,7 +40,9 @@ def test_ingest_summary_json_and_exit_code(tmp_path):
     run = cli(store, "ingest", str(SAMPLES), "--format", "json")
     assert run.code == 1
     files = {Path(r["file"]).name: r for r in json.loads(run.out)}
-    assert set(files) == {"access.log", "access.log.1.gz", "surfprotect-export.csv"}
+    assert {n for n, r in files.items() if r["status"] != "skipped"} == {"access.log", "access.log.1.gz",
+                                                                       "surfprotect-export.csv"}
+    assert {n for n, r in files.items() if r["status"] == "skipped"} == {"README.md", "surfaudit.toml"}
     assert files["access.log"]["rejected"] == 2 and files["access.log"]["rows"] == 2012
     assert files["surfprotect-export.csv"]["format"] == "surfprotect"
     assert run.err == ""  # bad lines are counted, not errors: nothing on stderr

@@ -25,7 +25,7 @@ SQUID = [
     ],
 )
 def test_detects_squid(lines):
-    assert detect.detect(lines) is squid
+    assert detect.detect(lines).format is squid
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_detects_squid(lines):
     ],
 )
 def test_detects_surfprotect(header):
-    assert detect.detect([header, "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,allowed"]) is surfprotect
+    assert detect.detect([header, "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,allowed"]).format is surfprotect
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def test_bad_lines_are_counted_and_quarantined_good_lines_kept(store, tmp_path):
     content = [good[0], "garbage", good[1], good[2], "1762070400.000 too few", good[3], "", good[4]]
     log.write_text("\n".join(content) + "\n")
     result, = ingest(store, log)
-    assert (result.lines, result.rows, result.rejected, result.error) == (8, 5, 2, None)
+    assert (result.lines, result.rows, result.rejected, result.ignored, result.error) == (7, 5, 2, 1, None)
     q = store.read_quarantine().sort("line_no")
     assert q["line_no"].to_list() == [2, 5]
     assert q["file"].to_list() == ["access.log", "access.log"]
@@ -140,7 +140,9 @@ def test_directory_means_every_log_file_inside(store, tmp_path):
     (d / "README.md").write_text("# not a log\n")
     (d / ".hidden").write_text("x\n")
     results = ingest(store, d)
-    assert sorted(r.file.rsplit("/", 1)[-1] for r in results) == ["access.log", "access.log.1.gz"]
+    read = sorted(r.file.rsplit("/", 1)[-1] for r in results if not r.skipped)
+    assert read == ["access.log", "access.log.1.gz"]
+    assert [(r.file.rsplit("/", 1)[-1], r.status) for r in results if r.skipped] == [("README.md", "skipped")]
     assert len(rows(store)) == 2
 
 
