@@ -23,6 +23,7 @@ import numpy as np
 
 from ingest import scan_util, tokens
 from ingest.jit import inline, jit
+from ingest.localtime import FIRST_YEAR, LAST_YEAR
 from ingest.scan_util import NO_HOST, SLOW_HOST, count, digits, host, line_end, longest_line, positions, view
 
 OK = 1
@@ -40,7 +41,7 @@ _DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.i
 @inline
 def iso_utc(data, a, b):
     """(µs since the epoch, ok) of `YYYY-MM-DDTHH:MM:SS.fffZ` in data[a:b] (years
-    1900-2199, a real date and time of day)."""
+    FIRST_YEAR-LAST_YEAR of `ingest.localtime`, a real date and time of day)."""
     if b - a != 24:
         return 0, False
     for at, ch in ((4, 45), (7, 45), (10, 84), (13, 58), (16, 58), (19, 46), (23, 90)):
@@ -51,7 +52,7 @@ def iso_utc(data, a, b):
     second, milli = digits(data, a + 17, a + 19, 2), digits(data, a + 20, a + 23, 3)
     if min(year, month, day, hour, minute, second, milli) < 0:
         return 0, False
-    if year < 1900 or year > 2199 or month < 1 or month > 12 or hour > 23 or minute > 59 or second > 59:
+    if year < FIRST_YEAR or year > LAST_YEAR or month < 1 or month > 12 or hour > 23 or minute > 59 or second > 59:
         return 0, False
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if day < 1 or day > _DAYS[month] + (1 if leap and month == 2 else 0):

@@ -13,24 +13,26 @@ are read instead by the compiled scanner `ingest.csv_scan` in one pass, as strin
 views into the batch buffer; every other line takes the regex path, `_general`
 (tests/test_parse_fast_paths.py checks that both give the same rows).
 
-Timestamps are ISO 8601. With an offset (`Z`, `+01:00`) they are exact; without
-one they are local time in the configured timezone, resolved as Python's
-`zoneinfo` does with `fold=0`: polars' `ambiguous="earliest"` gives the same
-answer for the repeated autumn hour, and the few rows in the skipped spring hour
-(which polars cannot place the zoneinfo way) are resolved with zoneinfo itself,
-once per distinct value.
+Timestamps are ISO 8601, or UK day-first dates as Excel rewrites them when an
+export is opened and saved (`30/11/2026 09:17`, `30/11/2026 9:17:05`). A slash
+date is always day-first, `01/02/2026` is 1 February: the product is British
+and so is Excel's locale on its customers' machines. With an offset (`Z`,
+`+01:00`) a time is exact; without one it is local time in the configured
+timezone, read as Python's `zoneinfo` does with `fold=0` (`ingest.localtime`).
+A time outside the years 1990-2100 rejects the line. Lines that are not valid
+UTF-8 are read as cp1252 (`ingest.text`: Excel on Windows saves CSV that way),
+so `Zo\xeb` is `Zoë`, never a rejected line.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
-from ingest import csv_scan, tokens
+from ingest import csv_scan, localtime, text, tokens
 from ingest.squid import with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
@@ -52,10 +54,6 @@ DECISIONS = {
 
 # One CSV field: quoted (with "" escapes, optional spaces around) or unquoted.
 _FIELD = r'(?: *"(?:[^"]|"")*" *|[^,"]*)'
-_TS_RE = (
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2})?(?:[.,](\d{1,9}))?"
-    r" *(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$"
-)
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
 
 
@@ -125,7 +123,7 @@ class Parser:
         if done.all():
             return conform(fast), pl.DataFrame(schema=_BAD_SCHEMA)
         rest = np.flatnonzero(~done)
-        rows, bad = self._general(raw.lines_at(rest), rest, first_line_no)
+        rows, bad = self._general(text.lines(raw, rest), rest, first_line_no)
         if len(rest) < len(done):
             rows = pl.concat([fast.select(rows.columns), rows]).sort("i")
         return conform(rows), bad
@@ -180,6 +178,7 @@ class Parser:
             pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8"))
             .when(pl.col("url").is_null() & pl.col("time").is_null()).then(pl.lit("wrong field count"))
             .when(pl.col("ts").is_null()).then(pl.lit("bad timestamp"))
+            .when(~localtime.in_window(pl.col("ts"))).then(pl.lit(localtime.OUT_OF_RANGE))
             .when(pl.col("action").is_null()).then(pl.lit("unknown decision"))
             .when(pl.col("host").is_null()).then(pl.lit("bad url"))
             .when(pl.col("user").is_null()).then(pl.lit("no user"))
@@ -207,52 +206,9 @@ def _unquote(field: pl.Expr) -> pl.Expr:
 
 
 def _timestamps(text: pl.Series, tz: str) -> pl.Series:
-    """`ts` (UTC) of the ISO 8601 text in `time` (null where it is not one)."""
-    part = (
-        pl.DataFrame({"i": pl.int_range(len(text), dtype=pl.UInt32, eager=True), "time": text})
-        .with_columns(_general_timestamps(pl.col("time")))
-        .with_columns(_to_utc(tz))
-    )
-    return _fix_gap(part, tz).get_column("ts").alias("ts")
-
-
-def _general_timestamps(text: pl.Expr) -> list[pl.Expr]:
-    """ISO 8601 text -> `naive` (wall clock) and `offset_s` (null when none given)."""
-    p = text.str.extract_groups(_TS_RE)
-    f = p.struct.field
-    frac = f("4").fill_null("0").str.slice(0, 6).str.pad_end(6, "0")
-    naive = pl.concat_str(f("1"), pl.lit(" "), f("2"), f("3").fill_null(":00"), pl.lit("."), frac).str.strptime(
-        pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False
-    )
-    sign = pl.when(f("6") == "-").then(-1).otherwise(1)
-    offset_s = sign * (f("7").cast(pl.Int64, strict=False) * 3600 + f("8").fill_null("0").cast(pl.Int64) * 60)
-    offset_s = pl.when(f("5").is_not_null()).then(0).otherwise(offset_s)
-    return [naive.alias("naive"), offset_s.alias("offset_s")]
-
-
-def _to_utc(tz: str) -> pl.Expr:
-    naive, offset_s = pl.col("naive"), pl.col("offset_s")
-    exact = naive.dt.replace_time_zone("UTC") - pl.duration(seconds=offset_s)
-    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    return pl.when(offset_s.is_not_null()).then(exact).otherwise(local).alias("ts")
-
-
-def _fix_gap(g: pl.DataFrame, tz: str) -> pl.DataFrame:
-    """Rows whose naive local time falls in a skipped (spring-forward) hour: place
-    them as zoneinfo does with fold=0 (the offset before the change)."""
-    gap = g.filter(pl.col("ts").is_null() & pl.col("naive").is_not_null() & pl.col("offset_s").is_null())
-    if gap.height == 0:
-        return g
-    zone = ZoneInfo(tz)
-    fixed = {
-        n: n.replace(tzinfo=zone, fold=0).astimezone(timezone.utc).replace(tzinfo=None)
-        for n in gap.get_column("naive").unique().to_list()
-    }
-    gap = gap.select(
-        "i", pl.col("naive").replace_strict(fixed, return_dtype=pl.Datetime("us")).dt.replace_time_zone("UTC").alias("fixed")
-    )
-    return (
-        g.join(gap, on="i", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("ts", "fixed").alias("ts"))
-        .drop("fixed")
-    )
+    """`ts` (UTC) of the time text: ISO 8601 (exact with an offset, else local in
+    `tz`) or a UK day-first date (local in `tz`); null where it is neither."""
+    t = pl.col("time")
+    part = pl.DataFrame({"time": text}).select(*localtime.iso(t), localtime.day_first(t).alias("uk"))
+    part = part.with_columns(pl.coalesce("naive", "uk").alias("naive"))
+    return localtime.to_utc(part, tz).get_column("ts").alias("ts")

@@ -80,7 +80,7 @@ def test_unknown_decision_and_other_bad_lines_rejected_with_line_numbers():
         "",
         "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c",
         "2026-01-15T10:00:00Z,a,10.0.0.1,x.com,c,allowed,extra",
-        "15/01/2026 10:00,a,10.0.0.1,x.com,c,allowed",
+        "15/13/2026 10:00,a,10.0.0.1,x.com,c,allowed",
         "2026-02-30T10:00:00Z,a,10.0.0.1,x.com,c,allowed",
         "2026-01-15T10:00:00Z,a,10.0.0.1,,c,allowed",
         "2026-01-15T10:00:01Z,b,10.0.0.2,y.com,c,blocked",

@@ -1,0 +1,98 @@
+"""Wall-clock times to UTC, the `zoneinfo` way, vectorised (shared by the CSV formats).
+
+What: `iso(text)` and `day_first(text)` read the two ways CSV exports write a
+time (ISO 8601 with or without an offset; `30/11/2026 09:17[:05]` as Excel
+writes UK dates) into a wall clock and an offset; `to_utc(frame, tz)` turns a frame's `naive` column (the wall clock as
+written) and `offset_s` column (the offset in seconds when the text gave one,
+else null) into `ts`, an exact UTC instant; `in_window` is the sane window of
+years outside which a timestamp is rejected rather than stored.
+
+Why: CSV exports (SurfProtect, vendor formats of `[formats.NAME]`) mostly write
+local times without an offset. DESIGN §4 says those are local time in the
+configured timezone, resolved as Python's `zoneinfo` does with `fold=0`: in the
+repeated autumn hour the earlier occurrence, in the skipped spring hour the
+offset before the change. polars' `ambiguous="earliest"` gives the zoneinfo
+answer for the repeated hour, but polars cannot place a non-existent time the
+zoneinfo way, so those few rows are resolved with zoneinfo itself, once per
+distinct value. One module, so every CSV format agrees to the microsecond.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+FIRST_YEAR, LAST_YEAR = 1990, 2100  # a timestamp outside these years is a bad line, not a row
+OUT_OF_RANGE = f"timestamp out of range (years {FIRST_YEAR}-{LAST_YEAR})"
+_LOW = datetime(FIRST_YEAR, 1, 1, tzinfo=timezone.utc)
+_HIGH = datetime(LAST_YEAR + 1, 1, 1, tzinfo=timezone.utc)
+
+
+_ISO_RE = (
+    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2})?(?:[.,](\d{1,9}))?"
+    r" *(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$"
+)
+_DAY_FIRST_RE = r"^(\d{1,2})/(\d{1,2})/(\d{4}) +(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$"
+
+
+def _fraction(f: pl.Expr) -> pl.Expr:
+    return f.fill_null("0").str.slice(0, 6).str.pad_end(6, "0")
+
+
+def iso(text: pl.Expr) -> list[pl.Expr]:
+    """ISO 8601 text -> `naive` (wall clock, Datetime µs) and `offset_s` (seconds
+    east of UTC; null when the text gives no offset); both null if not ISO."""
+    f = text.str.extract_groups(_ISO_RE).struct.field
+    naive = pl.concat_str(f("1"), pl.lit(" "), f("2"), f("3").fill_null(":00"), pl.lit("."), _fraction(f("4")))
+    sign = pl.when(f("6") == "-").then(-1).otherwise(1)
+    offset_s = sign * (f("7").cast(pl.Int64, strict=False) * 3600 + f("8").fill_null("0").cast(pl.Int64) * 60)
+    offset_s = pl.when(f("5").is_not_null()).then(0).otherwise(offset_s)
+    return [_wall(naive).alias("naive"), offset_s.alias("offset_s")]
+
+
+def day_first(text: pl.Expr) -> pl.Expr:
+    """`naive` of a day-first date and time as Excel writes UK dates (`30/11/2026
+    09:17`, `30/11/2026 9:17:05`, seconds and a fraction optional); null if not one."""
+    f = text.str.extract_groups(_DAY_FIRST_RE).struct.field
+    two = lambda g: f(g).str.zfill(2)  # noqa: E731
+    naive = pl.concat_str(f("3"), pl.lit("-"), two("2"), pl.lit("-"), two("1"), pl.lit(" "), two("4"), pl.lit(":"),
+                          f("5"), pl.lit(":"), f("6").fill_null("00"), pl.lit("."), _fraction(f("7")))
+    return _wall(naive).alias("naive")
+
+
+def _wall(text: pl.Expr) -> pl.Expr:
+    return text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+
+
+def in_window(ts: pl.Expr) -> pl.Expr:
+    """True where the UTC instant `ts` lies in the years FIRST_YEAR..LAST_YEAR."""
+    return (ts >= _LOW) & (ts < _HIGH)
+
+
+def to_utc(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """`frame` (with columns `naive` Datetime and `offset_s` Int64) plus `ts`, the
+    UTC instant: naive - offset when an offset was given, else the wall clock
+    `naive` in `tz` read with fold=0; null where `naive` is null."""
+    naive, offset_s = pl.col("naive"), pl.col("offset_s")
+    exact = naive.dt.replace_time_zone("UTC") - pl.duration(seconds=offset_s)
+    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    out = frame.with_columns(pl.when(offset_s.is_not_null()).then(exact).otherwise(local).alias("ts"))
+    return _fix_gap(out, tz)
+
+
+def _fix_gap(g: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Rows whose naive local time falls in a skipped (spring-forward) hour: place
+    them as zoneinfo does with fold=0 (the offset before the change)."""
+    gap = pl.col("ts").is_null() & pl.col("naive").is_not_null() & pl.col("offset_s").is_null()
+    values = g.filter(gap).get_column("naive").unique()
+    if values.len() == 0:
+        return g
+    zone = ZoneInfo(tz)
+    fixed = {
+        n: n.replace(tzinfo=zone, fold=0).astimezone(timezone.utc).replace(tzinfo=None)
+        for n in values.to_list()
+    }
+    placed = pl.col("naive").replace_strict(fixed, default=None, return_dtype=pl.Datetime("us"))
+    return g.with_columns(pl.when(gap).then(placed.dt.replace_time_zone("UTC")).otherwise(pl.col("ts")).alias("ts"))
