@@ -1,0 +1,275 @@
+"""Syslog envelopes around log lines (DESIGN §4): recognised and stripped, for every format.
+
+What: a proxy's access log often reaches the disk through syslog, each line
+behind a header. Recognised headers (all in printable ASCII):
+
+- RFC 3164 / BSD: ``[<PRI>]Mmm dd hh:mm:ss HOST [TAG[PID]:] MSG`` (the day
+  space- or zero-padded), as syslogd, rsyslog's default file format and
+  pfSense write it (``Nov 30 09:17:01 fw (squid-1)[1234]: ...``);
+- the same with an ISO 8601 timestamp, as rsyslog's ``RSYSLOG_FileFormat``
+  writes it (``2026-11-30T09:17:01.123456+00:00 proxy squid[1234]: ...``);
+- RFC 5424: ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`` with ``-`` for nil
+  values and structured data ``[id k="v" ...]...`` (OPNsense's log files:
+  ``<134>1 2026-11-30T09:17:01+00:00 fw.lan (squid-1) 1234 - [meta sequenceId="7"] ...``),
+  a UTF-8 BOM before MSG tolerated.
+
+The TAG is optional: after the host, a token ending in ``:`` is the tag, anything
+else starts the message (no supported log line starts with such a token).
+`strip_line` and `present` serve detection; `Enveloped(parser)` wraps any
+format's parser so that each batch is parsed without its envelopes. A line
+without a recognised envelope (or with nothing after it) is passed through
+whole, so the inner parser judges it; bad lines are reported with their full
+original text.
+
+Why like this: syslog-wrapped squid must still parse at over a million lines a
+second, so the envelope is found by one compiled pass over the batch bytes
+(`_message_starts`), and the wrapped parser gets the same bytes with each line's
+start advanced past its envelope: no line is copied. The envelope is ASCII
+(but for a BOM), so its byte length gives its length in characters, which lets
+the String column of the stripped lines (needed only by the parsers' slow
+paths) be cut from the original column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ingest import tokens
+from ingest.jit import inline, jit
+
+_MONTHS = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", dtype=np.uint8)
+
+
+@inline
+def _digit(c):
+    return 48 <= c <= 57
+
+
+@inline
+def _token_end(data, p, e):
+    """End of the run of printable ASCII (33..126) at p; -1 if another byte
+    (not a space) interrupts it or the run is empty."""
+    q = p
+    while q < e and 33 <= data[q] <= 126:
+        q += 1
+    if q == p or (q < e and data[q] != 32):
+        return -1
+    return q
+
+
+@inline
+def _iso_end(data, p, e):
+    """End of an ISO 8601 timestamp `YYYY-MM-DDTHH:MM:SS[.f](Z|+hh:mm|+hhmm)` at p
+    followed by a space; -1 otherwise."""
+    if p + 20 > e:
+        return -1
+    for k in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18):
+        if not _digit(data[p + k]):
+            return -1
+    if data[p + 4] != 45 or data[p + 7] != 45 or (data[p + 10] != 84 and data[p + 10] != 116) \
+            or data[p + 13] != 58 or data[p + 16] != 58:
+        return -1
+    q = p + 19
+    if q < e and data[q] == 46:
+        q += 1
+        f = q
+        while q < e and _digit(data[q]):
+            q += 1
+        if q == f:
+            return -1
+    if q < e and (data[q] == 90 or data[q] == 122):
+        q += 1
+    elif q + 5 <= e and (data[q] == 43 or data[q] == 45) and _digit(data[q + 1]) and _digit(data[q + 2]):
+        if data[q + 3] == 58 and q + 6 <= e and _digit(data[q + 4]) and _digit(data[q + 5]):
+            q += 6
+        elif _digit(data[q + 3]) and _digit(data[q + 4]):
+            q += 5
+        else:
+            return -1
+    else:
+        return -1
+    if q >= e or data[q] != 32:
+        return -1
+    return q
+
+
+@inline
+def _bsd_end(data, p, e):
+    """End of `Mmm dd hh:mm:ss` at p followed by a space; -1 otherwise."""
+    if p + 16 > e:
+        return -1
+    month = False
+    for m in range(12):
+        if data[p] == _MONTHS[3 * m] and data[p + 1] == _MONTHS[3 * m + 1] and data[p + 2] == _MONTHS[3 * m + 2]:
+            month = True
+    if not month or data[p + 3] != 32 or not (data[p + 4] == 32 or _digit(data[p + 4])) or not _digit(data[p + 5]):
+        return -1
+    if data[p + 6] != 32 or data[p + 9] != 58 or data[p + 12] != 58:
+        return -1
+    for k in (7, 8, 10, 11, 13, 14):
+        if not _digit(data[p + k]):
+            return -1
+    if data[p + 15] != 32:
+        return -1
+    return p + 15
+
+
+@inline
+def _sd_end(data, p, e):
+    """End of RFC 5424 structured data at p (`-` or `[...]` elements); -1 if malformed."""
+    if data[p] == 45:
+        return p + 1
+    q = p
+    while q < e and data[q] == 91:
+        q += 1
+        quoted = False
+        while q < e:
+            c = data[q]
+            if quoted:
+                if c == 92:
+                    q += 1
+                elif c == 34:
+                    quoted = False
+            elif c == 34:
+                quoted = True
+            elif c == 93:
+                break
+            q += 1
+        if q >= e:
+            return -1
+        q += 1  # past ']'
+    if q == p or (q < e and data[q] != 32):
+        return -1
+    return q
+
+
+@inline
+def _message_start(data, s, e):
+    """Where the message of line data[s:e] starts, or s when it has no envelope
+    (or nothing after one)."""
+    while e > s and data[e - 1] == 13:
+        e -= 1
+    p = s
+    pri = False
+    if p < e and data[p] == 60:  # <PRI>
+        q = p + 1
+        while q < e and q < p + 4 and _digit(data[q]):
+            q += 1
+        if q == p + 1 or q >= e or data[q] != 62:
+            return s
+        p = q + 1
+        pri = True
+    if pri and p + 1 < e and _digit(data[p]) and data[p + 1] == 32 and data[p] != 48:  # RFC 5424, version 1..9
+        p += 2
+        if p >= e:
+            return s
+        if data[p] == 45:
+            q = p + 1 if p + 1 < e and data[p + 1] == 32 else -1
+        else:
+            q = _iso_end(data, p, e)
+        if q < 0:
+            return s
+        p = q + 1
+        for _ in range(4):  # HOSTNAME APP-NAME PROCID MSGID
+            q = _token_end(data, p, e)
+            if q < 0 or q >= e:
+                return s
+            p = q + 1
+        if p >= e:
+            return s
+        q = _sd_end(data, p, e)
+        if q < 0 or q + 1 >= e:
+            return s
+        p = q + 1
+        if p + 3 <= e and data[p] == 0xEF and data[p + 1] == 0xBB and data[p + 2] == 0xBF:
+            p += 3
+        return p if p < e else s
+    if p < e and _digit(data[p]):
+        q = _iso_end(data, p, e)
+    else:
+        q = _bsd_end(data, p, e)
+    if q < 0:
+        return s
+    p = q + 1
+    while p < e and data[p] == 32:
+        p += 1
+    q = _token_end(data, p, e)  # HOST
+    if q < 0 or q + 1 >= e:
+        return s
+    p = q + 1
+    q = _token_end(data, p, e)  # TAG[PID]: (optional)
+    if q > 0 and data[q - 1] == 58 and q - p <= 64 and q + 1 < e:
+        p = q + 1
+    return p if p < e else s
+
+
+@jit
+def _message_starts(data, starts, ends):
+    out = np.empty(len(starts), dtype=np.int64)
+    for i in range(len(starts)):
+        out[i] = _message_start(data, starts[i], ends[i])
+    return out
+
+
+def strip_line(line: str) -> str:
+    """`line` without its syslog envelope (unchanged when it has none)."""
+    raw = line.encode("utf-8", "surrogateescape")
+    data = np.frombuffer(raw + b" ", dtype=np.uint8)
+    at = int(_message_starts(data, np.zeros(1, dtype=np.int64), np.array([len(raw)], dtype=np.int64))[0])
+    return raw[at:].decode("utf-8", "surrogateescape") if at else line
+
+
+def present(first_lines: list[str]) -> bool:
+    """True when most of the first non-blank lines carry a syslog envelope."""
+    lines = [ln for ln in first_lines if ln.strip()][:20]
+    return bool(lines) and sum(1 for ln in lines if strip_line(ln) != ln) * 2 > len(lines)
+
+
+def strip_raw(raw: tokens.Raw) -> tokens.Raw:
+    """The same lines without their envelopes: the same bytes, starts advanced."""
+    starts = _message_starts(raw.data, raw.starts, raw.ends)
+    out = tokens.Raw.__new__(tokens.Raw)
+    out.source, out.data, out.w8 = raw.source, raw.data, raw.w8
+    out.starts, out.ends = starts, raw.ends
+
+    def lines() -> pl.Series:
+        full = raw.lines().cast(pl.String)
+        cut = starts - raw.starts
+        at = np.maximum(starts - 3, 0)
+        d = raw.data
+        if len(d):  # a BOM skipped after an RFC 5424 header is 3 bytes but one character
+            bom = (cut >= 3) & (d[at] == 0xEF) & (d[np.minimum(at + 1, len(d) - 1)] == 0xBB) \
+                & (d[np.minimum(at + 2, len(d) - 1)] == 0xBF)
+            cut = cut - 2 * bom
+        # A line whose text is not its bytes (invalid UTF-8, shown as U+FFFD) is left whole.
+        same = full.str.len_bytes().fill_null(-1).to_numpy() == (raw.ends - raw.starts)
+        cut = pl.Series(np.where(same, cut, 0))
+        return pl.DataFrame({"l": full, "c": cut}).select(pl.col("l").str.slice(pl.col("c"))).to_series().alias(
+            full.name)
+
+    out._lines = lines
+    return out
+
+
+class Enveloped:
+    """A parser that strips each line's syslog envelope, then delegates to `inner`."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        self.header_lines = getattr(inner, "header_lines", 0)
+
+    def parse(self, lines: pl.Series | None, first_line_no: int,
+              raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
+        rows, bad = self.inner.parse(None, first_line_no, strip_raw(raw))
+        if bad.height:  # the quarantine keeps the line as it was in the file
+            idx = (bad.get_column("line_no") - first_line_no).to_numpy()
+            bad = bad.with_columns(raw.lines_at(idx).alias("line"))
+        return rows, bad
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) before the first batch."""
+    strip_line("Nov 30 09:17:01 h t: x")
