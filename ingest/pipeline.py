@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -235,6 +235,9 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             blank = batch.n - header - rows.height - bad.height
             result.ignored += header + blank
             result.lines += batch.n - header - blank
+            rows, odd = _sane(rows, first_no)
+            if odd.height:
+                bad = pl.concat([bad, odd])
             fresh = rows.filter(pl.col("ts") >= cutoff)
             result.expired += rows.height - fresh.height
             if overlap is not None:  # a copy ending between checkpoints: drop what was committed
@@ -325,6 +328,24 @@ def _writing(store: Store) -> Iterator[None]:
         yield
     except OSError as exc:
         raise StoreError(f"{store.root}: write failed ({exc.strerror or exc}); the store was left as it was") from None
+
+
+SANE_FROM, SANE_TO = datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+def _sane(rows: pl.DataFrame, first_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose time is within 1990..2099, and the others as rejected lines. The
+    parsers reject such lines themselves; this is the net under them, so that no
+    parser's oversight can become an exception (a year past 9999) or a partition
+    of nonsense. The parser's row gives no line number: the URL stands in for the line."""
+    ts = pl.col("ts")
+    ok = ts.is_between(SANE_FROM, SANE_TO, closed="left")
+    if rows.height == 0 or rows.select(ok.all()).item():
+        return rows, pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "line": pl.String})
+    odd = rows.filter(~ok).select(pl.lit(None, pl.Int64).alias("line_no"),
+                                  pl.lit("timestamp out of range (before 1990 or after 2099)").alias("reason"),
+                                  pl.col("url").fill_null("").alias("line"))
+    return rows.filter(ok), odd
 
 
 def _too_long(batch, bad: pl.DataFrame, max_line: int) -> pl.DataFrame:

@@ -131,6 +131,11 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
             buf[: len(carry)] = np.frombuffer(carry, dtype=np.uint8)
             have = len(carry) + _fill(fh, memoryview(buf)[len(carry) :])
             if have == len(carry):  # end of stream
+                cut = carry.rfind(b"\n")
+                if cut >= 0:  # complete lines left after a long line was read past
+                    out = _batch_of(carry[: cut + 1], line_no, pos, hasher, max_line)
+                    pos, line_no, carry = out.end, line_no + out.n, carry[cut + 1 :]
+                    yield out
                 if carry and finished:  # the last line of a finished file has no newline
                     yield _final(carry, line_no, pos, hasher)
                 elif carry:
@@ -143,7 +148,7 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
                                                     finished, tail)
                     if skipped is None:
                         return
-                    carry, pos, line_no = skipped
+                    carry, pos, line_no, hasher = skipped
                     continue
                 carry = buf[:have].tobytes()
                 continue
@@ -161,7 +166,17 @@ def iter_batches(path: Path, start: int = 0, first_line_no: int = 1, block: int 
                 skipped = yield from _skip_long(fh, carry, line_no, pos, hasher, block, finished, tail)
                 if skipped is None:
                     return
-                carry, pos, line_no = skipped
+                carry, pos, line_no, hasher = skipped
+
+
+def _batch_of(data: bytes, line_no: int, pos: int, hasher, max_line: int) -> Batch:
+    """Complete lines `data` (ending with a newline) as a batch."""
+    if hasher is not None:
+        hasher.update(data)
+    out = make_batch(data, line_no, pos)
+    out.hasher = hasher
+    _mark_long(out, max_line)
+    return out
 
 
 def _final(carry: bytes, line_no: int, pos: int, hasher) -> Batch:
@@ -210,7 +225,7 @@ def _skip_long(fh: BinaryIO, head: bytes, line_no: int, pos: int, hasher, block:
     out.too_long = {0: (length, prefix.decode("utf-8", "replace")[:LONG_PREFIX])}
     yield out
     rest = b"" if at is None else data[at + 1 :]
-    return rest, out.end, line_no + 1
+    return rest, out.end, line_no + 1, probe
 
 
 def _mark_long(batch: Batch, max_line: int) -> None:
@@ -326,16 +341,14 @@ def first_lines(path: Path, n: int = 50, max_line: int = MAX_LINE, budget: int =
     bytes are read."""
     pieces: list[bytes] = []
     have = 0
-    ended = True
     for data in read_blocks(path, 0, 256 * 1024):
         pieces.append(data)
         have += len(data)
         if have >= budget or b"".join(pieces).count(b"\n") > n * 2:
-            ended = False
             break
     raw_lines = b"".join(pieces).split(b"\n")
-    if not ended:
-        raw_lines = raw_lines[:-1]  # the last piece may be cut short
+    if len(raw_lines) > 1:
+        raw_lines = raw_lines[:-1]  # the last piece is unterminated (maybe cut short, maybe still being written)
     out: list[str] = []
     for i, raw in enumerate(raw_lines):
         if len(raw) > max_line:

@@ -40,7 +40,7 @@ from surfaudit.schema import EVENT_SCHEMA, conform
 NAME = "squid"
 
 # Field sub-patterns, shared by the parsing regexes and the diagnosis of bad lines.
-_TS = r"[0-9]{1,12}(?:\.[0-9]{1,6})?"
+_TS = r"[0-9]{9,10}(?:\.[0-9]{1,6})?"  # epoch seconds 1973..2286: a 12-digit one is a bad timestamp, not an overflow
 _EL = r"-?[0-9]{1,12}"
 _F = r"[^ ]+"
 _STATUS = r"([^ /]+)/([0-9]{1,4})"
