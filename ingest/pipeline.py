@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +26,7 @@ import polars as pl
 from ingest import detect, fingerprint, sources
 from ingest.reader import Tail, first_lines, iter_batches, prefetch
 from ingest.streams import compression_of
+from ingest.writer import BackgroundWriter, writing
 from surfaudit import audit, clock
 from surfaudit.config import Config
 from surfaudit.errors import ConfigError, InputError, StoreError, UsageError
@@ -70,7 +69,7 @@ def warm(notice: Callable[[str], None] | None = None) -> None:
     from its on-disk cache in a fraction of a second). `notice` is told, once,
     if that takes more than two seconds (the first run). Tests and benchmarks
     call this first so that no timing includes the one-time compile."""
-    from ingest import csv_scan, squid_scan
+    from ingest import csv_scan, envelope, squid_scan
     from ingest.reader import make_batch
 
     timer = threading.Timer(2.0, notice, (COMPILING,)) if notice else None
@@ -80,6 +79,7 @@ def warm(notice: Callable[[str], None] | None = None) -> None:
     try:
         squid_scan.warm()
         csv_scan.warm()
+        envelope.warm()
         make_batch(b"x\n", 1, 0)
     finally:
         if timer:
@@ -211,9 +211,9 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
     end = resume.offset
     total = path.stat().st_size
     tail = Tail()
-    with _writing(store):
+    with writing(store):
         txn = store.begin("ingest")
-    writer = _BackgroundWriter(txn, path.name)
+    writer = BackgroundWriter(txn, path.name)
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
@@ -246,18 +246,18 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 fresh, bad = unseen, new_bad
             result.rows += fresh.height
             result.rejected += bad.height
-            with _writing(store):
+            with writing(store):
                 writer.submit(fresh, bad)  # Parquet encoding overlaps the next batch's parse
             if progress:
                 progress(path.name, min(batch.end, total), total)
-        with _writing(store):
+        with writing(store):
             writer.drain()
         result.held_back = tail.held_back
         result.lines += tail.held_back
         if end == resume.offset:  # nothing new
             txn.abort()
             return
-        with _writing(store):
+        with writing(store):
             txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
                         "hash": hasher.hexdigest(), "file": path.name, "format": result.format,
                         "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
@@ -269,65 +269,6 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
         raise
     finally:
         writer.close()
-
-
-class _BackgroundWriter:
-    """Writes parsed batches in worker threads while the next batch is parsed.
-
-    pyarrow encodes and compresses without the GIL, so the writes use the core the
-    parser leaves idle. Batches alternate between SLOTS threads, each writing its
-    own file per month (so a large file becomes SLOTS parts; compaction merges
-    them); each slot keeps its batches in order and has at most one in flight, so
-    memory stays bounded. A failed write re-raises in the caller at the next
-    submit or drain.
-    """
-
-    SLOTS = 2
-
-    def __init__(self, txn, file_name: str):
-        self.txn, self.file_name = txn, file_name
-        self.pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"surfaudit-write{k}")
-                      for k in range(self.SLOTS)]
-        self.pending: list = [None] * self.SLOTS
-        self.count = 0
-
-    def submit(self, rows: pl.DataFrame, bad: pl.DataFrame) -> None:
-        # Rejected lines (few) are written here, so the quarantine keeps line order.
-        self.txn.quarantine(bad.with_columns(pl.lit(self.file_name).alias("file")))
-        slot = self.count % self.SLOTS
-        self.count += 1
-        self._wait(slot)
-        self.pending[slot] = self.pools[slot].submit(self.txn.write, rows, slot)
-
-    def _wait(self, slot: int) -> None:
-        if self.pending[slot] is not None:
-            pending, self.pending[slot] = self.pending[slot], None
-            pending.result()
-
-    def drain(self) -> None:
-        for slot in range(self.SLOTS):
-            self._wait(slot)
-
-    def close(self) -> None:
-        for slot, pending in enumerate(self.pending):
-            if pending is not None:
-                pending.cancel()
-                try:
-                    pending.result()
-                except BaseException:  # noqa: BLE001 - the first error is already propagating
-                    pass
-                self.pending[slot] = None
-        for pool in self.pools:
-            pool.shutdown(wait=True)
-
-
-@contextmanager
-def _writing(store: Store) -> Iterator[None]:
-    """A failed write to the store (a full disk) is the store's error, not an unreadable log."""
-    try:
-        yield
-    except OSError as exc:
-        raise StoreError(f"{store.root}: write failed ({exc.strerror or exc}); the store was left as it was") from None
 
 
 SANE_FROM, SANE_TO = datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
