@@ -13,6 +13,8 @@ never import each other. It prints nothing itself and imports no typer/rich.
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -90,7 +92,10 @@ def _step(name: str, log: Log, run: Callable[[], Any], summarise: Callable[[Any]
     except SurfauditError as exc:
         step = StepResult(name, False, f"FAILED: {exc}", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one step's bug must not hide the other steps
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        # the type only, as the CLI does: the text of an unexpected error can hold URLs or names
+        message = f"internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details"
+        if os.environ.get("SURFAUDIT_DEBUG"):
+            traceback.print_exc()
         step = StepResult(name, False, f"FAILED: {message}", error=message)
     else:
         ok, line = summarise(value)
@@ -100,6 +105,8 @@ def _step(name: str, log: Log, run: Callable[[], Any], summarise: Callable[[Any]
         for fr in step.result:
             if fr.error:
                 log(f"ingest: failed {fr.file}: {fr.error}")
+            elif getattr(fr, "skipped", None):
+                log(f"ingest: skipped {fr.file}: {fr.skipped}")
     return step
 
 
@@ -109,6 +116,7 @@ def _ingest_summary(files: list) -> tuple[bool, str]:
     failed = sum(1 for f in files if f.error)
     line = f"{len(files)} files, {rows} rows, {rejected} rejected"
     extras = [(sum(f.duplicates for f in files), "duplicates"), (sum(f.expired for f in files), "expired"),
-              (failed, "failed")]
+              (sum(getattr(f, "held_back", 0) for f in files), "held back"),
+              (sum(1 for f in files if getattr(f, "skipped", None)), "skipped"), (failed, "failed")]
     line += "".join(f", {n} {what}" for n, what in extras if n)
     return failed == 0 and rejected == 0, line
