@@ -34,7 +34,7 @@ _ISO_RE = (
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2})?(?:[.,](\d{1,9}))?"
     r" *(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$"
 )
-_DAY_FIRST_RE = r"^(\d{1,2})/(\d{1,2})/(\d{4}) +(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$"
+_DAY_FIRST = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S%.f")
 
 
 def _fraction(f: pl.Expr) -> pl.Expr:
@@ -54,12 +54,12 @@ def iso(text: pl.Expr) -> list[pl.Expr]:
 
 def day_first(text: pl.Expr) -> pl.Expr:
     """`naive` of a day-first date and time as Excel writes UK dates (`30/11/2026
-    09:17`, `30/11/2026 9:17:05`, seconds and a fraction optional); null if not one."""
-    f = text.str.extract_groups(_DAY_FIRST_RE).struct.field
-    two = lambda g: f(g).str.zfill(2)  # noqa: E731
-    naive = pl.concat_str(f("3"), pl.lit("-"), two("2"), pl.lit("-"), two("1"), pl.lit(" "), two("4"), pl.lit(":"),
-                          f("5"), pl.lit(":"), f("6").fill_null("00"), pl.lit("."), _fraction(f("7")))
-    return _wall(naive).alias("naive")
+    09:17`, `30/11/2026 9:17:05`, `30/11/2026 09:17:05.250`: day and month of one
+    or two digits, a four-digit year, seconds and a fraction optional); null if
+    not one. polars' strptime with fixed patterns: far cheaper than a regex."""
+    return pl.coalesce(
+        text.str.strptime(pl.Datetime("us"), pattern, strict=False) for pattern in _DAY_FIRST
+    ).alias("naive")
 
 
 def _wall(text: pl.Expr) -> pl.Expr:

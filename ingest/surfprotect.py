@@ -2,16 +2,17 @@
 
 The export has a header row whose spelling varies between product versions, so
 columns are found by case-insensitive aliases (time, user, client IP, url,
-category, decision) and extra columns are ignored. The format is defined by
-one quote-aware regex built from the header, which splits a line into exactly as
-many CSV fields as the header has (a line with another field count is rejected,
-never silently shifted), capturing only the columns we need; quoted fields are
-then unquoted (`""` -> `"`). That regex and the polars steps after it cost about
-a microsecond per row, so the plain lines (nearly all of an export: printable
-ASCII, simple fields, `...T10:00:00.123Z` times, a known decision, a plain URL)
-are read instead by the compiled scanner `ingest.csv_scan` in one pass, as string
-views into the batch buffer; every other line takes the regex path, `_general`
-(tests/test_parse_fast_paths.py checks that both give the same rows).
+category, decision) and extra columns are ignored. Nearly every line of an
+export is plain (printable ASCII, simple fields, `...T10:00:00.123Z` times, a
+known decision, a plain URL), and those are read by the compiled scanner
+`ingest.csv_scan` in one pass, as string views into the batch buffer. Every
+other line (quoted fields, local times, UK dates, accented names, odd URLs, bad
+lines) is read by the general CSV reader of the vendor formats
+(`ingest.vendor_csv.Parser`, with the aliases' columns and the decision words
+below), which defines the format: a line needs the header's number of fields
+(extra empty ones allowed), a readable time, a known decision, a URL with a
+host and a user or client IP; a bad line gets its reason.
+tests/test_parse_fast_paths.py checks that both routes give the same rows.
 
 Timestamps are ISO 8601, or UK day-first dates as Excel rewrites them when an
 export is opened and saved (`30/11/2026 09:17`, `30/11/2026 9:17:05`). A slash
@@ -21,7 +22,7 @@ and so is Excel's locale on its customers' machines. With an offset (`Z`,
 timezone, read as Python's `zoneinfo` does with `fold=0` (`ingest.localtime`).
 A time outside the years 1990-2100 rejects the line. Lines that are not valid
 UTF-8 are read as cp1252 (`ingest.text`: Excel on Windows saves CSV that way),
-so `Zo\xeb` is `Zoë`, never a rejected line.
+so `Zo\\xeb` is `Zoë`, never a rejected line.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from ingest import csv_scan, localtime, text, tokens
-from ingest.squid import with_host
+from ingest import csv_scan, localtime, text, tokens, vendor_csv, vendor_scan as vs
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
 
@@ -51,9 +51,8 @@ DECISIONS = {
     **dict.fromkeys(("allowed", "permitted", "permit", "pass"), "allowed"),
     **dict.fromkeys(("blocked", "rejected", "reject", "denied", "deny"), "blocked"),
 }
-
-# One CSV field: quoted (with "" escapes, optional spaces around) or unquoted.
-_FIELD = r'(?: *"(?:[^"]|"")*" *|[^,"]*)'
+_COLUMN = {"time": vs.TIME, "user": vs.USERNAME, "client_ip": vs.CLIENT, "url": vs.URL,
+           "category": vs.CATEGORY, "decision": vs.DECISION}
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
 
 
@@ -63,7 +62,7 @@ def _norm(header: str) -> str:
 
 def _columns(first_line: str) -> tuple[list[str], dict[str, int]]:
     """Header cells and, per canonical column, the index of its first alias found."""
-    cells = next(csv.reader([first_line.rstrip("\r")]), [])
+    cells = next(csv.reader([first_line.rstrip("\r").lstrip("\ufeff")]), [])
     names = [_norm(c) for c in cells]
     found: dict[str, int] = {}
     for key, aliases in ALIASES.items():
@@ -94,7 +93,28 @@ def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
         ZoneInfo(tz)
     except Exception:
         raise InputError(f"unknown timezone: {tz}") from None
-    return Parser(len(cells), found, tz, first_line.rstrip("\r"))
+    return Parser(len(cells), found, tz, first_line.rstrip("\r").lstrip("\ufeff"))
+
+
+def read_times(tz: str):
+    """Time texts -> UTC instants: a UK day-first date (local in `tz`) or ISO 8601
+    (exact with an offset, else local in `tz`); null where it is neither. The
+    day-first patterns are cheap, so the ISO rules only read what they leave."""
+    t = pl.col("time")
+
+    def read(time: pl.Series) -> pl.Series:
+        part = pl.DataFrame({"time": time}).with_columns(localtime.day_first(t), pl.lit(None, pl.Int64).alias("offset_s"))
+        rest = part.get_column("naive").is_null()
+        if rest.any():
+            iso = part.filter(rest).select(*localtime.iso(t))
+            naive, offset_s = part.get_column("naive").clone(), part.get_column("offset_s").clone()
+            where = np.flatnonzero(rest.to_numpy())
+            naive.scatter(where, iso.get_column("naive"))
+            offset_s.scatter(where, iso.get_column("offset_s"))
+            part = part.with_columns(naive, offset_s)
+        return localtime.to_utc(part, tz).get_column("ts")
+
+    return read
 
 
 class Parser:
@@ -104,14 +124,13 @@ class Parser:
     header_lines = 1
 
     def __init__(self, n_fields: int, found: dict[str, int], tz: str, header: str = ""):
-        self.tz = tz
-        self.header = header
-        self.keys = [k for k, _ in sorted(found.items(), key=lambda kv: kv[1])]
-        self.found, self.n_fields = found, n_fields
+        self.tz, self.header, self.found, self.n_fields = tz, header, found, n_fields
         self.layout = csv_scan.Layout(n_fields, found, DECISIONS)
-        capture = set(found.values())
-        fields = [f"({_FIELD})" if i in capture else _FIELD for i in range(n_fields)]
-        self.pattern = "^" + ",".join(fields) + "$"
+        columns = [-1] * n_fields
+        for key, j in found.items():
+            columns[j] = _COLUMN[key]
+        self.general = vendor_csv.Parser(NAME, vs.Layout(columns, ",", header, DECISIONS), DECISIONS, "utf-8",
+                                         read_times(tz))
 
     def parse(self, lines: pl.Series | None, first_line_no: int,
               raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -123,10 +142,18 @@ class Parser:
         if done.all():
             return conform(fast), pl.DataFrame(schema=_BAD_SCHEMA)
         rest = np.flatnonzero(~done)
-        rows, bad = self._general(text.lines(raw, rest), rest, first_line_no)
+        rows, bad = self._general(raw, rest, first_line_no)
         if len(rest) < len(done):
             rows = pl.concat([fast.select(rows.columns), rows]).sort("i")
         return conform(rows), bad
+
+    def _general(self, raw: tokens.Raw, rest: np.ndarray, first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Rows (with the line index `i`) and bad lines of the lines `rest` of the
+        batch, decoded (UTF-8, else cp1252) and read by the general CSV reader."""
+        sub = text.subset(raw, rest)
+        decoded = text.decoded(sub, "utf-8")
+        texts = decoded.lines_at if decoded is not sub else (lambda k: raw.lines_at(rest[k]))
+        return self.general.read(decoded, rest, first_line_no, texts)
 
     def _fast(self, raw: tokens.Raw) -> tuple[np.ndarray, pl.DataFrame]:
         """The mask of the plain lines and their rows (with the line index `i`)."""
@@ -151,64 +178,3 @@ class Parser:
             "source": tokens.repeated(NAME, m),
         })
         return done, frame.select("i", *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()))
-
-    def _general(self, lines: pl.Series, index: np.ndarray, first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Rows (with the line index `i`) and bad lines of `lines`, which are the
-        lines `index` of the batch: the definition of the format, for every line."""
-        df = (
-            pl.DataFrame({"i": pl.Series(index.astype(np.uint32)), "line": lines})
-            .with_columns(pl.col("line").str.strip_chars_end("\r"))
-            .filter(pl.col("line").is_null() | ((pl.col("line").str.strip_chars() != "") & (pl.col("line") != self.header)))
-        )
-        g = df.with_columns(pl.col("line").str.extract_groups(self.pattern).alias("g")).unnest("g")
-        g = g.rename(dict(zip(g.columns[2:], self.keys))).with_columns(_unquote(pl.col(k)).alias(k) for k in self.keys)
-        for key in ALIASES:
-            if key not in self.keys:
-                g = g.with_columns(pl.lit(None, pl.String).alias(key))
-        blank = lambda c: (pl.col(c).str.len_bytes() == 0) | (pl.col(c) == "-")  # noqa: E731
-        g = g.with_columns(
-            _timestamps(g.get_column("time"), self.tz),
-            pl.col("decision").str.to_lowercase().replace_strict(DECISIONS, default=None).alias("action"),
-            pl.when(blank("user")).then(None).otherwise(pl.col("user")).alias("username"),
-            pl.when(blank("client_ip")).then(None).otherwise(pl.col("client_ip")).alias("client_ip"),
-        )
-        g = with_host(g.lazy()).collect()
-        g = g.with_columns(pl.coalesce(pl.col("username").str.to_lowercase(), pl.col("client_ip")).alias("user"))
-        reason = (
-            pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8"))
-            .when(pl.col("url").is_null() & pl.col("time").is_null()).then(pl.lit("wrong field count"))
-            .when(pl.col("ts").is_null()).then(pl.lit("bad timestamp"))
-            .when(~localtime.in_window(pl.col("ts"))).then(pl.lit(localtime.OUT_OF_RANGE))
-            .when(pl.col("action").is_null()).then(pl.lit("unknown decision"))
-            .when(pl.col("host").is_null()).then(pl.lit("bad url"))
-            .when(pl.col("user").is_null()).then(pl.lit("no user"))
-        )
-        g = g.with_columns(reason.alias("reason"))
-        bad = g.filter(pl.col("reason").is_not_null()).select(
-            (pl.col("i").cast(pl.Int64) + first_line_no).alias("line_no"), "reason", "line"
-        )
-        rows = g.filter(pl.col("reason").is_null()).with_columns(
-            pl.lit(None, pl.String).alias("method"),
-            pl.lit(0).alias("status"),
-            pl.lit(0).alias("bytes"),
-            pl.lit(None, pl.Int64).alias("elapsed_ms"),
-            pl.when(pl.col("category") == "").then(None).otherwise(pl.col("category")).alias("category"),
-            pl.lit(NAME).alias("source"),
-        )
-        return rows.select("i", *(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())), bad.cast(_BAD_SCHEMA)
-
-
-def _unquote(field: pl.Expr) -> pl.Expr:
-    """CSV field value: trimmed, outer quotes removed and doubled quotes undone."""
-    f = field.str.strip_chars()
-    inner = f.str.slice(1, f.str.len_chars() - 2).str.replace_all('""', '"', literal=True)
-    return pl.when(f.str.starts_with('"')).then(inner.str.strip_chars()).otherwise(f)
-
-
-def _timestamps(text: pl.Series, tz: str) -> pl.Series:
-    """`ts` (UTC) of the time text: ISO 8601 (exact with an offset, else local in
-    `tz`) or a UK day-first date (local in `tz`); null where it is neither."""
-    t = pl.col("time")
-    part = pl.DataFrame({"time": text}).select(*localtime.iso(t), localtime.day_first(t).alias("uk"))
-    part = part.with_columns(pl.coalesce("naive", "uk").alias("naive"))
-    return localtime.to_utc(part, tz).get_column("ts").alias("ts")

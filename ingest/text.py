@@ -153,10 +153,18 @@ def decoded(raw: tokens.Raw, encoding: str = "utf-8") -> tokens.Raw:
 
 def lines(raw: tokens.Raw, index: np.ndarray, encoding: str = "utf-8") -> pl.Series:
     """Lines `index` of `raw` as a String column, decoded as `decoded` does."""
-    sub = tokens.Raw.__new__(tokens.Raw)
-    sub.source, sub.data, sub.w8 = raw.source, raw.data, raw.w8
-    sub.starts, sub.ends = raw.starts[index], raw.ends[index]
+    sub = subset(raw, index)
     out = decoded(sub, encoding)
     if out is sub:
         return raw.lines_at(index)
     return out.lines()
+
+
+def subset(raw: tokens.Raw, index: np.ndarray) -> tokens.Raw:
+    """Lines `index` of `raw`, over the same buffer (no copy of the text; no
+    String column: read it from `raw`)."""
+    sub = tokens.Raw.__new__(tokens.Raw)
+    sub.source, sub.data, sub.w8 = raw.source, raw.data, raw.w8
+    sub.starts, sub.ends = raw.starts[index], raw.ends[index]
+    sub._lines = None
+    return sub
