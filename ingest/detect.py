@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ingest import squid, surfprotect
+from ingest import e2guardian, fortigate, squid, squidguard, surfprotect
 from surfaudit.errors import InputError
 
-FORMATS: dict[str, Any] = {"squid": squid, "surfprotect": surfprotect}
+FORMATS: dict[str, Any] = {"squid": squid, "surfprotect": surfprotect, "e2guardian": e2guardian,
+                           "squidguard": squidguard, "fortigate": fortigate}
 # Asked after the configured CSV formats; formats registered later are asked before squid.
 _FIRST = ("surfprotect",)
 _LAST = ("squid",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest import detect, squid, surfprotect
+from ingest import detect, e2guardian, fortigate, squid, squidguard, surfprotect
 from surfaudit.errors import InputError
 
 SQUID = [
@@ -58,7 +58,8 @@ def test_unknown_content(lines):
 
 
 def test_registry_and_get_format():
-    assert detect.FORMATS == {"squid": squid, "surfprotect": surfprotect}
+    assert detect.FORMATS == {"squid": squid, "surfprotect": surfprotect, "e2guardian": e2guardian,
+                              "squidguard": squidguard, "fortigate": fortigate}
     assert detect.get_format("squid") is squid
     assert detect.get_format("surfprotect") is surfprotect
     with pytest.raises(InputError, match="unknown log format"):
