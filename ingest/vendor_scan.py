@@ -41,8 +41,9 @@ WIDTH = 2  # numbers: [fields found, decision code (0 unknown, 1 allowed, 2 bloc
 
 
 @inline
-def _space(c):
-    return c == 32 or c == 9
+def _space(c, delim):
+    """A space or tab that is not the delimiter (trimmed around fields)."""
+    return (c == 32 or c == 9) and c != delim
 
 
 @inline
@@ -112,7 +113,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, layout, delim, header, words, of
             continue
         blank = True
         for p in range(s, e):
-            if not (_space(data[p]) or data[p] == delim):
+            if not (_space(data[p], delim) or data[p] == delim):
                 blank = False
                 break
         if blank:
@@ -125,7 +126,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, layout, delim, header, words, of
         extra_text = False  # a field beyond the header's that is not empty
         bad = False
         while True:
-            while p < e and _space(data[p]):
+            while p < e and _space(data[p], delim):
                 p += 1
             escaped = False
             if p < e and data[p] == 34:  # quoted
@@ -146,7 +147,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, layout, delim, header, words, of
                     break
                 b = p
                 p += 1
-                while p < e and _space(data[p]):
+                while p < e and _space(data[p], delim):
                     p += 1
                 if p < e and data[p] != delim:
                     bad = True
@@ -156,9 +157,9 @@ def _scan_range(data, w8, starts, ends, lo, hi, layout, delim, header, words, of
                 while p < e and data[p] != delim:
                     p += 1
                 b = p
-            while b > a and _space(data[b - 1]):
+            while b > a and _space(data[b - 1], delim):
                 b -= 1
-            while a < b and _space(data[a]):
+            while a < b and _space(data[a], delim):
                 a += 1
             if j < n_fields:
                 c = layout[j]
