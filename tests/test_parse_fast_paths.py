@@ -175,6 +175,40 @@ def test_surfprotect_fast_path_equals_regex_path(seed, tz, monkeypatch):
     assert_frame_equal(bad, want_bad)
 
 
+def sp_excel_line(rng: random.Random) -> bytes:
+    """A SurfProtect line as Excel may leave it: UK dates, names in cp1252 or UTF-8."""
+    day = datetime(2026, 3, 29) + timedelta(minutes=rng.randrange(-3000, 300000), milliseconds=rng.randrange(1000))
+    ts = pick(rng, day.strftime("%Y-%m-%dT%H:%M:%S.") + f"{day.microsecond // 1000:03d}Z", day.strftime("%d/%m/%Y %H:%M"),
+              day.strftime("%d/%m/%Y %H:%M:%S"), f"{day.day}/{day.month}/{day.year} {day.hour}:{day.minute:02d}",
+              "31/11/2026 10:00", "30/11/26 10:00", "1/1/2101 00:00", "1989-12-31T23:59:59.999Z",
+              "2100-12-31T23:59:59.999Z", "1990-01-01T00:00:00.000Z", "29/03/2026 01:30", "25/10/2026 01:30")
+    user = pick(rng, "anna", "Zoë Brontë", "José", "ZOË", '"Núñez, José"', "Renée", "-", "Œuvre", "Ærø")
+    ip = pick(rng, "10.0.0.1", "-", "2001:db8::1")
+    url = pick(rng, "https://www.Facebook.com/home", "x.com:443", "https://u@h.com/", "", "https://café.fr/")
+    dec = pick(rng, "Permitted", "Blocked", "deny", "quarantined", "Pérmitted")
+    line = ",".join([ts, user, ip, url, "Social", dec])
+    if rng.random() < 0.02:
+        return bytes(rng.choice(b"abc,\x81\x9d\xff\xc3\xa9\r ") for _ in range(rng.randrange(1, 40)))
+    return line.encode(pick(rng, "utf-8", "cp1252"))
+
+
+@pytest.mark.parametrize("seed", RNG_SEEDS)
+def test_surfprotect_fast_path_equals_general_path_on_excel_bytes(seed, monkeypatch):
+    from ingest.reader import make_batch
+
+    rng = random.Random(seed)
+    body = b"".join(sp_excel_line(rng) + rng.choice([b"\n", b"\r\n"]) for _ in range(3000))
+    parser = surfprotect.make_parser("Time,User,Source IP,URL,Category,Decision", "Europe/London")
+    rows, bad = parser.parse(None, 2, make_batch(body, 2, 0).raw())
+    assert rows.height > 1000 and bad.height > 100
+    assert rows.filter(pl.col("username").str.contains("ë")).height > 30  # cp1252 and UTF-8 names alike
+    assert not rows.get_column("username").str.contains("\ufffd").any()
+    monkeypatch.setattr(surfprotect.Parser, "_fast", lambda self, raw: (np.zeros(len(raw.starts), dtype=bool), None))
+    want_rows, want_bad = parser.parse(None, 2, make_batch(body, 2, 0).raw())
+    assert_frame_equal(rows, want_rows)
+    assert_frame_equal(bad, want_bad)
+
+
 def test_surfprotect_scanner_takes_plain_lines_only():
     parser = surfprotect.make_parser("Time,User,Source IP,URL,Category,Decision", "UTC")
     lines = pl.Series([

@@ -189,3 +189,63 @@ def test_never_raises_on_garbage():
     # ",,,,," is an empty row (Excel writes them): no data, skipped like a blank line
     assert bad.select("line_no", "reason").rows() == [(2, "unclosed quote"), (3, "wrong field count (1 of 6)"),
                                                       (5, "bad timestamp")]
+
+
+def parse_bytes(header: str, body: bytes, tz: str = TZ):
+    """As the pipeline does: the lines after the header as the batch's bytes."""
+    from ingest.reader import make_batch
+
+    return surfprotect.make_parser(header, tz).parse(None, 2, make_batch(body, 2, 0).raw())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30/11/2026 09:17", utc(2026, 11, 30, 9, 17)),  # GMT
+        ("30/11/2026 09:17:05", utc(2026, 11, 30, 9, 17, 5)),
+        ("30/11/2026 9:17", utc(2026, 11, 30, 9, 17)),
+        ("30/06/2026 09:17", utc(2026, 6, 30, 8, 17)),  # BST
+        ("01/02/2026 10:00", utc(2026, 2, 1, 10)),  # day-first: 1 February, never 2 January
+        ("1/2/2026 10:00:30", utc(2026, 2, 1, 10, 0, 30)),
+        ("12/10/2026 12:00:00.250", utc(2026, 10, 12, 11, 0, 0, 250000)),
+        ("29/03/2026 01:30", utc(2026, 3, 29, 1, 30)),  # skipped hour: the offset before the change (GMT)
+        ("29/03/2026 02:00", utc(2026, 3, 29, 1, 0)),
+        ("25/10/2026 01:30", utc(2026, 10, 25, 0, 30)),  # repeated hour: the earlier one (BST)
+        ("25/10/2026 02:30", utc(2026, 10, 25, 2, 30)),
+        ('"30/11/2026 09:17"', utc(2026, 11, 30, 9, 17)),
+    ],
+)
+def test_uk_day_first_dates_as_excel_writes_them(text, expected):
+    rows, bad = parse(H1, [f"{text},a,10.0.0.1,x.com,c,allowed"])
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.get_column("ts").to_list() == [expected]
+
+
+@pytest.mark.parametrize("text", ["31/11/2026 09:17", "30/13/2026 09:17", "30/11/2026", "30/11/2026 25:00",
+                                  "30-11-2026 09:17", "2026/11/30 09:17", "30/11/2026 09:17 +01:00"])
+def test_not_uk_dates(text):
+    rows, bad = parse(H1, [f"{text},a,10.0.0.1,x.com,c,allowed"])
+    assert rows.height == 0 and bad.get_column("reason").to_list() == ["bad timestamp"]
+
+
+@pytest.mark.parametrize("text", ["1989-12-31T23:59:59.999Z", "2101-01-01T00:00:00.000Z", "30/11/0026 09:17",
+                                  "1850-01-01T00:00:00Z", "9999-12-31 23:59:59"])
+def test_timestamps_outside_1990_2100_are_bad_lines(text):
+    rows, bad = parse(H1, [f"{text},a,10.0.0.1,x.com,c,allowed"])
+    assert rows.height == 0 and bad.get_column("reason").to_list() == ["timestamp out of range (years 1990-2100)"]
+
+
+def test_cp1252_names_as_excel_saves_them():
+    lines = ["30/11/2026 09:17,Zoë Brontë,10.0.0.5,https://www.facebook.com/,Social,Blocked",
+             '30/11/2026 09:18,"Núñez, José",10.0.0.6,https://x.com/,Social,Permitted',
+             "30/11/2026 09:19,ZOË,10.0.0.7,https://x.com/,Social,Permitted"]
+    body = "\r\n".join(lines).encode("cp1252") + b"\r\n" + (
+        "2026-11-30T09:20:00.000Z,Renée,10.0.0.8,https://x.com/,Social,Allowed\n".encode())  # a UTF-8 line too
+    rows, bad = parse_bytes(H1, body)
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.select("ts", "user", "username", "host", "action").rows() == [
+        (utc(2026, 11, 30, 9, 17), "zoë brontë", "Zoë Brontë", "www.facebook.com", "blocked"),
+        (utc(2026, 11, 30, 9, 18), "núñez, josé", "Núñez, José", "x.com", "allowed"),
+        (utc(2026, 11, 30, 9, 19), "zoë", "ZOË", "x.com", "allowed"),
+        (utc(2026, 11, 30, 9, 20), "renée", "Renée", "x.com", "allowed"),
+    ]
