@@ -165,16 +165,16 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
         j = 0
         while j < k and sp[j] <= close:
             j += 1
-        n_right = k - j  # spaces after the one that follows `)`
+        n_right = k - j  # spaces from the one after `)` on
         action = -1
         src = -1
         if n_right >= 4:
             action = fl.word_code(data, sp[k - 1] + 1, e, words, offsets, codes)
             if action >= 0:
                 src = k - 4
-        if src >= 0 and not _has_slash(data, sp[src] + 1, sp[src + 1]):
+        if src >= 0 and (src <= j or not _has_slash(data, sp[src] + 1, sp[src + 1])):
             src = -1
-        if src < 0 and n_right >= 3 and _has_slash(data, sp[k - 3] + 1, sp[k - 2]):
+        if src < 0 and n_right >= 4 and _has_slash(data, sp[k - 3] + 1, sp[k - 2]):
             src = k - 3
             action = fl.BLOCKED
         if src < 0:
