@@ -34,7 +34,7 @@ import re
 import numpy as np
 import polars as pl
 
-from ingest import squid_scan, tokens
+from ingest import squid_logformat, squid_scan, tokens
 from surfaudit.schema import EVENT_SCHEMA, conform
 
 NAME = "squid"
@@ -105,18 +105,64 @@ def unescape_user(raw: str) -> str:
     return _ESCAPE_RE.sub(repl, raw.encode("utf-8")).decode("utf-8", "replace")
 
 
-def looks_like(first_lines: list[str]) -> bool:
-    """True when most of the first non-blank lines have the squid line shape."""
+def _logformat(cfg) -> str:
+    return getattr(getattr(cfg, "formats", None), "squid_logformat", "squid") if cfg is not None else "squid"
+
+
+def _is_native(text: str) -> bool:
+    """The native format, maybe with fields appended (which the native parser ignores)."""
+    body = " ".join(squid_logformat.resolve(text).split())
+    return body == squid_logformat.NATIVE or body.startswith(squid_logformat.NATIVE + " ")
+
+
+def _native_match(line: str) -> bool:
+    return any(r.match(line) for r in _LINE_RES)
+
+
+def looks_like(first_lines: list[str], cfg=None) -> bool:
+    """True when most of the first non-blank lines have the shape of the configured
+    squid format (`[formats.squid] logformat`; the native one without `cfg`)."""
     lines = [ln.rstrip("\r") for ln in first_lines if ln.strip()][:10]
     if not lines:
         return False
-    hits = sum(1 for ln in lines if any(r.match(ln) for r in _LINE_RES))
-    return hits * 2 > len(lines)
+    text = _logformat(cfg)
+    match = _native_match if _is_native(text) else squid_logformat.compile_format(text, "UTC").matches
+    return sum(1 for ln in lines if match(ln)) * 2 > len(lines)
 
 
-def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
-    """Squid lines carry epoch timestamps and no header: `first_line` and `tz` are unused."""
-    return Parser()
+_EPOCH_RE = re.compile(r"^ *[0-9]{9,12}(?:\.[0-9]{1,6})? ")
+_COMMON_RE = re.compile(r"^ *[^ ]+ [^ ]+ .*\[[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\]")
+
+
+def hint(first_lines: list[str], cfg=None) -> str | None:
+    """When the lines look like squid's (an epoch timestamp first, or the common
+    format's `[dd/Mon/yyyy:hh:mm:ss +zzzz]`) but not like the configured format,
+    a short hint naming the setting to change; else None."""
+    from ingest import envelope
+
+    lines = [envelope.strip_line(ln.rstrip("\r")) for ln in first_lines if ln.strip()][:10]
+    if not lines or looks_like(lines, cfg):
+        return None
+    half = len(lines) / 2
+    for name in ("combined", "common", "squid", "referrer"):  # referrer's shape is the loosest
+        match = _native_match if name == "squid" else squid_logformat.compile_format(name, "UTC").matches
+        if sum(1 for ln in lines if match(ln) and (name != "referrer" or len(ln.split()) == 4)) > half:
+            kind = "native" if name == "squid" else name
+            return f'looks like squid\'s {kind} format: set [formats.squid] logformat = "{name}"'
+    if sum(1 for ln in lines if _EPOCH_RE.match(ln) or _COMMON_RE.match(ln)) > half:
+        return ("looks like squid with a custom logformat: set [formats.squid] logformat "
+                "to the logformat line of squid.conf")
+    return None
+
+
+def make_parser(first_line: str, tz: str, cfg=None):
+    """The parser of the configured squid format (`[formats.squid] logformat`; the
+    native one when `cfg` is None). Squid lines have no header: `first_line` is
+    unused; `tz` is the local timezone of `%tl` times without an offset."""
+    text = _logformat(cfg)
+    if _is_native(text):
+        return Parser()
+    return squid_logformat.compile_format(text, tz)
 
 
 class Parser:

@@ -1,0 +1,178 @@
+"""Compiled matcher of a squid logformat (the fast path of `ingest.squid_logformat`).
+
+What: `scan(raw, program)` walks every line of a batch once (numba, two
+threads) through the compiled logformat: literals (a space matches a run of
+spaces) and fields, each field ended as the format's regex would end it on its
+first try: numbers and tokens greedily, user names and free text at the first
+place the next literal matches, quoted text at the closing quote. The captured
+fields come back as Arrow string views into the batch buffer (no copy).
+
+Why: the regex with a dozen capture groups runs at about 0.3 M lines/s on
+combined-format lines; this pass is several times faster. It never decides a
+doubtful line: a line with a byte outside printable ASCII, or where the first
+try does not lead to a match, is left (not OK) to the regex, which defines the
+format; tests/test_parse_squid_formats.py compares both routes.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ingest import tokens
+from ingest.jit import inline, jit
+from ingest.scan_util import line_end, put_view
+
+LIT, NUM, TOKEN, USER, TEXT, QUOTED, FLOAT, TIME = range(8)
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-logformat")
+
+
+@inline
+def _lit(data, p, e, lits, a, b):
+    """Position after literal lits[a:b] matched at data[p:e] (a space: one or more), or -1."""
+    for k in range(a, b):
+        c = lits[k]
+        if p >= e or data[p] != c:
+            return -1
+        p += 1
+        if c == 32:
+            while p < e and data[p] == 32:
+                p += 1
+    return p
+
+
+@inline
+def _next(data, p, e, lits, la, lb, last):
+    """Where what follows a field matches at p: after the next literal, or (for
+    the last field) e when only spaces remain; -1 if it does not."""
+    if last:
+        for q in range(p, e):
+            if data[q] != 32:
+                return -1
+        return e
+    return _lit(data, p, e, lits, la, lb)
+
+
+@inline
+def _number(data, p, e, maxd, minus, dash, frac):
+    """End of the number at p of the field's shape (greedy), or -1."""
+    q = p
+    if q < e and data[q] == 45:
+        q += 1
+        if not (q < e and 48 <= data[q] <= 57):
+            return q if dash and q == p + 1 else -1
+        if not minus:
+            return -1
+    d = q
+    while q < e and 48 <= data[q] <= 57:
+        q += 1
+    if q == d or q - d > maxd:
+        return -1
+    if frac and q < e and data[q] == 46:
+        q += 1
+        f = q
+        while q < e and 48 <= data[q] <= 57:
+            q += 1
+        if q == f or q - f > 6:
+            return -1
+    return q
+
+
+@jit
+def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, ok, views):
+    """Lines lo..hi through the program (rows of `prog`: kind, literal start, literal
+    end, output column, pad left, pad right, max digits, minus, dash)."""
+    m = len(prog)
+    for i in range(lo, hi):
+        ok[i] = 0
+        s = starts[i]
+        e = line_end(data, s, ends[i])
+        good = True
+        for p in range(s, e):
+            if data[p] < 32 or data[p] > 126:
+                good = False
+                break
+        if not good:
+            continue
+        p = s
+        while p < e and data[p] == 32:
+            p += 1
+        for j in range(m):
+            kind = prog[j, 0]
+            if kind == LIT:
+                p = _lit(data, p, e, lits, prog[j, 1], prog[j, 2])
+                if p < 0:
+                    good = False
+                    break
+                continue
+            last = j == m - 1
+            la, lb = (0, 0) if last else (prog[j + 1, 1], prog[j + 1, 2])
+            if prog[j, 4]:
+                while p < e and data[p] == 32:
+                    p += 1
+            f0 = p
+            f1 = -1
+            if kind == NUM or kind == FLOAT:
+                f1 = _number(data, p, e, prog[j, 6], prog[j, 7], prog[j, 8], kind == FLOAT)
+            elif kind == TOKEN:
+                q = p
+                while q < e and data[q] != 32:
+                    q += 1
+                if last:
+                    f1 = q if q > p and _next(data, q, e, lits, 0, 0, True) >= 0 else -1
+                else:
+                    c0 = lits[la]
+                    for t in range(q, p, -1):
+                        if (t == e or data[t] == c0) and _lit(data, t, e, lits, la, lb) >= 0:
+                            f1 = t
+                            break
+            elif kind == QUOTED:
+                q = p
+                while q < e and data[q] != 34:
+                    q += 2 if data[q] == 92 else 1
+                f1 = q if q < e else -1
+            elif last:  # USER, TEXT, TIME last: up to the trailing spaces
+                q = e
+                while q > p and data[q - 1] == 32:
+                    q -= 1
+                f1 = q if (q > p or kind == TEXT) else -1
+            else:  # USER, TEXT, TIME: the first end at which what follows matches
+                c0 = lits[la]
+                for t in range(p + 1 if kind == USER else p, e):
+                    if data[t] != c0 or (kind == USER and data[t - 1] == 32):
+                        continue
+                    if _lit(data, t, e, lits, la, lb) >= 0:
+                        f1 = t
+                        break
+            if f1 < 0:
+                good = False
+                break
+            p = f1
+            if prog[j, 5] and not (not last and lits[la] == 32):
+                while p < e and data[p] == 32:
+                    p += 1
+            col = prog[j, 3]
+            if col >= 0:
+                put_view(views, col, i, data, w8, f0, f1 - f0, 0, False)
+        if good and (p == e or _next(data, p, e, lits, 0, 0, True) >= 0):
+            ok[i] = 1
+
+
+def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ok uint8[n], views uint64[ncols, n, 2]) for the lines of `raw`."""
+    n = len(raw.starts)
+    ok = np.empty(n, dtype=np.uint8)
+    views = np.zeros((max(ncols, 1), n, 2), dtype=np.uint64)
+    half = n // 2
+
+    def run(lo: int, hi: int) -> None:
+        _scan_range(raw.data, raw.w8, raw.starts, raw.ends, lo, hi, prog, lits, ok, views)
+
+    if n > 10_000:
+        other = _POOL.submit(run, half, n)
+        run(0, half)
+        other.result()
+    else:
+        run(0, n)
+    return ok, views
