@@ -12,7 +12,9 @@ lines) is read by the general CSV reader of the vendor formats
 below), which defines the format: a line needs the header's number of fields
 (extra empty ones allowed), a readable time, a known decision, a URL with a
 host and a user or client IP; a bad line gets its reason.
-tests/test_parse_fast_paths.py checks that both routes give the same rows.
+tests/test_parse_fast_paths.py checks that both routes give the same rows; when a
+batch of a file has no plain line at all (an export rewritten by Excel), the next
+few batches skip the scanner.
 
 Timestamps are ISO 8601, or UK day-first dates as Excel rewrites them when an
 export is opened and saved (`30/11/2026 09:17`, `30/11/2026 9:17:05`). A slash
@@ -54,6 +56,8 @@ DECISIONS = {
 _COLUMN = {"time": vs.TIME, "user": vs.USERNAME, "client_ip": vs.CLIENT, "url": vs.URL,
            "category": vs.CATEGORY, "decision": vs.DECISION}
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
+# An export whose lines are not plain (UK dates...) skips the scanner, trying it again every so many batches.
+_PROBE_EVERY = 8
 
 
 def _norm(header: str) -> str:
@@ -129,6 +133,7 @@ class Parser:
         columns = [-1] * n_fields
         for key, j in found.items():
             columns[j] = _COLUMN[key]
+        self._probe = 0  # batches since the compiled scanner last found no plain line (0: use it)
         self.general = vendor_csv.Parser(NAME, vs.Layout(columns, ",", header, DECISIONS), DECISIONS, "utf-8",
                                          read_times(tz))
 
@@ -138,7 +143,12 @@ class Parser:
         reader's batch buffer, read without a copy) when `lines` is None. The
         plain lines are read by the compiled scanner, the rest by `_general`."""
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
-        done, fast = self._fast(raw)
+        if self._probe % _PROBE_EVERY:  # the last try found no plain lines: general path only
+            self._probe += 1
+            done, fast = np.zeros(len(raw.starts), dtype=bool), None
+        else:
+            done, fast = self._fast(raw)
+            self._probe = 1 if len(done) >= 1000 and done.mean() < 0.01 else 0
         if done.all():
             return conform(fast), pl.DataFrame(schema=_BAD_SCHEMA)
         rest = np.flatnonzero(~done)

@@ -3,8 +3,8 @@
 What: `decoded(raw, encoding)` returns the batch as UTF-8 lines (a `tokens.Raw`
 whose `lines()` is the String column): for `encoding="cp1252"` every line is
 read as Windows-1252; for `"utf-8"` every line is read as UTF-8, and a line that
-is not valid UTF-8 is read as Windows-1252 instead of being rejected. `lines`
-is the same as a String column of chosen lines.
+is not valid UTF-8 is read as Windows-1252 instead of being rejected. `subset`
+is some lines of a batch, for decoding only those.
 
 Why: Excel on Windows saves "CSV" in the ANSI code page (cp1252 in the UK), so
 an export that went through Excel carries `Zo\\xeb Bront\\xeb` where UTF-8 wants
@@ -45,6 +45,7 @@ def _cp1252_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 _TABLE, _SIZE = _cp1252_table()
+_HIGH = np.uint64(0x8080808080808080)
 
 
 @jit
@@ -86,20 +87,29 @@ def _valid_utf8(data, s, e):
 
 
 @jit
-def _plan(data, starts, ends, cp1252):
+def _plan(data, w8, starts, ends, cp1252):
     """Per line: True when it must be transcoded from cp1252 (every line with a
-    byte >= 0x80 when `cp1252`, else the lines that are not valid UTF-8)."""
+    byte >= 0x80 when `cp1252`, else the lines that are not valid UTF-8). ASCII
+    is skipped eight bytes at a time."""
     n = len(starts)
     out = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         s, e = starts[i], ends[i]
         high = False
-        for p in range(s, e):
-            if data[p] >= 0x80:
+        p = s
+        while p + 8 <= e and p < len(w8):
+            if w8[p] & _HIGH:
                 high = True
                 break
+            p += 8
+        if not high:
+            while p < e:
+                if data[p] >= 0x80:
+                    high = True
+                    break
+                p += 1
         if high:
-            out[i] = True if cp1252 else not _valid_utf8(data, s, e)
+            out[i] = True if cp1252 else not _valid_utf8(data, p, e)
     return out
 
 
@@ -120,16 +130,16 @@ def _transcode(data, starts, ends, convert, table, size):
     q = 0
     for i in range(n):
         offsets[i] = q
+        s, e = starts[i], ends[i]
         if convert[i]:
-            for p in range(starts[i], ends[i]):
+            for p in range(s, e):
                 b = data[p]
                 for k in range(size[b]):
                     out[q] = table[b, k]
                     q += 1
         else:
-            for p in range(starts[i], ends[i]):
-                out[q] = data[p]
-                q += 1
+            out[q : q + e - s] = data[s:e]
+            q += e - s
     offsets[n] = q
     return out, offsets
 
@@ -137,7 +147,7 @@ def _transcode(data, starts, ends, convert, table, size):
 def decoded(raw: tokens.Raw, encoding: str = "utf-8") -> tokens.Raw:
     """`raw` as UTF-8 lines: itself when no line needs transcoding, else a new Raw
     over the transcoded text (whose `lines()` is made from it, without the reader)."""
-    convert = _plan(raw.data, raw.starts, raw.ends, encoding == "cp1252")
+    convert = _plan(raw.data, raw.w8, raw.starts, raw.ends, encoding == "cp1252")
     if not convert.any():
         return raw
     out, offsets = _transcode(raw.data, raw.starts, raw.ends, convert, _TABLE, _SIZE)
@@ -149,15 +159,6 @@ def decoded(raw: tokens.Raw, encoding: str = "utf-8") -> tokens.Raw:
         return pl.Series("line", pl.from_arrow(arr), dtype=pl.String)
 
     return tokens.Raw(buf, offsets[:-1].copy(), offsets[1:].copy(), lines=column)
-
-
-def lines(raw: tokens.Raw, index: np.ndarray, encoding: str = "utf-8") -> pl.Series:
-    """Lines `index` of `raw` as a String column, decoded as `decoded` does."""
-    sub = subset(raw, index)
-    out = decoded(sub, encoding)
-    if out is sub:
-        return raw.lines_at(index)
-    return out.lines()
 
 
 def subset(raw: tokens.Raw, index: np.ndarray) -> tokens.Raw:
