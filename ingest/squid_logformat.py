@@ -273,6 +273,7 @@ class Parser:
         self.regex = _regex(ops)
         self.line_re = re.compile(self.regex)
         self.program = _program(ops, names)
+        self.url_quoted = any(not isinstance(op, str) and op[2] == "url" and op[1][0] == K.QUOTED for op in ops)
         self.times = {op[2]: op[6] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
         self.time_shapes = {op[2]: op[5] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
 
@@ -286,13 +287,18 @@ class Parser:
         done = np.zeros(n, dtype=bool)
         fast = None
         if self.program is not None and n:
-            ok, views = squid_logformat_scan.scan(raw, *self.program, len(self.names))
+            ok, hflags, views = squid_logformat_scan.scan(raw, *self.program, len(self.names),
+                                                          self.names.index("url"))
             done = ok.astype(bool)
             idx = np.flatnonzero(done)
             buffers = [raw.buffer()]
+            hf = hflags[idx]
             fast = pl.DataFrame({"i": pl.Series(idx.astype(np.uint32)),
                                  **{name: tokens.view_series(views[k][idx], buffers)
-                                    for k, name in enumerate(self.names)}})
+                                    for k, name in enumerate(self.names)},
+                                 "host": tokens.view_series(views[-1][idx], buffers,
+                                                            (hf & squid_logformat_scan.NO_HOST) != 0),
+                                 "_slow": pl.Series(((hf & squid_logformat_scan.SLOW_HOST) != 0) | self.url_quoted)})
             if self.time_shapes:  # the time as the regex wants it, else the regex decides
                 fit = fast.select(pl.all_horizontal(pl.col(t).str.contains(f"^(?:{shape})$")
                                                     for t, shape in self.time_shapes.items())).to_series()
@@ -310,8 +316,10 @@ class Parser:
                 .collect(engine="streaming")
             miss = g.get_column("url").is_null()  # every group is set (maybe empty) when the line matched
             misses = g.filter(miss).select("i", "line")
-            parts.append(g.filter(~miss).select("i", *self.names))
-        good = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, **{k: pl.String for k in self.names}})
+            parts.append(g.filter(~miss).select("i", *self.names, pl.lit(None, pl.String).alias("host"),
+                                                pl.lit(True).alias("_slow")))
+        good = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, **{k: pl.String for k in self.names},
+                                                                   "host": pl.String, "_slow": pl.Boolean})
         rows, bad_ts = self._finish(good)
         reason = pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8")) \
             .otherwise(pl.lit("does not match the logformat"))
@@ -326,9 +334,12 @@ class Parser:
         """Canonical rows (in line order) of the matched groups, and the lines whose time is unreadable."""
         from ingest.squid import unescape_user, with_host
 
-        good = good.sort("i").with_columns(self._ts().alias("_ts"))
+        if not good.get_column("i").is_sorted():  # lines from both routes
+            good = good.sort("i")
+        good = good.with_columns(self._ts().alias("_ts"))
         bad_ts = good.filter(pl.col("_ts").is_null()).select("i", pl.lit("bad timestamp").alias("reason"))
-        good = good.filter(pl.col("_ts").is_not_null())
+        if bad_ts.height:
+            good = good.filter(pl.col("_ts").is_not_null())
         c, has = pl.col, self.groups.__contains__
         user_codes = [n for n in ("ul", "ue", "us", "ui") if has(n)]
         if has("un"):
@@ -350,7 +361,7 @@ class Parser:
             return pl.when(c(group) == "-").then(pl.lit(default, dtype)).otherwise(c(group).cast(dtype, strict=False))
 
         status = num("status", pl.Int32, 0)
-        url = c("url").str.replace_all(r'\\"', '"', literal=True)
+        url = c("url").str.replace_all('\\"', '"', literal=True) if self.url_quoted else c("url")
         tag = c("tag") if has("tag") else pl.lit("", pl.String)
         action = (
             pl.when(status == 407).then(pl.lit("auth"))
@@ -366,10 +377,16 @@ class Parser:
             pl.when(user.is_null() | (user == "")).then(c("client")).otherwise(user).alias("user"),
             c("username"), c("client").alias("client_ip"),
             pl.when(method == "-").then(None).otherwise(method).alias("method"),
-            url.alias("url"), action.alias("action"), status.alias("status"), num("bytes", pl.Int64, 0).alias("bytes"),
-            num("elapsed", pl.Int64, None).alias("elapsed_ms"),
-            pl.lit(None, pl.String).alias("category"), pl.lit("squid").alias("source"),
-        ).pipe(with_host).collect()
+            c("host").str.to_lowercase(), url.alias("url"), action.alias("action"), status.alias("status"),
+            num("bytes", pl.Int64, 0).alias("bytes"), num("elapsed", pl.Int64, None).alias("elapsed_ms"),
+            pl.lit(None, pl.String).alias("category"), pl.lit("squid").alias("source"), c("_slow"),
+        ).collect()
+        slow = np.flatnonzero(out.get_column("_slow").to_numpy())
+        if len(slow):  # hosts of the URLs the compiled matcher did not cut (and of the regex route)
+            hosts = with_host(out.select("url").gather(slow).lazy()).collect().get_column("host")
+            col = out.get_column("host").clone()
+            col.scatter(slow, hosts)
+            out = out.with_columns(col)
         return conform(out), bad_ts
 
     def _ts(self) -> pl.Expr:

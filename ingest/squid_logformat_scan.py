@@ -22,7 +22,7 @@ import numpy as np
 
 from ingest import tokens
 from ingest.jit import inline, jit
-from ingest.scan_util import line_end, put_view
+from ingest.scan_util import NO_HOST, SLOW_HOST, host, line_end, longest_line, positions, put_view
 
 LIT, NUM, TOKEN, USER, TEXT, QUOTED, FLOAT, TIME = range(8)
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-logformat")
@@ -80,21 +80,23 @@ def _number(data, p, e, maxd, minus, dash, frac):
 
 
 @jit
-def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, ok, views):
+def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, url_col, ok, hflags, views):
     """Lines lo..hi through the program (rows of `prog`: kind, literal start, literal
-    end, output column, pad left, pad right, max digits, minus, dash)."""
+    end, output column, pad left, pad right, max digits, minus, dash). The host of
+    column `url_col` goes to the last column of `views`, its `scan_util` flags
+    (SLOW_HOST, NO_HOST) to `hflags`."""
     m = len(prog)
+    hcol = len(views) - 1
+    quotes = np.empty(longest_line(starts, ends, lo, hi) + 1, dtype=np.int64)
     for i in range(lo, hi):
         ok[i] = 0
         s = starts[i]
         e = line_end(data, s, ends[i])
-        good = True
-        for p in range(s, e):
-            if data[p] < 32 or data[p] > 126:
-                good = False
-                break
-        if not good:
+        nq = positions(data, w8, s, e, quotes, 34, 0)  # the quotes; -1: not all printable ASCII
+        if nq < 0:
             continue
+        qi = 0
+        good = True
         p = s
         while p < e and data[p] == 32:
             p += 1
@@ -127,11 +129,16 @@ def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, ok, views):
                         if (t == e or data[t] == c0) and _lit(data, t, e, lits, la, lb) >= 0:
                             f1 = t
                             break
-            elif kind == QUOTED:
-                q = p
-                while q < e and data[q] != 34:
-                    q += 2 if data[q] == 92 else 1
-                f1 = q if q < e else -1
+            elif kind == QUOTED:  # the next quote, unless escaped (then byte by byte)
+                while qi < nq and quotes[qi] < p:
+                    qi += 1
+                if qi < nq and (quotes[qi] == p or data[quotes[qi] - 1] != 92):
+                    f1 = quotes[qi]
+                else:
+                    q = p
+                    while q < e and data[q] != 34:
+                        q += 2 if data[q] == 92 else 1
+                    f1 = q if q < e else -1
             elif last:  # USER, TEXT, TIME last: up to the trailing spaces
                 q = e
                 while q > p and data[q - 1] == 32:
@@ -155,19 +162,27 @@ def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, ok, views):
             col = prog[j, 3]
             if col >= 0:
                 put_view(views, col, i, data, w8, f0, f1 - f0, 0, False)
+                if col == url_col:
+                    rs, he, hf = host(data, f0, f1)
+                    hflags[i] = hf
+                    put_view(views, hcol, i, data, w8, rs, he - rs, 0, False)
         if good and (p == e or _next(data, p, e, lits, 0, 0, True) >= 0):
             ok[i] = 1
 
 
-def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ok uint8[n], views uint64[ncols, n, 2]) for the lines of `raw`."""
+def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int,
+         url_col: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ok uint8[n], host flags uint8[n], views uint64[ncols + 1, n, 2]) for the lines
+    of `raw`: view column k is field column k, the last the host of `url_col`
+    (not lower-cased)."""
     n = len(raw.starts)
     ok = np.empty(n, dtype=np.uint8)
-    views = np.zeros((max(ncols, 1), n, 2), dtype=np.uint64)
+    hflags = np.zeros(n, dtype=np.uint8)
+    views = np.zeros((ncols + 1, n, 2), dtype=np.uint64)
     half = n // 2
 
     def run(lo: int, hi: int) -> None:
-        _scan_range(raw.data, raw.w8, raw.starts, raw.ends, lo, hi, prog, lits, ok, views)
+        _scan_range(raw.data, raw.w8, raw.starts, raw.ends, lo, hi, prog, lits, url_col, ok, hflags, views)
 
     if n > 10_000:
         other = _POOL.submit(run, half, n)
@@ -175,4 +190,4 @@ def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int) -> tup
         other.result()
     else:
         run(0, n)
-    return ok, views
+    return ok, hflags, views

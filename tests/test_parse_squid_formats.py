@@ -251,7 +251,10 @@ def combined_line(rng: random.Random) -> str:
     tl = _pick(rng, TL, "[14/Nov/2023:22:13:20 +0100]", "[14/Nov/2023:22:13:20]", "[1/Nov/2023:22:13:20 +0000]",
                "[14/Foo/2023:22:13:20 +0000]", "[14/Nov/2023:25:13:20 +0000]", "[14/Nov/2023:22:13:20  +0000]")
     req = _pick(rng, '"GET http://a.b/ HTTP/1.1"', '"CONNECT x.com:443 HTTP/1.0"', '"- error:x HTTP/0.0"',
-                '"GET  http://a.b/ HTTP/1.1"', '"GET http://a.b/"', '"GET http://a b/ HTTP/1.1"')
+                '"GET  http://a.b/ HTTP/1.1"', '"GET http://a.b/"', '"GET http://a b/ HTTP/1.1"',
+                '"GET http://U:p@WWW.X.com./p HTTP/1.1"', '"CONNECT [2001:db8::1]:443 HTTP/1.1"',
+                '"GET HTTPS://A.B:8080?q HTTP/1.1"', '"GET ftp://f.org/ HTTP/1.1"', '"GET x.com:4x3 HTTP/1.1"',
+                '"GET http://Ünï.com/ HTTP/1.1"', '"GET error: HTTP/1.1"', '"CONNECT WWW.FaceBook.COM.:443 HTTP/1.1"')
     status = _pick(rng, "200", "403", "407", "-", "12345", "2x")
     size = _pick(rng, "5120", "0", "-", "123456789012345678901")
     ref = _pick(rng, '"-"', '"https://g.co/?q=a b"', '"x\\"y"', '"unterminated', '""')
@@ -288,7 +291,8 @@ def test_compiled_matcher_equals_regex(seed, logformat, monkeypatch):
     rows, bad = parser.parse(series, 3)
     assert rows.height > 300 and bad.height > 300
     from ingest import squid_logformat_scan, tokens
-    ok, _ = squid_logformat_scan.scan(tokens.Raw.of(series), *parser.program, len(parser.names))
+    ok = squid_logformat_scan.scan(tokens.Raw.of(series), *parser.program, len(parser.names),
+                                  parser.names.index("url"))[0]
     assert 0.1 < ok.mean() < 0.9  # both routes are exercised
     monkeypatch.setattr(parser, "program", None)
     want_rows, want_bad = parser.parse(series, 3)
@@ -301,6 +305,6 @@ def test_compiled_matcher_takes_the_plain_lines():
 
     parser = squid.make_parser("", "UTC", cfg("combined"))
     lines = [c.values[0] for c in COMBINED] + ["x"]
-    ok, _ = squid_logformat_scan.scan(tokens.Raw.of(pl.Series(lines)), *parser.program, len(parser.names))
+    ok = squid_logformat_scan.scan(tokens.Raw.of(pl.Series(lines)), *parser.program, len(parser.names))[0]
     assert ok.tolist() == [1, 1, 1, 1, 0]
     assert np.asarray(ok).dtype == np.uint8
