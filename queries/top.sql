@@ -35,7 +35,7 @@ keyed AS (
 )
 SELECT k AS "key",
        CAST(sum(requests) AS BIGINT) AS requests,
-       CAST(sum(bytes) AS BIGINT) AS bytes
+       CAST(sum(bytes) AS HUGEINT) AS bytes  -- BIGINT overflows past 9.2e18 bytes summed
 FROM keyed
 GROUP BY k
 ORDER BY requests DESC, k ASC NULLS LAST

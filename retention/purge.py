@@ -127,6 +127,11 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
                 "trimmed_month": result.trimmed_month,
                 "rows_trimmed": result.rows_trimmed,
             })
+        except OSError as exc:  # e.g. the disk fills while --exact rewrites the straddling month
+            tx.abort()
+            reason = exc.strerror or ("No space left on device" if "No space left" in str(exc) else type(exc).__name__)
+            raise StoreError(f"{store.root}: purge failed, write failed ({reason}); nothing was purged, "
+                             "the store was left as it was") from None
         except BaseException:
             tx.abort()
             raise

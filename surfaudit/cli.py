@@ -65,10 +65,14 @@ def _cfg():
     return load_config(STATE.config, STATE.store)
 
 
-def _store(cfg):
+def _store(cfg, *, must_exist: bool = False):
+    """The configured store, checked first: ours (else exit 2) and, for reading, present."""
     from surfaudit.store import Store
+    from surfaudit.store.access import check_store
 
-    return Store(cfg.store_path)
+    store = Store(cfg.store_path)
+    check_store(store, must_exist=must_exist)
+    return store
 
 
 def parse_date(text: Optional[str], option: str) -> Optional[date]:
@@ -97,12 +101,14 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented surfaudit.toml with every key and its default."""
+    from surfaudit.atomic import write_file
     from surfaudit.config import DEFAULT_TOML
+    from surfaudit.safetext import printable
 
-    if path.exists() and not force:
+    if (path.exists() or path.is_symlink()) and not force:
         raise UsageError(f"{path}: already exists (use --force to overwrite)")
-    path.write_text(DEFAULT_TOML)
-    out.print(f"wrote {path}")
+    write_file(path, DEFAULT_TOML, exclusive=not force)
+    out.print(f"wrote {printable(path)}", markup=False)
 
 
 @app.command()
@@ -154,8 +160,9 @@ def report(
     date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
     user: Optional[str] = typer.Option(None, "--user", help="Only this identity (exact, as shown in reports)."),
     flagged: bool = typer.Option(False, "--flagged", help="social: only days over the threshold."),
-    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table (terminal), csv (DESIGN §6 columns) or json."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write to FILE instead of stdout."),
+    fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (DESIGN §6 columns) or json; "
+                                         "default: from the --output extension (.csv, .json), else table."),
+    output: Optional[str] = typer.Option(None, "--output", help="Write to FILE instead of stdout ('-' = stdout)."),
     by: By = typer.Option(By.host, "--by", help="top: group by host, domain, category or user."),
     limit: int = typer.Option(20, "--limit", help="top: number of rows."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
@@ -166,24 +173,38 @@ def report(
     from surfaudit.reports.run import run_report
 
     cfg = _cfg()
-    store = _store(cfg)
     start, end = date_range(cfg, date_from, date_to)
+    store = _store(cfg, must_exist=True)
     if pseudonymise and user is not None:
         raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody)")
-    result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit)
+    from surfaudit.store.access import reading
+
+    with reading(store):
+        result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit)
     if pseudonymise and "user" in result.table.columns and result.table.height:
         from surfaudit.pseudonym import pseudonymise as pseudo
 
         result.table = result.table.with_columns(pseudo(result.table["user"], store.pseudonym_key()).alias("user"))
-    if fmt is OutFmt.table and output is None:
+    kind_out = (fmt or _format_for(output)).value
+    if kind_out == "table" and output in (None, "-"):
         render.report(out, result)
         return
-    text = render.report_text(result, fmt.value)
-    if output is None:
+    text = render.report_plain(result) if kind_out == "table" else render.report_text(result, kind_out)
+    if output in (None, "-"):
         sys.stdout.write(text)
     else:
-        _write_private(output, text)
-        err.print(f"wrote {result.table.height} rows to {output}", markup=False)
+        from surfaudit.atomic import write_file
+        from surfaudit.safetext import printable
+
+        written = write_file(output, text)
+        if written is not None:  # a file (not a stream such as /dev/stdout)
+            err.print(f"wrote {result.table.height} rows to {printable(output)}", markup=False)
+
+
+def _format_for(output: Optional[str]) -> OutFmt:
+    """--format from the --output name: .csv -> csv, .json -> json, anything else -> table."""
+    suffix = Path(output).suffix.lower() if output not in (None, "-") else ""
+    return {".csv": OutFmt.csv, ".json": OutFmt.json}.get(suffix, OutFmt.table)
 
 
 @app.command()
@@ -193,15 +214,20 @@ def export(
     date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 30 days before --to)."),
     date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
     output: Path = typer.Option(..., "--output", help="FILE.csv (for Excel) or FILE.html (one self-contained report)."),
+    wait: float = typer.Option(10, "--wait", help="Seconds to wait for the store lock (the audit entry takes it)."),
 ) -> None:
     """An investigation file about one person for a manager; recorded in the audit log."""
     from surfaudit.export import export_investigation
+    from surfaudit.safetext import printable
 
     cfg = _cfg()
-    store = _store(cfg)
     start, end = date_range(cfg, date_from, date_to, days=30)
-    result = export_investigation(store, cfg, user, reason, start, end, output)
-    out.print(f"wrote {result.path} ({result.requests} requests over {result.days} days); recorded in the audit log",
+    store = _store(cfg, must_exist=True)
+    from surfaudit.store.access import reading
+
+    with reading(store):
+        result = export_investigation(store, cfg, user, reason, start, end, output, wait=wait)
+    out.print(f"wrote {printable(result.path)} ({result.requests} requests over {result.days} days); recorded in the audit log",
               markup=False)
 
 
@@ -249,22 +275,12 @@ def audit_cmd(
     from surfaudit import audit, render
 
     cfg = _cfg()
-    store = _store(cfg)
+    store = _store(cfg, must_exist=True)
     table = audit.entries(store, parse_date(date_from, "--from"), parse_date(date_to, "--to"))
-    if fmt is OutFmt.csv:
-        sys.stdout.write(table.write_csv())
-    elif fmt is OutFmt.json:
-        sys.stdout.write(table.write_json() + "\n")
-    else:
+    if fmt is OutFmt.table:
         render.audit(out, table)
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    else:
+        sys.stdout.write(render.audit_text(table, fmt.value))
 
 
 def main() -> None:
@@ -273,7 +289,9 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except SurfauditError as exc:
-        err.print(f"surfaudit: error: {exc}", markup=False)
+        from surfaudit.safetext import printable
+
+        err.print(f"surfaudit: error: {printable(exc)}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

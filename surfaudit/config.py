@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from surfaudit.config_names import DAY_NAMES, day_number, host_problem, normalise_host
 from surfaudit.errors import ConfigError
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DOMAINS = (
     "facebook.com", "instagram.com", "twitter.com", "x.com",
     "tiktok.com", "youtube.com", "linkedin.com", "snapchat.com",
@@ -116,11 +116,6 @@ class Config:
     source: Path | None = None  # the file it was read from; None for built-in defaults
 
 
-def normalise_host(host: str) -> str:
-    """Hosts and domains compare lower-cased, trimmed, without a trailing dot."""
-    return host.strip().lower().rstrip(".")
-
-
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
     """Discovery order of §5: --config, $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/..."""
     if explicit is not None:
@@ -187,9 +182,10 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     days = reader.get("schedule", "workdays", list, ["mon", "tue", "wed", "thu", "fri"])
     workdays = []
     for day in days:
-        if not isinstance(day, str) or day.strip().lower()[:3] not in DAY_NAMES:
+        number = day_number(day)
+        if number is None:
             raise ConfigError(_where(source, f"[schedule].workdays: unknown day {day!r} (use mon..sun)"))
-        workdays.append(DAY_NAMES.index(day.strip().lower()[:3]))
+        workdays.append(number)
     work_hours = _window(reader.get("schedule", "work_hours", str, "08:00-17:00"), "[schedule].work_hours", source)
     breaks = []
     for i, text in enumerate(reader.get("schedule", "breaks", list, ["10:30-10:50", "12:00-13:00"])):
@@ -201,8 +197,9 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     ignore = reader.get("social", "ignore_hosts", list, [])
     for key, values in (("domains", domains), ("ignore_hosts", ignore)):
         for value in values:
-            if not isinstance(value, str) or not normalise_host(value):
-                raise ConfigError(_where(source, f"[social].{key}: {value!r} is not a host name"))
+            problem = host_problem(value)
+            if problem:
+                raise ConfigError(_where(source, f"[social].{key}: {value!r} {problem}"))
     idle = reader.get("social", "idle_gap_seconds", int, 300)
     tail = reader.get("social", "tail_seconds", int, 60)
     flag = reader.get("social", "flag_minutes", (int, float), 30)

@@ -44,3 +44,12 @@ class LockedError(SurfauditError):
     """Another run holds the store lock (exit 3)."""
 
     exit_code = 3
+
+
+class OutputError(SurfauditError):
+    """A file could not be written where asked (surfaudit.atomic): exit 2 when the place
+    is wrong (missing directory, a directory, no permission), 1 when the write failed."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
+
+from surfaudit.safetext import neutralise_frame, printable
 
 
 @contextmanager
@@ -56,8 +59,8 @@ def ingest_table(results) -> Table:
 def report_text(result, fmt: str) -> str:
     """csv: exactly the §6 columns; json: the rows plus the parameters used."""
     table = result.table
-    if fmt == "csv":
-        return table.write_csv(date_format="%Y-%m-%d", datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ", float_precision=None)
+    if fmt == "csv":  # text cells neutralised (surfaudit.safetext); numbers stay numbers
+        return neutralise_frame(table).write_csv(date_format="%Y-%m-%d", datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ", float_precision=None)
     payload = {
         "report": result.kind,
         "from": result.date_from.isoformat() if result.date_from else None,
@@ -85,7 +88,7 @@ def report(console: Console, result) -> None:
         flagged = bool(row.get("flagged"))
         cells = [_cell(v) for v in row.values()]
         if flagged:
-            cells[-1] = "FLAGGED"
+            cells[-1] = Text("FLAGGED")
         grid.add_row(*cells, style="bold red" if flagged else None)
     if table.height == 0:
         console.print(f"{title}: no rows.")
@@ -111,16 +114,33 @@ def report(console: Console, result) -> None:
         )
 
 
-def _cell(value) -> str:
+def _cell(value) -> Text:
+    """A table cell: always a Text (never parsed as markup), control characters escaped."""
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, bool):
-        return "yes" if value else ""
+        return Text("yes" if value else "")
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return Text(f"{value:.2f}")
     if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+        return Text(f"{value:,}")
+    return Text(printable(value))
+
+
+def report_plain(result, width: int = 160) -> str:
+    """The terminal view as plain text (no colours), for `--output FILE` in table format."""
+    import io
+
+    buf = io.StringIO()
+    report(Console(file=buf, width=width, color_system=None, force_terminal=False, highlight=False), result)
+    return buf.getvalue()
+
+
+def audit_text(table, fmt: str) -> str:
+    """The audit log as CSV (text cells neutralised) or JSON lines of a list."""
+    if fmt == "csv":
+        return neutralise_frame(table).write_csv()
+    return table.write_json() + "\n"
 
 
 def audit(console: Console, table) -> None:

@@ -239,3 +239,22 @@ def test_progress_bar_only_when_stderr_is_a_terminal(tmp_path):
     assert "access.log".encode() in drawn  # the bar names the file on the terminal
     quiet = run_cli("--store", str(tmp_path / "s2"), "ingest", str(log))
     assert quiet.err == ""  # not a terminal: no progress output at all
+
+
+def test_output_format_follows_the_extension(sample_store, tmp_path):
+    """`--output r.csv` without --format writes the CSV (it used to write JSON); issue 12."""
+    run = cli(sample_store, "report", "social", *RANGE, "--output", str(tmp_path / "r.csv"))
+    assert run.code == 0 and run.out == "" and run.err.startswith("wrote ")
+    assert (tmp_path / "r.csv").read_text() == (GOLDEN / "report_social.csv").read_text()
+    run = cli(sample_store, "report", "social", *RANGE, "--output", str(tmp_path / "r.json"))
+    assert json.loads((tmp_path / "r.json").read_text())["report"] == "social"
+    run = cli(sample_store, "report", "social", *RANGE, "--output", "-", "--format", "csv")
+    assert run.code == 0 and run.out == (GOLDEN / "report_social.csv").read_text() and run.err == ""
+
+
+def test_output_to_a_missing_directory_is_one_line_exit_2(sample_store, tmp_path):
+    target = tmp_path / "nope" / "r.csv"
+    run = cli(sample_store, "report", "social", *RANGE, "--output", str(target))
+    assert run.code == 2 and run.out == ""
+    assert run.err.count("\n") == 1 and str(target.parent) in run.err and "internal error" not in run.err
+    assert list(tmp_path.iterdir()) == []

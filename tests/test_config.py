@@ -32,6 +32,12 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     ('[schedule]\nbreaks = ["12:00-13:00", "25:00-26:00"]\n', "[schedule].breaks[1]"),
     ('[schedule]\ntimezone = "Europe/Londres"\n', "[schedule].timezone"),
     ('[schedule]\nworkdays = ["mon", "funday"]\n', "[schedule].workdays"),
+    ('[schedule]\nworkdays = ["monkey"]\n', "[schedule].workdays"),
+    ('[schedule]\nworkdays = ["tues"]\n', "[schedule].workdays"),
+    ('[social]\ndomains = ["https://www.youtube.com/"]\n', "[social].domains"),
+    ('[social]\ndomains = ["*.linkedin.com"]\n', "[social].domains"),
+    ('[social]\ndomains = ["facebook.com/groups"]\n', "[social].domains"),
+    ('[social]\nignore_hosts = ["*.fbcdn.net"]\n', "[social].ignore_hosts"),
     ('[retention]\nmonths = 0\n', "[retention].months"),
     ('[social]\ntail_seconds = "60"\n', "[social].tail_seconds"),
     ('[social]\nflag_minutes = true\n', "[social].flag_minutes"),
@@ -90,3 +96,18 @@ def test_builtin_defaults_when_nothing_is_found(tmp_path, monkeypatch):
     monkeypatch.setattr("surfaudit.config.SYSTEM_CONFIG", tmp_path / "none.toml")
     cfg = load_config()
     assert cfg.source is None and cfg.store_path == Path("surfaudit-data")
+
+
+def test_day_names_and_hosts_that_used_to_pass_silently():
+    """`monkey` is not Monday; a URL or a wildcard domain says what to write instead (issue 12)."""
+    cfg = parse_config(tomllib.loads('[schedule]\nworkdays = ["Monday", "TUE", " wed ", "thursday"]\n'))
+    assert cfg.schedule.workdays == (0, 1, 2, 3)
+    with pytest.raises(ConfigError, match='write "www.youtube.com"'):
+        parse_config(tomllib.loads('[social]\ndomains = ["https://www.youtube.com/"]\n'))
+    with pytest.raises(ConfigError, match='write "linkedin.com"'):
+        parse_config(tomllib.loads('[social]\ndomains = ["*.linkedin.com"]\n'))
+    cfg = parse_config(tomllib.loads('[social]\ndomains = ["x.com", "10.1.2.3", "2001:db8::1"]\n'))
+    assert cfg.social.domains == ("x.com", "10.1.2.3", "2001:db8::1")
+
+
+# -- issue 13: [directory], [schedules.*], [groups.*], [sites.*], [calendar], [privacy], [policy]

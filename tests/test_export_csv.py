@@ -226,17 +226,34 @@ def test_private_atomic_and_audited(store, tmp_path):
     assert result.audit_entry == e
 
 
-def test_audit_after_file(store, tmp_path, monkeypatch):
-    """A failed write leaves no audit entry (the entry follows the file)."""
-    import surfaudit.export.investigation as inv
+def test_audit_after_data_before_publish(store, tmp_path, monkeypatch):
+    """Writing the data fails (disk full): no audit entry and no file. The audit
+    entry fails: no file. (The entry is appended between the two, issue 12 point 4.)"""
+    import errno
 
-    def boom(path, data):
-        raise OSError("disk full")
+    import surfaudit.atomic as atomic
+    from surfaudit.errors import OutputError, StoreError
 
-    monkeypatch.setattr(inv, "write_private_atomic", boom)
-    with pytest.raises(OSError):
+    real = atomic._write_all
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_write_all", full)
+    with pytest.raises(OutputError) as info:
         export(store, tmp_path)
+    assert info.value.exit_code == 1 and "No space left" in str(info.value)
     assert store.audit_entries() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+    monkeypatch.setattr(atomic, "_write_all", real)
+
+    def no_audit(entry, wait=10):
+        raise StoreError(f"{store.root}: cannot write the audit log (Read-only file system)")
+
+    monkeypatch.setattr(store, "append_audit", no_audit)
+    with pytest.raises(StoreError):
+        export(store, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
 
 
 def test_dated_params_agree_with_reports():

@@ -4,9 +4,11 @@ Why these choices: the file is opened by a manager in Excel, so it is UTF-8
 with a byte-order mark (Excel otherwise guesses a legacy code page), RFC 4180
 quoting with CRLF line ends (the stdlib csv module), and every cell that a
 spreadsheet would read as a formula is neutralised as OWASP advises for CSV
-injection: a cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets
-a leading single quote. URLs, hosts and categories come from the network and
-the identity from a login prompt, so none of them is trusted.
+injection, by the one neutraliser every CSV of the tool uses
+(`surfaudit.safetext.neutralise`: `=`, `+`, `-`, `@`, tab, CR, also after leading
+spaces, invisible characters or quotes, and their full-width forms). URLs,
+hosts and categories come from the network and the identity from a login
+prompt, so none of them is trusted.
 
 Columns: local_time, host, url, action, category, social, period,
 covered_seconds. `local_time` is `YYYY-MM-DD HH:MM:SS.mmm` in the configured
@@ -24,14 +26,9 @@ import io
 import polars as pl
 
 from surfaudit.export.data import REQUEST_COLUMNS, Investigation
+from surfaudit.safetext import neutralise
 
 BOM = "\ufeff"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """Prefix a single quote to a cell a spreadsheet would treat as a formula."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _cell(value: object) -> str:

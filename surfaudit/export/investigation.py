@@ -4,14 +4,14 @@ Why it is strict: the policy lets the trust monitor internet use only for a
 valid reason, and the audit log must show why each investigation was run. So
 the reason is required, the identity is matched exactly (a bound parameter;
 quotes, `%` or SQL words in a name are just characters), an empty result
-writes nothing, the file is written atomically (temp file + rename, 0600 from
-creation) and only once it is in place is the audit entry appended.
+writes nothing, and the file is written by the one private atomic writer
+(surfaudit.atomic: 0600 from creation, renamed into place) with the audit entry
+appended after the data is written but before the rename, so a file never exists
+without its entry, and an entry that cannot be written means no file.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +20,8 @@ from typing import Any
 from surfaudit import audit, clock
 from surfaudit.clock import as_date
 from surfaudit.config import Config
-from surfaudit.errors import NoDataError, StoreError, UsageError
+from surfaudit.atomic import write_file
+from surfaudit.errors import NoDataError, OutputError, SurfauditError, UsageError
 from surfaudit.export.csv_export import render_csv
 from surfaudit.export.data import gather
 from surfaudit.export.html_export import render_html
@@ -62,37 +63,18 @@ def check_arguments(user: object, reason: object, date_from, date_to, output) ->
     return user, reason.strip(), d1, d2, path, fmt
 
 
-def write_private_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a 0600 temp file in the same directory, then rename."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"{path}: cannot write export: {exc.strerror}") from None
-
-
 def export_investigation(store: Store, cfg: Config, user: str, reason: str, date_from: date | str,
-                         date_to: date | str, output: Path | str, now: datetime | None = None) -> ExportResult:
+                         date_to: date | str, output: Path | str, now: datetime | None = None,
+                         wait: float = 10) -> ExportResult:
     """Write the CSV or HTML investigation file for `user` and record it in the audit log.
 
     Raises UsageError (exit 2) for a missing reason, bad dates or an output that is
     not .csv/.html; NoDataError (exit 1) when the identity has no requests in the
-    range, in which case no file is written and nothing is audited.
+    range, in which case no file is written and nothing is audited. The audit entry
+    is appended (under the store lock, waiting up to `wait` s) after the file is
+    written in full but before it is renamed into place: if the entry cannot be
+    written (read-only store, full disk, lock held) there is no file; if the rename
+    fails after it, an `export-failed` entry follows.
     """
     user, reason, d1, d2, path, fmt = check_arguments(user, reason, date_from, date_to, output)
     inv = gather(store, cfg, user, d1, d2)
@@ -104,8 +86,21 @@ def export_investigation(store: Store, cfg: Config, user: str, reason: str, date
         data = render_csv(inv)
     else:
         data = render_html(inv, reason=reason, generated=generated, generated_by=generated_by)
-    write_private_atomic(path, data)
-    entry = audit.record(store, "export", rows=inv.requests.height, target=user, date_from=d1, date_to=d2,
-                         reason=reason, detail=path.name)
+    recorded: dict[str, Any] = {}
+
+    def record() -> None:
+        recorded.update(audit.record(store, "export", rows=inv.requests.height, target=user, date_from=d1,
+                                     date_to=d2, reason=reason, detail=path.name, wait=wait))
+
+    try:
+        write_file(path, data, before_publish=record)
+    except OutputError:
+        if recorded:  # the entry is there but the file is not: say so in the log too
+            try:
+                audit.record(store, "export-failed", target=user, date_from=d1, date_to=d2, reason=reason,
+                             detail=f"{path.name}: not written", wait=wait)
+            except SurfauditError:
+                pass
+        raise
     return ExportResult(path=path, rows=inv.requests.height, days=len(inv.days), format=fmt,
-                        requests=inv.totals["requests"], totals=inv.totals, audit_entry=entry)
+                        requests=inv.totals["requests"], totals=inv.totals, audit_entry=recorded)

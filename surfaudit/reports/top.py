@@ -71,4 +71,5 @@ def top_report(
     params = range_params(cfg, date_from, date_to, user)
     params.update(by=by, limit=limit)
     df = run_query(con, "top", params)
-    return df.select(pl.col("key").alias(by), "requests", "bytes")
+    # bytes is summed as HUGEINT (a year of video overflows BIGINT); Int128 keeps it an integer
+    return df.select(pl.col("key").alias(by), "requests", pl.col("bytes").cast(pl.Int128))

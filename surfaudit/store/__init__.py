@@ -34,7 +34,8 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
 import pyarrow.parquet as pq
 
-from surfaudit.errors import LockedError, StoreError
+from surfaudit.atomic import write_file
+from surfaudit.errors import LockedError, OutputError, StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
 
 if TYPE_CHECKING:
@@ -101,7 +102,17 @@ class Store:
 
     @contextmanager
     def lock(self, wait: float | None = 0) -> Iterator[None]:
-        """Hold the exclusive store lock; LockedError names the holder's pid."""
+        """Hold the exclusive store lock; LockedError names the holder's pid.
+
+        Re-entrant on one Store object: a caller already holding it (ingest, purge) can
+        append to the audit log, which takes the lock too, without deadlocking."""
+        if getattr(self, "_lock_depth", 0):
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         self.ensure()
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         deadline = time.monotonic() + (wait or 0)
@@ -117,9 +128,11 @@ class Store:
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            self._lock_depth = 1
             self.recover()
             yield
         finally:
+            self._lock_depth = 0
             os.close(fd)  # closing releases the flock
 
     def recover(self) -> None:
@@ -178,12 +191,7 @@ class Store:
         self._atomic_jsonl(self.manifest_path, records)
 
     def _atomic_jsonl(self, path: Path, records: list[dict]) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with private_file(tmp) as fh:
-            fh.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_file(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
 
     def live_parts(self) -> dict[str, str]:
         """Committed, not replaced parts: relative path -> month."""
@@ -336,9 +344,16 @@ class Store:
         return Transaction(self, kind)
 
     # -- audit log ---------------------------------------------------------------
-    def append_audit(self, entry: dict) -> None:
-        self.ensure()
-        self._append_jsonl(self.audit_path, entry)
+    def append_audit(self, entry: dict, wait: float = 10) -> None:
+        """Append under the store lock (so purge's rewrite cannot drop it); StoreError if
+        the log cannot be written (read-only store, full disk)."""
+        try:
+            with self.lock(wait):
+                self._append_jsonl(self.audit_path, entry)
+        except OSError as exc:
+            raise StoreError(f"{self.root}: cannot write the audit log ({exc.strerror or type(exc).__name__})") from None
+        except StoreError as exc:  # e.g. ensure() on a read-only store
+            raise StoreError(f"cannot write the audit log: {exc}") from None
 
     def audit_entries(self) -> list[dict]:
         try:
@@ -354,7 +369,9 @@ class Store:
         return out
 
     def rewrite_audit(self, entries: list[dict]) -> None:
-        self._atomic_jsonl(self.audit_path, entries)
+        """Replace the audit log (retention); under the lock, like every append."""
+        with self.lock(10):
+            self._atomic_jsonl(self.audit_path, entries)
 
     def quarantine_files(self) -> list[Path]:
         return sorted(self.quarantine_dir.glob("q-*.parquet")) if self.quarantine_dir.is_dir() else []
@@ -371,10 +388,13 @@ class Store:
         try:
             return self.key_path.read_bytes()
         except FileNotFoundError:
-            key = os.urandom(32)
-            with private_file(self.key_path) as fh:
-                fh.write(key)
-            return key
+            try:  # created exclusively: of two first runs, one key wins and both use it
+                write_file(self.key_path, os.urandom(32), exclusive=True)
+            except OutputError:
+                if not self.key_path.exists():
+                    raise
+                # another run created it first: use that one
+            return self.key_path.read_bytes()
 
 
 @dataclass(frozen=True)

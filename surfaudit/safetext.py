@@ -1,0 +1,90 @@
+"""Data is text, never markup, escape codes or formulas (issue 12, point 5).
+
+Identities, hosts, URLs and categories come from proxy logs, and `--user`/`--reason`
+from the command line; none of it is trusted. Two rules, in one place:
+
+* `printable(text)`: for terminals. Control characters (C0, DEL, C1: ESC would start a
+  terminal escape sequence, CR/BS could overwrite what was printed) and the invisible
+  bidirectional overrides (which reorder what the reader sees) are shown escaped as
+  Python would write them: `\\x1b`, `\\n`, `\\u202e`. A backslash stays a backslash.
+  Rich markup is not an issue once a value is passed as a `rich.text.Text` (render.py
+  does that), so this function does not touch `[`.
+* `neutralise(cell)`: for every CSV the tool writes (reports, the audit log, the
+  investigation export). OWASP's rule for CSV injection — a cell a spreadsheet would
+  read as a formula gets a leading `'` — widened: a cell is neutralised when it starts
+  with `=`, `+`, `-`, `@`, tab, CR or LF, or with their full-width or small forms
+  (`＝＋－＠`, `﹦﹢﹣﹫`) or the minus sign `−`, after any run of leading spaces, other
+  Unicode white space (NBSP, ideographic space...), zero-width or other invisible format
+  characters (ZWSP, ZWJ, BOM, bidi marks) and quote marks (`'`, `"`, curly and
+  full-width quotes). Spreadsheets skip or fold some of those before deciding that a
+  cell is a formula, so they count as nothing. Only text cells are neutralised
+  (`neutralise_frame` touches String columns only): a negative number in a numeric
+  column stays a number.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import polars as pl
+
+FORMULA_STARTS = frozenset("=+-@\t\r\n" "\uff1d\uff0b\uff0d\uff20" "\ufe66\ufe62\ufe63\ufe6b" "\u2212")
+QUOTES = frozenset("'\"\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033\uff02\uff07\u00ab\u00bb\u2039\u203a")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _ignorable(ch: str) -> bool:
+    """Leading characters a spreadsheet may skip before reading a formula."""
+    return ch.isspace() or ch in QUOTES or unicodedata.category(ch) in ("Cf", "Zs", "Zl", "Zp", "Mn") \
+        or ch == "\u180e"
+
+
+def is_formula_like(cell: str) -> bool:
+    """True when `cell` starts (after ignorable characters) like a formula."""
+    if not cell:
+        return False
+    if cell[0] in FORMULA_STARTS:
+        return True
+    for ch in cell:
+        if ch in FORMULA_STARTS:
+            return True
+        if not _ignorable(ch):
+            return False
+    return False
+
+
+def neutralise(cell: str) -> str:
+    """Prefix a single quote to a cell a spreadsheet could treat as a formula."""
+    return "'" + cell if is_formula_like(cell) else cell
+
+
+def neutralise_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """The same frame with every String column neutralised (numbers, dates untouched)."""
+    columns = [c for c, t in df.schema.items() if t == pl.String]
+    if not columns or df.height == 0:
+        return df
+    return df.with_columns(pl.col(c).map_elements(neutralise, return_dtype=pl.String, skip_nulls=True)
+                           for c in columns)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if ch == "\n":
+        return "\\n"
+    if ch == "\t":
+        return "\\t"
+    if ch == "\r":
+        return "\\r"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def _needs_escape(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cc" or ch in _BIDI
+
+
+def printable(value: object) -> str:
+    """`value` as text with control characters and bidi overrides shown escaped."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text
+    return "".join(_escape_char(ch) if _needs_escape(ch) else ch for ch in text)
