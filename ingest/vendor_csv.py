@@ -93,8 +93,12 @@ class VendorCsv:
         names = [_norm(c) for c in _cells(header, self.spec.delimiter)]
         found: dict[str, int] = {}
         for key, want in self.wanted.items():
-            if _norm(want) in names:
-                found[key] = names.index(_norm(want))
+            # The header reaches us decoded as UTF-8 with U+FFFD for what is not:
+            # a cp1252 header spells `Catégorie` as `Cat\ufffdgorie`.
+            as_cp1252 = want.encode("cp1252", "replace").decode("utf-8", "replace")
+            for spelling in (_norm(want), _norm(as_cp1252)):
+                if spelling in names and key not in found:
+                    found[key] = names.index(spelling)
         return names, found
 
     def looks_like(self, first_lines: list[str]) -> bool:

@@ -268,6 +268,15 @@ def test_cp1252_declared_reads_every_line_as_cp1252():
     assert rows.get_column("username").to_list() == ["Zoë €", "\x81\x9d"]  # undefined bytes: the C1 controls
 
 
+def test_cp1252_header_with_accents_is_found():
+    spec = CsvFormat(name="fr", time="Heure", url="URL", decision="Décision", user="Utilisateur",
+                     category="Catégorie", allowed=("Autorisé",), blocked=("Bloqué",), encoding="cp1252")
+    blob = "Heure;Utilisateur;URL;Catégorie;Décision\r\n2026-11-30 09:00:00;Zoë;x.com;Réseaux;Bloqué\r\n".encode("cp1252")
+    rows, bad = parse_bytes(CsvFormat(**{**spec.__dict__, "delimiter": ";"}), blob)
+    assert bad.height == 0, bad.to_dicts()
+    assert rows.select("user", "category", "action").rows() == [("zoë", "Réseaux", "blocked")]
+
+
 def test_many_lines_in_two_threads_equal_small_batches():
     rng = np.random.default_rng(3)
     users = ["SCHOOL\\Ann", '"Smith, J"', "", "Zoë", "-", "bob@x.org"]
