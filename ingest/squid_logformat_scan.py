@@ -20,10 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ingest import tokens
+from ingest import scan_util, tokens
 from ingest.jit import inline, jit
-from ingest.scan_util import NO_HOST, SLOW_HOST, host, line_end, longest_line, positions, put_view
+from ingest.scan_util import host, line_end, longest_line, positions, put_view
 
+NO_HOST, SLOW_HOST = scan_util.NO_HOST, scan_util.SLOW_HOST  # bits of the host flags
 LIT, NUM, TOKEN, USER, TEXT, QUOTED, FLOAT, TIME = range(8)
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-logformat")
 
@@ -191,3 +192,10 @@ def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int,
     else:
         run(0, n)
     return ok, hflags, views
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) before the first batch."""
+    prog = np.array([[TOKEN, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int64)
+    scan(tokens.Raw(b"x" * 16 + b"\n", np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)), prog,
+         np.zeros(1, dtype=np.uint8), 1, 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -21,7 +21,6 @@ from ingest import envelope, squid, squid_logformat
 from surfaudit.errors import ConfigError
 from surfaudit.schema import EVENT_SCHEMA
 
-UTC = timezone.utc
 T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 UA = '"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"'
 
@@ -75,7 +74,7 @@ COMMON = [
     pytest.param(f'10.0.0.5 - john%20smith@SCHOOL.LAN {TL} "CONNECT www.facebook.com:443 HTTP/1.1" 200 5120 '
                  "TCP_TUNNEL:HIER_DIRECT", row(user="john smith@school.lan", username="john smith@SCHOOL.LAN"),
                  id="escaped-user-at-realm"),
-    pytest.param(f'2001:db8::5 - jsmith [14/Nov/2023:23:13:20 +0100] "GET http://WWW.FaceBook.com:8080/a?b HTTP/1.1" '
+    pytest.param('2001:db8::5 - jsmith [14/Nov/2023:23:13:20 +0100] "GET http://WWW.FaceBook.com:8080/a?b HTTP/1.1" '
                  "304 312 TCP_REFRESH_UNMODIFIED:HIER_DIRECT",
                  row(client_ip="2001:db8::5", method="GET", url="http://WWW.FaceBook.com:8080/a?b", status=304,
                      bytes=312), id="ipv6-offset-port-upper-host"),
@@ -125,10 +124,10 @@ def test_custom_logformat_other_order():
     lines = [
         f'1700000000.123 10.0.0.5:51234 jsmith TCP_TUNNEL/200 5120 456 "CONNECT www.facebook.com:443 HTTP/1.1" '
         f'HIER_DIRECT/157.240.1.35 - "-" {UA}',
-        f'1700000000.124 2001:db8::1:50000 - TCP_DENIED/403 3900 0 "GET http://www.facebook.com/x HTTP/1.1" '
-        f'HIER_NONE/- text/html "https://www.google.com/" "-"',
-        f'1700000000.125 10.0.0.5:51234 Mary Ann TCP_MISS/200 10 7 "GET http://a.b/ HTTP/1.1" '
-        f'DIRECT/1.2.3.4 text/html "-" "-"',
+        '1700000000.124 2001:db8::1:50000 - TCP_DENIED/403 3900 0 "GET http://www.facebook.com/x HTTP/1.1" '
+        'HIER_NONE/- text/html "https://www.google.com/" "-"',
+        '1700000000.125 10.0.0.5:51234 Mary Ann TCP_MISS/200 10 7 "GET http://a.b/ HTTP/1.1" '
+        'DIRECT/1.2.3.4 text/html "-" "-"',
     ]
     for logformat in (CUSTOM, f"logformat school {CUSTOM}", f"  logformat   school   {CUSTOM}  "):
         rows, bad = parse(logformat, lines)

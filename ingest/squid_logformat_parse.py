@@ -1,0 +1,179 @@
+"""Rows from the lines of one compiled squid logformat (see `ingest.squid_logformat`).
+
+What: `Parser` runs the compiled matcher (`ingest.squid_logformat_scan`) over a
+batch, sends the lines it does not take to the format's regex (polars
+`str.extract_groups`, which defines the format), and maps the captured fields to
+the canonical schema: time, user, client, method, URL and host, status, bytes,
+elapsed time and the action by the native squid rules.
+
+Why a module of its own: the compiler (codes, modifiers, regex, program) and the
+mapping to rows are two concerns, and each stays small.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+
+from ingest import squid_logformat_scan, tokens
+from surfaudit.schema import conform
+
+K = squid_logformat_scan
+_BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
+
+
+class Parser:
+    """Canonical rows from lines of one logformat (see the module docstring)."""
+
+    name = "squid"
+    header_lines = 0
+
+    def __init__(self, ops: list, names: list[str], tz: str, regex: str, program):
+        self.ops, self.names, self.tz = ops, names, tz
+        self.groups = set(names)
+        self.regex = regex
+        self.line_re = re.compile(self.regex)
+        self.program = program
+        self.url_quoted = any(not isinstance(op, str) and op[2] == "url" and op[1][0] == K.QUOTED for op in ops)
+        self.times = {op[2]: op[6] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
+        self.time_shapes = {op[2]: op[5] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
+
+    def matches(self, line: str) -> bool:
+        return self.line_re.match(line.rstrip("\r")) is not None
+
+    def parse(self, lines: pl.Series | None, first_line_no: int,
+              raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
+        n = len(raw.starts)
+        done = np.zeros(n, dtype=bool)
+        fast = None
+        if self.program is not None and n:
+            ok, hflags, views = squid_logformat_scan.scan(raw, *self.program, len(self.names),
+                                                          self.names.index("url"))
+            done = ok.astype(bool)
+            idx = np.flatnonzero(done)
+            buffers = [raw.buffer()]
+            hf = hflags[idx]
+            fast = pl.DataFrame({"i": pl.Series(idx.astype(np.uint32)),
+                                 **{name: tokens.view_series(views[k][idx], buffers)
+                                    for k, name in enumerate(self.names)},
+                                 "host": tokens.view_series(views[-1][idx], buffers,
+                                                            (hf & squid_logformat_scan.NO_HOST) != 0),
+                                 "_slow": pl.Series(((hf & squid_logformat_scan.SLOW_HOST) != 0) | self.url_quoted)})
+            if self.time_shapes:  # the time as the regex wants it, else the regex decides
+                fit = fast.select(pl.all_horizontal(pl.col(t).str.contains(f"^(?:{shape})$")
+                                                    for t, shape in self.time_shapes.items())).to_series()
+                if not fit.all():
+                    done[idx[~fit.to_numpy()]] = False
+                    fast = fast.filter(fit)
+        rest = np.flatnonzero(~done)
+        parts = [fast] if fast is not None and fast.height else []
+        misses = pl.DataFrame(schema={"i": pl.UInt32, "line": pl.String})
+        if len(rest):
+            df = pl.DataFrame({"i": pl.Series(rest.astype(np.uint32)), "line": _lines_at(raw, rest)})
+            df = df.with_columns(pl.col("line").str.strip_chars_end("\r"))
+            df = df.filter(pl.col("line").is_null() | (pl.col("line").str.strip_chars(" \t") != ""))
+            g = df.lazy().with_columns(pl.col("line").str.extract_groups(self.regex).alias("g")).unnest("g") \
+                .collect(engine="streaming")
+            miss = g.get_column("url").is_null()  # every group is set (maybe empty) when the line matched
+            misses = g.filter(miss).select("i", "line")
+            parts.append(g.filter(~miss).select("i", *self.names, pl.lit(None, pl.String).alias("host"),
+                                                pl.lit(True).alias("_slow")))
+        good = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, **{k: pl.String for k in self.names},
+                                                                   "host": pl.String, "_slow": pl.Boolean})
+        rows, bad_ts = self._finish(good)
+        reason = pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8")) \
+            .otherwise(pl.lit("does not match the logformat"))
+        bad_parts = [misses.select("i", reason.alias("reason"), "line")]
+        if bad_ts.height:
+            bad_parts.append(bad_ts.with_columns(_lines_at(raw, bad_ts.get_column("i").to_numpy()).alias("line")))
+        bad = pl.concat(bad_parts)
+        bad = bad.sort("i").select((pl.col("i").cast(pl.Int64) + first_line_no).alias("line_no"), "reason", "line")
+        return rows, bad.cast(_BAD_SCHEMA)
+
+    def _finish(self, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Canonical rows (in line order) of the matched groups, and the lines whose time is unreadable."""
+        from ingest.squid import unescape_user, with_host
+
+        if not good.get_column("i").is_sorted():  # lines from both routes
+            good = good.sort("i")
+        good = good.with_columns(self._ts().alias("_ts"))
+        bad_ts = good.filter(pl.col("_ts").is_null()).select("i", pl.lit("bad timestamp").alias("reason"))
+        if bad_ts.height:
+            good = good.filter(pl.col("_ts").is_not_null())
+        c, has = pl.col, self.groups.__contains__
+        user_codes = [n for n in ("ul", "ue", "us", "ui") if has(n)]
+        if has("un"):
+            name = c("un")
+        elif user_codes:
+            name = pl.coalesce([pl.when(c(n) == "-").then(None).otherwise(c(n)) for n in user_codes])
+        else:
+            name = pl.lit(None, pl.String)
+        name = pl.when((name == "-") | (name == "")).then(None).otherwise(name)
+        good = good.with_columns(name.alias("username"))
+        escaped = good.get_column("username").filter(good.get_column("username").str.contains(r'[%\\"]')).unique()
+        if escaped.len():
+            good = good.with_columns(c("username").replace(
+                {u: unescape_user(u.replace('\\"', '"')) for u in escaped.to_list()}))
+
+        def num(group: str, dtype, default):
+            if not has(group):
+                return pl.lit(default, dtype)
+            return pl.when(c(group) == "-").then(pl.lit(default, dtype)).otherwise(c(group).cast(dtype, strict=False))
+
+        status = num("status", pl.Int32, 0)
+        url = c("url").str.replace_all('\\"', '"', literal=True) if self.url_quoted else c("url")
+        tag = c("tag") if has("tag") else pl.lit("", pl.String)
+        action = (
+            pl.when(status == 407).then(pl.lit("auth"))
+            .when(tag.str.starts_with("NONE") | tag.str.starts_with("TAG_NONE") | url.str.starts_with("error:"))
+            .then(pl.lit("error"))
+            .when(tag.str.contains("_DENIED", literal=True)).then(pl.lit("blocked"))
+            .otherwise(pl.lit("allowed"))
+        )
+        method = c("method") if has("method") else pl.lit(None, pl.String)
+        user = c("username").str.strip_chars().str.to_lowercase()
+        out = good.lazy().select(
+            c("_ts").alias("ts"),
+            pl.when(user.is_null() | (user == "")).then(c("client")).otherwise(user).alias("user"),
+            c("username"), c("client").alias("client_ip"),
+            pl.when(method == "-").then(None).otherwise(method).alias("method"),
+            c("host").str.to_lowercase(), url.alias("url"), action.alias("action"), status.alias("status"),
+            num("bytes", pl.Int64, 0).alias("bytes"), num("elapsed", pl.Int64, None).alias("elapsed_ms"),
+            pl.lit(None, pl.String).alias("category"), pl.lit("squid").alias("source"), c("_slow"),
+        ).collect()
+        slow = np.flatnonzero(out.get_column("_slow").to_numpy())
+        if len(slow):  # hosts of the URLs the compiled matcher did not cut (and of the regex route)
+            hosts = with_host(out.select("url").gather(slow).lazy()).collect().get_column("host")
+            col = out.get_column("host").clone()
+            col.scatter(slow, hosts)
+            out = out.with_columns(col)
+        return conform(out), bad_ts
+
+    def _ts(self) -> pl.Expr:
+        """The UTC timestamp of a matched line (null where unreadable)."""
+        c = pl.col
+        if "ts" in self.groups:
+            us = c("ts").cast(pl.Int64) * 1_000_000
+            if "tu" in self.groups:
+                us = us + c("tu").cast(pl.Int64) * 1000
+            return us.cast(pl.Datetime("us", "UTC"))
+        if "tS" in self.groups:
+            return ((c("tS").cast(pl.Float64) * 1000.0).round().cast(pl.Int64) * 1000).cast(pl.Datetime("us", "UTC"))
+        name = "tg" if "tg" in self.groups else "tl"
+        fmt = self.times[name]
+        parsed = c(name).str.replace_all(" +", " ").str.to_datetime(fmt, strict=False, time_unit="us")
+        if "%z" in fmt:
+            return parsed.dt.convert_time_zone("UTC")
+        zone = "UTC" if name == "tg" else self.tz
+        return parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def _lines_at(raw: tokens.Raw, index: np.ndarray) -> pl.Series:
+    """Lines `index` of `raw` as a String column (decoded here if `raw` has no String column)."""
+    if raw._lines is None:
+        return pl.Series("line", [raw.data[raw.starts[i]:raw.ends[i]].tobytes().decode("utf-8", "replace")
+                                  for i in index.tolist()], dtype=pl.String)
+    return raw.lines_at(index).alias("line")
