@@ -19,15 +19,15 @@ distinct value. One module, so every CSV format agrees to the microsecond.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 FIRST_YEAR, LAST_YEAR = 1990, 2100  # a timestamp outside these years is a bad line, not a row
 OUT_OF_RANGE = f"timestamp out of range (years {FIRST_YEAR}-{LAST_YEAR})"
-_LOW = datetime(FIRST_YEAR, 1, 1, tzinfo=timezone.utc)
-_HIGH = datetime(LAST_YEAR + 1, 1, 1, tzinfo=timezone.utc)
+_LOW = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+_HIGH = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
 
 
 _ISO_RE = (
@@ -94,7 +94,7 @@ def _fix_gap(g: pl.DataFrame, tz: str) -> pl.DataFrame:
         return g
     zone = ZoneInfo(tz)
     fixed = {
-        n: n.replace(tzinfo=zone, fold=0).astimezone(timezone.utc).replace(tzinfo=None)
+        n: n.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
         for n in values.to_list()
     }
     placed = pl.col("naive").replace_strict(fixed, default=None, return_dtype=pl.Datetime("us"))

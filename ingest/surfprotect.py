@@ -30,12 +30,13 @@ so `Zo\\xeb` is `Zoë`, never a rejected line.
 from __future__ import annotations
 
 import csv
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import polars as pl
 
-from ingest import csv_scan, localtime, text, tokens, vendor_csv, vendor_scan as vs
+from ingest import csv_scan, localtime, text, tokens, vendor_csv
+from ingest import vendor_scan as vs
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
 
@@ -95,7 +96,7 @@ def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
         raise InputError(f"surfprotect header lacks required column(s): {', '.join(missing)}")
     try:
         ZoneInfo(tz)
-    except Exception:
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise InputError(f"unknown timezone: {tz}") from None
     return Parser(len(cells), found, tz, first_line.rstrip("\r").lstrip("\ufeff"))
 

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import polars as pl
 
-from ingest import localtime, text, tokens, vendor_scan as vs
+from ingest import localtime, text, tokens
+from ingest import vendor_scan as vs
 from ingest.squid import with_host
 from surfaudit.config import CsvFormat
 from surfaudit.errors import InputError
@@ -122,7 +123,7 @@ class VendorCsv:
             raise InputError(f"[formats.{spec.name}].{exc}") from None
         try:
             ZoneInfo(tz)
-        except Exception:
+        except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
             raise InputError(f"unknown timezone: {tz}") from None
         names, found = self._found(first_line)
         missing = [self.wanted[k] for k in self.wanted if k not in found]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ingest import tokens
 from ingest.jit import inline, jit
-from ingest.scan_util import NO_HOST, PIECES, SLOW_HOST, _POOL, host, line_end, put_view, view
+from ingest.scan_util import _POOL, NO_HOST, PIECES, SLOW_HOST, host, line_end, put_view, view
 
 OK = 1  # the line has the header's number of fields (extra empty fields allowed)
 NO_USERNAME = 2  # no user column, or the user field is empty or "-"

@@ -10,7 +10,7 @@ activity export); the expected values are worked out by hand. Europe/London in
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -27,7 +27,7 @@ TZ = "Europe/London"
 
 
 def utc(*a) -> datetime:
-    return datetime(*a, tzinfo=timezone.utc)
+    return datetime(*a, tzinfo=UTC)
 
 
 def row(ts, user, username, client_ip, host, url, action, category, source) -> dict:
@@ -171,7 +171,7 @@ def test_naive_times_match_zoneinfo_fold0_all_day(day):
     naive = [day + timedelta(minutes=10 * k) for k in range(144)]
     rows, bad = parse(NETSWEEPER, NS_HEADER, [f"{n:%Y-%m-%d %H:%M}\t10.0.0.1\ta\tx.com\tc\tAllow\tp" for n in naive])
     assert bad.height == 0
-    assert rows.get_column("ts").to_list() == [n.replace(tzinfo=zone, fold=0).astimezone(timezone.utc) for n in naive]
+    assert rows.get_column("ts").to_list() == [n.replace(tzinfo=zone, fold=0).astimezone(UTC) for n in naive]
 
 
 def test_offsets_in_the_pattern_are_exact():
@@ -260,7 +260,7 @@ def test_bom_crlf_and_utf8_file_with_a_cp1252_line():
 
 
 def test_cp1252_declared_reads_every_line_as_cp1252():
-    blob = ("Date;User;Destination;Action;IP Address\n".encode()
+    blob = (b"Date;User;Destination;Action;IP Address\n"
             + "11/30/2026 09:00:00 AM;Zoë €;x.com;Allowed;10.0.0.1\n".encode("cp1252")
             + b"11/30/2026 09:00:01 AM;\x81\x9d;y.com;Blocked;10.0.0.2\n")
     rows, bad = parse_bytes(LIGHTSPEED.__class__(**{**LIGHTSPEED.__dict__, "category": None}), blob)
