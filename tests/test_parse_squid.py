@@ -234,3 +234,22 @@ def test_vectorised_batch_of_many_lines():
     last = rows.row(19999, named=True)
     assert last["ts"] == datetime(2023, 11, 15, 3, 46, 39, 999000, tzinfo=timezone.utc)
     assert last["host"] == "h5.example.org" and last["user"] == "u4" and last["bytes"] == 19999
+
+
+@pytest.mark.parametrize(("tag", "action"), [
+    ("TCP_MISS/200", "allowed"), ("TCP_HIT/200", "allowed"), ("TCP_MEM_HIT/200", "allowed"),
+    ("TCP_REFRESH_UNMODIFIED/304", "allowed"), ("TCP_REFRESH_MODIFIED/200", "allowed"),
+    ("TCP_CLIENT_REFRESH_MISS/200", "allowed"), ("TCP_TUNNEL/200", "allowed"), ("TCP_TUNNEL_ABORTED/200", "allowed"),
+    ("TCP_MISS_ABORTED/000", "allowed"), ("TCP_REDIRECT/302", "allowed"), ("TCP_SWAPFAIL_MISS/200", "allowed"),
+    ("TCP_DENIED/403", "blocked"), ("TCP_DENIED_REPLY/403", "blocked"), ("UDP_DENIED/403", "blocked"),
+    ("TCP_DENIED/407", "auth"), ("TCP_MISS/407", "auth"), ("TCP_DENIED_ABORTED/407", "auth"),
+    ("NONE/503", "error"), ("NONE_NONE/000", "error"), ("TAG_NONE/503", "error"), ("TAG_NONE_ABORTED/000", "error"),
+    ("NONE_NONE/400", "error"),
+])
+def test_every_tag_gives_its_action_with_and_without_extra_fields(tag, action):
+    status = int(tag.split("/")[1])
+    plain = f"1700000000.123    456 10.0.0.5 {tag} 5120 CONNECT www.facebook.com:443 jsmith HIER_NONE/- -"
+    odd = plain.replace(" jsmith ", "  jsmith ")  # a doubled space: the regex route
+    rows, bad = parse([plain, plain + f' "-" {UA}', odd, odd + f' "-" {UA} x=1'])
+    assert bad.height == 0
+    assert rows.to_dicts() == [row(action=action, status=status)] * 4
