@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 FIRST_YEAR, LAST_YEAR = 1990, 2100  # a timestamp outside these years is a bad line, not a row
@@ -50,6 +51,44 @@ def iso(text: pl.Expr) -> list[pl.Expr]:
     offset_s = sign * (f("7").cast(pl.Int64, strict=False) * 3600 + f("8").fill_null("0").cast(pl.Int64) * 60)
     offset_s = pl.when(f("5").is_not_null()).then(0).otherwise(offset_s)
     return [_wall(naive).alias("naive"), offset_s.alias("offset_s")]
+
+
+# The usual shapes, read by polars' strptime (a capture-free regex picks them out);
+# every other text goes through the full rules of `iso`.
+_COMMON_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?$"
+
+
+def iso_frame(time: pl.Series) -> pl.DataFrame:
+    """`naive` and `offset_s` (as `iso`) of the time texts `time`, the usual
+    shapes (`2026-11-30T09:17:05.123Z`, `...+01:00`, `2026-11-30 09:17:05`) by
+    strptime and slicing, several times cheaper than the regex of `iso`, which
+    reads the others."""
+    t = pl.col("time")
+    frame = pl.DataFrame({"time": time})
+    common = frame.select(t.str.contains(_COMMON_ISO).fill_null(False)).to_series()
+    if not common.any():
+        return frame.select(*iso(t))
+    zulu, signed = t.str.ends_with("Z"), t.str.slice(-6, 1).is_in(["+", "-"])
+    body = pl.when(zulu).then(t.str.head(-1)).when(signed).then(t.str.head(-6)).otherwise(t)
+    sign = pl.when(t.str.slice(-6, 1) == "-").then(-1).otherwise(1)
+    offset_s = (pl.when(zulu).then(0)
+                .when(signed).then(sign * (t.str.slice(-5, 2).cast(pl.Int64) * 3600
+                                           + t.str.slice(-2, 2).cast(pl.Int64) * 60)))
+    naive = body.str.replace("T", " ", literal=True).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f",
+                                                                  strict=False)
+    fast = frame.filter(common).select(naive.alias("naive"), offset_s.cast(pl.Int64).alias("offset_s"))
+    if common.all():
+        return fast
+    slow = frame.filter(~common).select(*iso(t))
+    where = np.flatnonzero(common.to_numpy())
+    rest = np.flatnonzero(~common.to_numpy())
+    out = {}
+    for name in ("naive", "offset_s"):
+        col = pl.Series(name, [None], dtype=fast.schema[name]).new_from_index(0, len(time))
+        col.scatter(where, fast.get_column(name))
+        col.scatter(rest, slow.get_column(name).cast(fast.schema[name]))
+        out[name] = col
+    return pl.DataFrame(out)
 
 
 def day_first(text: pl.Expr) -> pl.Expr:

@@ -111,7 +111,7 @@ def read_times(tz: str):
         part = pl.DataFrame({"time": time}).with_columns(localtime.day_first(t), pl.lit(None, pl.Int64).alias("offset_s"))
         rest = part.get_column("naive").is_null()
         if rest.any():
-            iso = part.filter(rest).select(*localtime.iso(t))
+            iso = localtime.iso_frame(part.filter(rest).get_column("time"))
             naive, offset_s = part.get_column("naive").clone(), part.get_column("offset_s").clone()
             where = np.flatnonzero(rest.to_numpy())
             naive.scatter(where, iso.get_column("naive"))

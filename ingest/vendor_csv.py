@@ -147,7 +147,7 @@ def time_reader(pattern: str | None, tz: str) -> Callable[[pl.Series], pl.Series
     def read(time: pl.Series) -> pl.Series:
         frame = pl.DataFrame({"time": time})
         if pattern is None:
-            part = frame.select(*localtime.iso(t))
+            part = localtime.iso_frame(time)
         elif "%z" in pattern:
             exact = t.str.replace(r"[Zz]$", "+0000").str.strptime(pl.Datetime("us"), pattern, strict=False)
             return frame.select(exact.dt.convert_time_zone("UTC").alias("ts")).get_column("ts")
