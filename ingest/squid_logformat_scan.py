@@ -140,6 +140,8 @@ def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, url_col, ok, hflags,
                     while q < e and data[q] != 34:
                         q += 2 if data[q] == 92 else 1
                     f1 = q if q < e else -1
+            elif kind == USER and (p >= e or data[p] == 32):
+                f1 = -1  # a user name starts with a non-space
             elif last:  # USER, TEXT, TIME last: up to the trailing spaces
                 q = e
                 while q > p and data[q - 1] == 32:

@@ -271,14 +271,18 @@ def combined_line(rng: random.Random) -> str:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-@pytest.mark.parametrize("logformat", ["combined", CUSTOM + " %Ss"])
+@pytest.mark.parametrize("logformat", ["combined", CUSTOM + " %Ss", CUSTOM.replace(" %[un ", " [%un] ") + " %un"])
 def test_compiled_matcher_equals_regex(seed, logformat, monkeypatch):
     rng = random.Random(seed)
     if logformat == "combined":
         lines = [combined_line(rng) for _ in range(3000)]
+    elif "[%un]" in logformat:  # a user in brackets (may start with a space) and a last user field
+        lines = [f"1700000000.123 10.0.0.5:1 [{_pick(rng, 'u', ' u', 'a b', '', 'u ')}] TCP_MISS/200 5 6 "
+                 f'"GET http://a.b/ HTTP/1.1" HIER_DIRECT/1.2.3.4 - "-" "-" {_pick(rng, "v", " v", "v w ", "", "  ")}'
+                 for _ in range(3000)]
     else:
         lines = [f"{_pick(rng, '1700000000.123', '17000000001234.1', '1700000000.12345')} "
-                 f"{_pick(rng, '10.0.0.5:1', '::1:2', '10.0.0.5', '1.2.3.4:x')} {_pick(rng, 'u', 'A B', '-', 'x  y')} "
+                 f"{_pick(rng, '10.0.0.5:1', '::1:2', '10.0.0.5', '1.2.3.4:x')} {_pick(rng, 'u', 'A B', '-', 'x  y', ' z')} "
                  f"{_pick(rng, 'TCP_MISS/200', 'TCP/MISS/200', 'X/99999')} {_pick(rng, '5', '-', '')} "
                  f"{_pick(rng, '12', '-1', '--')} "
                  f'{_pick(rng, chr(34) + "GET http://a.b/ HTTP/1.1" + chr(34), chr(34) + "GET" + chr(34))} '
