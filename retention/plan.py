@@ -93,6 +93,7 @@ def plan_purge(store: Store, months: int, now: datetime | None = None) -> PurgeP
 
     month_parts = store.month_parts()
     committed = {rel for rels in month_parts.values() for rel in rels}
+    committed |= {str(p.relative_to(store.root)) for p in store.retired_parts()}  # replaced, awaiting sweep
     for rel in store.event_files():
         if rel not in committed and rel.endswith(".parquet"):
             plan.anomalies.append(f"{rel}: not a committed part (not in the manifest)")
@@ -103,6 +104,10 @@ def plan_purge(store: Store, months: int, now: datetime | None = None) -> PurgeP
         plan.missing.extend(rel for rel in rels if rel not in present)
         expired = clock.month_end(month) <= cutoff
         if not expired and month != straddle_month:
+            continue
+        damaged = [p for p in (store.part_problem(rel) for rel in present) if p]
+        if damaged:  # a damaged part is never read for planning, nor deleted: verify names it
+            plan.anomalies.extend(f"{p.removeprefix(str(store.root) + '/')}" for p in damaged)
             continue
         stats = [store.part_stats(rel) for rel in present]
         rows = sum(s.rows for s in stats)

@@ -17,6 +17,11 @@ The policy keeps gathered data for one year, so the purge removes more than Parq
   nothing. Records that still name a visible part are kept whatever their age, and a
   record is never dropped if that would make a replaced part visible again.
 
+The expired parts are invisible from the commit on (readers read the manifest); their
+files are deleted at the end of the same purge once no report is reading them (it
+waits up to SWEEP_WAIT seconds), else by the next command that takes the store lock
+(the next nightly at the latest): the retention promise holds to within a day.
+
 The caller holds the store lock. Nothing here prints: the result describes itself.
 """
 
@@ -25,12 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
 from retention.plan import MonthPlan, PurgePlan, plan_purge
 from surfaudit import audit, clock
 from surfaudit.config import Config
 from surfaudit.errors import StoreError
 from surfaudit.store import Store
+
+SWEEP_WAIT = 10.0  # seconds a purge waits for running reports before deferring the deletion
 
 
 @dataclass
@@ -45,6 +51,7 @@ class PurgeResult:
     quarantine_forgotten: int = 0
     manifest_forgotten: int = 0
     tx: str | None = None  # the store transaction that removed the data
+    deferred: int = 0  # expired files still on disk because a report was reading (next run deletes them)
 
     @property
     def cutoff(self) -> datetime:
@@ -72,6 +79,8 @@ class PurgeResult:
                      (self.manifest_forgotten, "manifest records")]
         if any(n for n, _ in forgotten):
             parts.append("forgot " + ", ".join(f"{n} {what}" for n, what in forgotten if n))
+        if self.deferred:
+            parts.append(f"{self.deferred} files to delete on the next run (a report was reading)")
         return "; ".join(parts) if parts else "nothing expired"
 
     def lines(self, dry_run: bool | None = None) -> list[str]:
@@ -87,6 +96,9 @@ class PurgeResult:
         forgotten = [(self.audit_forgotten, "audit entries"), (self.quarantine_forgotten, "quarantine files"),
                      (self.manifest_forgotten, "manifest records")]
         out += [f"forgot {n} {what} older than the cutoff" for n, what in forgotten if n]
+        if self.deferred:
+            out.append(f"{self.deferred} removed files are still on disk because a report was reading them; "
+                       f"the next surfaudit command that writes deletes them")
         return out
 
 
@@ -113,9 +125,8 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
         try:
             tx.replace(plan.parts)
             if straddle:
-                present = [rel for rel in straddle.parts if store.part_path(rel).is_file()]
-                kept = 0
-                for batch in store.stream_parts(present, ts_from=plan.cutoff):
+                kept = 0  # (stream_parts refuses a missing or damaged part: verify --repair sets it aside)
+                for batch in store.stream_parts(straddle.parts, ts_from=plan.cutoff):
                     tx.write(batch)
                     kept += batch.height
                 tx.replace(straddle.parts)
@@ -137,6 +148,9 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
             raise
         result.removed = list(plan.expired)
         result.tx = record["tx"]
+        # Invisible since the commit; physically deleted now unless a report is still reading
+        # them (waiting a little for it), else by the next command that takes the lock.
+        result.deferred = store.sweep(wait=SWEEP_WAIT)[1]
 
     result.audit_forgotten = audit.forget_before(store, plan.cutoff)
     result.quarantine_forgotten = forget_quarantine(store, plan.cutoff)
@@ -164,7 +178,11 @@ def forget_manifest(store: Store, cutoff: datetime) -> int:
     """Drop manifest records older than the cutoff whose parts are all gone; returns how many."""
     records = store.manifest()
     live = store.live_parts_of(records)
-    drop = {i for i, r in enumerate(records) if _older(r, cutoff) and not any(p in live for p in r.get("parts", []))}
+    # A record naming a file still on disk (a replaced part awaiting sweep) is kept, so the
+    # file stays known to the store and the next sweep deletes it.
+    on_disk = {str(p.relative_to(store.root)) for p in store.retired_parts()} | set(live)
+    drop = {i for i, r in enumerate(records) if _older(r, cutoff)
+            and not any(p in on_disk for p in r.get("parts", []) + r.get("removes", []))}
     while drop:
         kept = [r for i, r in enumerate(records) if i not in drop]
         after = store.live_parts_of(kept)

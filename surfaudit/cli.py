@@ -265,6 +265,26 @@ def nightly(
         raise typer.Exit(1)
 
 
+@app.command()
+def verify(
+    repair: bool = typer.Option(False, "--repair", help="Move damaged parts to <store>/damaged/ and drop them "
+                                "from the manifest (recorded in the audit log)."),
+    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock (--repair)."),
+) -> None:
+    """Check every part (checksum, rows, schema, month) and the bookkeeping; exit 1 on any problem."""
+    from surfaudit.verify import repair_store, verify_store
+
+    store = _store(_cfg(), must_exist=True)
+    result = verify_store(store)
+    for line in result.lines():
+        out.print(line, markup=False)
+    if repair and not result.ok:
+        for line in repair_store(store, result, wait):
+            out.print(line, markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 @app.command("audit")
 def audit_cmd(
     date_from: Optional[str] = typer.Option(None, "--from", help="First date YYYY-MM-DD (UTC)."),

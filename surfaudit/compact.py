@@ -5,7 +5,8 @@ month; DuckDB scans fewer, larger, ts-sorted files faster (row-group statistics 
 date ranges). Each month is rewritten in its own store transaction that writes the new
 part and `replace()`s the old ones: readers see either the old parts or the new one,
 never both, so a crash at any moment loses and duplicates nothing (`Store.recover()`
-finishes or undoes it). Rows stream through DuckDB's out-of-core sort, so memory stays bounded however
+finishes or undoes it). The replaced parts stay on disk until no report is
+reading them (`Store.sweep`). Rows stream through DuckDB's out-of-core sort, so memory stays bounded however
 large a month is.
 
 The caller holds the store lock. Nothing here prints: the result describes itself.
@@ -53,13 +54,12 @@ def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
     for month, rels in sorted(store.month_parts().items()):
         if months is not None and month not in months:
             continue
-        present = [rel for rel in rels if store.part_path(rel).is_file()]
         if len(rels) < max(min_files, 2):
             continue
         tx = store.begin("compact")
         rows = 0
-        try:
-            for batch in store.stream_parts(present):  # sorted by ts, bounded memory
+        try:  # stream_parts refuses a missing or damaged part (never compacts it away silently)
+            for batch in store.stream_parts(rels):  # sorted by ts, bounded memory
                 tx.write(batch)
                 rows += batch.height
             tx.replace(rels)

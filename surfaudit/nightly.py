@@ -1,10 +1,13 @@
-"""The nightly job (DESIGN §7 `nightly PATH...`): ingest, then purge, then compact, under one lock.
+"""The nightly job (DESIGN §7 `nightly PATH...`): ingest, purge, compact, then check, under one lock.
 
 Cron runs this after logrotate. All three steps run under a single `store.lock(wait)`
 so no report or second cron run sees a half-done night; a held lock raises
 LockedError (exit 3) before anything is touched. Each step runs even when an earlier
 one failed (a bad log file must not stop the one-year retention from being enforced),
 and each reports one summary line through `log`, so the cron mail says what happened.
+The last step, `verify`, is the cheap integrity check (every committed part present
+with its recorded size; `surfaudit verify` does the full one): damage is reported
+in the cron mail the night it is noticed, not at the next investigation.
 The result is ok (exit 0) only when every step succeeded; otherwise exit 1.
 
 This module is an orchestrator beside the CLI: it may call ingest and retention, which
@@ -26,13 +29,14 @@ from surfaudit.compact import compact
 from surfaudit.config import Config
 from surfaudit.errors import SurfauditError
 from surfaudit.store import Store
+from surfaudit.verify import cheap_check
 
 Log = Callable[[str], None]
 
 
 @dataclass
 class StepResult:
-    name: str  # "ingest", "purge", "compact"
+    name: str  # "ingest", "purge", "compact", "verify"
     ok: bool
     summary: str  # the line logged, without the "name: " prefix
     result: Any = None  # list[FileResult] | PurgeResult | CompactResult, or None on error
@@ -83,6 +87,7 @@ def run_nightly(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str
         result.steps.append(_step("purge", log, lambda: _purge(store, cfg, now, exact), lambda r: (True, r.summary())))
         result.steps.append(_step("compact", log, lambda: compact(store, min_files=min_files),
                                   lambda r: (True, r.summary())))
+        result.steps.append(_step("verify", log, lambda: cheap_check(store), lambda r: (not r.problems, r.summary())))
     return result
 
 

@@ -92,10 +92,11 @@ def test_all_steps_run_under_the_lock_and_log_one_line_each(store: Store, monkey
         "ingest: 2 files, 10 rows, 0 rejected",
         "purge: removed 2025-09 (2 files, 5 rows), 2025-10 (1 files, 2 rows)",
         "compact: 2 months, 4 -> 2 files",
+        "verify: 2 parts present with their committed sizes",
     ]
     assert ingest.calls == [(["a.log", "b.log"], "auto", NOW)]
     assert result.ok and result.exit_code == 0
-    assert [s.name for s in result.steps] == ["ingest", "purge", "compact"]
+    assert [s.name for s in result.steps] == ["ingest", "purge", "compact", "verify"]
     assert result.step("purge").result.rows_removed == 7
     assert store.months() == ["2026-10", "2026-11"]
     assert {m: len(p) for m, p in store.month_parts().items()} == {"2026-10": 1, "2026-11": 1}
@@ -110,7 +111,19 @@ def test_rejected_lines_make_exit_1_but_everything_runs(store: Store, monkeypatc
     assert lines[1] == "ingest: failed broken.log.gz: broken.log.gz: truncated gzip"
     assert lines[2].startswith("purge: removed 2025-09") and lines[3].startswith("compact: ")
     assert not result.ok and result.exit_code == 1
-    assert [s.ok for s in result.steps] == [False, True, True]
+    assert [s.ok for s in result.steps] == [False, True, True, True]
+
+
+def test_a_missing_part_is_reported_by_the_nightly_check(store: Store, monkeypatch):
+    monkeypatch.setattr(nightly, "_ingest_paths", fake_ingest())
+    real_compact = nightly.compact
+    monkeypatch.setattr(nightly, "compact", lambda store, min_files: real_compact(store, months=[]))
+    victim = store.parts()[-1]  # the newest month: not purged
+    victim.unlink()
+    lines: list[str] = []
+    result = run_nightly(store, CFG, ["a.log"], now=NOW, log=lines.append)
+    assert lines[-1].startswith("verify: FAILED: ") and victim.name in lines[-1] and "missing" in lines[-1]
+    assert not result.step("verify").ok and result.exit_code == 1
 
 
 def test_ingest_raising_does_not_stop_purge_and_compact(store: Store, monkeypatch):

@@ -44,8 +44,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: d
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
     con = duckdb.connect()
     if kind == "summary":
-        store.events_view(con)
-        return ReportResult(kind, summary_report(con), None, None, totals=manifest_totals(store), months_read=store.months())
+        months = store.events_view(con)  # one manifest state; its parts stay on disk while con lives
+        return ReportResult(kind, summary_report(con), None, None, totals=manifest_totals(store), months_read=months)
     d1, d2 = check_range(date_from, date_to)
     lo, hi = needed_utc_range(cfg, d1, d2)
     months = store.events_view(con, lo, hi)

@@ -1,17 +1,23 @@
 """The store: the only module that knows the on-disk layout (DESIGN §3).
 
     <store>/events/month=YYYY-MM/part-<tx>.parquet   the data (Hive partitions, zstd)
-    <store>/manifest.jsonl                           committed transactions (the truth)
+    <store>/manifest.jsonl                           committed transactions (the truth, hash-chained)
+    <store>/manifest.head                            seq and hash of the last committed record
     <store>/audit.jsonl                              who did what (append-only)
     <store>/quarantine/q-<tx>.parquet                rejected lines, with file and line number
     <store>/staging/<tx>/...                         files being written
     <store>/journal/<tx>.json                        transactions between rename and commit
     <store>/lock                                     flock; holds the holder's pid
+    <store>/readers.lock                             shared flock of running readers (readers.py)
+    <store>/damaged/                                 parts `verify --repair` moved aside
 
 Every write is a transaction: files are written under staging/, a journal names the
 final paths, they are renamed into place, and a record appended to the manifest
 commits them. Readers only see parts named by committed records, so a crash at any
 point leaves every row visible exactly once, and `recover()` tidies what was left.
+Parts a record replaces stay on disk until no reader can be using them (readers.py).
+No path read from the journal, the manifest or a directory is trusted (paths.py);
+the manifest and the parts are checked on every read (manifest.py, integrity.py).
 Everything is created private: directories 0700, files 0600, whatever the umask.
 """
 
@@ -24,22 +30,18 @@ import shutil
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
-import pyarrow.parquet as pq
 
 from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
-from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
-
-if TYPE_CHECKING:
-    import duckdb
+from surfaudit.schema import QUARANTINE_SCHEMA
+from surfaudit.store import manifest as chain
+from surfaudit.store.paths import confined, open_private, refuse_symlink
+from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -55,14 +57,16 @@ DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
 def _mkdir(path: Path) -> None:
+    refuse_symlink(path)  # never chmod (or write into) a symlink's target
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    refuse_symlink(path)
     os.chmod(path, DIR_MODE)
 
 
-def private_file(path: Path, mode: str = "wb"):
-    """Open a new file that is 0600 from the moment it exists."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
-    fd = os.open(path, flags, FILE_MODE)
+def private_file(path: Path, mode: str = "wb", exclusive: bool = False):
+    """Open a file that is 0600 from the moment it exists; a symlink there is refused."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC) | (os.O_EXCL if exclusive else 0)
+    fd = open_private(path, flags, FILE_MODE)
     os.fchmod(fd, FILE_MODE)
     return os.fdopen(fd, mode)
 
@@ -75,7 +79,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class Store:
+class Store(Reading):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.events_dir = self.root / "events"
@@ -86,16 +90,30 @@ class Store:
         self.journal_dir = self.root / "journal"
         self.lock_path = self.root / "lock"
         self.key_path = self.root / "pseudonym.key"
+        self.head_path = self.root / "manifest.head"
+        self.readers_path = self.root / "readers.lock"
+        self.damaged_dir = self.root / "damaged"
 
     # -- lifecycle -------------------------------------------------------------
     def ensure(self) -> "Store":
         """Create the store (private) if needed."""
         try:
-            for path in (self.root, self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir):
+            self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            os.chmod(self.root, DIR_MODE)
+            self.check_no_symlinks()
+            for path in (self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir):
                 _mkdir(path)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot create store: {exc.strerror}") from None
         return self
+
+    def check_no_symlinks(self) -> None:
+        """StoreError naming the first bookkeeping entry of the store that is a symlink."""
+        for path in (self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir, self.damaged_dir,
+                     self.manifest_path, self.head_path, self.audit_path, self.lock_path, self.readers_path,
+                     self.key_path):
+            refuse_symlink(path)
+            refuse_symlink(path.with_name(path.name + ".tmp"))
 
     def exists(self) -> bool:
         return self.events_dir.is_dir()
@@ -114,7 +132,7 @@ class Store:
                 self._lock_depth -= 1
             return
         self.ensure()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = open_private(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         deadline = time.monotonic() + (wait or 0)
         try:
             while True:
@@ -136,44 +154,114 @@ class Store:
             os.close(fd)  # closing releases the flock
 
     def recover(self) -> None:
-        """Finish or undo transactions a crash interrupted (call under the lock)."""
-        committed = {r["tx"] for r in self.manifest()}
+        """Finish or undo transactions a crash interrupted (call under the lock).
+
+        A committed transaction's replaced parts are left to `sweep` (a reader may
+        still use them); an uncommitted one's files are deleted. Every name in a
+        journal must be a file of this store (paths.py), checked before anything
+        is deleted.
+        """
+        parsed = self.manifest_state(strict=True)
+        committed = {r.get("tx") for r in parsed.records}
+        plans = []
         for journal in sorted(self.journal_dir.glob("*.json")):
+            refuse_symlink(journal)
             try:
                 entry = json.loads(journal.read_text())
-            except (OSError, ValueError):
-                journal.unlink(missing_ok=True)
+                names = entry.get("parts", []) + entry.get("quarantine", []) + entry.get("removes", [])
+                tx = entry["tx"]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                plans.append((journal, []))
                 continue
-            if entry["tx"] in committed:  # roll forward: drop what it replaced
-                doomed = entry.get("removes", [])
-            else:  # roll back: its parts were never committed
-                doomed = entry.get("parts", []) + entry.get("quarantine", [])
-            for rel in doomed:
-                (self.root / rel).unlink(missing_ok=True)
+            for rel in names:  # every name is checked, also those a roll-forward leaves to sweep
+                confined(self.root, rel, f"{journal}", quarantine=True)
+            doomed = [] if tx in committed else entry.get("parts", []) + entry.get("quarantine", [])
+            plans.append((journal, [self.root / rel for rel in doomed]))
+        for journal, doomed in plans:
+            for path in doomed:
+                path.unlink(missing_ok=True)
             journal.unlink(missing_ok=True)
-        for leftover in self.staging_dir.iterdir() if self.staging_dir.is_dir() else ():
-            shutil.rmtree(leftover, ignore_errors=True)
+        leftovers = sorted(self.staging_dir.iterdir()) if self.staging_dir.is_dir() else []
+        for leftover in leftovers:
+            refuse_symlink(leftover)
+        for leftover in leftovers:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)  # rmtree never follows a symlink inside
+            else:
+                leftover.unlink(missing_ok=True)
+        if parsed.chained and not parsed.problems and parsed.last_seq > (self._head() or {}).get("seq", 0):
+            self._write_head(chain.head_for(parsed.last_seq, parsed.last_line))  # a crash before the head write
+        self.sweep()
         self._remove_empty_months()
 
     # -- manifest ----------------------------------------------------------------
     def manifest(self) -> list[dict]:
-        """Committed records, oldest first; a torn last line (crash mid-append) is ignored."""
-        try:
-            text = self.manifest_path.read_text()
-        except FileNotFoundError:
-            return []
-        records = []
-        for line in text.splitlines():
+        """Committed records, oldest first; a torn last line (crash mid-append) is ignored.
+
+        StoreError (one line naming the line) when the manifest is damaged: a record
+        edited or missing, garbage in the middle, cut short (manifest.py).
+        """
+        return self.manifest_state(strict=True).records
+
+    def manifest_state(self, strict: bool = False) -> chain.Parsed:
+        """The parsed manifest with its problems (raised when `strict`)."""
+        previous = None
+        for _ in range(5):  # a rewrite between reading the head and the manifest: read again
+            head = self._head()
+            refuse_symlink(self.manifest_path)
             try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-        return records
+                text = self.manifest_path.read_text(errors="replace")
+            except FileNotFoundError:
+                text = ""
+            parsed = chain.parse(text, head, str(self.manifest_path))
+            for record, number in zip(parsed.records, parsed.lines):
+                source = f"{self.manifest_path} line {number}"
+                try:
+                    for rel in record.get("parts", []) + record.get("removes", []):
+                        confined(self.root, rel, source)
+                    for rel in record.get("quarantine", []):
+                        confined(self.root, rel, source, quarantine=True)
+                except StoreError as exc:
+                    parsed.problems.append(str(exc))
+                except TypeError:
+                    parsed.problems.append(f"{source}: not a manifest record (damaged)")
+            if not parsed.problems or (head, text) == previous:
+                break
+            previous = (head, text)
+        if strict and parsed.problems:
+            more = f" (and {len(parsed.problems) - 1} more)" if len(parsed.problems) > 1 else ""
+            raise StoreError(f"{parsed.problems[0]}{more}; run `surfaudit verify`, restore from a backup")
+        return parsed
+
+    def _head(self) -> dict | None:
+        refuse_symlink(self.head_path)
+        try:
+            head = json.loads(self.head_path.read_text())
+            return head if isinstance(head, dict) else {"seq": "damaged"}
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"seq": "damaged"}
+
+    def _write_head(self, head: dict) -> None:
+        self._atomic_lines(self.head_path, [json.dumps(head)])
+
+    def _append_manifest(self, record: dict) -> dict:
+        """Append one chained record (the commit point), then move the head to it."""
+        line, head = chain.next_line(self.manifest_state(strict=True), record)
+        record = json.loads(line)
+        self._append_jsonl(self.manifest_path, record)  # serialises to exactly `line`
+        self._write_head(head)
+        return record
 
     def _append_jsonl(self, path: Path, record: dict) -> None:
-        """Append one record; a torn last line (a crash mid-append) is closed off first,
+        self._append_line(path, json.dumps(record, separators=(",", ":")))
+
+    def _append_line(self, path: Path, line: str) -> None:
+        """Append one line; a torn last line (a crash mid-append) is closed off first,
         so it stays one unreadable line instead of swallowing this record."""
-        line = json.dumps(record, separators=(",", ":")) + "\n"
+        line = line + "\n"
+        refuse_symlink(path)
         try:
             with open(path, "rb") as fh:
                 fh.seek(-1, os.SEEK_END)
@@ -187,161 +275,44 @@ class Store:
             os.fsync(fh.fileno())
 
     def rewrite_manifest(self, records: list[dict]) -> None:
-        """Replace the manifest atomically (used by retention to forget old records)."""
-        self._atomic_jsonl(self.manifest_path, records)
+        """Replace the manifest atomically (used by retention to forget old records); re-chained."""
+        lines, head = chain.chain(records)
+        self._atomic_lines(self.manifest_path, lines)
+        self._write_head(head)
 
     def _atomic_jsonl(self, path: Path, records: list[dict]) -> None:
-        write_file(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+        self._atomic_lines(path, [json.dumps(r, separators=(",", ":")) for r in records])
 
-    def live_parts(self) -> dict[str, str]:
-        """Committed, not replaced parts: relative path -> month."""
-        return self.live_parts_of(self.manifest())
-
-    # -- reading -----------------------------------------------------------------
-    def months(self) -> list[str]:
-        return sorted(set(self.live_parts().values()))
-
-    def parts(self, months: Iterable[str] | None = None) -> list[Path]:
-        wanted = set(months) if months is not None else None
-        return [
-            self.root / rel
-            for rel, month in sorted(self.live_parts().items())
-            if (wanted is None or month in wanted) and (self.root / rel).is_file()
-        ]
-
-    def month_parts(self) -> dict[str, list[str]]:
-        """Month -> its committed part files (relative), for compaction and retention."""
-        out: dict[str, list[str]] = {}
-        for rel, month in sorted(self.live_parts().items()):
-            out.setdefault(month, []).append(rel)
-        return out
-
-    def events_view(self, con: "duckdb.DuckDBPyConnection", utc_from: datetime | None = None,
-                    utc_to: datetime | None = None, name: str = "events") -> list[str]:
-        """Create view `name` over the committed parts of the months overlapping [from, to).
-
-        Returns the months read. The manifest is read once, so the view is one
-        committed state of the store.
-        """
-        lo = utc_from.astimezone(timezone.utc).strftime("%Y-%m") if utc_from else "0000-00"
-        hi = utc_to.astimezone(timezone.utc).strftime("%Y-%m") if utc_to else "9999-99"
-        chosen = [(rel, month) for rel, month in sorted(self.live_parts().items())
-                  if lo <= month <= hi and (self.root / rel).is_file()]
-        files = [str(self.root / rel) for rel, _ in chosen]
-        con.execute("SET TimeZone = 'UTC'")
-        if files:
-            con.read_parquet(files).create_view(name, replace=True)
-        else:
-            con.register(f"_{name}_empty", pl.DataFrame(schema=EVENT_SCHEMA).to_arrow())
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
-        return sorted({month for _, month in chosen})
-
-    def scan_events_dir(self) -> list[str]:
-        """Anything under events/ that the store did not put there (symlinks, stray files)."""
-        problems = []
-        if not self.events_dir.is_dir():
-            return problems
-        for entry in sorted(self.events_dir.iterdir()):
-            rel = entry.relative_to(self.root)
-            if entry.is_symlink():
-                problems.append(f"{rel}: is a symlink")
-            elif not entry.is_dir() or not entry.name.startswith("month=") or len(entry.name) != 13:
-                problems.append(f"{rel}: unexpected entry")
-            else:
-                for child in sorted(entry.iterdir()):
-                    if child.is_symlink() or not child.is_file() or not child.name.endswith(".parquet"):
-                        problems.append(f"{child.relative_to(self.root)}: unexpected entry")
-        return problems
-
-    def _remove_empty_months(self) -> None:
-        if self.events_dir.is_dir():
-            for entry in self.events_dir.iterdir():
-                if entry.is_dir() and not entry.is_symlink() and entry.name.startswith("month=") and not any(entry.iterdir()):
-                    entry.rmdir()
-
-    # -- primitives for retention and compaction (added) --------------------------
-    @staticmethod
-    def live_parts_of(records: Iterable[dict]) -> dict[str, str]:
-        """What `live_parts()` would return if the manifest held exactly `records`."""
-        live: dict[str, str] = {}
-        for record in records:
-            for rel in record.get("removes", []):
-                live.pop(rel, None)
-            for rel in record.get("parts", []):
-                live[rel] = rel.split("/")[1].removeprefix("month=")
-        return live
-
-    def part_path(self, rel: str) -> Path:
-        """The absolute path of a committed part named relative to the store."""
-        return self.root / rel
-
-    def part_stats(self, rel: str) -> "PartStats":
-        """Rows and ts range of one part from its Parquet footer (falls back to reading ts)."""
-        path = self.root / rel
-        try:
-            meta = pq.read_metadata(path)
-            col = meta.schema.names.index("ts")
-            stats = [meta.row_group(i).column(col).statistics for i in range(meta.num_row_groups)]
-            if all(st is not None and st.has_min_max for st in stats):
-                lo, hi = (min(st.min for st in stats), max(st.max for st in stats)) if stats else (None, None)
-            else:  # no statistics: read the one column
-                ts = pq.read_table(path, columns=["ts"]).column("ts")
-                lo, hi = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
-            return PartStats(rel, meta.num_rows, lo, hi)
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            raise StoreError(f"{path}: cannot read Parquet part ({exc})") from None
-
-    def read_parts(self, rels: Iterable[str]) -> pl.DataFrame:
-        """The rows of the given committed parts (canonical schema)."""
-        files = [str(self.root / rel) for rel in rels]
-        if not files:
-            return pl.DataFrame(schema=EVENT_SCHEMA)
-        try:
-            return pl.concat([pl.read_parquet(f) for f in files]).cast(EVENT_SCHEMA)
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise StoreError(f"{self.root}: cannot read parts ({exc})") from None
-
-    def stream_parts(self, rels: Iterable[str], ts_from: datetime | None = None,
-                     batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
-        """The rows of the given parts sorted by ts, in batches, with bounded memory.
-
-        DuckDB sorts out of core (spilling under staging/, which is private), so
-        compacting or trimming a 30-million-row month does not need it in memory.
-        """
-        import duckdb  # (imported here: ingest, which never sorts, starts faster without it)
-
-        files = [str(self.root / rel) for rel in rels]
-        if not files:
-            return
-        con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(self.staging_dir / "duckdb-spill")})
-        try:
-            rel = con.read_parquet(files)
-            if ts_from is not None:
-                rel = rel.filter(duckdb.ColumnExpression("ts") >= duckdb.ConstantExpression(ts_from))
-            reader = rel.order("ts").to_arrow_reader(batch_rows)
-            for batch in reader:
-                yield pl.from_arrow(pa.Table.from_batches([batch])).cast(EVENT_SCHEMA)
-        except (OSError, duckdb.Error) as exc:
-            raise StoreError(f"{self.root}: cannot read parts ({type(exc).__name__})") from None
-        finally:
-            con.close()
-
-    def event_files(self) -> list[str]:
-        """Regular files inside the month directories (relative), committed or not."""
-        return sorted(str(f.relative_to(self.root)) for f in self.events_dir.glob("*/*")
-                      if f.is_file() and not f.parent.is_symlink())
-
-    def quarantine_written_at(self, path: Path) -> datetime:
-        """When a quarantine file was written: its transaction id's time, else its mtime."""
-        try:
-            return datetime.strptime(path.name[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
-        except ValueError:
-            return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    def _atomic_lines(self, path: Path, lines: list[str]) -> None:
+        refuse_symlink(path)  # the store refuses a symlink rather than replacing it
+        write_file(path, "".join(line + "\n" for line in lines))
 
     # -- writing -----------------------------------------------------------------
     def begin(self, kind: str) -> "Transaction":
         self.ensure()
         return Transaction(self, kind)
+
+    def set_aside(self, rels: list[str], why: str) -> dict:
+        """Move damaged committed parts to damaged/ and commit a record that drops them
+        from the manifest (call under the lock); the rest of the store stays usable."""
+        self.ensure()
+        _mkdir(self.damaged_dir)
+        live = self.live_parts()
+        moved = []
+        for rel in rels:
+            path = confined(self.root, rel, "verify --repair")
+            if rel not in live:
+                raise StoreError(f"{path}: not a committed part; nothing set aside")
+            if path.exists():
+                os.replace(path, self.damaged_dir / f"{rel.split('/')[1]}-{path.name}")
+            moved.append(rel)
+        _fsync_dir(self.damaged_dir)
+        record = {"tx": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-repair",
+                  "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "why": why, "parts": [], "removes": moved, "quarantine": []}
+        record = self._append_manifest(record)
+        self._remove_empty_months()
+        return record
 
     # -- audit log ---------------------------------------------------------------
     def append_audit(self, entry: dict, wait: float = 10) -> None:
@@ -373,9 +344,6 @@ class Store:
         with self.lock(10):
             self._atomic_jsonl(self.audit_path, entries)
 
-    def quarantine_files(self) -> list[Path]:
-        return sorted(self.quarantine_dir.glob("q-*.parquet")) if self.quarantine_dir.is_dir() else []
-
     def read_quarantine(self) -> pl.DataFrame:
         files = self.quarantine_files()
         if not files:
@@ -395,15 +363,6 @@ class Store:
                     raise
                 # another run created it first: use that one
             return self.key_path.read_bytes()
-
-
-@dataclass(frozen=True)
-class PartStats:
-    """One committed part: rows and the UTC range of `ts` (None when it has no rows)."""
-    rel: str
-    rows: int
-    ts_min: datetime | None
-    ts_max: datetime | None
 
 
 from surfaudit.store.transaction import Transaction  # noqa: E402  (needs the helpers above)

@@ -4,6 +4,8 @@ Part of the store package (only the store knows the on-disk layout). Rows are
 split into UTC month files in staging; commit() writes a journal naming the
 final paths, renames the files into place and appends the manifest record — the
 commit point. abort() (or recover() after a crash) removes whatever was staged.
+The record names each part's size, sha256 and row count (integrity.py); the parts
+it replaces are deleted by `Store.sweep()` once no reader can be using them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import pyarrow.parquet as pq
 from surfaudit.errors import StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
 from surfaudit.store import ARROW_SCHEMA, ROW_GROUP, _fsync_dir, _mkdir, private_file
+from surfaudit.store.integrity import describe
+from surfaudit.store.paths import confined
 
 if TYPE_CHECKING:
     from surfaudit.store import Store
@@ -107,7 +111,10 @@ class Transaction:
             self._quarantine[0].write_table(table)
 
     def replace(self, parts: Iterable[str]) -> None:
-        """On commit, these committed parts stop being visible and are deleted."""
+        """On commit, these committed parts stop being visible (and are deleted by sweep)."""
+        parts = list(parts)
+        for rel in parts:
+            confined(self.store.root, rel, "a replaced part")
         self.removes.extend(parts)
 
     def _close(self) -> None:
@@ -126,9 +133,14 @@ class Transaction:
         if self._quarantine:
             quarantine = [f"quarantine/q-{self.id}.parquet"]
             moves.append((self.dir / "quarantine.parquet", quarantine[0]))
+        try:
+            files = {rel: describe(src) for src, rel in moves if rel.startswith("events/")}
+        except OSError as exc:
+            self.abort()
+            raise StoreError(f"{store.root}: write failed ({exc.strerror}); the store was left as it was") from None
         record = {"tx": self.id, "kind": self.kind, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   **record, "parts": [rel for _, rel in moves if rel.startswith("events/")],
-                  "removes": self.removes, "quarantine": quarantine}
+                  "removes": self.removes, "quarantine": quarantine, "files": files}
         journal = store.journal_dir / f"{self.id}.json"
         try:
             with private_file(journal) as fh:
@@ -141,14 +153,16 @@ class Transaction:
                 _mkdir(dst.parent)
                 os.replace(src, dst)
                 _fsync_dir(dst.parent)
-            store._append_jsonl(store.manifest_path, record)
+            record = store._append_manifest(record)
+        except StoreError:  # a damaged manifest: nothing is committed to it
+            self.abort()
+            raise
         except OSError as exc:
             self.abort()
             raise StoreError(f"{store.root}: write failed ({exc.strerror}); the store was left as it was") from None
-        for rel in self.removes:
-            (store.root / rel).unlink(missing_ok=True)
         journal.unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+        store.sweep()  # the replaced parts, unless a reader may still be using them
         store._remove_empty_months()
         return record
 

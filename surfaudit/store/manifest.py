@@ -1,0 +1,130 @@
+"""The manifest's integrity: a hash chain over its records and a head file.
+
+Part of the store package. `manifest.jsonl` is the store's truth, so damage to it
+must be found, never absorbed (issue 12, point 6):
+
+* every record carries `seq` (1, 2, ...) and `prev`, a hash of the previous
+  record's line: a record edited, removed or replaced by garbage in the middle
+  breaks the chain at the next record, and the error names that line;
+* `manifest.head` holds the `seq` and hash of the last committed line (written
+  after the manifest line, atomically): a manifest cut short at a line boundary
+  ends before the head's record. A crash between the two writes leaves the head
+  one record behind, which is fine;
+* an unreadable line whose neighbours still chain (a torn append: the crash came
+  before the commit point) hid no record and is tolerated, as before.
+
+Records written by an older version carry neither field: they are read as they
+are ("unknown"), and the chain starts at the first record that has one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+def line_hash(line: str) -> str:
+    return hashlib.sha256(line.encode()).hexdigest()[:32]
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, separators=(",", ":"))
+
+
+@dataclass
+class Parsed:
+    records: list[dict] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the line number of each record
+    problems: list[str] = field(default_factory=list)  # one line each, naming the line
+    texts: list[str] = field(default_factory=list)  # the line of each record
+    last_line: str | None = None  # the text of the last record's line (what the next `prev` is)
+    last_seq: int = 0
+    chained: bool = False  # some record carries the chain (a store written by this version)
+
+
+def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
+    """Records of the manifest text, and every integrity problem found."""
+    out = Parsed()
+    unreadable: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            unreadable.append(number)
+            continue
+        if not isinstance(record, dict):
+            out.problems.append(f"{name} line {number}: not a manifest record (damaged)")
+            continue
+        if "prev" in record or out.chained:
+            expected = line_hash(out.last_line) if out.last_line is not None else ""
+            if record.get("prev") != expected:
+                where = f"line {unreadable[-1]} is unreadable and " if unreadable else ""
+                out.problems.append(f"{name} line {number}: {where}this record does not follow the one before it "
+                                    f"(a record was edited, removed or damaged)")
+            out.chained = True
+        unreadable = []
+        seq = record.get("seq")
+        if isinstance(seq, int):
+            if seq <= out.last_seq:
+                out.problems.append(f"{name} line {number}: sequence number {seq} repeats or goes back")
+            out.last_seq = seq
+        out.records.append(record)
+        out.lines.append(number)
+        out.texts.append(line)
+        out.last_line = line
+    _check_head(out, head, name)
+    return out
+
+
+def _check_head(out: Parsed, head: dict | None, name: str) -> None:
+    if head is None:
+        if out.chained:
+            out.problems.append(f"{name}: manifest.head is missing (cannot tell whether records were cut off)")
+        return
+    try:
+        seq, digest = int(head["seq"]), str(head["hash"])
+    except (KeyError, TypeError, ValueError):
+        out.problems.append(f"{name}: manifest.head is damaged")
+        return
+    if seq == 0:
+        return
+    for record, number, text in zip(out.records, out.lines, out.texts):
+        if record.get("seq") == seq:
+            if line_hash(text) != digest:
+                out.problems.append(f"{name} line {number}: this committed record was edited or damaged")
+            return
+    if out.last_seq < seq:
+        out.problems.append(f"{name}: ends at record {out.last_seq} but {seq} records were committed "
+                            f"(truncated or records removed)")
+    else:
+        out.problems.append(f"{name}: committed record {seq} is missing")
+
+
+def chain(records: list[dict]) -> tuple[list[str], dict]:
+    """Lines for `records` re-chained (a rewrite keeps each record's seq), and the head."""
+    lines: list[str] = []
+    previous, last_seq = None, 0
+    for record in records:
+        record = dict(record)
+        seq = record.get("seq")
+        record["seq"] = seq if isinstance(seq, int) and seq > last_seq else last_seq + 1
+        last_seq = record["seq"]
+        record["prev"] = line_hash(previous) if previous is not None else ""
+        previous = dumps(record)
+        lines.append(previous)
+    return lines, head_for(last_seq, previous)
+
+
+def next_line(parsed: Parsed, record: dict) -> tuple[str, dict]:
+    """The line appending `record` after `parsed`, and the head that follows it."""
+    record = {**record, "seq": parsed.last_seq + 1 if parsed.records else 1,
+              "prev": line_hash(parsed.last_line) if parsed.last_line is not None else ""}
+    line = dumps(record)
+    return line, head_for(record["seq"], line)
+
+
+def head_for(seq: int, line: str | None) -> dict:
+    return {"seq": seq, "hash": line_hash(line) if line is not None else ""}
