@@ -169,3 +169,11 @@ def subset(raw: tokens.Raw, index: np.ndarray) -> tokens.Raw:
     sub.starts, sub.ends = raw.starts[index], raw.ends[index]
     sub._lines = None
     return sub
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) before the first batch."""
+    data = "Zo\u00eb\n".encode("cp1252") + "Zo\u00eb\n".encode()
+    raw = tokens.Raw(data, np.array([0, 4], dtype=np.int64), np.array([3, 8], dtype=np.int64))
+    decoded(raw, "utf-8")
+    decoded(raw, "cp1252")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest import tokens
+from ingest import text, tokens
 from ingest.jit import inline, jit
 from ingest.scan_util import _POOL, NO_HOST, PIECES, SLOW_HOST, host, line_end, put_view, view
 
@@ -269,7 +269,9 @@ def scan(raw: tokens.Raw, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def warm() -> None:
-    """Compile (or load from numba's cache) before the first batch."""
+    """Compile (or load from numba's cache) before the first batch, with the
+    decoding kernels of `ingest.text` that the CSV formats use."""
+    text.warm()
     lay = Layout([TIME, URL, DECISION], ",", "t,u,d", {"allowed": "allowed"})
     line = b"2026-01-01 00:00,\"a\"\"b\",allowed\n"
     scan(tokens.Raw(line, np.zeros(1, dtype=np.int64), np.array([len(line) - 1], dtype=np.int64)), lay)
