@@ -235,7 +235,7 @@ class Layout:
     def __init__(self, columns: list[int], delimiter: str, header: str, decisions: dict[str, str]):
         self.layout = np.array(columns, dtype=np.int64)
         self.delim = ord(delimiter)
-        self.header = np.frombuffer(header.encode("utf-8") or b"\0", dtype=np.uint8)
+        self.header = np.frombuffer(header.encode("utf-8") or b"\n", dtype=np.uint8)  # "\n": matches no line
         ascii_words = {w: a for w, a in decisions.items() if w.isascii()}
         texts = [w.encode() for w in ascii_words]
         self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
