@@ -226,15 +226,20 @@ def _program(ops: list, names: list[str]) -> tuple[np.ndarray, np.ndarray] | Non
     for k, op in enumerate(ops):
         if isinstance(op, str):
             data = op.encode("ascii", "replace")
-            rows.append([K.LIT, len(lits), len(lits) + len(data), -1, 0, 0, 0, 0, 0])
+            rows.append([K.LIT, len(lits), len(lits) + len(data), -1, 0, 0, 0, 0, 0, 0])
             lits += data
             continue
         if k + 1 < len(ops) and not isinstance(ops[k + 1], str):
             return None
-        _, kind, name, pad_l, pad_r, _, _ = op
+        _, kind, name, pad_l, pad_r, _, arg = op
         num = list(kind[1:4]) if len(kind) == 4 else [0, 0, 0]
-        rows.append([kind[0], 0, 0, names.index(name) if name else -1, int(pad_l), int(pad_r), *num])
-    return np.array(rows, dtype=np.int64).reshape(-1, 9), np.frombuffer(bytes(lits) + b"\0", dtype=np.uint8)
+        value = 0  # the matcher also reads numbers, and times in squid's default shape
+        if name and kind[0] == K.NUM:
+            value = K.VALUE
+        elif name and kind[0] == K.TIME and arg == _DEFAULT_TIME:
+            value = K.CLF_TIME
+        rows.append([kind[0], 0, 0, names.index(name) if name else -1, int(pad_l), int(pad_r), *num, value])
+    return np.array(rows, dtype=np.int64).reshape(-1, 10), np.frombuffer(bytes(lits) + b"\0", dtype=np.uint8)
 
 
 def compile_format(text: str, tz: str) -> Parser:

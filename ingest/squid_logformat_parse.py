@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from ingest import squid_logformat_scan, tokens
 from surfaudit.schema import conform
@@ -39,6 +40,9 @@ class Parser:
         self.url_quoted = any(not isinstance(op, str) and op[2] == "url" and op[1][0] == K.QUOTED for op in ops)
         self.times = {op[2]: op[6] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
         self.time_shapes = {op[2]: op[5] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
+        # Fields the compiled matcher reads as numbers (NUM) or µs (squid's default time shape).
+        self.valued = {} if program is None else {names[col]: int(v) for col, v in program[0][:, [3, 9]] if v}
+        self.numeric = [op[2] for op in ops if not isinstance(op, str) and op[2] and op[1][0] == K.NUM]
 
     def matches(self, line: str) -> bool:
         return self.line_re.match(line.rstrip("\r")) is not None
@@ -48,28 +52,12 @@ class Parser:
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
         n = len(raw.starts)
         done = np.zeros(n, dtype=bool)
-        fast = None
+        parts = []
         if self.program is not None and n:
-            ok, hflags, views = squid_logformat_scan.scan(raw, *self.program, len(self.names),
-                                                          self.names.index("url"))
-            done = ok.astype(bool)
-            idx = np.flatnonzero(done)
-            buffers = [raw.buffer()]
-            hf = hflags[idx]
-            fast = pl.DataFrame({"i": pl.Series(idx.astype(np.uint32)),
-                                 **{name: tokens.view_series(views[k][idx], buffers)
-                                    for k, name in enumerate(self.names)},
-                                 "host": tokens.view_series(views[-1][idx], buffers,
-                                                            (hf & squid_logformat_scan.NO_HOST) != 0),
-                                 "_slow": pl.Series(((hf & squid_logformat_scan.SLOW_HOST) != 0) | self.url_quoted)})
-            if self.time_shapes:  # the time as the regex wants it, else the regex decides
-                fit = fast.select(pl.all_horizontal(pl.col(t).str.contains(f"^(?:{shape})$")
-                                                    for t, shape in self.time_shapes.items())).to_series()
-                if not fit.all():
-                    done[idx[~fit.to_numpy()]] = False
-                    fast = fast.filter(fit)
+            done, fast = self._fast(raw)
+            if fast.height:
+                parts.append(fast)
         rest = np.flatnonzero(~done)
-        parts = [fast] if fast is not None and fast.height else []
         misses = pl.DataFrame(schema={"i": pl.UInt32, "line": pl.String})
         if len(rest):
             df = pl.DataFrame({"i": pl.Series(rest.astype(np.uint32)), "line": _lines_at(raw, rest)})
@@ -79,10 +67,13 @@ class Parser:
                 .collect(engine="streaming")
             miss = g.get_column("url").is_null()  # every group is set (maybe empty) when the line matched
             misses = g.filter(miss).select("i", "line")
-            parts.append(g.filter(~miss).select("i", *self.names, pl.lit(None, pl.String).alias("host"),
-                                                pl.lit(True).alias("_slow")))
-        good = pl.concat(parts) if parts else pl.DataFrame(schema={"i": pl.UInt32, **{k: pl.String for k in self.names},
-                                                                   "host": pl.String, "_slow": pl.Boolean})
+            g = g.filter(~miss).with_columns(pl.when(pl.col(k) == "-").then(None).otherwise(pl.col(k))
+                                             .cast(pl.Int64, strict=False).alias(k) for k in self.numeric)
+            parts.append(self._common(g.with_columns(pl.lit(None, pl.String).alias("host"),
+                                                     pl.lit(True).alias("_slow")), fast=False))
+        good = pl.concat(parts) if parts else self._common(pl.DataFrame(
+            schema={"i": pl.UInt32, **{k: pl.Int64 if k in self.numeric else pl.String for k in self.names},
+                    "host": pl.String, "_slow": pl.Boolean}), fast=False)
         rows, bad_ts = self._finish(good)
         reason = pl.when(pl.col("line").is_null()).then(pl.lit("invalid utf-8")) \
             .otherwise(pl.lit("does not match the logformat"))
@@ -93,13 +84,47 @@ class Parser:
         bad = bad.sort("i").select((pl.col("i").cast(pl.Int64) + first_line_no).alias("line_no"), "reason", "line")
         return rows, bad.cast(_BAD_SCHEMA)
 
+    def _fast(self, raw: tokens.Raw) -> tuple[np.ndarray, pl.DataFrame]:
+        """The lines the compiled matcher took (mask) and their fields, as `_common` gives them."""
+        ok, hflags, views, numbers = squid_logformat_scan.scan(raw, *self.program, len(self.names),
+                                                               self.names.index("url"))
+        done = ok.astype(bool)
+        idx = np.flatnonzero(done)
+        every = len(idx) == len(done)
+        buffers = [raw.buffer()]
+        hf = hflags if every else hflags[idx]
+        cols = {}
+        for k, name in enumerate(self.names):
+            if name in self.valued:
+                vals = numbers[:, k] if every else numbers[idx, k]
+                cols[name] = pl.Series(pl.from_arrow(pa.array(vals, mask=vals == squid_logformat_scan.NONE)))
+            else:
+                cols[name] = tokens.view_series(views[k] if every else views[k][idx], buffers)
+        fast = pl.DataFrame({"i": pl.Series(idx.astype(np.uint32)), **cols,
+                             "host": tokens.view_series(views[-1] if every else views[-1][idx], buffers,
+                                                        (hf & squid_logformat_scan.NO_HOST) != 0),
+                             "_slow": pl.Series(((hf & squid_logformat_scan.SLOW_HOST) != 0) | self.url_quoted)})
+        shapes = {t: shape for t, shape in self.time_shapes.items() if t not in self.valued}
+        if shapes:  # the time as the regex wants it, else the regex decides
+            fit = fast.select(pl.all_horizontal(pl.col(t).str.contains(f"^(?:{shape})$")
+                                                for t, shape in shapes.items())).to_series()
+            if not fit.all():
+                done[idx[~fit.to_numpy()]] = False
+                fast = fast.filter(fit)
+        return done, self._common(fast, fast=True)
+
+    def _common(self, g: pl.DataFrame, fast: bool) -> pl.DataFrame:
+        """The matched fields in the same columns from either route: `_ts` (UTC, null
+        where unreadable) instead of the time fields, numbers as Int64 (null for `-`)."""
+        keep = [k for k in self.names if k not in ("ts", "tu", "tS", "tl", "tg")]
+        return g.select("i", *keep, "host", "_slow", self._ts(fast).alias("_ts"))
+
     def _finish(self, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Canonical rows (in line order) of the matched groups, and the lines whose time is unreadable."""
         from ingest.squid import unescape_user, with_host
 
         if not good.get_column("i").is_sorted():  # lines from both routes
             good = good.sort("i")
-        good = good.with_columns(self._ts().alias("_ts"))
         bad_ts = good.filter(pl.col("_ts").is_null()).select("i", pl.lit("bad timestamp").alias("reason"))
         if bad_ts.height:
             good = good.filter(pl.col("_ts").is_not_null())
@@ -119,9 +144,7 @@ class Parser:
                 {u: unescape_user(u.replace('\\"', '"')) for u in escaped.to_list()}))
 
         def num(group: str, dtype, default):
-            if not has(group):
-                return pl.lit(default, dtype)
-            return pl.when(c(group) == "-").then(pl.lit(default, dtype)).otherwise(c(group).cast(dtype, strict=False))
+            return c(group).fill_null(pl.lit(default, dtype)).cast(dtype) if has(group) else pl.lit(default, dtype)
 
         status = num("status", pl.Int32, 0)
         url = c("url").str.replace_all('\\"', '"', literal=True) if self.url_quoted else c("url")
@@ -152,17 +175,19 @@ class Parser:
             out = out.with_columns(col)
         return conform(out), bad_ts
 
-    def _ts(self) -> pl.Expr:
+    def _ts(self, fast: bool) -> pl.Expr:
         """The UTC timestamp of a matched line (null where unreadable)."""
         c = pl.col
         if "ts" in self.groups:
-            us = c("ts").cast(pl.Int64) * 1_000_000
+            us = c("ts") * 1_000_000
             if "tu" in self.groups:
-                us = us + c("tu").cast(pl.Int64) * 1000
+                us = us + c("tu") * 1000
             return us.cast(pl.Datetime("us", "UTC"))
         if "tS" in self.groups:
             return ((c("tS").cast(pl.Float64) * 1000.0).round().cast(pl.Int64) * 1000).cast(pl.Datetime("us", "UTC"))
         name = "tg" if "tg" in self.groups else "tl"
+        if fast and self.valued.get(name) == K.CLF_TIME:
+            return c(name).cast(pl.Datetime("us", "UTC"))
         fmt = self.times[name]
         parsed = c(name).str.replace_all(" +", " ").str.to_datetime(fmt, strict=False, time_unit="us")
         if "%z" in fmt:

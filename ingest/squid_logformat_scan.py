@@ -80,10 +80,67 @@ def _number(data, p, e, maxd, minus, dash, frac):
     return q
 
 
+NONE = np.iinfo(np.int64).min  # in `numbers`: the field was `-`
+VALUE, CLF_TIME = 1, 2  # prog[:, 9]: the field's value goes to `numbers` (a number, a CLF time in µs)
+_MON = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", dtype=np.uint8)
+_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+@inline
+def _int(data, a, b):
+    """The value of the number data[a:b] (`-` gives NONE)."""
+    if b - a == 1 and data[a] == 45:
+        return NONE
+    neg = data[a] == 45
+    v = 0
+    for p in range(a + 1 if neg else a, b):
+        v = v * 10 + (data[p] - 48)
+    return -v if neg else v
+
+
+@inline
+def _two(data, p):
+    c, d = data[p], data[p + 1]
+    if c < 48 or c > 57 or d < 48 or d > 57:
+        return -1
+    return (c - 48) * 10 + d - 48
+
+
+@inline
+def _clf_time(data, a, b):
+    """µs since the epoch of `dd/Mon/yyyy:HH:MM:SS +zzzz` at data[a:b] (squid's
+    default %tl/%tg), or -1 when it is not exactly that shape and a real time."""
+    if b - a != 26 or data[a + 2] != 47 or data[a + 6] != 47 or data[a + 11] != 58 or data[a + 14] != 58 \
+            or data[a + 17] != 58 or data[a + 20] != 32 or (data[a + 21] != 43 and data[a + 21] != 45):
+        return -1
+    day, hh, mm, ss = _two(data, a), _two(data, a + 12), _two(data, a + 15), _two(data, a + 18)
+    y1, y2, zh, zm = _two(data, a + 7), _two(data, a + 9), _two(data, a + 22), _two(data, a + 24)
+    month = -1
+    for k in range(12):
+        if data[a + 3] == _MON[3 * k] and data[a + 4] == _MON[3 * k + 1] and data[a + 5] == _MON[3 * k + 2]:
+            month = k
+    if min(day, hh, mm, ss, y1, y2, zh, zm) < 0 or month < 0 or hh > 23 or mm > 59 or ss > 59 or zh > 23 or zm > 59:
+        return -1
+    year = y1 * 100 + y2
+    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
+    if day < 1 or day > _DAYS[month] + (1 if month == 1 and leap else 0):
+        return -1
+    # days from 1970-01-01 to year-month-day (proleptic Gregorian, month 1..12)
+    y = year - (1 if month < 2 else 0)
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = (month + 10) % 12  # month is 0..11
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    offset = (zh * 60 + zm) * 60 * (1 if data[a + 21] == 43 else -1)
+    return ((days * 24 + hh) * 60 + mm) * 60_000_000 + ss * 1_000_000 - offset * 1_000_000
+
+
 @jit
-def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, url_col, ok, hflags, views):
+def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, url_col, ok, hflags, views, numbers):
     """Lines lo..hi through the program (rows of `prog`: kind, literal start, literal
-    end, output column, pad left, pad right, max digits, minus, dash). The host of
+    end, output column, pad left, pad right, max digits, minus, dash, value). The host of
     column `url_col` goes to the last column of `views`, its `scan_util` flags
     (SLOW_HOST, NO_HOST) to `hflags`."""
     m = len(prog)
@@ -163,7 +220,14 @@ def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, url_col, ok, hflags,
                 while p < e and data[p] == 32:
                     p += 1
             col = prog[j, 3]
-            if col >= 0:
+            if col >= 0 and prog[j, 9] == VALUE:
+                numbers[i, col] = _int(data, f0, f1)
+            elif col >= 0 and prog[j, 9] == CLF_TIME:
+                numbers[i, col] = _clf_time(data, f0, f1)
+                if numbers[i, col] == -1:  # another shape, or no such time: the regex decides
+                    good = False
+                    break
+            elif col >= 0:
                 put_view(views, col, i, data, w8, f0, f1 - f0, 0, False)
                 if col == url_col:
                     rs, he, hf = host(data, f0, f1)
@@ -174,18 +238,20 @@ def _scan_range(data, w8, starts, ends, lo, hi, prog, lits, url_col, ok, hflags,
 
 
 def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int,
-         url_col: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ok uint8[n], host flags uint8[n], views uint64[ncols + 1, n, 2]) for the lines
-    of `raw`: view column k is field column k, the last the host of `url_col`
-    (not lower-cased)."""
+         url_col: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ok uint8[n], host flags uint8[n], views uint64[ncols + 1, n, 2], numbers
+    int64[n, ncols]) for the lines of `raw`: view column k is field column k (for
+    a field with a value, numbers[:, k] holds it instead), the last the host of
+    `url_col` (not lower-cased)."""
     n = len(raw.starts)
     ok = np.empty(n, dtype=np.uint8)
     hflags = np.zeros(n, dtype=np.uint8)
     views = np.zeros((ncols + 1, n, 2), dtype=np.uint64)
+    numbers = np.zeros((n, max(ncols, 1)), dtype=np.int64)
     half = n // 2
 
     def run(lo: int, hi: int) -> None:
-        _scan_range(raw.data, raw.w8, raw.starts, raw.ends, lo, hi, prog, lits, url_col, ok, hflags, views)
+        _scan_range(raw.data, raw.w8, raw.starts, raw.ends, lo, hi, prog, lits, url_col, ok, hflags, views, numbers)
 
     if n > 10_000:
         other = _POOL.submit(run, half, n)
@@ -193,11 +259,11 @@ def scan(raw: tokens.Raw, prog: np.ndarray, lits: np.ndarray, ncols: int,
         other.result()
     else:
         run(0, n)
-    return ok, hflags, views
+    return ok, hflags, views, numbers
 
 
 def warm() -> None:
     """Compile (or load from numba's cache) before the first batch."""
-    prog = np.array([[TOKEN, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int64)
+    prog = np.array([[TOKEN, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.int64)
     scan(tokens.Raw(b"x" * 16 + b"\n", np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)), prog,
          np.zeros(1, dtype=np.uint8), 1, 0)
