@@ -134,6 +134,11 @@ class Transaction:
             quarantine = [f"quarantine/q-{self.id}.parquet"]
             moves.append((self.dir / "quarantine.parquet", quarantine[0]))
         try:
+            store.manifest_state(strict=True)  # a damaged manifest: refuse before anything is renamed
+        except StoreError:
+            self.abort()
+            raise
+        try:
             files = {rel: describe(src) for src, rel in moves if rel.startswith("events/")}
         except OSError as exc:
             self.abort()
@@ -174,7 +179,11 @@ class Transaction:
             pass
         journal = self.store.journal_dir / f"{self.id}.json"
         if journal.exists():
-            committed = {r["tx"] for r in self.store.manifest()}
+            try:
+                committed = {r.get("tx") for r in self.store.manifest()}
+            except StoreError:  # a damaged manifest: leave the journal to a later recover()
+                shutil.rmtree(self.dir, ignore_errors=True)
+                return
             if self.id not in committed:
                 for rel in [self._rel(key) for key in self._writers] + [f"quarantine/q-{self.id}.parquet"]:
                     (self.store.root / rel).unlink(missing_ok=True)
