@@ -131,6 +131,10 @@ class VendorCsv:
             shown = first_line.strip()[:200]
             raise InputError(f"format {spec.name!r}: the file's header has no column "
                              f"{', '.join(repr(m) for m in missing)} (header: {shown!r})")
+        twice = sorted({self.wanted[k] for k, j in found.items() if list(found.values()).count(j) > 1})
+        if twice:
+            raise InputError(f"[formats.{spec.name}]: {', '.join(map(repr, twice))} names two columns; "
+                             f"give each its own header")
         columns = [-1] * len(names)
         for key, j in found.items():
             columns[j] = _COLUMN[key]

@@ -314,6 +314,9 @@ def test_header_lacking_a_configured_column_is_an_input_error_naming_it():
                                        time_format="%d/%m/%Y %H:%M %Z")).make_parser("t,u,d,n", TZ)
     with pytest.raises(InputError, match="timezone"):
         f.make_parser(SW_HEADER, "Mars/Olympus")
+    with pytest.raises(InputError, match="names two columns"):
+        vendor_csv.VendorCsv(CsvFormat(name="v", time="t", url="u", decision="d", user="ip",
+                                       client_ip="IP")).make_parser("t,u,d,ip", TZ)
 
 
 def test_parser_attributes():
