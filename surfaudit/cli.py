@@ -134,7 +134,7 @@ def ingest(
         out.print(render.ingest_table(results))
     for r in results:
         if r.error:
-            err.print(f"surfaudit: error: {r.error}", markup=False)
+            err.print(f"surfaudit: error: {_printable(r.error)}", markup=False)
     if any(r.error or r.rejected for r in results):
         raise typer.Exit(1)
 
@@ -260,7 +260,7 @@ def nightly(
     cfg = _cfg()
     store = _store(cfg)
     result = run_nightly(store, cfg, paths, fmt="auto" if fmt is Fmt.json else fmt.value, wait=wait,
-                         log=lambda line: out.print(line, markup=False))
+                         log=lambda line: out.print(_printable(line), markup=False))
     if not result.ok:
         raise typer.Exit(1)
 
@@ -301,6 +301,13 @@ def audit_cmd(
         render.audit(out, table)
     else:
         sys.stdout.write(render.audit_text(table, fmt.value))
+
+
+def _printable(text: str) -> str:
+    """File names and messages with control characters shown escaped (surfaudit.safetext)."""
+    from surfaudit.safetext import printable
+
+    return printable(text)
 
 
 def main() -> None:

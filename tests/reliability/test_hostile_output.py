@@ -293,3 +293,13 @@ def test_written_files_are_private_under_umask_000(hostile_store, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inv.html", "r.csv", "surfaudit.toml"]
     again = run_cli("init", str(tmp_path / "surfaudit.toml"))
     assert again.code == 2 and "exists" in again.err
+
+
+def test_file_names_with_escape_codes_are_shown_escaped(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "x\x1b[31mred\x07.log").write_text("hello\nnot a log\n")
+    run = run_cli("--store", str(tmp_path / "store"), "nightly", str(logs), now=NOW)
+    assert "Traceback" not in run.err
+    assert "\x1b" not in run.out and "\x07" not in run.out, run.out
+    assert "x\\x1b[31mred\\x07.log" in run.out, run.out
