@@ -145,9 +145,18 @@ def _sd_end(data, p, e):
 
 
 @inline
+def _message(data, p, e, s):
+    """p when a message (not only spaces) starts there, else s (the line stays whole)."""
+    for q in range(p, e):
+        if data[q] != 32:
+            return p
+    return s
+
+
+@inline
 def _message_start(data, s, e):
     """Where the message of line data[s:e] starts, or s when it has no envelope
-    (or nothing after one)."""
+    (or nothing but spaces after one)."""
     while e > s and data[e - 1] == 13:
         e -= 1
     p = s
@@ -184,7 +193,7 @@ def _message_start(data, s, e):
         p = q + 1
         if p + 3 <= e and data[p] == 0xEF and data[p + 1] == 0xBB and data[p + 2] == 0xBF:
             p += 3
-        return p if p < e else s
+        return _message(data, p, e, s)
     if p < e and _digit(data[p]):
         q = _iso_end(data, p, e)
     else:
@@ -201,7 +210,7 @@ def _message_start(data, s, e):
     q = _token_end(data, p, e)  # TAG[PID]: (optional)
     if q > 0 and data[q - 1] == 58 and q - p <= 64 and q + 1 < e:
         p = q + 1
-    return p if p < e else s
+    return _message(data, p, e, s)
 
 
 @jit

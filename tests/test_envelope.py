@@ -84,6 +84,7 @@ def test_bad_lines_keep_their_envelope_and_unwrapped_lines_pass_through():
         LINE,  # no envelope: the inner parser judges it (good)
         "Nov 14 22:13:22 proxy squid[1234]: 1700000000.123 garbage",
         "<134>1 2026-11-30T09:17:01Z h squid - - - ",  # nothing after the header: bad, whole
+        "Nov 14 22:13:22 proxy squid[1234]:    ",  # only spaces after it: bad, whole
         "",  # blank: skipped
     ]
     rows, bad = parse(lines, first_line_no=100)
@@ -92,6 +93,7 @@ def test_bad_lines_keep_their_envelope_and_unwrapped_lines_pass_through():
         {"line_no": 101, "reason": "too few fields", "line": lines[1]},
         {"line_no": 103, "reason": "too few fields", "line": lines[3]},
         {"line_no": 104, "reason": "too few fields", "line": lines[4]},
+        {"line_no": 105, "reason": "too few fields", "line": lines[5]},
     ]
 
 
