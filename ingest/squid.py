@@ -29,6 +29,7 @@ scanner for names that stay plain ASCII, and by `unescape_user` over the
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -105,6 +106,9 @@ def unescape_user(raw: str) -> str:
     return _ESCAPE_RE.sub(repl, raw.encode("utf-8")).decode("utf-8", "replace")
 
 
+_compiled = functools.lru_cache(maxsize=16)(squid_logformat.compile_format)  # parsers keep no state
+
+
 def _logformat(cfg) -> str:
     return getattr(getattr(cfg, "formats", None), "squid_logformat", "squid") if cfg is not None else "squid"
 
@@ -126,7 +130,7 @@ def looks_like(first_lines: list[str], cfg=None) -> bool:
     if not lines:
         return False
     text = _logformat(cfg)
-    match = _native_match if _is_native(text) else squid_logformat.compile_format(text, "UTC").matches
+    match = _native_match if _is_native(text) else _compiled(text, "UTC").matches
     return sum(1 for ln in lines if match(ln)) * 2 > len(lines)
 
 
@@ -145,7 +149,7 @@ def hint(first_lines: list[str], cfg=None) -> str | None:
         return None
     half = len(lines) / 2
     for name in ("combined", "common", "squid", "referrer"):  # referrer's shape is the loosest
-        match = _native_match if name == "squid" else squid_logformat.compile_format(name, "UTC").matches
+        match = _native_match if name == "squid" else _compiled(name, "UTC").matches
         if sum(1 for ln in lines if match(ln) and (name != "referrer" or len(ln.split()) == 4)) > half:
             kind = "native" if name == "squid" else name
             return f'looks like squid\'s {kind} format: set [formats.squid] logformat = "{name}"'
@@ -162,7 +166,7 @@ def make_parser(first_line: str, tz: str, cfg=None):
     text = _logformat(cfg)
     if _is_native(text):
         return Parser()
-    return squid_logformat.compile_format(text, tz)
+    return _compiled(text, tz)
 
 
 class Parser:
