@@ -69,11 +69,8 @@ def names(cfg=None) -> list[str]:
 
 
 def _looks_like(fmt: Any, lines: list[str], cfg) -> bool:
-    if fmt is squid:
-        try:
-            return squid.looks_like(lines, cfg=cfg)
-        except TypeError:  # a looks_like without the cfg keyword
-            return squid.looks_like(lines)
+    if fmt is squid:  # squid's shape depends on [formats.squid] logformat
+        return squid.looks_like(lines, cfg=cfg)
     return bool(fmt.looks_like(lines))
 
 
@@ -103,8 +100,7 @@ def explain(first_lines: list[str], cfg=None) -> str:
     env = _envelope()
     if env is not None and env.present(lines):
         lines = [env.strip_line(ln) for ln in lines]
-    hint = getattr(squid, "hint", None)
-    text = hint(lines) if hint else None
+    text = squid.hint(lines, cfg)
     if text:
         return text
     first = lines[0]

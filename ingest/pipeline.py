@@ -61,29 +61,63 @@ class FileResult:
         return {**asdict(self), "status": self.status}
 
 
-COMPILING = "compiling the log parsers: the first run after an install takes about half a minute"
+COMPILING = "compiling the log parser for this format: the first run after an install takes up to half a minute"
+
+# The compiled (numba) scanners each format uses, by module: compiled on the first
+# file of that format (numba then caches them on disk), never all at once.
+_SCANNERS = {
+    "squid": ("squid_scan",),
+    "surfprotect": ("csv_scan", "vendor_scan", "text"),
+    "e2guardian": ("e2guardian",),
+    "squidguard": ("squidguard",),
+    "fortigate": ("fortigate",),
+}
+_VENDOR_SCANNERS = ("vendor_scan", "text")
+_warmed: set[str] = set()
 
 
-def warm(notice: Callable[[str], None] | None = None) -> None:
-    """Compile the parsers' scanners now (numba; after the first run they load
-    from its on-disk cache in a fraction of a second). `notice` is told, once,
-    if that takes more than two seconds (the first run). Tests and benchmarks
-    call this first so that no timing includes the one-time compile."""
-    from ingest import csv_scan, envelope, squid_scan
-    from ingest.reader import make_batch
+def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
+    names = list(_SCANNERS.get(choice.format.NAME, _VENDOR_SCANNERS))
+    if choice.format.NAME == "squid" and cfg is not None and cfg.formats.squid_logformat != "squid":
+        names.append("squid_logformat_scan")
+    if choice.enveloped:
+        names.append("envelope")
+    return names
 
+
+def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = None) -> None:
+    """Compile (or load from numba's cache) the scanners of `names` not yet loaded
+    in this process; `notice` is told, once, if that takes more than two seconds."""
+    import importlib
+
+    todo = [n for n in names if n not in _warmed]
+    if not todo:
+        return
     timer = threading.Timer(2.0, notice, (COMPILING,)) if notice else None
     if timer:
         timer.daemon = True
         timer.start()
     try:
-        squid_scan.warm()
-        csv_scan.warm()
-        envelope.warm()
-        make_batch(b"x\n", 1, 0)
+        for name in todo:
+            warm_fn = getattr(importlib.import_module(f"ingest.{name}"), "warm", None)
+            if warm_fn is not None:
+                warm_fn()
+            _warmed.add(name)
     finally:
         if timer:
             timer.cancel()
+
+
+def warm(notice: Callable[[str], None] | None = None) -> None:
+    """Compile every parser's scanners now (numba; after the first run they load
+    from its on-disk cache in a fraction of a second). Tests and benchmarks call
+    this first so that no timing includes the one-time compile; ingest itself
+    compiles only what each file's format needs, on first use."""
+    from ingest.reader import make_batch
+
+    every = {m for mods in _SCANNERS.values() for m in mods} | {"squid_logformat_scan", "envelope", *_VENDOR_SCANNERS}
+    _warm_modules(sorted(every), notice)
+    make_batch(b"x\n", 1, 0)
 
 
 def expand(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
@@ -102,9 +136,11 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
             detect.get_format(fmt, cfg)
         except InputError as exc:
             raise UsageError(str(exc)) from None
-    warm(notice)
+    from ingest import squid_logformat
+
+    squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
-    results = [ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found)
+    results = [ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice)
                for src in sources.expand(paths, cfg.ingest.recursive)]
     audit.record(store, "ingest", rows=sum(r.rows for r in results),
                  detail=f"{len(results)} files, {sum(r.rejected for r in results)} lines rejected, "
@@ -114,12 +150,13 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
 
 
 def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
-                progress: Progress | None = None, found: bool = False) -> FileResult:
+                progress: Progress | None = None, found: bool = False,
+                notice: Callable[[str], None] | None = None) -> FileResult:
     """One file into the store; never raises for a problem of the file itself
     (`found`: the file came from a directory, so one that is no log is skipped)."""
     result = FileResult(file=str(path))
     try:
-        _ingest_file(store, cfg, path, fmt, cutoff, progress, found, result)
+        _ingest_file(store, cfg, path, fmt, cutoff, progress, found, result, notice)
     except ConfigError:
         raise  # the configuration is wrong for every file: stop, naming the key
     except (InputError, StoreError) as exc:
@@ -137,7 +174,8 @@ def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetim
 
 
 def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
-                 progress: Progress | None, found: bool, result: FileResult) -> None:
+                 progress: Progress | None, found: bool, result: FileResult,
+                 notice: Callable[[str], None] | None = None) -> None:
     if not path.exists() and not path.is_symlink():
         raise InputError(f"{path}: no such file")
     why = sources.not_a_log(path)
@@ -167,10 +205,14 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     checkpoints = [(r["offset_to"], r["hash"]) for r in records]
     resume = fingerprint.find_resume(path, checkpoints)
     overlap = fingerprint.Overlap.find(store, records, resume.offset)
-    parser = choice.format.make_parser(lines[0] if lines else "", cfg.schedule.timezone, cfg)
+    _warm_modules(_scanners_of(choice, cfg), notice)
+    first = lines[0] if lines else ""
     if choice.enveloped:
         from ingest import envelope
 
+        first = envelope.strip_line(first)  # a CSV's header without its envelope
+    parser = choice.format.make_parser(first, cfg.schedule.timezone, cfg)
+    if choice.enveloped:
         parser = envelope.Enveloped(parser)
     header = getattr(parser, "header_lines", 0)
     done = max(resume.lines - header, 0) if resume.offset else 0

@@ -193,5 +193,17 @@ def test_a_slow_first_compile_is_announced_once(monkeypatch):
     pipeline.warm(heard.append)
     assert heard == []  # cached: well under the two seconds
     monkeypatch.setattr(csv_scan, "warm", lambda: time.sleep(2.5))
+    monkeypatch.setattr(pipeline, "_warmed", set())
     pipeline.warm(heard.append)
     assert heard == [pipeline.COMPILING]
+
+
+def test_ingest_compiles_only_the_scanners_of_the_formats_it_reads(store, tmp_path, monkeypatch):
+    """Per format on first use: a squid log does not compile the CSV scanners."""
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "_warmed", set())
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(utc(2026, 11, 2, 9)) + "\n")
+    ingest(store, log)
+    assert pipeline._warmed == {"squid_scan"}
