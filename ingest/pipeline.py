@@ -139,6 +139,7 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
     from ingest import squid_logformat
 
     squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
+    _check_csv_formats(cfg)
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
     results = [ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice)
                for src in sources.expand(paths, cfg.ingest.recursive)]
@@ -147,6 +148,19 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
                         f"{sum(1 for r in results if r.error)} files failed, "
                         f"{sum(1 for r in results if r.skipped)} skipped")
     return results
+
+
+def _check_csv_formats(cfg: Config) -> None:
+    """A [formats.NAME] time_format that cannot be read is a config error, before any file."""
+    from ingest import vendor_csv
+
+    for spec in cfg.formats.csv:
+        if spec.time_format is not None:
+            try:
+                vendor_csv.chrono_format(spec.time_format)
+            except ValueError as exc:
+                where = f"{cfg.source}: " if cfg.source else ""
+                raise ConfigError(f"{where}[formats.{spec.name}].time_format: {exc}") from None
 
 
 def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,

@@ -336,3 +336,26 @@ def test_json_summary_has_held_back_and_status(tmp_path):
     table = run_cli("--config", str(SAMPLE_CONFIG), "--store", str(tmp_path / "s2"), "ingest", str(log),
                     env={"SURFAUDIT_NOW": "2026-11-20T12:00:00Z"})
     assert "held back" in table.out and f"held back {log}:" in table.out
+
+
+def test_a_vendor_time_format_polars_cannot_read_is_a_config_error(tmp_path):
+    cfg = tmp_path / "surfaudit.toml"
+    cfg.write_text('[formats.filterx]\ntime = "When"\nurl = "URL"\ndecision = "Action"\nuser = "User"\n'
+                   'time_format = "%d/%m/%Y %Q"\n')
+    log = tmp_path / "export.csv"
+    log.write_text("When,User,URL,Action\n02/11/2026 x,a,http://x.com/,allowed\n")
+    run = run_cli("--config", str(cfg), "--store", str(tmp_path / "s"), "ingest", str(log))
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith(f"surfaudit: error: {cfg}: [formats.filterx].time_format:") and "%Q" in run.err
+    assert len(run.err.strip().splitlines()) == 1
+
+
+def test_a_bad_squid_logformat_stops_before_any_file(tmp_path):
+    cfg = tmp_path / "surfaudit.toml"
+    cfg.write_text('[formats.squid]\nlogformat = "%ts.%03tu %>a %Zz %ru"\n')
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(T[0]) + "\n")
+    run = run_cli("--config", str(cfg), "--store", str(tmp_path / "s"), "ingest", str(log))
+    assert run.code == 2 and run.out == ""
+    assert "[formats.squid].logformat" in run.err and "%Zz" in run.err
+    assert len(run.err.strip().splitlines()) == 1

@@ -73,7 +73,9 @@ def bad_squid(rng: random.Random, good: str) -> tuple[str, bytes]:
 
 
 def bad_csv(rng: random.Random, good: str) -> tuple[str, bytes]:
-    kind = rng.choice(["bytes", "junk", "truncated", "huge", "nul", "latin1", "swapped", "quote"])
+    # (no "latin1" kind here: a SurfProtect line that is not UTF-8 is read as cp1252, as
+    # Excel on Windows saves it; tests/reliability/test_fuzz_vendor_csv.py fuzzes that)
+    kind = rng.choice(["bytes", "junk", "truncated", "huge", "nul", "swapped", "quote"])
     cells = good.split(",")
     if kind == "bytes":
         line = _random_bytes(rng, rng.randint(1, 400))
@@ -85,8 +87,6 @@ def bad_csv(rng: random.Random, good: str) -> tuple[str, bytes]:
         line = _junk(rng, rng.randint(65 * 1024, 90 * 1024))
     elif kind == "nul":
         line = b"\x00" * rng.randint(1, 4000) + good.encode()
-    elif kind == "latin1":
-        line = ",".join(cells[:1] + ["jos\u00e9"] + cells[2:]).encode("latin-1")
     elif kind == "swapped":  # time <-> decision, or category <-> decision
         i, j = rng.choice([(0, 5), (4, 5)])
         cells[i], cells[j] = cells[j], cells[i]
