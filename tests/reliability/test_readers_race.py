@@ -145,3 +145,49 @@ def test_reports_during_nightly_compaction_and_purge_see_one_committed_state(tmp
     with store.lock():
         pass
     assert sorted(store.event_files()) == sorted(store.live_parts())
+
+
+def test_purge_defers_deletion_while_a_report_reads_and_the_next_lock_deletes(tmp_path: Path, monkeypatch):
+    """The retention promise with a reader active: invisible at once, deleted by the next run."""
+    import duckdb
+
+    import retention.purge as purge_module
+    from retention.purge import purge
+
+    config = tmp_path / "surfaudit.toml"
+    config.write_text("[retention]\nmonths = 12\n")
+    store = Store(tmp_path / "store").ensure()
+    for first, start in ((0, EXPIRED), (1000, KEPT_MONTHS[-1])):
+        tx = store.begin("ingest")
+        tx.write(rows(first, 10, start))
+        tx.commit({})
+    expired = store.parts([EXPIRED.strftime("%Y-%m")])
+    cfg = load_config(config, store.root)
+    now = datetime.fromisoformat(NOW)
+    monkeypatch.setattr(purge_module, "SWEEP_WAIT", 0.2)
+
+    con = duckdb.connect()
+    store.events_view(con)  # a report that started before the purge: pins the readers' lock
+    with store.lock():
+        result = purge(store, cfg, now=now)
+    tried(SUITE, "purges with a reader active")
+    assert result.deferred == len(expired) and "next run" in result.summary()
+    assert all(p.exists() for p in expired)  # the running report can still read them
+    assert con.execute("select count(*) from events").fetchone()[0] == 20
+    assert [m for m in store.months()] == [KEPT_MONTHS[-1].strftime("%Y-%m")]  # invisible to new readers
+    fresh = duckdb.connect()
+    store.events_view(fresh)
+    assert fresh.execute("select count(*) from events").fetchone()[0] == 10
+    del con, fresh  # the reports end
+    with store.lock():  # the next command that takes the lock
+        pass
+    assert not any(p.exists() for p in expired)
+
+    # without a reader the same purge deletes at its end
+    tx = store.begin("ingest")
+    tx.write(rows(2000, 10, EXPIRED))
+    tx.commit({})
+    again = store.parts([EXPIRED.strftime("%Y-%m")])
+    with store.lock():
+        result = purge(store, cfg, now=now)
+    assert result.deferred == 0 and not any(p.exists() for p in again)
