@@ -18,14 +18,33 @@ module to its own line shape.
 
 from __future__ import annotations
 
-from datetime import timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
 from ingest import scan_util, tokens
+from ingest.bytescan import (  # noqa: F401
+    KeyTable,
+    Words,
+    any_high,
+    blank,
+    civil_us,
+    dec,
+    find2,
+    ip_shaped,
+    key_code,
+    number,
+    spaces,
+    trim,
+    utf8_ok,
+    word_code,
+)
 from ingest.jit import inline
+from ingest.scan_util import view
 from ingest.squid import with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA
@@ -36,7 +55,8 @@ SLOW_HOST = scan_util.SLOW_HOST  # (2) the URL has an unusual shape: `with_host`
 NO_USER = 4  # no user name
 NO_METHOD = 8  # no method
 NO_CATEGORY = 16  # no category
-NO_HOST = scan_util.NO_HOST  # (32) the URL has no host (from `scan_util.host`)
+NO_HOST = scan_util.NO_HOST  # (32) `scan_util.host`: the URL has no host (such lines are rejected)
+SLOW_USER = 32  # `user` is left to the caller (a non-ASCII or escaped name)
 FIX_USER = 64  # the user name carries %XX escapes: the caller decodes it
 BAD = 128  # not a request: numbers[REASON] says why
 
@@ -44,165 +64,14 @@ BAD = 128  # not a request: numbers[REASON] says why
 TS, LOCAL, STATUS, BYTES, ACTION, REASON = range(6)
 WIDTH = 6
 # Columns of `views`.
-USERNAME, CLIENT, METHOD, HOST, URL, CATEGORY = range(6)
+USERNAME, CLIENT, METHOD, HOST, URL, CATEGORY, USER = range(7)
 ALLOWED, BLOCKED, AUTH, ERROR = range(4)
 ACTIONS = ["allowed", "blocked", "auth", "error"]
 
 MIN_US = 631_152_000_000_000  # 1990-01-01T00:00:00Z: earlier timestamps are rejected
 MAX_US = 4_133_980_800_000_000  # 2101-01-01T00:00:00Z: so are these and later ones
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
-
-
-class Words:
-    """A table of words for `word_code`: lower-case ASCII words and their codes."""
-
-    def __init__(self, codes: dict[str, int]):
-        texts = [w.encode() for w in codes]
-        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
-        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
-        self.codes = np.array(list(codes.values()) or [0], dtype=np.int64)
-
-
-@inline
-def word_code(data, a, b, words, offsets, codes):
-    """The code of the word data[a:b] in a `Words` table (ASCII case ignored), -1 if absent."""
-    for k in range(len(offsets) - 1):
-        lo, hi = offsets[k], offsets[k + 1]
-        if hi - lo != b - a:
-            continue
-        same = True
-        for q in range(b - a):
-            c = data[a + q]
-            if 65 <= c <= 90:
-                c += 32
-            if c != words[lo + q]:
-                same = False
-                break
-        if same:
-            return codes[k]
-    return -1
-
-
-@inline
-def civil_us(y, mo, d, h, mi, s):
-    """Epoch microseconds of a civil date and time (-1 when it is no valid date or time)."""
-    if mo < 1 or mo > 12 or d < 1 or h < 0 or h > 23 or mi < 0 or mi > 59 or s < 0 or s > 59:
-        return -1
-    dim = 31
-    if mo == 4 or mo == 6 or mo == 9 or mo == 11:
-        dim = 30
-    elif mo == 2:
-        dim = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    if d > dim:
-        return -1
-    yy = y - (1 if mo <= 2 else 0)  # days from the civil date (H. Hinnant's algorithm)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * ((mo + 9) % 12) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return (((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000
-
-
-@inline
-def number(data, a, b, most):
-    """Value of data[a:b] if it is 1..most ASCII digits; -1 if it is not digits; -2 if too long."""
-    if b - a < 1:
-        return -1
-    for p in range(a, b):
-        if data[p] < 48 or data[p] > 57:
-            return -1
-    if b - a > most:
-        return -2
-    value = 0
-    for p in range(a, b):
-        value = value * 10 + (data[p] - 48)
-    return value
-
-
-@inline
-def dec(data, a, b):
-    """The value of the decimal digits data[a:b] (the caller checked they are digits)."""
-    v = 0
-    for p in range(a, b):
-        v = v * 10 + data[p] - 48
-    return v
-
-
-@inline
-def ip_shaped(data, a, b):
-    """data[a:b] is shaped like an IPv4 address (four groups of 1-3 digits) or an
-    IPv6 one (hex digits, colons and dots, at least two colons)."""
-    if b - a < 2 or b - a > 45:
-        return False
-    colons = 0
-    dots = 0
-    run = 0
-    v4 = True
-    for p in range(a, b):
-        c = data[p]
-        if c == 58:
-            colons += 1
-            v4 = False
-        elif c == 46:
-            if run == 0 or run > 3:
-                v4 = False
-            dots += 1
-            run = 0
-        elif 48 <= c <= 57:
-            run += 1
-        elif 97 <= c <= 102 or 65 <= c <= 70:
-            v4 = False
-        else:
-            return False
-    if colons >= 2:
-        return True
-    return v4 and dots == 3 and 1 <= run <= 3
-
-
-@inline
-def utf8_ok(data, s, e):
-    """Whether data[s:e] (which holds a byte >= 0x80) is valid UTF-8."""
-    p = s
-    while p < e:
-        c = data[p]
-        if c < 0x80:
-            p += 1
-            continue
-        if 0xC2 <= c <= 0xDF:
-            n = 1
-        elif 0xE0 <= c <= 0xEF:
-            n = 2
-        elif 0xF0 <= c <= 0xF4:
-            n = 3
-        else:
-            return False
-        if p + n >= e:
-            return False
-        for q in range(1, n + 1):
-            if data[p + q] & 0xC0 != 0x80:
-                return False
-        if n == 2 and ((c == 0xE0 and data[p + 1] < 0xA0) or (c == 0xED and data[p + 1] > 0x9F)):
-            return False
-        if n == 3 and ((c == 0xF0 and data[p + 1] < 0x90) or (c == 0xF4 and data[p + 1] > 0x8F)):
-            return False
-        p += n + 1
-    return True
-
-
-@inline
-def spaces(data, s, e, sp):
-    """Store the positions of the spaces of data[s:e] in sp; return how many, and
-    whether a byte >= 0x80 was seen."""
-    k = 0
-    high = False
-    for p in range(s, e):
-        c = data[p]
-        if c == 32:
-            sp[k] = p
-            k += 1
-        elif c >= 0x80:
-            high = True
-    return k, high
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-filterlog")
 
 
 @inline
@@ -212,38 +81,56 @@ def reject(flags, numbers, i, code):
     numbers[i, REASON] = code
 
 
-@inline
-def trim(data, s, e):
-    """(s, e) without leading and trailing spaces, tabs and carriage returns."""
-    while e > s and (data[e - 1] == 32 or data[e - 1] == 13 or data[e - 1] == 9):
-        e -= 1
-    while s < e and (data[s] == 32 or data[s] == 9):
-        s += 1
-    return s, e
-
-
-@inline
-def blank(data, a, b):
-    """data[a:b] is empty or `-`."""
-    return b == a or (b - a == 1 and data[a] == 45)
-
-
 def check_tz(tz: str) -> str:
     """`tz`, or InputError when it is no timezone."""
     try:
         ZoneInfo(tz)
-    except Exception:
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
         raise InputError(f"unknown timezone: {tz}") from None
     return tz
 
 
 def scan(raw: tokens.Raw, kernel) -> tokens.Scanned:
     """Run `kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf)`
-    over the lines of `raw` in two threads; every line's flags say OK, BAD or
-    nothing (a blank line)."""
-    result = scan_util.in_pieces(raw, WIDTH, lambda lo, hi, *out: kernel(
-        raw.data, raw.w8, raw.starts, raw.ends, lo, hi, *out))
-    return tokens.Scanned(raw, result, OK | BAD)
+    over the lines of `raw`, in two threads for a large batch (the kernels release
+    the GIL); every line's flags say OK, BAD or nothing (a blank line). As
+    `scan_util.in_pieces`, with a seventh view column (USER)."""
+    n = len(raw.starts)
+    flags = np.empty(n, dtype=np.uint8)
+    numbers = np.empty((n, WIDTH), dtype=np.int64)
+    views = np.zeros((7, n, 2), dtype=np.uint64)
+    cuts = [0, n // 2, n] if n > 10_000 else [0, n]
+    # A line writes less than three times its length to extra (a built URL, lower-cased copies).
+    extras = [np.empty(3 * int((raw.ends[a:z] - raw.starts[a:z]).sum()) + 64, dtype=np.uint8)
+              for a, z in pairwise(cuts)]
+
+    def piece(k: int) -> int:
+        return kernel(raw.data, raw.w8, raw.starts, raw.ends, cuts[k], cuts[k + 1], flags, numbers, views,
+                      extras[k], k + 1)
+
+    other = _POOL.submit(piece, 1) if len(extras) > 1 else None
+    used = [piece(0)] + ([other.result()] if other is not None else [])
+    return tokens.Scanned(raw, (flags, numbers, views, [x[:u] for x, u in zip(extras, used)]), OK | BAD)
+
+
+@inline
+def user_view(views, i, udata, uw8, ubuf, a, b, no_user, data, w8, ca, cb, extra, xw8, xbuf, used):
+    """views[USER, i]: the name udata[a:b] (Arrow buffer `ubuf`) trimmed and
+    lower-cased (ASCII), or the client data[ca:cb] when there is no name. Returns
+    (used, SLOW_USER or 0): a name with a byte >= 0x80 is lower-cased by the caller."""
+    if not no_user:
+        while a < b and (udata[a] == 32 or udata[a] == 9):
+            a += 1
+        while b > a and (udata[b - 1] == 32 or udata[b - 1] == 9):
+            b -= 1
+    if no_user or b <= a:
+        return view(views, USER, i, data, w8, ca, cb - ca, False, extra, xw8, xbuf, used), 0
+    slow = 0
+    for p in range(a, b):
+        if udata[p] >= 0x80:
+            slow = SLOW_USER
+            break
+    return view(views, USER, i, udata, uw8, a, b - a, True, extra, xw8, xbuf, used, ubuf), slow
 
 
 def finish(raw: tokens.Raw, got: tokens.Scanned, tz: str, source: str, reasons: list[str],
@@ -279,6 +166,7 @@ def finish(raw: tokens.Raw, got: tokens.Scanned, tz: str, source: str, reasons: 
         "category": strings(CATEGORY, NO_CATEGORY),
         "source": tokens.repeated(source, n),
     })
+    frame = frame.with_columns(user=strings(USER))
     redo = np.flatnonzero(flags & FIX_USER)
     if len(redo) and fix_user is not None:
         names = frame.get_column("username").gather(redo)
@@ -291,9 +179,14 @@ def finish(raw: tokens.Raw, got: tokens.Scanned, tz: str, source: str, reasons: 
         col = frame.get_column("host").clone()
         col.scatter(slow, part.get_column("host"))
         frame = frame.with_columns(col)
-    user = pl.col("username").str.strip_chars().str.to_lowercase()
-    frame = frame.with_columns(
-        pl.when(user.is_null() | (user == "")).then(pl.col("client_ip")).otherwise(user).alias("user"))
+    slow = np.flatnonzero(flags & (SLOW_USER | FIX_USER))
+    if len(slow):  # non-ASCII or decoded names: lower-cased here
+        part = frame.select("username", "client_ip")[slow]
+        name = pl.col("username").str.strip_chars().str.to_lowercase()
+        part = part.select(pl.when(name.is_null() | (name == "")).then(pl.col("client_ip")).otherwise(name))
+        col = frame.get_column("user").clone()
+        col.scatter(slow, part.to_series())
+        frame = frame.with_columns(col)
     return frame.select(*(pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items())), bad
 
 
@@ -322,9 +215,11 @@ def _timestamps(us: np.ndarray, local: np.ndarray, tz: str) -> pl.Series:
     if gap.any():  # the skipped hour: zoneinfo, once per distinct wall clock time
         zone = ZoneInfo(tz)
         values = naive.gather(np.flatnonzero(gap))
-        fixed = {v: v.replace(tzinfo=zone, fold=0).astimezone(timezone.utc).replace(tzinfo=None)
+        fixed = {v: v.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
                  for v in values.unique().to_list()}
         placed = placed.clone()
         placed.scatter(np.flatnonzero(gap), values.replace_strict(fixed, return_dtype=pl.Datetime("us"))
                        .dt.replace_time_zone("UTC"))
+    if local.all():
+        return placed.alias("ts")
     return pl.select(pl.when(pl.lit(pl.Series(local))).then(pl.lit(placed)).otherwise(pl.lit(exact))).to_series()

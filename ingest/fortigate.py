@@ -41,7 +41,7 @@ import polars as pl
 from ingest import filterlog as fl
 from ingest import tokens
 from ingest.jit import inline, jit
-from ingest.scan_util import host, longest_line, starts_with, view
+from ingest.scan_util import host, starts_with, view
 from surfaudit.schema import conform
 
 NAME = "fortigate"
@@ -53,7 +53,7 @@ REASONS = [
     "bad byte count",
 ]
 _UTF8, _PAIR, _OTHER, _NOTIME, _TIME, _RANGE, _LARGE, _NOACTION, _ACTION, _SRC, _NOURL, _BYTES = range(1, 13)
-_KEYS = fl.Words({k: i for i, k in enumerate((
+_KEYS = fl.KeyTable({k: i for i, k in enumerate((
     "date", "time", "tz", "eventtime", "type", "subtype", "action", "user", "unauthuser", "srcip", "hostname",
     "url", "catdesc", "rcvdbyte", "service", "dstport", "httpmethod", "rawdata"))})
 (_DATE, _CLOCK, _TZ, _EVENTTIME, _TYPE, _SUBTYPE, _ACT, _USER, _UNAUTH, _SRCIP, _HOSTNAME, _URLKEY, _CATDESC,
@@ -68,7 +68,8 @@ _VALUES = fl.Words({"webfilter": 1, "https": 2})
 _HTTPS, _HTTP = (np.frombuffer(t, dtype=np.uint8) for t in (b"https://", b"http://"))
 _METHOD_ITEM = np.frombuffer(b"Method=", dtype=np.uint8)
 
-_PAIR_RE = re.compile(r'^(?:<\d{1,3}>)?[A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|\S*)(?: [A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|\S*))* ?$')
+_KV = r'[A-Za-z_][A-Za-z0-9_]*=(?:"(?:[^"\\]|\\.)*"|\S*)'
+_PAIR_RE = re.compile(rf"^(?:<\d{{1,3}}>)?{_KV}(?: +{_KV})* *$")
 _FORTI_RE = re.compile(r'(?:^|[ >])(?:logid|subtype|devid)=')
 
 
@@ -107,7 +108,8 @@ class Parser:
 
 def _kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
     return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
-                       _KEYS.words, _KEYS.offsets, _KEYS.codes, _ACTIONS.words, _ACTIONS.offsets, _ACTIONS.codes,
+                       _KEYS.words, _KEYS.offsets, _KEYS.codes, _KEYS.slots, _KEYS.mult,
+                       _ACTIONS.words, _ACTIONS.offsets, _ACTIONS.codes,
                        _VALUES.words, _VALUES.offsets, _VALUES.codes, _HTTPS, _HTTP, _METHOD_ITEM)
 
 
@@ -168,7 +170,8 @@ def _offset_us(data, a, b):
 
 @jit
 def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
-                kwords, koffsets, kcodes, awords, aoffsets, acodes, vwords, voffsets, vcodes, https, http, method_item):
+                kwords, koffsets, kcodes, kslots, kmult, awords, aoffsets, acodes, vwords, voffsets, vcodes,
+                https, http, method_item):
     """Read lines lo..hi into row i of the outputs (see `ingest.filterlog`)."""
     xw8 = np.empty(0, dtype=np.uint64)
     used = 0
@@ -182,11 +185,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
         s, e = fl.trim(data, starts[i], ends[i])
         if e <= s:
             continue
-        high = False
-        for p in range(s, e):
-            if data[p] >= 0x80:
-                high = True
-                break
+        high = fl.any_high(data, w8, s, e)
         if high and not fl.utf8_ok(data, s, e):
             fl.reject(flags, numbers, i, _UTF8)
             continue
@@ -207,8 +206,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             if p >= e:
                 break
             ka = p
-            while p < e and data[p] != 61 and data[p] != 32:
-                p += 1
+            p = fl.find2(data, w8, p, e, 61, 32)
             if p >= e or data[p] != 61 or p == ka:
                 good = False
                 break
@@ -218,22 +216,23 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             if p < e and data[p] == 34:
                 a = p + 1
                 p += 1
-                while p < e and data[p] != 34:
-                    if data[p] == 92 and p + 1 < e:
+                while True:
+                    p = fl.find2(data, w8, p, e, 34, 92)
+                    if p + 1 < e and data[p] == 92:
                         escaped = True
-                        p += 1
-                    p += 1
-                if p >= e:
+                        p += 2
+                    else:
+                        break
+                if p >= e or data[p] != 34:
                     good = False
                     break
                 b = p
                 p += 1
             else:
                 a = p
-                while p < e and data[p] != 32:
-                    p += 1
+                p = fl.find2(data, w8, p, e, 32, 32)
                 b = p
-            key = fl.word_code(data, ka, kb, kwords, koffsets, kcodes)
+            key = fl.key_code(data, ka, kb, kwords, koffsets, kcodes, kslots, kmult)
             if key >= 0 and va[key] < 0:
                 va[key] = a
                 vb[key] = b
@@ -301,9 +300,8 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             rs, he, hflags = host(data, ua, ub)
         else:
             scheme = http
-            if va[_SERVICE] >= 0 and fl.word_code(data, va[_SERVICE], vb[_SERVICE], vwords, voffsets, vcodes) == 2:
-                scheme = https
-            elif va[_DSTPORT] >= 0 and fl.number(data, va[_DSTPORT], vb[_DSTPORT], 5) == 443:
+            if (va[_SERVICE] >= 0 and fl.word_code(data, va[_SERVICE], vb[_SERVICE], vwords, voffsets, vcodes) == 2) \
+                    or (va[_DSTPORT] >= 0 and fl.number(data, va[_DSTPORT], vb[_DSTPORT], 5) == 443):
                 scheme = https
             start = used
             for c in scheme:
@@ -363,9 +361,15 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 extra[used] = data[q]
                 used += 1
                 q += 1
-            used = view(views, fl.USERNAME, i, extra, xw8, at, used - at, False, extra, xw8, xbuf, used, xbuf)
+            end = used
+            used = view(views, fl.USERNAME, i, extra, xw8, at, end - at, False, extra, xw8, xbuf, used, xbuf)
+            used, slow = fl.user_view(views, i, extra, xw8, xbuf, at, end, False, data, w8, va[_SRCIP], vb[_SRCIP],
+                                      extra, xw8, xbuf, used)
         else:
             used = view(views, fl.USERNAME, i, data, w8, a, b - a, False, extra, xw8, xbuf, used)
+            used, slow = fl.user_view(views, i, data, w8, 0, a, b, (f & fl.NO_USER) != 0, data, w8, va[_SRCIP],
+                                      vb[_SRCIP], extra, xw8, xbuf, used)
+        flags[i] = f | slow
         used = view(views, fl.CLIENT, i, data, w8, va[_SRCIP], vb[_SRCIP] - va[_SRCIP], False, extra, xw8, xbuf, used)
         used = view(views, fl.METHOD, i, data, w8, ma, mb - ma, False, extra, xw8, xbuf, used)
         used = view(views, fl.CATEGORY, i, data, w8, ca, cb - ca, False, extra, xw8, xbuf, used)

@@ -215,6 +215,9 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
         row[fl.ACTION] = action
         used = view(views, fl.USERNAME, i, data, w8, ua, ub - ua, False, extra, xw8, xbuf, used)
         used = view(views, fl.CLIENT, i, data, w8, ca, cb - ca, False, extra, xw8, xbuf, used)
+        used, slow = fl.user_view(views, i, data, w8, 0, ua, ub, (f & fl.NO_USER) != 0, data, w8, ca, cb,
+                                  extra, xw8, xbuf, used)
+        flags[i] = f | slow
         used = view(views, fl.METHOD, i, data, w8, ma, mb - ma, False, extra, xw8, xbuf, used)
         used = view(views, fl.HOST, i, data, w8, rs, he - rs, True, extra, xw8, xbuf, used)
         used = view(views, fl.URL, i, data, w8, us, ue - us, False, extra, xw8, xbuf, used)

@@ -128,8 +128,8 @@ def test_action_values(value, action):
 
 
 BAD = [
-    ('date=2026-11-30 time=09:17:01 logid="0000000013" type="traffic" subtype="forward" srcip=10.0.0.5 '
-     'action="accept"', "not a webfilter log (type/subtype is not utm/webfilter)"),
+    (('date=2026-11-30 time=09:17:01 logid="0000000013" type="traffic" subtype="forward" srcip=10.0.0.5 '
+      'action="accept"'), "not a webfilter log (type/subtype is not utm/webfilter)"),
     ('date=2026-11-30 time=09:17:01 logid="0100032001" type="event" subtype="system" msg="Admin login"',
      "not a webfilter log (type/subtype is not utm/webfilter)"),
     ("junk", "malformed key=value pair"),

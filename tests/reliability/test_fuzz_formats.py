@@ -153,8 +153,8 @@ def fg_good(rng: random.Random, seq: int) -> tuple[str, str]:
             f'sentbyte={rng.randint(0, 9999)} rcvdbyte={rng.randint(0, 99999)} catdesc="Social Networking"'), url
 
 
-FG_OTHER = ['date=2026-11-30 time=09:17:01 logid="0000000013" type="traffic" subtype="forward" srcip=10.0.0.5 '
-            'dstip=1.2.3.4 action="accept" sentbyte=1 rcvdbyte=2',
+FG_OTHER = [('date=2026-11-30 time=09:17:01 logid="0000000013" type="traffic" subtype="forward" srcip=10.0.0.5 '
+             'dstip=1.2.3.4 action="accept" sentbyte=1 rcvdbyte=2'),
             'date=2026-11-30 time=09:17:01 logid="0100032001" type="event" subtype="system" msg="Admin login"']
 
 

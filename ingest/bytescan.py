@@ -1,0 +1,272 @@
+"""Compiled byte-level helpers of the e2guardian, squidGuard and FortiGate scanners.
+
+What: pieces inlined into those scanners' per-line loops (numba): word tables
+(`Words`, case-insensitive; `KeyTable`, exact, one hash probe), decimal numbers,
+civil date and time to epoch microseconds, the IP-address shape, UTF-8
+validation, trimming, and byte searches eight bytes at a time.
+
+Why: the three formats cut the same kinds of fields out of their lines; one
+definition of each shape keeps their rules alike (e.g. what counts as an IP
+address or a number too large for the Int64 columns). `ingest.filterlog`
+re-exports them, so a scanner refers to them as `fl.name`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from ingest.jit import inline
+
+
+class Words:
+    """A table of words for `word_code`: lower-case ASCII words and their codes."""
+
+    def __init__(self, codes: dict[str, int]):
+        texts = [w.encode() for w in codes]
+        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
+        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
+        self.codes = np.array(list(codes.values()) or [0], dtype=np.int64)
+
+
+class KeyTable:
+    """Exact (case-sensitive) words and their codes, found by a hash of the length
+    and three bytes (one probe: for the dozens of `key=` of a FortiGate line)."""
+
+    SIZE = 1024
+
+    def __init__(self, codes: dict[str, int]):
+        texts = [w.encode() for w in codes]
+        self.words = np.frombuffer(b"".join(texts), dtype=np.uint8)
+        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
+        self.codes = np.array(list(codes.values()), dtype=np.int64)
+        for mult in range(1, 200):
+            slots = np.full(self.SIZE, -1, dtype=np.int64)
+            for k, t in enumerate(texts):
+                h = _key_hash(len(t), t[0], t[1] if len(t) > 1 else 0, t[-1], mult) & (self.SIZE - 1)
+                if slots[h] >= 0:
+                    break
+                slots[h] = k
+            else:
+                self.slots, self.mult = slots, mult
+                return
+        raise ValueError("no collision-free hash for these keys")
+
+
+def _key_hash(n, b0, b1, last, mult):
+    return n * 131 + b0 * mult * 7 + b1 * 31 + last * (mult + 3)
+
+
+@inline
+def key_code(data, a, b, words, offsets, codes, slots, mult):
+    """The code of the word data[a:b] in a `KeyTable`, -1 if absent."""
+    n = b - a
+    if n < 1:
+        return -1
+    b1 = data[a + 1] if n > 1 else 0
+    k = slots[(n * 131 + data[a] * mult * 7 + b1 * 31 + data[b - 1] * (mult + 3)) & 1023]
+    if k < 0 or offsets[k + 1] - offsets[k] != n:
+        return -1
+    lo = offsets[k]
+    for q in range(n):
+        if data[a + q] != words[lo + q]:
+            return -1
+    return codes[k]
+
+
+@inline
+def word_code(data, a, b, words, offsets, codes):
+    """The code of the word data[a:b] in a `Words` table (ASCII case ignored), -1 if absent."""
+    for k in range(len(offsets) - 1):
+        lo, hi = offsets[k], offsets[k + 1]
+        if hi - lo != b - a:
+            continue
+        same = True
+        for q in range(b - a):
+            c = data[a + q]
+            if 65 <= c <= 90:
+                c += 32
+            if c != words[lo + q]:
+                same = False
+                break
+        if same:
+            return codes[k]
+    return -1
+
+
+@inline
+def civil_us(y, mo, d, h, mi, s):
+    """Epoch microseconds of a civil date and time (-1 when it is no valid date or time)."""
+    if mo < 1 or mo > 12 or d < 1 or h < 0 or h > 23 or mi < 0 or mi > 59 or s < 0 or s > 59:
+        return -1
+    dim = 31
+    if mo == 4 or mo == 6 or mo == 9 or mo == 11:
+        dim = 30
+    elif mo == 2:
+        dim = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    if d > dim:
+        return -1
+    yy = y - (1 if mo <= 2 else 0)  # days from the civil date (H. Hinnant's algorithm)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * ((mo + 9) % 12) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return (((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000
+
+
+@inline
+def number(data, a, b, most):
+    """Value of data[a:b] if it is 1..most ASCII digits; -1 if it is not digits; -2 if too long."""
+    if b - a < 1:
+        return -1
+    for p in range(a, b):
+        if data[p] < 48 or data[p] > 57:
+            return -1
+    if b - a > most:
+        return -2
+    value = 0
+    for p in range(a, b):
+        value = value * 10 + (data[p] - 48)
+    return value
+
+
+@inline
+def dec(data, a, b):
+    """The value of the decimal digits data[a:b] (the caller checked they are digits)."""
+    v = 0
+    for p in range(a, b):
+        v = v * 10 + data[p] - 48
+    return v
+
+
+@inline
+def ip_shaped(data, a, b):
+    """data[a:b] is shaped like an IPv4 address (four groups of 1-3 digits) or an
+    IPv6 one (hex digits, colons and dots, at least two colons)."""
+    if b - a < 2 or b - a > 45:
+        return False
+    colons = 0
+    dots = 0
+    run = 0
+    v4 = True
+    for p in range(a, b):
+        c = data[p]
+        if c == 58:
+            colons += 1
+            v4 = False
+        elif c == 46:
+            if run == 0 or run > 3:
+                v4 = False
+            dots += 1
+            run = 0
+        elif 48 <= c <= 57:
+            run += 1
+        elif 97 <= c <= 102 or 65 <= c <= 70:
+            v4 = False
+        else:
+            return False
+    if colons >= 2:
+        return True
+    return v4 and dots == 3 and 1 <= run <= 3
+
+
+@inline
+def utf8_ok(data, s, e):
+    """Whether data[s:e] (which holds a byte >= 0x80) is valid UTF-8."""
+    p = s
+    while p < e:
+        c = data[p]
+        if c < 0x80:
+            p += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            n = 1
+        elif 0xE0 <= c <= 0xEF:
+            n = 2
+        elif 0xF0 <= c <= 0xF4:
+            n = 3
+        else:
+            return False
+        if p + n >= e:
+            return False
+        for q in range(1, n + 1):
+            if data[p + q] & 0xC0 != 0x80:
+                return False
+        if n == 2 and ((c == 0xE0 and data[p + 1] < 0xA0) or (c == 0xED and data[p + 1] > 0x9F)):
+            return False
+        if n == 3 and ((c == 0xF0 and data[p + 1] < 0x90) or (c == 0xF4 and data[p + 1] > 0x8F)):
+            return False
+        p += n + 1
+    return True
+
+
+@inline
+def spaces(data, s, e, sp):
+    """Store the positions of the spaces of data[s:e] in sp; return how many, and
+    whether a byte >= 0x80 was seen."""
+    k = 0
+    high = False
+    for p in range(s, e):
+        c = data[p]
+        if c == 32:
+            sp[k] = p
+            k += 1
+        elif c >= 0x80:
+            high = True
+    return k, high
+
+
+_HIGH = np.uint64(0x8080808080808080)
+_ONES = np.uint64(0x0101010101010101)
+
+
+@inline
+def find2(data, w8, p, e, c1, c2):
+    """The first position >= p of byte c1 or c2 in data[:e], else e (eight bytes at a
+    time: the lowest flagged byte of the SWAR zero-byte test is always a true match)."""
+    m1 = _ONES * np.uint64(c1)
+    m2 = _ONES * np.uint64(c2)
+    while p + 8 <= e:
+        w = w8[p]
+        x1 = w ^ m1
+        x2 = w ^ m2
+        y = ((x1 - _ONES) & ~x1 & _HIGH) | ((x2 - _ONES) & ~x2 & _HIGH)
+        if y:
+            return p + (trailing_zeros(y) >> 3)
+        p += 8
+    while p < e:
+        if data[p] == c1 or data[p] == c2:
+            return p
+        p += 1
+    return e
+
+
+@inline
+def any_high(data, w8, s, e):
+    """Whether data[s:e] holds a byte >= 0x80."""
+    p = s
+    while p + 8 <= e:
+        if w8[p] & _HIGH:
+            return True
+        p += 8
+    while p < e:
+        if data[p] >= 0x80:
+            return True
+        p += 1
+    return False
+
+
+@inline
+def trim(data, s, e):
+    """(s, e) without leading and trailing spaces, tabs and carriage returns."""
+    while e > s and (data[e - 1] == 32 or data[e - 1] == 13 or data[e - 1] == 9):
+        e -= 1
+    while s < e and (data[s] == 32 or data[s] == 9):
+        s += 1
+    return s, e
+
+
+@inline
+def blank(data, a, b):
+    """data[a:b] is empty or `-`."""
+    return b == a or (b - a == 1 and data[a] == 45)
