@@ -98,6 +98,11 @@ class Parser:
         return conform(rows), bad
 
 
+def warm() -> None:
+    """Compile the scanner (or load it from numba's cache) before the first batch."""
+    Parser("UTC").parse(pl.Series("line", ['2026.11.30 9:17:01 - 10.0.0.5 http://x.com/ *DENIED* Banned site: x.com GET 0 0 - 1 403 text/html']), 1)
+
+
 def _kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
     return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
                        _TAGS.words, _TAGS.offsets, _TAGS.codes, _NA_WEIGHT)

@@ -106,6 +106,11 @@ class Parser:
         return conform(rows), bad
 
 
+def warm() -> None:
+    """Compile the scanner (or load it from numba's cache) before the first batch."""
+    Parser("UTC").parse(pl.Series("line", ['date=2026-11-30 time=09:17:01 type="utm" subtype="webfilter" srcip=10.0.0.5 hostname="x.com" action="blocked" url="/"']), 1)
+
+
 def _kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
     return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
                        _KEYS.words, _KEYS.offsets, _KEYS.codes, _KEYS.slots, _KEYS.mult,

@@ -84,6 +84,11 @@ class Parser:
         return conform(rows), bad
 
 
+def warm() -> None:
+    """Compile the scanner (or load it from numba's cache) before the first batch."""
+    Parser("UTC").parse(pl.Series("line", ['2026-11-30 09:17:01 [1] Request(default/x/-) http://x.com/ 10.0.0.5/- - GET REDIRECT']), 1)
+
+
 def _unescape(names: list[str]) -> dict[str, str]:
     """squid passes the user to squidGuard %-escaped (`john%20smith`): decoded, as UTF-8."""
     return {u: unquote(u, errors="replace") for u in names}
