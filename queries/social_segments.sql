@@ -1,12 +1,19 @@
 -- name: social_segments
 -- description: Social time per request, local date and period (DESIGN §6 "Social time"); one row per (request, date, period) piece. The social report aggregates exactly these rows.
--- params: $tz, $workdays, $segments, $domains, $ignore_hosts, $idle_ms, $tail_ms, $utc_from, $utc_to, $date_from, $date_to, $user
+-- params: $tz, $domains, $ignore_hosts, $idle_ms, $tail_ms, $utc_from, $utc_to, $date_from, $date_to, $user
 --
 -- $utc_from/$utc_to: naive UTC timestamps bounding the rows read (see needed_utc_range);
 -- $date_from/$date_to: local dates reported, inclusive; $user: exact identity or NULL for all.
--- $segments: list of {start_min, end_min, period} covering a workday 0..1440;
--- $workdays: ISO day numbers (Mon=1); other days are wholly outside_hours.
 -- Times are compared in whole milliseconds (the log's precision).
+-- The timetable of each identity and local date (DESIGN §6 "Which timetable applies")
+-- comes from relations registered by surfaudit.org_sql:
+--   org_timetables(schedule, workdays)   ISO day numbers (Mon=1); schedule '' = [schedule]
+--   org_segments(schedule, start_min, end_min, period)   a workday 0..1440, classified
+--   org_people(identity, grp, site, schedule, workdays)  the directory
+--   org_groups(grp, schedule), org_sites(site, schedule), org_work_hosts(grp, h)
+--   org_closed(d)                        closed days and bank holidays: non-workdays
+--   org_client_events                    the stored events when some site has `clients`, else empty
+--   surfaudit_site_of(ip)                the site whose `clients` hold an address
 WITH
 dom AS (
     SELECT rtrim(lower(d), '.') AS d FROM (SELECT unnest($domains::VARCHAR[]) AS d)
@@ -32,6 +39,14 @@ social_hosts AS (
     WHERE EXISTS (SELECT 1 FROM dom WHERE s.h = dom.d OR ends_with(s.h, '.' || dom.d))
       AND NOT EXISTS (SELECT 1 FROM ign WHERE s.h = ign.x)
 ),
+exempt AS (
+    -- (identity, host) pairs that are work, not social: a social host (or a
+    -- sub-domain) in the work_hosts of the identity's directory group
+    SELECT p.identity, s.host
+    FROM org_people AS p
+    JOIN org_work_hosts AS w ON w.grp = p.grp
+    JOIN social_hosts AS s ON s.h = w.h OR ends_with(s.h, '.' || w.h)
+),
 social AS (
     -- only then read the allowed requests to those hosts (the join filters the scan)
     SELECT e.ts, e."user", e.host, e.url, s.h,
@@ -42,6 +57,8 @@ social AS (
       AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
       AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
       AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
+      -- a host in the work_hosts of the identity's group is not social for it
+      AND NOT EXISTS (SELECT 1 FROM exempt AS x WHERE x.identity = e."user" AND x.host = e.host)
 ),
 ordered AS (
     -- In time order (t_ms never decreases with ts, so ts alone orders t_ms too).
@@ -72,17 +89,40 @@ days AS (
                CAST($date_to::DATE AS TIMESTAMP) + INTERVAL 1 DAY,
                INTERVAL 1 DAY) AS t(d)
 ),
-seg AS (
-    SELECT unnest($segments::STRUCT(start_min INTEGER, end_min INTEGER, period VARCHAR)[], recursive := true)
+member_schedule AS (
+    -- a directory member's schedule: its row's, else its group's, else its
+    -- site's, else '' ([schedule]); own_workdays: the row's (NULL = the schedule's)
+    SELECT p.identity, coalesce(p.schedule, g.schedule, st.schedule, '') AS schedule,
+           p.workdays AS own_workdays
+    FROM org_people AS p
+    LEFT JOIN org_groups AS g ON g.grp = p.grp
+    LEFT JOIN org_sites AS st ON st.site = p.site
+),
+kinds AS (
+    -- every timetable that can apply: each schedule with its workdays, and each
+    -- member's schedule with the member's own workdays (one with the defaults)
+    SELECT schedule, workdays, row_number() OVER (ORDER BY schedule, workdays) AS k
+    FROM (
+        SELECT schedule, workdays FROM org_timetables
+        UNION
+        SELECT schedule, own_workdays FROM member_schedule WHERE own_workdays IS NOT NULL
+    )
+),
+kind_days AS (
+    -- a closed day or bank holiday is a non-workday for everyone
+    SELECT kinds.k, kinds.schedule, days.d,
+           list_contains(kinds.workdays, isodow(days.d))
+               AND days.d NOT IN (SELECT d FROM org_closed) AS workday
+    FROM kinds CROSS JOIN days
 ),
 slots AS (
-    SELECT days.d, seg.start_min, seg.period
-    FROM days CROSS JOIN seg
-    WHERE list_contains($workdays::INTEGER[], isodow(days.d))
+    SELECT kd.k, kd.d, seg.start_min, seg.period
+    FROM kind_days AS kd JOIN org_segments AS seg ON seg.schedule = kd.schedule
+    WHERE kd.workday
     UNION ALL
-    SELECT days.d, 0 AS start_min, 'outside_hours' AS period
-    FROM days
-    WHERE NOT list_contains($workdays::INTEGER[], isodow(days.d))
+    SELECT kd.k, kd.d, 0 AS start_min, 'outside_hours' AS period
+    FROM kind_days AS kd
+    WHERE NOT kd.workday
 ),
 bounds AS (
     -- local clock boundaries of each date converted through the tz database;
@@ -90,20 +130,20 @@ bounds AS (
     -- (ICU maps a clock time in a repeated autumn hour to its later occurrence
     -- and one in a skipped spring hour to the offset before the change; only a
     -- schedule edge inside 01:00-02:00 on a UK clock-change Sunday is affected.)
-    SELECT d, start_min, period,
+    SELECT k, d, start_min, period,
            max(epoch_ms(timezone($tz, CAST(d AS TIMESTAMP) + to_minutes(start_min))))
-               OVER (PARTITION BY d ORDER BY start_min ROWS UNBOUNDED PRECEDING) AS start_ms,
+               OVER (PARTITION BY k, d ORDER BY start_min ROWS UNBOUNDED PRECEDING) AS start_ms,
            epoch_ms(timezone($tz, CAST(d + 1 AS TIMESTAMP))) AS day_end_ms
     FROM slots
 ),
 slot AS (
-    SELECT d, period, start_ms,
-           coalesce(lead(start_ms) OVER (PARTITION BY d ORDER BY start_min), day_end_ms) AS end_ms
+    SELECT k, d, period, start_ms,
+           coalesce(lead(start_ms) OVER (PARTITION BY k, d ORDER BY start_min), day_end_ms) AS end_ms
     FROM bounds
 ),
 slot_hours AS (
     -- each slot under every UTC hour its span touches (a few per date)
-    SELECT d, period, start_ms, end_ms,
+    SELECT k, d, period, start_ms, end_ms,
            least(start_ms, end_ms) // 3600000 AS first_hour,
            unnest(range(least(start_ms, end_ms) // 3600000,
                         greatest(start_ms, end_ms) // 3600000 + 1)) AS hour
@@ -115,31 +155,79 @@ cov_hours AS (
            unnest(range(s_ms // 3600000, (greatest(e_ms, s_ms + 1) - 1) // 3600000 + 1)) AS hour
     FROM coverage
 ),
-pieces AS (
-    -- every slot the coverage overlaps; a zero-length coverage (two requests in
-    -- the same millisecond) still yields a 0-second piece on its own date, so
-    -- every request is listed. The equi-join on the hour only narrows the
-    -- candidates; a pair meeting in several hours is kept in the first of them.
-    SELECT c.req_id, c.ts, c."user", c.host, c.url, slot.d AS date, slot.period,
-           least(c.e_ms, slot.end_ms) - greatest(c.s_ms, slot.start_ms) AS ms
+candidates AS MATERIALIZED (
+    -- every slot (of every timetable) the coverage overlaps; a zero-length
+    -- coverage (two requests in the same millisecond) still yields a 0-second
+    -- piece on its own date, so every request is listed. The equi-join on the
+    -- hour only narrows the candidates; a pair meeting in several hours is kept
+    -- in the first of them. Materialised so that the identity's timetable is
+    -- joined afterwards on (user, date, timetable), never on the identity alone.
+    SELECT c.req_id, c.ts, c."user", c.host, c.url, slot.k, slot.d AS date, slot.period,
+           least(c.e_ms, slot.end_ms) - greatest(c.s_ms, slot.start_ms) AS ms,
+           greatest(c.s_ms, slot.start_ms) AS piece_ms
     FROM cov_hours AS c
     JOIN slot_hours AS slot
       ON slot.hour = c.hour
      AND slot.start_ms < greatest(c.e_ms, c.s_ms + 1)
      AND slot.end_ms > c.s_ms
      AND c.hour = greatest(c.s_ms // 3600000, slot.first_hour)
+),
+user_days AS (
+    SELECT u."user", days.d FROM (SELECT DISTINCT "user" FROM candidates) AS u CROSS JOIN days
+),
+quarter_hours AS (
+    -- the local date of every UTC quarter hour of the range (UTC offsets and their
+    -- changes are whole quarter hours), so the rows below need no tz conversion each
+    SELECT q, CAST(timezone($tz, make_timestamp(q * 900000000)::TIMESTAMPTZ) AS DATE) AS d
+    FROM range(epoch_ms(timezone('UTC', $utc_from::TIMESTAMP)) // 900000,
+               epoch_ms(timezone('UTC', $utc_to::TIMESTAMP)) // 900000 + 1) AS t(q)
+),
+first_site AS (
+    -- the site of an identity's first request on a local date, by client address;
+    -- only for identities without a directory row (org_client_events is empty
+    -- unless some site has `clients`)
+    SELECT "user", d, surfaudit_site_of(ip) AS site
+    FROM (
+        SELECT e."user", qh.d, arg_min(e.client_ip, e.ts) AS ip
+        FROM org_client_events AS e
+        JOIN quarter_hours AS qh ON qh.q = epoch_ms(e.ts) // 900000
+        WHERE e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
+          AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+          AND e."user" IN (SELECT "user" FROM user_days)
+          AND e."user" NOT IN (SELECT identity FROM org_people)
+        GROUP BY ALL
+    )
+),
+who AS (
+    -- DESIGN §6 "Which timetable applies", per identity and local date: the
+    -- member's schedule (row > group > site), else the site of the first
+    -- request's address, else [schedule]; workdays: the row's, else the schedule's
+    SELECT ud."user", ud.d, kinds.k
+    FROM user_days AS ud
+    LEFT JOIN member_schedule AS m ON m.identity = ud."user"
+    LEFT JOIN first_site AS fs ON fs."user" = ud."user" AND fs.d = ud.d AND m.identity IS NULL
+    LEFT JOIN org_sites AS st ON st.site = fs.site
+    JOIN org_timetables AS t ON t.schedule = coalesce(m.schedule, st.schedule, '')
+    JOIN kinds ON kinds.schedule = t.schedule AND kinds.workdays = coalesce(m.own_workdays, t.workdays)
+),
+pieces AS (
+    -- only the slots of the identity's own timetable on that date count
+    SELECT p.* FROM candidates AS p
+    JOIN who AS w ON w."user" = p."user" AND w.d = p.date AND w.k = p.k
 )
 SELECT ts,
        timezone($tz, ts) AS local_time,
        "user", host, url, date, period,
        covered_ms / 1000.0 AS covered_seconds,
        covered_ms,
-       req_id
+       req_id,
+       piece_start_ms
 FROM (
     -- ts, host and url are the request's own (req_id is unique per identity)
     SELECT "user", req_id, date, period,
            any_value(ts) AS ts, any_value(host) AS host, any_value(url) AS url,
-           CAST(sum(ms) AS BIGINT) AS covered_ms
+           CAST(sum(ms) AS BIGINT) AS covered_ms,
+           min(piece_ms) AS piece_start_ms
     FROM pieces
     GROUP BY "user", req_id, date, period
 )

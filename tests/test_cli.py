@@ -105,7 +105,8 @@ def test_flagged_and_user_filters(sample_store):
     users = {r["user"] for r in csv.DictReader(io.StringIO(run.out))}
     assert users == {"amorgan"}
     run = cli(sample_store, "report", "social", *RANGE, "--user", "amorgan' OR '1'='1", "--format", "csv")
-    assert run.code == 0 and run.out.strip() == run.out.splitlines()[0]  # header only: matched literally
+    # matched literally: no such identity, so exit 2 (never "no rows", exit 0; issue 13)
+    assert run.code == 2 and run.out == "" and "no such identity" in run.err and run.err.count("\n") == 1
 
 
 def test_table_view_states_parameters_and_marks_flagged(sample_store):

@@ -82,11 +82,12 @@ def test_export_without_reason_option_is_usage_error(store, tmp_path):
     assert run.code == 2 and "--reason" in run.err
 
 
-def test_export_unknown_identity_exit_1_no_file(store, tmp_path):
+def test_export_unknown_identity_exit_2_no_file(store, tmp_path):
     out = tmp_path / "inv.csv"
     run = cli(store, "export", "--user", "nobody", "--reason", "test", "--from", "2026-10-26", "--to", "2026-11-06",
               "--output", str(out))
-    assert run.code == 1 and not out.exists() and run.err.count("\n") == 1
+    # no such identity: a usage error (issue 13), one line, no file
+    assert run.code == 2 and not out.exists() and run.err.count("\n") == 1 and "no such identity" in run.err
 
 
 def test_report_reads_only_the_months_it_needs(store):

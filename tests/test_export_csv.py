@@ -168,10 +168,13 @@ def test_formula_injection_neutralised(store, tmp_path):
 def test_identity_matched_exactly(store, tmp_path):
     rows = read_csv(export(store, tmp_path, user=SQLISH).path)
     assert len(rows) == 1 and rows[0]["local_time"] == "2026-01-07 09:00:00.000"
-    for user in ("JSMITH", "jsmith ", "%", "jsmith%", "' OR '1'='1", "*"):
-        with pytest.raises(NoDataError):
+    for user in ("%", "jsmith%", "' OR '1'='1", "*"):  # no such identity: exit 2 (issue 13)
+        with pytest.raises(UsageError):
             export(store, tmp_path, user=user, name="none.csv")
     assert not (tmp_path / "none.csv").exists()
+    # case and surrounding spaces do not matter (identities are stored lower-cased, DESIGN §3)
+    plain = read_csv(export(store, tmp_path, user="jsmith", name="a.csv").path)
+    assert read_csv(export(store, tmp_path, user="JSMITH ", name="b.csv").path) == plain
 
 
 @pytest.mark.parametrize("reason", [None, "", "   ", "\t\n"])
@@ -184,9 +187,9 @@ def test_reason_required(store, tmp_path, reason):
 
 
 def test_unknown_user_writes_nothing(store, tmp_path):
-    with pytest.raises(NoDataError) as err:
+    with pytest.raises(UsageError) as err:  # an identity that does not exist: exit 2 (issue 13)
         export(store, tmp_path, user="nobody")
-    assert err.value.exit_code == 1 and "no file written" in str(err.value)
+    assert err.value.exit_code == 2 and "no such identity" in str(err.value)
     assert "nobody" not in str(err.value)  # error messages never carry identities
     assert list(tmp_path.glob("out*")) == [] and list(tmp_path.glob(".out*")) == []
     assert store.audit_entries() == []

@@ -139,7 +139,7 @@ def test_audit_names_html_file(store, tmp_path):
 def test_refusals_write_nothing(store, tmp_path):
     with pytest.raises(UsageError):
         export(store, tmp_path, name="r.html", reason=" ")
-    with pytest.raises(NoDataError):
+    with pytest.raises(UsageError):  # no such identity (issue 13): exit 2, no file
         export(store, tmp_path, name="r.html", user="nobody")
     with pytest.raises(NoDataError):
         export(store, tmp_path, name="r.html", date_from=date(2025, 1, 1), date_to=date(2025, 1, 2))

@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from surfaudit.config import Config
+from surfaudit.org_sql import prepare
 from surfaudit.sql import dated_params, run_query, schedule_params, schedule_segments, social_params
 from surfaudit.store import Store
 
@@ -30,6 +31,7 @@ DAILY_COLUMNS = (
     "outside_hours_minutes", "requests", "flagged",
 )
 BLOCKED_COLUMNS = ("date", "requests", "attempts", "hosts", "top_host")
+ATTEMPT_COLUMNS = ("date", "host", "first_local", "last_local", "requests")  # queries/blocked_attempts.sql
 
 # The identity's own requests; `user` is a bound parameter, matched exactly.
 _RAW_SQL = """
@@ -54,6 +56,7 @@ class Investigation:
     blocked: pl.DataFrame  # BLOCKED_COLUMNS: the blocked report rows of this identity
     pieces: pl.DataFrame  # social pieces: date, period, start_local (naive), seconds, host
     totals: dict[str, Any] = field(default_factory=dict)
+    attempts: pl.DataFrame = field(default_factory=pl.DataFrame)  # ATTEMPT_COLUMNS: one row per blocked attempt
 
     @property
     def days(self) -> list[date]:
@@ -71,16 +74,18 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
         lo = params["utc_from"].replace(tzinfo=timezone.utc)
         hi = params["utc_to"].replace(tzinfo=timezone.utc)
         store.events_view(con, lo, hi)
+        prepare(con, cfg, date_from, date_to)  # aliases, scope and timetables (DESIGN §6)
         segments = run_query(con, "social_segments", params)
         daily = run_query(con, "social", params).select(DAILY_COLUMNS)
         blocked = run_query(con, "blocked", params).select(BLOCKED_COLUMNS)
+        attempts = run_query(con, "blocked_attempts", params).select(ATTEMPT_COLUMNS)
         con.sql("SET TimeZone = 'UTC'")
         raw = con.sql(_RAW_SQL, params={k: params[k] for k in ("user", "utc_from", "utc_to")}).pl()
     finally:
         con.close()
     raw = raw.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
     requests, pieces = _request_rows(cfg, raw, segments, date_from, date_to)
-    inv = Investigation(user, date_from, date_to, cfg, requests, daily, blocked, pieces)
+    inv = Investigation(user, date_from, date_to, cfg, requests, daily, blocked, pieces, attempts=attempts)
     inv.totals = _totals(inv)
     return inv
 
@@ -115,7 +120,7 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
     ).filter(pl.col("date").is_between(d1, d2))
 
     category = raw.filter(pl.col("action") == "allowed").unique(subset=keys, keep="first").select(*keys, "category")
-    starts = _piece_starts(cfg, segments)
+    starts = _piece_starts_sql(segments) if "piece_start_ms" in segments.columns else _piece_starts(cfg, segments)
     social = segments.with_columns(
         pl.Series("ts_utc", starts, dtype=pl.Datetime("us", "UTC")),
         pl.lit("allowed").alias("action"),
@@ -135,6 +140,20 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
         pl.col("covered_seconds").alias("seconds"), "host",
     ).filter(pl.col("seconds") > 0)
     return rows, pieces
+
+
+def _piece_starts_sql(segments: pl.DataFrame) -> list[datetime]:
+    """When each piece starts, from the query (`piece_start_ms`, the later of the
+    coverage start and the start of the identity's own timetable slot), so a person
+    on another schedule gets that schedule's edges; a request's own first piece
+    keeps the request's exact time (microseconds)."""
+    own_ms = (pl.col("ts").dt.epoch("us") + 500) // 1000  # as the SQL's round(epoch_us / 1000.0)
+    df = segments.select(
+        pl.when(pl.col("piece_start_ms") == own_ms).then(pl.col("ts").dt.convert_time_zone("UTC"))
+        .otherwise(pl.from_epoch(pl.col("piece_start_ms"), time_unit="ms").dt.replace_time_zone("UTC")
+                   .dt.cast_time_unit("us"))
+        .alias("start"))
+    return df["start"].to_list()
 
 
 def _piece_starts(cfg: Config, segments: pl.DataFrame) -> list[datetime]:

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from surfaudit.config import DAY_NAMES
 from surfaudit.export.charts import bar_chart, timeline
 from surfaudit.export.data import Investigation
-from surfaudit.export.policy import CLAUSES, POLICY_TITLE
+from surfaudit.export.policy import load_policy
+from surfaudit.people import work_hosts_of
 
 MAX_LANES = 31  # timeline rows before it shows only days with social time
 
@@ -219,13 +220,24 @@ def _method(inv: Investigation) -> str:
             f"should be discussed with the member of staff before any conclusion is drawn.</p></section>")
 
 
-def _policy() -> str:
+def _exemptions(inv: Investigation) -> str:
+    """Work use exempted for this person (their group's work_hosts): said, never silent."""
+    hosts = work_hosts_of(inv.cfg, inv.user)
+    if not hosts:
+        return ""
+    return (f'<section id="exemptions"><h2>Work use exempted</h2><p>This person\u2019s group uses '
+            f"{_e(', '.join(hosts))} (and their sub-domains) for work, so requests to them are not counted as "
+            f"social media time in this report (configured as the group\u2019s work_hosts).</p></section>")
+
+
+def _policy(inv: Investigation) -> str:
+    title, clauses = load_policy(inv.cfg.org)
     parts = []
-    for heading, quote, relates in CLAUSES:
+    for heading, quote, relates in clauses:
         parts.append(f"<h3>{_e(heading)}</h3><blockquote>\u201c{_e(quote)}\u201d</blockquote>"
                      f'<p class="relates">{_e(relates)}</p>')
     return (f'<section id="policy"><h2>Policy clauses this report relates to</h2>'
-            f'<p class="note">Quoted from: {_e(POLICY_TITLE)}; headings as in the policy.</p>{"".join(parts)}</section>')
+            f'<p class="note">Quoted from: {_e(title)}; headings as in the policy.</p>{"".join(parts)}</section>')
 
 
 def render_html(inv: Investigation, *, reason: str, generated: datetime, generated_by: str) -> bytes:
@@ -233,7 +245,7 @@ def render_html(inv: Investigation, *, reason: str, generated: datetime, generat
     title = f"Social media use \u2014 {inv.user} \u2014 {inv.date_from} to {inv.date_to}"
     body = "".join([
         _header(inv, reason, generated, generated_by), _summary(inv), _charts(inv),
-        _daily_table(inv), _blocked_table(inv), _method(inv), _policy(),
+        _daily_table(inv), _blocked_table(inv), _method(inv), _exemptions(inv), _policy(inv),
     ])
     footer = ("<footer>Confidential: personal data about a member of staff, produced for the reason stated above "
               "and recorded in the surfaudit audit log. Share it only with those running the investigation, "

@@ -25,6 +25,7 @@ from surfaudit.errors import NoDataError, OutputError, SurfauditError, UsageErro
 from surfaudit.export.csv_export import render_csv
 from surfaudit.export.data import gather
 from surfaudit.export.html_export import render_html
+from surfaudit.people import resolve_user
 from surfaudit.store import Store
 
 FORMATS = {".csv": "csv", ".html": "html"}
@@ -77,6 +78,7 @@ def export_investigation(store: Store, cfg: Config, user: str, reason: str, date
     fails after it, an `export-failed` entry follows.
     """
     user, reason, d1, d2, path, fmt = check_arguments(user, reason, date_from, date_to, output)
+    user = resolve_user(store, cfg, user)  # alias, any case, directory name or pseudonym -> the identity
     inv = gather(store, cfg, user, d1, d2)
     if inv.requests.height == 0 and inv.daily.height == 0:
         raise NoDataError(f"no requests for that identity between {d1} and {d2}: nothing exported, no file written")

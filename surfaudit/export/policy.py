@@ -51,3 +51,41 @@ CLAUSES: tuple[tuple[str, str, str], ...] = (
         "Any action should rest on the employee's account as well as on this estimate.",
     ),
 )
+
+
+def load_policy(org) -> tuple[str, tuple[tuple[str, str, str], ...]]:
+    """The title and clauses the HTML export quotes: `[policy]` (issue 13, point 7) or
+    the shipped ones above.
+
+    The clauses file is UTF-8 text in blocks separated by blank lines: the policy's
+    heading on the first line, the quoted sentence(s) next, and, when the block has
+    three lines or more, how the report relates to it on the last line. A file with
+    no block, or a block with only a heading, is a ConfigError naming file and line.
+    """
+    from surfaudit.errors import ConfigError
+
+    name = org.policy_name or (POLICY_TITLE if org.policy_clauses is None else "")
+    title = f"{name} ({org.policy_date})" if name and org.policy_date else (name or org.policy_date or POLICY_TITLE)
+    if org.policy_clauses is None:
+        return title, CLAUSES
+    path = org.policy_clauses
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: [policy].clauses: cannot read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    blocks, current, start = [], [], 0
+    for number, line in enumerate([*lines, ""], start=1):
+        if line.strip():
+            if not current:
+                start = number
+            current.append(line.strip())
+        elif current:
+            if len(current) < 2:
+                raise ConfigError(f"{path}: line {start}: a clause needs a heading and the quoted text")
+            quote = " ".join(current[1:-1]) if len(current) >= 3 else current[1]
+            relates = current[-1] if len(current) >= 3 else ""
+            blocks.append((current[0], quote, relates))
+            current = []
+    if not blocks:
+        raise ConfigError(f"{path}: line 1: no clauses (blocks of heading, quote, relation, separated by blank lines)")
+    return title, tuple(blocks)

@@ -15,8 +15,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from surfaudit import naming
 from surfaudit.config import Config
 from surfaudit.errors import UsageError
+from surfaudit.org_sql import check_filters, prepare
+from surfaudit.people import resolve_user
 from surfaudit.reports.blocked import blocked_report
 from surfaudit.reports.common import check_range, needed_utc_range, report_parameters
 from surfaudit.reports.social import social_report
@@ -36,26 +39,65 @@ class ReportResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
     months_read: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # exemptions and scope the figures reflect
 
 
 def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: date, *, user: str | None = None,
-               flagged: bool = False, by: str = "host", limit: int = 20) -> ReportResult:
+               flagged: bool = False, by: str = "host", limit: int = 20, site: str | None = None,
+               group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
+               reason: str | None = None) -> ReportResult:
+    """Run one report. `user` is matched as `surfaudit.people.resolve_user` says (exit 2
+    with suggestions when nothing matches); `site`/`group` limit it to those people;
+    naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a report
+    that names people with a directory is recorded in the audit log."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
+    how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
     con = duckdb.connect()
     if kind == "summary":
         months = store.events_view(con)  # one manifest state; its parts stay on disk while con lives
         return ReportResult(kind, summary_report(con), None, None, totals=manifest_totals(store), months_read=months)
     d1, d2 = check_range(date_from, date_to)
+    filters = check_filters(cfg, site, group)
+    if pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
+        raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
+                         "give the pseudonym to --user instead")
+    identity = resolve_user(store, cfg, user)
     lo, hi = needed_utc_range(cfg, d1, d2)
     months = store.events_view(con, lo, hi)
     if kind == "social":
-        table = social_report(con, cfg, d1, d2, user=user, flagged_only=flagged)
+        table = social_report(con, cfg, d1, d2, user=identity, flagged_only=flagged, filters=filters)
     elif kind == "blocked":
-        table = blocked_report(con, cfg, d1, d2, user=user)
+        table = blocked_report(con, cfg, d1, d2, user=identity, filters=filters)
     else:
-        table = top_report(con, cfg, d1, d2, by=by, user=user, limit=limit)
-    return ReportResult(kind, table, d1, d2, report_parameters(cfg), months_read=months)
+        prepare(con, cfg, d1, d2, filters)
+        table = top_report(con, cfg, d1, d2, by=by, user=identity, limit=limit)
+    column = "user" if "user" in table.columns else None
+    if column:
+        naming.record(store, cfg, how, f"report {kind}", table, target=identity, date_from=d1, date_to=d2,
+                      filters={"user": user, "site": filters.site, "group": filters.group, "flagged": flagged})
+        table = naming.apply(store, how, table)
+    notes = report_notes(cfg, kind)
+    parameters = report_parameters(cfg) | ({"notes": notes} if notes else {})  # JSON states them too
+    return ReportResult(kind, table, d1, d2, parameters, months_read=months, notes=notes)
+
+
+def report_notes(cfg: Config, kind: str) -> list[str]:
+    """What the figures reflect beyond [schedule]: scope and work-use exemptions (point 4)."""
+    org, notes = cfg.org, []
+    if org.staff_only:
+        notes.append("Scope: staff directory members only ([directory] scope = \"staff\"); "
+                     "others: `surfaudit users --unknown`.")
+    if kind == "social":
+        for g in org.groups.values():
+            if g.work_hosts:
+                notes.append(f"Work use exempted: for group {g.name}, {', '.join(g.work_hosts)} "
+                             "(and sub-domains) are not social time.")
+        if org.schedules or org.closed or org.sites or org.directory_path is not None:
+            bank = f" and {org.bank_holidays} bank holidays" if org.bank_holidays else ""
+            notes.append(f"Timetables: per person (directory row > group > site > [schedule]); "
+                         f"[calendar] closed days{bank} are non-workdays.")
+    return notes
 
 
 def manifest_totals(store: Store) -> dict[str, int]:

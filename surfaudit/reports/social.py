@@ -15,7 +15,8 @@ import polars as pl
 
 from surfaudit.config import Config
 from surfaudit.errors import UsageError
-from surfaudit.reports.common import range_params
+from surfaudit.org_sql import Filters, prepare
+from surfaudit.reports.common import check_range, range_params
 from surfaudit.sql import run_query, schedule_params, social_params
 
 SOCIAL_COLUMNS = (
@@ -25,8 +26,12 @@ SOCIAL_COLUMNS = (
 SEGMENT_COLUMNS = ("ts", "local_time", "user", "host", "url", "date", "period", "covered_seconds")
 
 
-def _params(cfg: Config, date_from, date_to, user) -> dict:
-    return {**range_params(cfg, date_from, date_to, user), **schedule_params(cfg), **social_params(cfg)}
+def _params(con, cfg: Config, date_from, date_to, user, filters: Filters | None = None) -> dict:
+    """Bound parameters, after registering the organisation's relations on `con`
+    (each identity-date's timetable is chosen in the SQL, DESIGN §6)."""
+    d1, d2 = check_range(date_from, date_to)
+    prepare(con, cfg, d1, d2, filters)
+    return {**range_params(cfg, d1, d2, user), **schedule_params(cfg), **social_params(cfg)}
 
 
 def social_segments(
@@ -40,7 +45,7 @@ def social_segments(
     """
     if not isinstance(user, str):
         raise UsageError("social segments need one identity (--user)")
-    df = run_query(con, "social_segments", _params(cfg, date_from, date_to, user))
+    df = run_query(con, "social_segments", _params(con, cfg, date_from, date_to, user))
     return df.select(SEGMENT_COLUMNS)
 
 
@@ -51,6 +56,7 @@ def social_report(
     date_to: date | str,
     user: str | None = None,
     flagged_only: bool = False,
+    filters: Filters | None = None,
 ) -> pl.DataFrame:
     """The social report of §6: one row per identity and local date with social time.
 
@@ -58,7 +64,7 @@ def social_report(
     in_break_minutes, outside_hours_minutes, requests, flagged; sorted by date,
     user. `user` is matched exactly (bound parameter).
     """
-    params = _params(cfg, date_from, date_to, user)
+    params = _params(con, cfg, date_from, date_to, user, filters)
     params["flag_minutes"] = float(cfg.social.flag_minutes)
     df = run_query(con, "social", params).select(SOCIAL_COLUMNS)
     if flagged_only:

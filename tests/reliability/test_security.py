@@ -2,7 +2,8 @@
 
 * `--user` values with quotes, `%`, `_`, `;` and SQL keywords are matched literally by
   the reports (real CLI): each returns exactly that identity's rows, and probes that
-  would match something as a LIKE pattern or an injection return nothing.
+  would match something as a LIKE pattern or an injection return nothing (exit 2: no
+  such identity).
 * `[store].path` pointing at a directory that holds other files: `purge` deletes only
   expired `<store>/events/month=YYYY-MM` partitions; decoy files and directories in the
   store root and its parent survive; a stray directory or a symlink inside events/ makes
@@ -55,7 +56,8 @@ def test_hostile_user_values_are_matched_literally(tmp_path):
         for kind in ("social", "blocked") if user in ("%", "' or '1'='1", "a%") else ("social",):
             r = run_cli("--store", str(store), "report", kind, "--user", user, "--format", "csv",
                         "--from", "2026-11-01", "--to", "2026-11-30", now=NOW)
-            assert_clean_stderr(r, (0, 1))
+            # an identity that does not exist is a usage error, never "no rows" (issue 13)
+            assert_clean_stderr(r, (0, 1) if user in per_user else (2,))
             rows = list(csv.DictReader(io.StringIO(r.out)))
             users = {row["user"] for row in rows}
             if kind == "blocked" or user not in per_user:

@@ -1,0 +1,154 @@
+"""The staff directory (DESIGN §5 `[directory]`): a CSV exported from the MIS, Active
+Directory or Entra ID, read into people and their aliases.
+
+Why it is strict: a report under the staff policy must be about the right person,
+so a directory that cannot be read, lacks an `identity` column, repeats an
+identity, gives one alias to two people or names an unknown schedule is a
+ConfigError naming the file and line, never a silently smaller directory.
+
+Columns (headers matched case-insensitively, in any order; other columns, which
+directory exports carry many of, are ignored): identity (required), name, group,
+site, aliases, schedule, workdays; aliases and workdays are ';'-separated.
+Identities and aliases compare lower-cased and trimmed, like stored identities
+(DESIGN §3), so `LTE\\DPatel` and `dpatel@lte.org.uk` can both be aliases of `dpatel`.
+The file is read once per (path, size, mtime) in a process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from surfaudit.config_names import day_number
+from surfaudit.errors import ConfigError
+
+COLUMNS = ("identity", "name", "group", "site", "aliases", "schedule", "workdays")
+_HEADER_ALIASES = {"identity": "identity", "user": "identity", "username": "identity", "name": "name",
+                   "display name": "name", "displayname": "name", "group": "group", "site": "site",
+                   "school": "site", "aliases": "aliases", "alias": "aliases", "schedule": "schedule",
+                   "workdays": "workdays"}
+
+
+@dataclass(frozen=True)
+class Person:
+    identity: str
+    name: str | None = None
+    group: str | None = None
+    site: str | None = None
+    schedule: str | None = None
+    workdays: tuple[int, ...] | None = None  # Monday = 0; None = the schedule's
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Directory:
+    path: Path | None
+    people: tuple[Person, ...] = ()
+
+    def alias_map(self) -> dict[str, str]:
+        """alias (lower-cased) -> identity; identities map to themselves."""
+        out = {p.identity: p.identity for p in self.people}
+        for p in self.people:
+            for a in p.aliases:
+                out[a] = p.identity
+        return out
+
+    def by_identity(self) -> dict[str, Person]:
+        return {p.identity: p for p in self.people}
+
+
+EMPTY = Directory(None)
+_CACHE: dict[tuple, Directory] = {}
+
+
+def identity_key(text: str) -> str:
+    """How identities and aliases compare: trimmed and lower-cased (DESIGN §3)."""
+    return text.strip().lower()
+
+
+def load_directory(cfg) -> Directory:
+    """The configured directory (EMPTY without `[directory].path`)."""
+    path = cfg.org.directory_path
+    if path is None:
+        return EMPTY
+    try:
+        st = path.stat()
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: [directory].path: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: [directory].path: cannot read ({exc.strerror})") from None
+    key = (str(path), st.st_size, st.st_mtime_ns, tuple(sorted(cfg.org.schedules)))
+    if key not in _CACHE:
+        _CACHE[key] = parse_directory(raw, path, set(cfg.org.schedules))
+    return _CACHE[key]
+
+
+def parse_directory(raw: bytes, path: Path | None, schedules: set[str]) -> Directory:
+    """Parse the CSV bytes; every problem is a ConfigError naming file and line."""
+    where = str(path) if path else "directory"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    sample = text[:4096]
+    delimiter = ";" if sample.count(";") > sample.count(",") and "," not in sample.splitlines()[0] else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ConfigError(f"{where}: line 1: empty directory (expected a header with an 'identity' column)") from None
+    except csv.Error as exc:
+        raise ConfigError(f"{where}: line 1: not CSV ({exc})") from None
+    columns: dict[str, int] = {}
+    for i, h in enumerate(header):
+        name = _HEADER_ALIASES.get(h.strip().lower())
+        if name and name not in columns:
+            columns[name] = i
+    if "identity" not in columns:
+        raise ConfigError(f"{where}: line 1: no 'identity' column in the header "
+                          f"(expected {', '.join(COLUMNS)}; only identity is required)")
+    people: list[Person] = []
+    owner: dict[str, tuple[str, int]] = {}  # identity or alias -> (identity, line)
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            person = _person(row, columns, schedules, where, line)
+            for key in (person.identity, *person.aliases):
+                if key in owner and owner[key][0] != person.identity:
+                    raise ConfigError(f"{where}: line {line}: {key!r} already belongs to "
+                                      f"{owner[key][0]!r} (line {owner[key][1]})")
+                if key == person.identity and key in owner:
+                    raise ConfigError(f"{where}: line {line}: identity {key!r} is repeated (line {owner[key][1]})")
+                owner[key] = (person.identity, line)
+            people.append(person)
+    except csv.Error as exc:
+        raise ConfigError(f"{where}: line {reader.line_num}: not CSV ({exc})") from None
+    return Directory(path, tuple(people))
+
+
+def _person(row: list[str], columns: dict[str, int], schedules: set[str], where: str, line: int) -> Person:
+    def cell(name: str) -> str:
+        i = columns.get(name)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    identity = identity_key(cell("identity"))
+    if not identity:
+        raise ConfigError(f"{where}: line {line}: empty identity")
+    aliases = tuple(dict.fromkeys(a for a in (identity_key(x) for x in cell("aliases").split(";"))
+                                  if a and a != identity))
+    schedule = cell("schedule") or None
+    if schedule is not None and schedule not in schedules:
+        raise ConfigError(f"{where}: line {line}: schedule {schedule!r} is not defined (no [schedules.{schedule}])")
+    workdays = None
+    if cell("workdays"):
+        numbers = [day_number(d) for d in cell("workdays").replace(",", ";").split(";") if d.strip()]
+        if not numbers or None in numbers:
+            raise ConfigError(f"{where}: line {line}: workdays {cell('workdays')!r}: use mon..sun separated by ';'")
+        workdays = tuple(sorted(set(numbers)))
+    return Person(identity=identity, name=cell("name") or None, group=cell("group").lower() or None,
+                  site=cell("site").lower() or None, schedule=schedule, workdays=workdays, aliases=aliases)

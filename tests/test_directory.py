@@ -1,0 +1,112 @@
+"""The staff directory (DESIGN §5 `[directory]`, issue 13 point 1): parsing, errors that
+name the file and line, aliases resolved when reports run, and scope "staff".
+
+2026-01-05 is a Monday in GMT (local = UTC); default [schedule] (work 08:00-17:00).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest_org import evc, org_cfg  # noqa: E402
+from conftest_reports import events_con, rows_of  # noqa: E402
+
+from surfaudit.directory import load_directory, parse_directory  # noqa: E402
+from surfaudit.errors import ConfigError  # noqa: E402
+from surfaudit.reports import blocked_report, social_report  # noqa: E402
+
+D = date(2026, 1, 5)
+FB = "www.facebook.com"
+STAFF = ("\ufeffIDENTITY,Display Name,Group,Site,Aliases,Employee No\n"
+         "AMorgan,Alice Morgan,teachers,north,LTE\\AMorgan;amorgan@lte.sch.uk,1001\n"
+         "bokafor,Ben Okafor,,,,1002\n")
+
+
+def test_headers_any_case_extra_columns_ignored_and_keys_lower_cased(tmp_path):
+    cfg = org_cfg(tmp_path, "", STAFF)
+    d = load_directory(cfg)
+    people = d.by_identity()
+    assert set(people) == {"amorgan", "bokafor"}
+    a = people["amorgan"]
+    assert (a.name, a.group, a.site, a.aliases) == ("Alice Morgan", "teachers", "north",
+                                                    ("lte\\amorgan", "amorgan@lte.sch.uk"))
+    assert d.alias_map()["lte\\amorgan"] == "amorgan" and d.alias_map()["bokafor"] == "bokafor"
+
+
+def test_only_identity_is_required():
+    d = parse_directory(b"identity\nx\n\ny\n", None, set())
+    assert [p.identity for p in d.people] == ["x", "y"]
+
+
+@pytest.mark.parametrize("text,line,needle", [
+    ("name,group\nAlice,t\n", 1, "no 'identity' column"),
+    ("", 1, "empty directory"),
+    ("identity,name\na,A\n,B\n", 3, "empty identity"),
+    ("identity,name\na,A\nb,B\nA,again\n", 4, "repeated"),
+    ("identity,aliases\na,x\nb,X\n", 3, "already belongs to 'a'"),
+    ("identity,aliases\na,\nb,a\n", 3, "already belongs to 'a'"),
+    ("identity,workdays\na,mon;funday\n", 2, "workdays"),
+    ("identity,schedule\na,\nb,nosuch\n", 3, "nosuch"),
+    ('identity,name\na,"unterminated\n', 2, "not CSV"),
+])
+def test_malformed_directory_is_a_config_error_naming_file_and_line(tmp_path, text, line, needle):
+    path = tmp_path / "staff.csv"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        parse_directory(path.read_bytes(), path, set())
+    message = str(info.value)
+    if needle != "not CSV":
+        assert f"line {line}:" in message
+    assert str(path) in message and needle in message
+
+
+def test_missing_directory_file_names_it(tmp_path):
+    cfg = org_cfg(tmp_path, '[directory]\npath = "nowhere.csv"\n')
+    with pytest.raises(ConfigError) as info:
+        load_directory(cfg)
+    assert "nowhere.csv" in str(info.value) and "not found" in str(info.value)
+
+
+def test_aliases_resolve_at_query_time_and_join_one_history(tmp_path):
+    cfg = org_cfg(tmp_path, "", STAFF)
+    rows = [
+        evc("2026-01-05T09:00:00Z", "lte\\amorgan", FB),  # squid: DOMAIN\user (stored lower-cased)
+        evc("2026-01-05T09:02:00Z", "amorgan@lte.sch.uk", FB),  # SurfProtect: UPN
+        evc("2026-01-05T09:03:00Z", "amorgan", FB),
+        evc("2026-01-05T09:10:00Z", "lte\\amorgan", "www.tiktok.com", "blocked"),
+        evc("2026-01-05T09:10:30Z", "amorgan@lte.sch.uk", "www.tiktok.com", "blocked"),
+    ]
+    # one identity: 09:00 -> 09:02 -> 09:03 covered 120 + 60 s, then the 60 s tail = 4.00
+    social = rows_of(social_report(events_con(rows), cfg, D, D))
+    assert social == [("amorgan", D, 4.0, 4.0, 0.0, 0.0, 3, False)]
+    # the two blocked requests 30 s apart are one attempt of one person
+    blocked = rows_of(blocked_report(events_con(rows), cfg, D, D))
+    assert blocked == [("amorgan", D, 2, 1, 1, "www.tiktok.com")]
+    # editing the directory re-attributes history without re-ingesting
+    (tmp_path / "staff.csv").write_text("identity\namorgan\nbokafor\n")
+    cfg2 = org_cfg(tmp_path, "[directory]\npath = \"staff.csv\"\nscope = \"all\"\n")
+    users = {r[0] for r in rows_of(social_report(events_con(rows), cfg2, D, D))}
+    assert users == {"amorgan", "lte\\amorgan", "amorgan@lte.sch.uk"}
+
+
+def test_scope_staff_hides_pupils_and_all_shows_them(tmp_path):
+    rows = [evc("2026-01-05T09:00:00Z", u, FB) for u in ("amorgan", "pupil17", "10.0.0.99")]
+    rows.append(evc("2026-01-05T09:00:00Z", "pupil17", "bad.example", "blocked"))
+    staff = org_cfg(tmp_path, "", STAFF)
+    assert staff.org.staff_only  # the default scope with a directory
+    assert {r[0] for r in rows_of(social_report(events_con(rows), staff, D, D))} == {"amorgan"}
+    assert rows_of(blocked_report(events_con(rows), staff, D, D)) == []
+    everyone = org_cfg(tmp_path, '[directory]\npath = "staff.csv"\nscope = "all"\n')
+    assert {r[0] for r in rows_of(social_report(events_con(rows), everyone, D, D))} == {
+        "amorgan", "pupil17", "10.0.0.99"}
+
+
+def test_without_a_directory_nothing_is_resolved_or_hidden(tmp_path):
+    cfg = org_cfg(tmp_path, "")
+    rows = [evc("2026-01-05T09:00:00Z", u, FB) for u in ("lte\\amorgan", "pupil17")]
+    assert {r[0] for r in rows_of(social_report(events_con(rows), cfg, D, D))} == {"lte\\amorgan", "pupil17"}

@@ -1,0 +1,198 @@
+"""Finding people and naming them (issue 13 points 1, 5, 6) through the real CLI:
+`--user` by alias, any case or directory name; an unknown `--user` (exit 2 with close
+matches on stderr); scope "staff" hiding a pupil whom `users --unknown` lists; and the
+audit entries of reports and listings that name people.
+
+Data (squid, Monday 2026-01-05, GMT so local = UTC): amorgan logs in as `LTE\\AMorgan`
+at 09:00 and as `amorgan` at 09:02, both on Facebook (120 s + 60 s tail = 3.00
+minutes outside break); pupil17 and an anonymous client use Facebook at 09:00.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.conftest import run_cli, squid_line, utc
+
+RANGE = ("--from", "2026-01-05", "--to", "2026-01-05")
+STAFF = ("identity,name,group,site,aliases\n"
+         "amorgan,Alice Morgan,teachers,north,LTE\\AMorgan;amorgan@lte.sch.uk\n"
+         "bokafor,Ben Okafor,comms,south,\n")
+SOCIAL_ROW = "amorgan,2026-01-05,3.0,3.0,0.0,0.0,2,false"
+
+
+def make(tmp_path, extra: str = "") -> tuple:
+    (tmp_path / "staff.csv").write_text(STAFF)
+    cfg = tmp_path / "surfaudit.toml"
+    cfg.write_text(f'[store]\npath = "store"\n[retention]\nmonths = 1200\n[directory]\npath = "staff.csv"\n'
+                   f'[sites.north]\nclients = ["10.1.0.0/16"]\n[sites.south]\n{extra}')
+    log = tmp_path / "access.log"
+    log.write_text("\n".join([
+        squid_line(utc(2026, 1, 5, 9, 0), "LTE\\\\AMorgan", "www.facebook.com", ip="10.1.0.5"),  # squid escapes \\
+        squid_line(utc(2026, 1, 5, 9, 2), "amorgan", "www.facebook.com", ip="10.1.0.5"),
+        squid_line(utc(2026, 1, 5, 9, 0), "pupil17", "www.facebook.com", ip="10.1.7.7"),
+        squid_line(utc(2026, 1, 5, 9, 0), "-", "www.facebook.com", ip="10.2.0.9"),
+    ]) + "\n")
+
+    def cli(*args):
+        return run_cli("--config", str(cfg), *args, env={"SURFAUDIT_NOW": "2026-01-20T12:00:00Z"})
+
+    ingested = cli("ingest", str(log))
+    assert ingested.code == 0, ingested.err
+    return cli, cfg
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return make(tmp_path_factory.mktemp("users"))
+
+
+def audit_entries(cli) -> list[dict]:
+    run = cli("audit", "--format", "json")
+    assert run.code == 0, run.err
+    return json.loads(run.out)
+
+
+def test_alias_mixed_case_and_directory_name_give_the_same_rows(env):
+    cli, _ = env
+    runs = [cli("report", "social", *RANGE, "--format", "csv", "--user", u)
+            for u in ("amorgan", "AMorgan", "LTE\\amorgan", "lte\\AMORGAN", "AMorgan@LTE.sch.uk", "alice  morgan")]
+    for run in runs:
+        assert run.code == 0 and "error" not in run.err, run.err
+        assert all(line.startswith("surfaudit: note: ") for line in run.err.splitlines())
+        assert run.out == runs[0].out
+    assert runs[0].out.splitlines()[1:] == [SOCIAL_ROW]
+
+
+def test_unknown_user_exits_2_with_close_matches_on_stderr(env):
+    cli, _ = env
+    run = cli("report", "social", *RANGE, "--user", "amorgn")
+    assert run.code == 2 and run.out == ""
+    assert run.err.count("\n") == 1 and run.err.startswith("surfaudit: error: --user: no such identity")
+    assert "did you mean: amorgan" in run.err
+    run = cli("report", "blocked", *RANGE, "--user", "Alice Morgen")
+    assert run.code == 2 and "Alice Morgan" in run.err and run.out == ""
+    run = cli("export", "--user", "bokafur", "--reason", "test", "--output", "/tmp/never.csv", *RANGE)
+    assert run.code == 2 and "bokafor" in run.err
+
+
+def test_scope_staff_hides_a_pupil_whom_users_unknown_lists(env):
+    cli, _ = env
+    report = cli("report", "social", *RANGE, "--format", "csv")
+    assert report.code == 0
+    assert report.out.splitlines()[1:] == [SOCIAL_ROW]  # no pupil17, no anonymous client
+    assert "Scope: staff directory members only" in report.err  # stated, on stderr beside the CSV
+    unknown = cli("users", "--unknown", "--format", "csv")
+    assert unknown.code == 0, unknown.err
+    rows = list(csv.DictReader(io.StringIO(unknown.out)))
+    assert {r["identity"] for r in rows} == {"pupil17", "10.2.0.9"}
+    by_id = {r["identity"]: r for r in rows}
+    assert by_id["pupil17"]["site"] == "north" and by_id["10.2.0.9"]["site"] == ""  # south has no clients
+    assert by_id["pupil17"]["requests"] == "1" and by_id["pupil17"]["in_directory"] == "false"
+    everyone = list(csv.DictReader(io.StringIO(cli("users", "--format", "csv").out)))
+    a = next(r for r in everyone if r["identity"] == "amorgan")
+    assert (a["name"], a["group"], a["site"], a["requests"]) == ("Alice Morgan", "teachers", "north", "2")
+    assert a["first_seen"] == "2026-01-05 09:00" and a["last_seen"] == "2026-01-05 09:02"
+    b = next(r for r in everyone if r["identity"] == "bokafor")
+    assert b["requests"] == "0" and b["first_seen"] == ""  # in the directory, never seen
+    north = list(csv.DictReader(io.StringIO(cli("users", "--site", "north", "--format", "csv").out)))
+    assert {r["identity"] for r in north} == {"amorgan", "pupil17"}
+    comms = list(csv.DictReader(io.StringIO(cli("users", "--group", "comms", "--format", "csv").out)))
+    assert [r["identity"] for r in comms] == ["bokafor"]
+    outside = cli("report", "social", *RANGE, "--user", "pupil17")
+    assert outside.code == 2 and "users --unknown" in outside.err
+    bad = cli("users", "--site", "nowhere")
+    assert bad.code == 2 and "--site" in bad.err
+
+
+def test_reports_and_listings_that_name_people_are_audited(tmp_path):
+    cli, _ = make(tmp_path)
+    before = len(audit_entries(cli))
+    assert cli("report", "social", *RANGE, "--format", "csv", "--site", "north").code == 0
+    assert cli("users", "--format", "csv").code == 0
+    assert cli("report", "social", *RANGE, "--format", "csv", "--pseudonymise").code == 0  # names nobody
+    new = audit_entries(cli)[before:]
+    assert [e["command"] for e in new] == ["report social", "users"]
+    social, users = new
+    assert social["detail"] == "named 1 people; filters site=north" and social["rows"] == 1
+    assert (social["date_from"], social["date_to"]) == ("2026-01-05", "2026-01-05")
+    assert users["detail"] == "named 4 people" and social["os_user"]
+
+
+def test_privacy_pseudonymises_unless_reveal_with_reason(tmp_path):
+    cli, cfg = make(tmp_path, "[privacy]\nreports_name_people = false\n")
+    before = len(audit_entries(cli))
+    hidden = cli("report", "social", *RANGE, "--format", "csv")
+    assert hidden.code == 0 and "amorgan" not in hidden.out
+    pseudonym = hidden.out.splitlines()[1].split(",")[0]
+    assert pseudonym.startswith("staff-")
+    # the pseudonym a report printed is accepted back by --user (and stays pseudonymised)
+    again = cli("report", "social", *RANGE, "--format", "csv", "--user", pseudonym)
+    assert again.code == 0 and again.out == hidden.out
+    listing = cli("users", "--format", "csv")
+    assert listing.code == 0 and "amorgan" not in listing.out and "Alice" not in listing.out
+    assert audit_entries(cli)[before:] == []  # nobody was named
+    no_reason = cli("report", "social", *RANGE, "--reveal")
+    assert no_reason.code == 2 and "--reason" in no_reason.err
+    shown = cli("report", "social", *RANGE, "--format", "csv", "--reveal", "--reason", "HR case 12")
+    assert shown.code == 0 and shown.out.splitlines()[1:] == [SOCIAL_ROW]
+    entry = audit_entries(cli)[-1]
+    assert (entry["command"], entry["reason"], entry["detail"]) == ("report social", "HR case 12", "named 1 people")
+
+
+def test_work_hosts_exemption_is_stated_and_policy_comes_from_config(tmp_path):
+    clauses = tmp_path / "clauses.txt"
+    clauses.write_text("Personal use at work\nStaff may use social media in their breaks only.\n"
+                       "The report separates break time from lesson time.\n\n"
+                       "Official accounts\nThe communications team runs the trust's pages.\n")
+    cli, _ = make(tmp_path, '[groups.teachers]\nwork_hosts = ["facebook.com"]\n'
+                            f'[policy]\nname = "Northfield Trust staff IT policy"\ndate = "March 2026"\n'
+                            f'clauses = "{clauses}"\n')
+    run = cli("report", "social", *RANGE, "--format", "csv")
+    assert run.code == 0 and run.out.splitlines()[1:] == []  # amorgan's Facebook is work for teachers
+    assert "Work use exempted: for group teachers, facebook.com" in run.err
+    table = cli("report", "social", *RANGE)
+    assert "Work use exempted" in table.out
+    out = tmp_path / "amorgan.html"
+    export = cli("export", "--user", "AMorgan", "--reason", "test of the exemption", *RANGE, "--output", str(out))
+    assert export.code == 0, export.err
+    page = out.read_text()
+    assert "Work use exempted" in page and "facebook.com" in page
+    assert "Northfield Trust staff IT policy (March 2026)" in page
+    assert "Staff may use social media in their breaks only." in page and "Official accounts" in page
+    assert "Learning Trust for Excellence" not in page  # not the shipped policy
+    entry = audit_entries(cli)[-1]
+    assert (entry["command"], entry["target"]) == ("export", "amorgan")  # the alias resolved
+
+
+def test_sample_trust_config_names_people_and_applies_two_sites(tmp_path):
+    """The README's trust commands on the shipped samples (sample_logs/trust/)."""
+    from tests.conftest import ROOT, SAMPLES
+
+    trust = ROOT / "sample_logs" / "trust" / "surfaudit.toml"
+    store = tmp_path / "store"
+    assert run_cli("--config", str(trust), "--store", str(store), "ingest", str(SAMPLES)).code == 1  # bad lines on purpose
+
+    def csv_rows(*args):
+        run = run_cli("--config", str(trust), "--store", str(store), *args, "--format", "csv")
+        assert run.code == 0, run.err
+        return list(csv.DictReader(io.StringIO(run.out)))
+
+    named = csv_rows("report", "social", "--from", "2026-10-26", "--to", "2026-11-06", "--user", "Alice Morgan")
+    assert {r["user"] for r in named} == {"amorgan"} and len(named) == 10
+    inset = next(r for r in named if r["date"] == "2026-11-02")  # the INSET day: all outside hours
+    assert inset["outside_hours_minutes"] == inset["social_minutes"] and inset["outside_break_minutes"] == "0.0"
+    unknown = {r["identity"] for r in csv_rows("users", "--unknown")}
+    assert unknown == {"10.20.1.11", "10.20.1.12", "10.20.1.57", "10.30.0.40"}
+    dpatel = csv_rows("report", "social", "--from", "2026-10-26", "--to", "2026-11-06", "--user", "LTE\\DPatel")
+    # dpatel's evening X use is comms work: outside hours only on the INSET day (his lunch-time use)
+    assert dpatel and all(r["outside_hours_minutes"] == "0.0" for r in dpatel if r["date"] != "2026-11-02")
+    # c.nguyen's 19.50 minutes of lunch-time YouTube on Mon 26 Oct: in the 12:00-13:00 break of
+    # [schedule] (tests/golden/report_social.csv), outside break at Riverside (lunch 12:30-13:30)
+    cn = csv_rows("report", "social", "--from", "2026-10-26", "--to", "2026-10-26", "--user", "c.nguyen")
+    assert [(r["social_minutes"], r["outside_break_minutes"], r["in_break_minutes"]) for r in cn] == [
+        ("19.5", "19.5", "0.0")]
