@@ -44,6 +44,8 @@ class KeyTable:
         self.hi = np.array([int.from_bytes(t[8:16], "little") for t in texts], dtype=np.uint64)
         self.lens = np.array([len(t) for t in texts], dtype=np.int64)
         self.codes = np.array(list(codes.values()), dtype=np.int64)
+        self.firsts = np.zeros(256, dtype=np.bool_)  # the first bytes of the words: a cheap filter
+        self.firsts[[t[0] for t in texts]] = True
         for mult in range(0x9E3779B97F4A7C15, 0x9E3779B97F4A7C15 + 2000, 2):
             slots = np.full(1 << self.BITS, -1, dtype=np.int64)
             for k, t in enumerate(texts):

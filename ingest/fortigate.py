@@ -113,7 +113,7 @@ def warm() -> None:
 
 def _kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
     return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
-                       _KEYS.lo, _KEYS.hi, _KEYS.lens, _KEYS.codes, _KEYS.slots, _KEYS.mult,
+                       _KEYS.lo, _KEYS.hi, _KEYS.lens, _KEYS.codes, _KEYS.slots, _KEYS.mult, _KEYS.firsts,
                        _ACTIONS.words, _ACTIONS.offsets, _ACTIONS.codes,
                        _VALUES.words, _VALUES.offsets, _VALUES.codes, _HTTPS, _HTTP, _METHOD_ITEM)
 
@@ -175,7 +175,7 @@ def _offset_us(data, a, b):
 
 @jit
 def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
-                klo, khi, klens, kcodes, kslots, kmult, awords, aoffsets, acodes, vwords, voffsets, vcodes,
+                klo, khi, klens, kcodes, kslots, kmult, kfirsts, awords, aoffsets, acodes, vwords, voffsets, vcodes,
                 https, http, method_item):
     """Read lines lo..hi into row i of the outputs (see `ingest.filterlog`)."""
     xw8 = np.empty(0, dtype=np.uint64)
@@ -237,11 +237,12 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 a = p
                 p = fl.find2(data, w8, p, e, 32, 32)
                 b = p
-            key = fl.key_code(data, w8, ka, kb, klo, khi, klens, kcodes, kslots, kmult)
-            if key >= 0 and va[key] < 0:
-                va[key] = a
-                vb[key] = b
-                esc[key] = escaped
+            if kfirsts[data[ka]]:
+                key = fl.key_code(data, w8, ka, kb, klo, khi, klens, kcodes, kslots, kmult)
+                if key >= 0 and va[key] < 0:
+                    va[key] = a
+                    vb[key] = b
+                    esc[key] = escaped
         if not good:
             fl.reject(flags, numbers, i, _PAIR)
             continue
