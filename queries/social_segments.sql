@@ -90,56 +90,14 @@ days AS (
                INTERVAL 1 DAY) AS t(d)
 ),
 member_schedule AS (
-    -- a directory member's schedule: its row's, else its group's, else its
-    -- site's, else '' ([schedule]); own_workdays: the row's (NULL = the schedule's)
-    SELECT p.identity, coalesce(p.schedule, g.schedule, st.schedule, '') AS schedule,
-           p.workdays AS own_workdays
-    FROM org_people AS p
-    LEFT JOIN org_groups AS g ON g.grp = p.grp
-    LEFT JOIN org_sites AS st ON st.site = p.site
+    {{timetable_members}}
 ),
 kinds AS (
-    -- every timetable that can apply: each schedule with its workdays, and each
-    -- member's schedule with the member's own workdays (one with the defaults)
-    SELECT schedule, workdays, row_number() OVER (ORDER BY schedule, workdays) AS k
-    FROM (
-        SELECT schedule, workdays FROM org_timetables
-        UNION
-        SELECT schedule, own_workdays FROM member_schedule WHERE own_workdays IS NOT NULL
-    )
-),
-kind_days AS (
-    -- a closed day or bank holiday is a non-workday for everyone
-    SELECT kinds.k, kinds.schedule, days.d,
-           list_contains(kinds.workdays, isodow(days.d))
-               AND days.d NOT IN (SELECT d FROM org_closed) AS workday
-    FROM kinds CROSS JOIN days
-),
-slots AS (
-    SELECT kd.k, kd.d, seg.start_min, seg.period
-    FROM kind_days AS kd JOIN org_segments AS seg ON seg.schedule = kd.schedule
-    WHERE kd.workday
-    UNION ALL
-    SELECT kd.k, kd.d, 0 AS start_min, 'outside_hours' AS period
-    FROM kind_days AS kd
-    WHERE NOT kd.workday
-),
-bounds AS (
-    -- local clock boundaries of each date converted through the tz database;
-    -- the running max keeps them monotonic inside skipped/repeated hours.
-    -- (ICU maps a clock time in a repeated autumn hour to its later occurrence
-    -- and one in a skipped spring hour to the offset before the change; only a
-    -- schedule edge inside 01:00-02:00 on a UK clock-change Sunday is affected.)
-    SELECT k, d, start_min, period,
-           max(epoch_ms(timezone($tz, CAST(d AS TIMESTAMP) + to_minutes(start_min))))
-               OVER (PARTITION BY k, d ORDER BY start_min ROWS UNBOUNDED PRECEDING) AS start_ms,
-           epoch_ms(timezone($tz, CAST(d + 1 AS TIMESTAMP))) AS day_end_ms
-    FROM slots
+    {{timetable_kinds}}
 ),
 slot AS (
-    SELECT k, d, period, start_ms,
-           coalesce(lead(start_ms) OVER (PARTITION BY k, d ORDER BY start_min), day_end_ms) AS end_ms
-    FROM bounds
+    -- every timetable's classified slots on every date of the range
+    {{timetable_slots}}
 ),
 slot_hours AS (
     -- each slot under every UTC hour its span touches (a few per date)
@@ -175,40 +133,9 @@ candidates AS MATERIALIZED (
 user_days AS (
     SELECT u."user", days.d FROM (SELECT DISTINCT "user" FROM candidates) AS u CROSS JOIN days
 ),
-quarter_hours AS (
-    -- the local date of every UTC quarter hour of the range (UTC offsets and their
-    -- changes are whole quarter hours), so the rows below need no tz conversion each
-    SELECT q, CAST(timezone($tz, make_timestamp(q * 900000000)::TIMESTAMPTZ) AS DATE) AS d
-    FROM range(epoch_ms(timezone('UTC', $utc_from::TIMESTAMP)) // 900000,
-               epoch_ms(timezone('UTC', $utc_to::TIMESTAMP)) // 900000 + 1) AS t(q)
-),
-first_site AS (
-    -- the site of an identity's first request on a local date, by client address;
-    -- only for identities without a directory row (org_client_events is empty
-    -- unless some site has `clients`)
-    SELECT "user", d, surfaudit_site_of(ip) AS site
-    FROM (
-        SELECT e."user", qh.d, arg_min(e.client_ip, e.ts) AS ip
-        FROM org_client_events AS e
-        JOIN quarter_hours AS qh ON qh.q = epoch_ms(e.ts) // 900000
-        WHERE e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
-          AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
-          AND e."user" IN (SELECT "user" FROM user_days)
-          AND e."user" NOT IN (SELECT identity FROM org_people)
-        GROUP BY ALL
-    )
-),
 who AS (
-    -- DESIGN §6 "Which timetable applies", per identity and local date: the
-    -- member's schedule (row > group > site), else the site of the first
-    -- request's address, else [schedule]; workdays: the row's, else the schedule's
-    SELECT ud."user", ud.d, kinds.k
-    FROM user_days AS ud
-    LEFT JOIN member_schedule AS m ON m.identity = ud."user"
-    LEFT JOIN first_site AS fs ON fs."user" = ud."user" AND fs.d = ud.d AND m.identity IS NULL
-    LEFT JOIN org_sites AS st ON st.site = fs.site
-    JOIN org_timetables AS t ON t.schedule = coalesce(m.schedule, st.schedule, '')
-    JOIN kinds ON kinds.schedule = t.schedule AND kinds.workdays = coalesce(m.own_workdays, t.workdays)
+    -- the timetable k of each identity and local date (DESIGN §6)
+    {{timetable_who}}
 ),
 pieces AS (
     -- only the slots of the identity's own timetable on that date count

@@ -196,3 +196,24 @@ def test_sample_trust_config_names_people_and_applies_two_sites(tmp_path):
     cn = csv_rows("report", "social", "--from", "2026-10-26", "--to", "2026-10-26", "--user", "c.nguyen")
     assert [(r["social_minutes"], r["outside_break_minutes"], r["in_break_minutes"]) for r in cn] == [
         ("19.5", "19.5", "0.0")]
+
+
+def test_export_labels_every_row_with_the_persons_own_timetable(tmp_path):
+    # teachers work 10:00-20:00 here: amorgan's 09:00-09:03 Facebook and a 09:30 BBC
+    # request are outside hours for her (under [schedule] they would be outside break)
+    cli, _ = make(tmp_path, '[schedules.late]\nwork_hours = "10:00-20:00"\nbreaks = []\n'
+                            '[groups.teachers]\nschedule = "late"\n')
+    extra = tmp_path / "more.log"
+    extra.write_text(squid_line(utc(2026, 1, 5, 9, 30), "amorgan", "www.bbc.co.uk", ip="10.1.0.5") + "\n")
+    assert cli("ingest", str(extra)).code == 0
+    report = cli("report", "social", *RANGE, "--format", "csv", "--user", "amorgan")
+    assert report.out.splitlines()[1:] == ["amorgan,2026-01-05,3.0,0.0,0.0,3.0,2,false"]
+    out = tmp_path / "amorgan.csv"
+    run = cli("export", "--user", "amorgan", "--reason", "timetable check", *RANGE, "--output", str(out))
+    assert run.code == 0, run.err
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert [(r["host"], r["social"], r["period"], r["covered_seconds"]) for r in rows] == [
+        ("www.facebook.com", "true", "outside_hours", "120.000"),
+        ("www.facebook.com", "true", "outside_hours", "60.000"),
+        ("www.bbc.co.uk", "false", "outside_hours", "0.000"),
+    ]

@@ -80,7 +80,8 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
         blocked = run_query(con, "blocked", params).select(BLOCKED_COLUMNS)
         attempts = run_query(con, "blocked_attempts", params).select(ATTEMPT_COLUMNS)
         con.sql("SET TimeZone = 'UTC'")
-        raw = con.sql(_RAW_SQL, params={k: params[k] for k in ("user", "utc_from", "utc_to")}).pl()
+        # the identity's requests, each with its period under the identity's own timetable
+        raw = run_query(con, "request_periods", params)
     finally:
         con.close()
     raw = raw.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
@@ -112,7 +113,7 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
         pl.col("ts").dt.convert_time_zone(tz).dt.replace_time_zone(None).alias("local_time"),
     ).with_columns(
         pl.col("local_time").dt.date().alias("date"),
-        period_expr(cfg, pl.col("local_time")).alias("period"),
+        (pl.col("period") if "period" in raw.columns else period_expr(cfg, pl.col("local_time"))).alias("period"),
         pl.lit(False).alias("social"),
         pl.lit(0.0).alias("covered_seconds"),
         pl.col("ts").alias("ts_utc"),
