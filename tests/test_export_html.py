@@ -92,7 +92,7 @@ def test_numbers_reason_user_threshold(store, tmp_path):
         ]
     # Tue 6 Jan: 41 min outside breaks, flagged; the blocked table: Mon 5 Jan, 2 requests in 1 attempt
     assert "41.00" in page.cells and "\u2691 yes" in page.cells
-    i = page.cells.index("2026-01-05", len(page.cells) - 20)
+    i = page.cells.index("2026-01-05", page.cells.index("Most blocked site"))  # the per-day blocked table
     assert page.cells[i:i + 6] == ["2026-01-05", "Mon", "2", "1", "1", "www.facebook.com"]
     for words in ("Idle gap: 300 seconds", "Tail: 60 seconds", "08:00\u201317:00", "10:30\u201310:50",
                   "12:00\u201313:00", "Mon, Tue, Wed, Thu, Fri", "Europe/London", "2026-01-05", "2026-01-09"):
@@ -114,7 +114,8 @@ def test_self_contained(store, tmp_path):
             assert not value.startswith(("http:", "https:", "//", "ftp:")), (tag, name, value)
     css = "".join(page.styles)
     assert "@import" not in css and not re.search(r"url\(\s*['\"]?(https?:)?//", css)
-    assert "@media print" in css and "break-before:page" in css
+    assert "@media print" in css and "size:A4" in css and "break-inside:avoid" in css
+    assert "break-before:page" not in css  # forced page breaks left half-empty pages (issue 14)
     assert not re.search(r"(src|href)\s*=\s*['\"]?https?://", html, re.I)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -152,3 +153,85 @@ def test_no_social_time_still_reports(store, tmp_path):
     assert "No social media time in this period." in page.all_text
     assert "0 of 5" in page.all_text
     _ = NOW
+
+
+# -- issue 14 point 1: sites, sessions and blocked attempts printed in the page; plain words ---------
+
+def section_cells(path: Path, section: str) -> list[str]:
+    """The table cells inside <section id=...>, in order."""
+    html = path.read_text(encoding="utf-8")
+    part = html.split(f'<section id="{section}"', 1)[1].split("</section>", 1)[0]
+    page = Page()
+    page.feed(part)
+    return page.cells
+
+
+def test_sites_sessions_blocked_sections(store, tmp_path):
+    path = export(store, tmp_path, name="report.html").path
+    # per site over the week (hand-computed, as in test_export_xlsx): outside breaks, in breaks,
+    # outside hours, total, allowed requests
+    assert section_cells(path, "sites")[6:] == [
+        "www.linkedin.com", "41.00", "0.00", "0.00", "41.00", "21",
+        "www.youtube.com", "3.00", "2.00", "0.00", "5.00", "2",
+        "www.instagram.com", "0.00", "0.00", "4.50", "4.50", "2",
+    ]
+    assert section_cells(path, "sessions")[6:] == [
+        "2026-01-05", "Mon", "10:48:00 \u2013 10:50:00", "www.youtube.com", "2.00", "In an official break",
+        "2026-01-05", "Mon", "10:50:00 \u2013 10:53:00", "www.youtube.com", "3.00", "Outside breaks (work hours)",
+        "2026-01-05", "Mon", "23:58:30 \u2013 24:00:00", "www.instagram.com", "1.50", "Outside work hours",
+        "2026-01-06", "Tue", "00:00:00 \u2013 00:03:00", "www.instagram.com", "3.00", "Outside work hours",
+        "2026-01-06", "Tue", "09:00:00 \u2013 09:41:00", "www.linkedin.com", "41.00", "Outside breaks (work hours)",
+    ]
+    # 12:30:00 and 12:30:30 to facebook are one attempt (60 s burst); the XSS host is another identity's
+    assert section_cells(path, "blocked")[5:10] == ["2026-01-05", "Mon", "12:30:00 \u2013 12:30:30",
+                                                    "www.facebook.com", "2"]
+    html = path.read_text(encoding="utf-8")
+    timeline = html.split('<section id="timeline"', 1)[1].split("</section>", 1)[0]
+    assert timeline.count('class="blocked-mark"') == 1 and "12:30:00 blocked: www.facebook.com (2 requests)" in timeline
+
+
+def test_attempt_rows_match_the_blocked_report(tmp_path):
+    """Per date, the listed attempts are the blocked report's `attempts` (one chain rule)."""
+    rows = sample_rows() + [ev(f"2026-01-07T14:{m:02d}:{s:02d}.000Z", "jsmith", h, "blocked")
+                            for m, s, h in [(0, 0, "a.com"), (0, 50, "a.com"), (2, 0, "a.com"), (2, 1, "b.com")]]
+    store = make_store(tmp_path / "store", rows)
+    path = export(store, tmp_path, name="r.html").path
+    listed = section_cells(path, "blocked")
+    per_day = listed[listed.index("Most blocked site") + 1:]
+    attempts = listed[5:listed.index("Date", 5)]
+    by_date: dict[str, int] = {}
+    for i in range(0, len(attempts), 5):
+        by_date[attempts[i]] = by_date.get(attempts[i], 0) + 1
+    assert by_date == {per_day[i]: int(per_day[i + 3]) for i in range(0, len(per_day), 6)} == {
+        "2026-01-05": 1, "2026-01-07": 3}  # a.com 14:00:00+14:00:50 chain, a.com 14:02, b.com 14:02:01
+
+
+def test_plain_words_no_bare_number_pairs(store, tmp_path):
+    page = parse(export(store, tmp_path, name="report.html").path)
+    text = page.all_text
+    assert not re.search(r"\b\d+ \(\d+\)", text)  # no "1 (2)" cards
+    assert "1 blocked attempt" in text and "2 requests refused by the web filter, counted as 1 attempt" in text
+    assert "1 of 5 days" in text and "Member of staff (login)" in text
+    assert "Device address" not in text
+
+
+def test_device_address_labelled_with_caveat(tmp_path):
+    store = make_store(tmp_path / "store", [ev("2026-01-06T09:00:00.000Z", "10.1.2.3", "www.linkedin.com")])
+    page = parse(export(store, tmp_path, user="10.1.2.3", name="ip.html").path)
+    text = page.all_text
+    assert "Device address (no user name in the logs)" in text
+    assert "several people may have used that device" in text
+
+
+def test_markup_comes_from_autoescaped_templates():
+    """Issue 15 point 3: no hand escaping or HTML string-building left in the export's Python."""
+    from surfaudit.export import html_export
+
+    export_dir = Path(html_export.__file__).parent
+    for py in export_dir.glob("*.py"):
+        source = py.read_text(encoding="utf-8")
+        assert "from html import" not in source and "html.escape" not in source and "escape(" not in source, py
+        assert "<svg" not in source and "<table" not in source and "<section" not in source, py
+    assert html_export.environment().autoescape is True
+    for name in ("report.html.j2", "charts.html.j2", "report.css"):
+        assert (export_dir / "templates" / name).is_file()

@@ -1,83 +1,62 @@
-"""The investigation report as ONE self-contained HTML file (inline CSS and SVG, no script).
+"""The investigation report as ONE self-contained HTML file, rendered from Jinja2 templates.
 
 Why this shape: the reader is an investigating manager on an ordinary office
 PC, possibly offline, possibly printing it for a meeting. So nothing is loaded
-from the network (no CDN, web font or script), the page prints cleanly (A4,
-one section per page where it helps), charts stay legible in black and white,
-and the estimate is explained in plain words next to its parameters, with the
-policy clauses it relates to. Every value from the data (the identity, hosts,
-the reason) is escaped: user names and URLs are attacker-controlled.
+from the network (no CDN, web font or script), the CSS (`templates/report.css`)
+is inlined, the page prints on A4 without half-empty pages, charts stay legible
+in black and white, and the estimate is explained in plain words next to its
+parameters, with the policy clauses it relates to.
+
+Markup lives in `templates/report.html.j2` and the chart macros in
+`templates/charts.html.j2`; this module only gathers the values. The template
+environment autoescapes everything: identities, hosts and the reason are
+attacker-controlled text, and no Python code here escapes by hand.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from html import escape
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
 from surfaudit.config import DAY_NAMES
-from surfaudit.export.charts import bar_chart, timeline
+from surfaudit.export import charts, views
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import load_policy
 from surfaudit.people import work_hosts_of
 
-MAX_LANES = 31  # timeline rows before it shows only days with social time
-
-CSS = """
-:root { --ink:#1d2330; --muted:#5d6676; --rule:#d5d9e0; --accent:#1f3a5f; --flag:#b3261e; }
-* { box-sizing: border-box; }
-body { margin:0; background:#eef0f3; color:var(--ink);
-  font:15px/1.5 "Segoe UI", -apple-system, Roboto, "Helvetica Neue", Arial, "DejaVu Sans", sans-serif; }
-main { max-width:1060px; margin:24px auto; background:#fff; padding:36px 44px 28px;
-  box-shadow:0 1px 4px rgba(0,0,0,.12); }
-.banner { font-size:12px; letter-spacing:.12em; text-transform:uppercase; color:#fff; background:var(--accent);
-  padding:5px 10px; display:inline-block; }
-h1 { font-size:26px; margin:14px 0 4px; }
-h2 { font-size:19px; margin:0 0 10px; color:var(--accent); border-bottom:2px solid var(--accent); padding-bottom:4px; }
-h3 { font-size:15px; margin:16px 0 6px; }
-section { margin:30px 0 0; }
-dl.meta { display:grid; grid-template-columns:170px 1fr; gap:4px 16px; margin:16px 0 0; }
-dl.meta dt { color:var(--muted); }
-dl.meta dd { margin:0; font-weight:600; overflow-wrap:anywhere; }
-.reason { white-space:pre-wrap; }
-.cards { display:grid; grid-template-columns:repeat(3, 1fr); gap:12px; }
-.card { border:1px solid var(--rule); border-left:5px solid var(--accent); padding:10px 14px; }
-.card.flag { border-left-color:var(--flag); }
-.card .n { font-size:24px; font-weight:700; }
-.card .l { color:var(--muted); font-size:13px; }
-table { border-collapse:collapse; width:100%; font-size:14px; }
-th, td { border-bottom:1px solid var(--rule); padding:5px 8px; text-align:left; vertical-align:top; }
-th { background:#f3f5f8; font-weight:600; }
-td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
-tr.flagged td { background:#fdecea; font-weight:600; }
-tr.total td { border-top:2px solid var(--ink); font-weight:700; }
-td.host { overflow-wrap:anywhere; }
-.flagmark { color:var(--flag); font-weight:700; }
-.note { color:var(--muted); font-size:13px; }
-svg.chart { width:100%; height:auto; display:block; margin:6px 0; }
-blockquote { margin:8px 0 2px; padding:6px 14px; border-left:4px solid var(--rule); background:#f8f9fb; font-style:italic; }
-.relates { margin:0 0 12px 18px; font-size:14px; color:var(--muted); }
-ul.params li { margin:2px 0; }
-footer { margin-top:34px; padding-top:10px; border-top:1px solid var(--rule); font-size:12px; color:var(--muted); }
-@media print {
-  @page { size:A4; margin:14mm 12mm; }
-  body { background:#fff; font-size:11pt; }
-  main { box-shadow:none; margin:0; padding:0; max-width:none; }
-  section.page { break-before:page; page-break-before:always; }
-  table, svg.chart, blockquote, .card { break-inside:avoid; page-break-inside:avoid; }
-  tr { break-inside:avoid; page-break-inside:avoid; }
-  thead { display:table-header-group; }
-  .banner { -webkit-print-color-adjust:exact; print-color-adjust:exact; }
-  svg, tr.flagged td { -webkit-print-color-adjust:exact; print-color-adjust:exact; }
-}
-"""
-
-def _e(value: object) -> str:
-    return escape("" if value is None else str(value), quote=True)
+MAX_LANES = 31  # timeline rows before it shows only days with social time or blocked attempts
 
 
-def _min(v: float) -> str:
-    return f"{float(v):.2f}"
+def _min2(v: object) -> str:
+    return f"{float(v or 0):.2f}"
+
+
+def _endtime(end: datetime, day: date) -> str:
+    """A session's end; one that ends at the next midnight reads 24:00:00."""
+    if end.date() > day and end.time() == datetime.min.time():
+        return "24:00:00"
+    return end.strftime("%H:%M:%S")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("surfaudit.export", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=False, keep_trailing_newline=True)
+    env.filters["min2"] = _min2
+    env.filters["endtime"] = _endtime
+    return env
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> Markup:
+    """The shipped CSS (package data; trusted, not data from the logs)."""
+    return Markup(resources.files("surfaudit.export").joinpath("templates", "report.css").read_text("utf-8"))
 
 
 def _hm(v: float) -> str:
@@ -85,178 +64,72 @@ def _hm(v: float) -> str:
     return f"{total // 60} h {total % 60:02d} min" if total >= 60 else f"{total} min"
 
 
-def _header(inv: Investigation, reason: str, generated: datetime, generated_by: str) -> str:
-    tz = inv.cfg.schedule.timezone
-    local = generated.astimezone(ZoneInfo(tz))
-    days = len(inv.days)
-    rows = [
-        ("Member of staff (identity)", _e(inv.user)),
-        ("Period examined", f"{inv.date_from:%A %d %B %Y} to {inv.date_to:%A %d %B %Y} ({days} days)"),
-        ("Reason for investigation", f'<span class="reason">{_e(reason)}</span>'),
-        ("Generated", f"{local:%d %B %Y %H:%M} ({_e(tz)})"),
-        ("Generated by", f"{_e(generated_by)} (operating-system account running surfaudit)"),
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _cards(inv: Investigation) -> list[dict[str, Any]]:
+    """The summary figures, each a number and a sentence (no bare pairs of numbers)."""
+    t, thr = inv.totals, inv.cfg.social.flag_minutes
+    return [
+        {"flag": False, "n": f"{t['outside_break_minutes']:.2f} min",
+         "l": f"On social media in work hours, outside official breaks ({_hm(t['outside_break_minutes'])})"},
+        {"flag": bool(t["flagged_days"]), "n": f"{t['flagged_days']} of {_plural(len(inv.days), 'day')}",
+         "l": f"Days flagged: {thr:g} minutes or more outside breaks"},
+        {"flag": False, "n": f"{t['social_minutes']:.2f} min",
+         "l": f"All social media time, in and out of work hours ({_hm(t['social_minutes'])})"},
+        {"flag": False, "n": f"{t['in_break_minutes']:.2f} min", "l": "In official breaks (permitted)"},
+        {"flag": False, "n": f"{t['outside_hours_minutes']:.2f} min",
+         "l": "Outside work hours or on non-workdays (permitted)"},
+        {"flag": False, "n": _plural(t["blocked_attempts"], "blocked attempt"),
+         "l": f"{_plural(t['blocked_requests'], 'request')} refused by the web filter, counted as "
+              f"{_plural(t['blocked_attempts'], 'attempt')}"},
     ]
-    meta = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    return (f'<header><div class="banner">Confidential \u2014 staff investigation</div>'
-            f"<h1>Social media use: {_e(inv.user)}</h1>"
-            f'<dl class="meta">{meta}</dl></header>')
 
 
-def _summary(inv: Investigation) -> str:
-    t = inv.totals
-    thr = inv.cfg.social.flag_minutes
-    cards = [
-        ("", f"{_min(t['outside_break_minutes'])} min", f"Social media outside breaks, in work hours ({_hm(t['outside_break_minutes'])})"),
-        ("flag" if t["flagged_days"] else "", f"{t['flagged_days']} of {len(inv.days)}",
-         f"Days flagged (outside-break time at or over {thr:g} min)"),
-        ("", f"{_min(t['social_minutes'])} min", f"All social media time ({_hm(t['social_minutes'])})"),
-        ("", f"{_min(t['in_break_minutes'])} min", "In official breaks (permitted)"),
-        ("", f"{_min(t['outside_hours_minutes'])} min", "Outside work hours or on non-workdays (permitted)"),
-        ("", f"{t['blocked_attempts']} ({t['blocked_requests']})",
-         "Blocked attempts (blocked requests) refused by the web filter"),
-    ]
-    body = "".join(f'<div class="card {c}"><div class="n">{n}</div><div class="l">{_e(l)}</div></div>'
-                   for c, n, l in cards)
-    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{body}</div>'
-            f'<p class="note">{t["requests"]} web requests by this identity in the period, '
-            f'{t["social_requests"]} of them allowed requests to social media sites, on '
-            f'{t["days_with_social"]} day(s). All times are local ({_e(inv.cfg.schedule.timezone)}).</p></section>')
-
-
-def _charts(inv: Investigation) -> str:
+def _charts(inv: Investigation, attempts: list[views.Attempt]) -> tuple[dict, dict, str]:
     daily = {d: float(m) for d, m in inv.daily.select("date", "outside_break_minutes").iter_rows()}
     social = {d: float(m) for d, m in inv.daily.select("date", "social_minutes").iter_rows()}
     pieces: dict[date, list] = {}
     for d, period, start, seconds, host in inv.pieces.iter_rows():
         pieces.setdefault(d, []).append((start, float(seconds), period, host or ""))
-    thr = float(inv.cfg.social.flag_minutes)
-    lanes, lane_note = inv.days, ""
-    if len(lanes) > MAX_LANES:  # a long range: only the days with social time get a lane
-        lanes = [d for d in inv.days if social.get(d)]
-        lane_note = f" Only the {len(lanes)} days with social media time are shown."
-    return (f'<section id="chart" class="page"><h2>Social media outside breaks, per day</h2>'
-            f'<p class="note">Estimated minutes on social media sites during work hours but outside official '
-            f"breaks. The dashed line is the flag threshold ({thr:g} min); bars at or over it are hatched and "
-            f"marked \u2691.</p>{bar_chart(inv.days, daily, thr)}</section>"
-            f'<section id="timeline"><h2>When it happened: daily timeline</h2>'
-            f'<p class="note">One row per day, midnight to midnight. Grey: work hours; green hatched: official '
-            f"breaks. Coloured blocks show estimated social media time, by period; the figure on the right is "
-            f"that day's total social time.{lane_note}</p>{timeline(lanes, pieces, inv.cfg.schedule, social)}"
-            f"</section>")
+    marks: dict[date, list] = {}
+    for a in attempts:
+        marks.setdefault(a.date, []).append((a.first, a.host, a.requests))
+    lanes, note = inv.days, ""
+    if len(lanes) > MAX_LANES:  # a long range: only the days with something to show get a lane
+        lanes = [d for d in inv.days if social.get(d) or d in marks]
+        note = f" Only the {len(lanes)} days with social media time or blocked attempts are shown."
+    bars = charts.bar_chart(inv.days, daily, float(inv.cfg.social.flag_minutes))
+    return bars, charts.timeline(lanes, pieces, inv.cfg.schedule, social, marks), note
 
 
-def _daily_table(inv: Investigation) -> str:
-    head = ("Date", "Day", "Social min", "Outside breaks min", "In breaks min", "Outside hours min", "Requests", "Flagged")
-    rows = []
-    for d, total, ob, ib, oh, req, flagged in inv.daily.iter_rows():
-        cls = ' class="flagged"' if flagged else ""
-        mark = '<span class="flagmark">\u2691 yes</span>' if flagged else "no"
-        rows.append(f"<tr{cls}><td>{d.isoformat()}</td><td>{d:%a}</td><td class=\"num\">{_min(total)}</td>"
-                    f'<td class="num">{_min(ob)}</td><td class="num">{_min(ib)}</td><td class="num">{_min(oh)}</td>'
-                    f'<td class="num">{int(req)}</td><td>{mark}</td></tr>')
-    t = inv.totals
-    if not rows:
-        rows.append('<tr><td colspan="8">No social media time in this period.</td></tr>')
-    else:
-        rows.append(f'<tr class="total"><td colspan="2">Total</td><td class="num">{_min(t["social_minutes"])}</td>'
-                    f'<td class="num">{_min(t["outside_break_minutes"])}</td><td class="num">{_min(t["in_break_minutes"])}</td>'
-                    f'<td class="num">{_min(t["outside_hours_minutes"])}</td><td class="num">{t["social_requests"]}</td>'
-                    f'<td>{t["flagged_days"]} day(s)</td></tr>')
-    num = ' class="num"'
-    ths = "".join(f"<th{num if 2 <= i <= 6 else ''}>{h}</th>" for i, h in enumerate(head))
-    return (f'<section id="daily" class="page"><h2>Social media time per day</h2>'
-            f'<p class="note">The same figures as the <code>surfaudit report social</code> command. Only days '
-            f"with some social media time are listed. \u201cRequests\u201d counts allowed requests to social "
-            f"sites made that day.</p><table><thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
-
-
-def _blocked_table(inv: Investigation) -> str:
-    rows = []
-    for d, req, att, hosts, top in inv.blocked.iter_rows():
-        rows.append(f'<tr><td>{d.isoformat()}</td><td>{d:%a}</td><td class="num">{int(req)}</td>'
-                    f'<td class="num">{int(att)}</td><td class="num">{int(hosts)}</td><td class="host">{_e(top)}</td></tr>')
-    if not rows:
-        rows.append('<tr><td colspan="6">No blocked requests in this period.</td></tr>')
-    burst = inv.cfg.blocked.burst_seconds
-    return (f'<section id="blocked"><h2>Blocked attempts per day</h2>'
-            f'<p class="note">Requests the web filter refused. Repeated blocked requests to the same site within '
-            f"{burst} seconds of each other count as one attempt (a page retrying, or a person trying again at "
-            f"once). The same figures as <code>surfaudit report blocked</code>.</p>"
-            f'<table><thead><tr><th>Date</th><th>Day</th><th class="num">Blocked requests</th>'
-            f'<th class="num">Attempts</th><th class="num">Distinct sites</th><th>Most blocked site</th></tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></section>")
-
-
-def _method(inv: Investigation) -> str:
+def context(inv: Investigation, *, reason: str, generated: datetime, generated_by: str) -> dict[str, Any]:
+    """Every value the template shows (plain data; the template formats and escapes)."""
     s, soc = inv.cfg.schedule, inv.cfg.social
-    days = ", ".join(DAY_NAMES[d].capitalize() for d in s.workdays) or "none"
-    breaks = ", ".join(str(b).replace("-", "\u2013") for b in s.breaks) or "none"
-    domains = ", ".join(soc.domains)
-    ignored = ", ".join(soc.ignore_hosts) or "none"
-    items = [
-        f"Time zone: <b>{_e(s.timezone)}</b> (clock changes are taken into account).",
-        f"Workdays: <b>{_e(days)}</b>. Work hours: <b>{_e(str(s.work_hours).replace('-', chr(8211)))}</b>. "
-        f"Official breaks: <b>{_e(breaks)}</b>.",
-        f"Idle gap: <b>{soc.idle_gap_seconds} seconds</b>. Tail: <b>{soc.tail_seconds} seconds</b>.",
-        f"Flag threshold: <b>{soc.flag_minutes:g} minutes</b> outside breaks in one day.",
-        f"Social media sites: <b>{_e(domains)}</b> and their sub-domains. Sites ignored: {_e(ignored)}.",
-    ]
-    li = "".join(f"<li>{i}</li>" for i in items)
-    return (f'<section id="method" class="page"><h2>How the time is estimated</h2>'
-            f'<ul class="params">{li}</ul>'
-            f"<p>The web filter records individual requests, not how long someone looked at a page. The time is "
-            f"therefore an estimate built from the requests the member of staff's browser made to social media "
-            f"sites. Each request is taken to cover the time until the next such request, if that comes within "
-            f"the idle gap of {soc.idle_gap_seconds} seconds; otherwise it covers a short tail of "
-            f"{soc.tail_seconds} seconds. Each covered second is then placed on the calendar day it falls on and "
-            f"put into exactly one of three groups: in an official break on a workday; in work hours on a "
-            f"workday but outside a break (\u201coutside breaks\u201d); or outside work hours, which includes "
-            f"evenings and non-workdays. Only the \u201coutside breaks\u201d figure relates to the policy's "
-            f"restriction, and a day is flagged when it reaches {soc.flag_minutes:g} minutes.</p>"
-            f"<h3>Limits of the estimate</h3><p>A page left open in the background, an embedded video or a "
-            f"phone app syncing on the school network can make requests without anyone reading; a device used by "
-            f"someone else under this login would also be counted. Blocked requests can come from links or embeds "
-            f"on other pages. The figures show when social media sites were reached from this identity, and "
-            f"should be discussed with the member of staff before any conclusion is drawn.</p></section>")
-
-
-def _exemptions(inv: Investigation) -> str:
-    """Work use exempted for this person (their group's work_hosts): said, never silent."""
-    hosts = work_hosts_of(inv.cfg, inv.user)
-    if not hosts:
-        return ""
-    return (f'<section id="exemptions"><h2>Work use exempted</h2><p>This person\u2019s group uses '
-            f"{_e(', '.join(hosts))} (and their sub-domains) for work, so requests to them are not counted as "
-            f"social media time in this report (configured as the group\u2019s work_hosts).</p></section>")
-
-
-def _policy(inv: Investigation) -> str:
+    attempts = views.attempts(inv)
+    bars, lanes, lane_note = _charts(inv, attempts)
+    kind, caveat = views.identity_label(inv.user)
     title, clauses = load_policy(inv.cfg.org)
-    parts = []
-    for heading, quote, relates in clauses:
-        parts.append(f"<h3>{_e(heading)}</h3><blockquote>\u201c{_e(quote)}\u201d</blockquote>"
-                     f'<p class="relates">{_e(relates)}</p>')
-    return (f'<section id="policy"><h2>Policy clauses this report relates to</h2>'
-            f'<p class="note">Quoted from: {_e(title)}; headings as in the policy.</p>{"".join(parts)}</section>')
+    daily = list(inv.daily.iter_rows(named=True))
+    return {
+        "inv": inv, "reason": reason, "generated": generated.astimezone(ZoneInfo(s.timezone)),
+        "generated_by": generated_by, "tz": s.timezone, "ndays": len(inv.days), "t": inv.totals,
+        "identity_kind": kind, "identity_caveat": caveat, "cards": _cards(inv),
+        "threshold": f"{soc.flag_minutes:g}", "bars": bars, "lanes": lanes, "lane_note": lane_note,
+        "daily": daily, "flagged_dates": {d["date"] for d in daily if d["flagged"]},
+        "sites": views.sites(inv), "sessions": views.sessions(inv), "period_words": views.PERIOD_WORDS,
+        "attempts": attempts, "blocked": list(inv.blocked.iter_rows(named=True)),
+        "burst": inv.cfg.blocked.burst_seconds, "soc": soc, "css": stylesheet(),
+        "workdays": ", ".join(DAY_NAMES[d].capitalize() for d in s.workdays) or "none",
+        "work_hours": str(s.work_hours).replace("-", "\u2013"),
+        "breaks": ", ".join(str(b).replace("-", "\u2013") for b in s.breaks) or "none",
+        "work_hosts": work_hosts_of(inv.cfg, inv.user), "policy_title": title, "clauses": clauses,
+    }
 
 
 def render_html(inv: Investigation, *, reason: str, generated: datetime, generated_by: str) -> bytes:
     """The whole report as UTF-8 bytes."""
-    title = f"Social media use \u2014 {inv.user} \u2014 {inv.date_from} to {inv.date_to}"
-    body = "".join([
-        _header(inv, reason, generated, generated_by), _summary(inv), _charts(inv),
-        _daily_table(inv), _blocked_table(inv), _method(inv), _exemptions(inv), _policy(inv),
-    ])
-    footer = ("<footer>Confidential: personal data about a member of staff, produced for the reason stated above "
-              "and recorded in the surfaudit audit log. Share it only with those running the investigation, "
-              "and delete it when it is no longer needed (the policy keeps monitoring data for one year). "
-              "Produced by surfaudit from web-filter logs; every time is an estimate explained above.</footer>")
-    doc = ('<!DOCTYPE html>\n<html lang="en-GB"><head><meta charset="utf-8">'
-           '<meta name="viewport" content="width=device-width, initial-scale=1">'
-           '<meta name="referrer" content="no-referrer">'
-           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-           "img-src data:\">"
-           f"<title>{_e(title)}</title><style>{CSS}</style></head>"
-           f"<body><main>{body}{footer}</main></body></html>\n")
-    return doc.encode("utf-8")
+    page = environment().get_template("report.html.j2")
+    return page.render(context(inv, reason=reason, generated=generated, generated_by=generated_by)).encode("utf-8")
 

@@ -25,10 +25,11 @@ from surfaudit.errors import NoDataError, OutputError, SurfauditError, UsageErro
 from surfaudit.export.csv_export import render_csv
 from surfaudit.export.data import gather
 from surfaudit.export.html_export import render_html
+from surfaudit.export.xlsx_export import render_xlsx
 from surfaudit.people import resolve_user
 from surfaudit.store import Store
 
-FORMATS = {".csv": "csv", ".html": "html"}
+FORMATS = {".csv": "csv", ".html": "html", ".xlsx": "xlsx"}
 
 
 @dataclass
@@ -36,7 +37,7 @@ class ExportResult:
     path: Path
     rows: int  # data rows in the CSV (requests plus extra pieces); the same count for HTML
     days: int  # local dates in the range
-    format: str  # "csv" | "html"
+    format: str  # "csv" | "html" | "xlsx"
     requests: int = 0  # requests of the identity made in the range
     totals: dict[str, Any] = field(default_factory=dict)
     audit_entry: dict[str, Any] = field(default_factory=dict)
@@ -52,11 +53,11 @@ def check_arguments(user: object, reason: object, date_from, date_to, output) ->
     if d1 > d2:
         raise UsageError(f"--from {d1} is after --to {d2}")
     if output is None or str(output) == "":
-        raise UsageError("--output is required (a .csv or .html file)")
+        raise UsageError("--output is required (a .csv, .html or .xlsx file)")
     path = Path(output)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UsageError(f"--output: the file name must end in .csv or .html, got {path.suffix or 'no suffix'!r}")
+        raise UsageError(f"--output: the file name must end in .csv, .html or .xlsx, got {path.suffix or 'no suffix'!r}")
     if path.is_dir():
         raise UsageError(f"--output: {path} is a directory")
     if not path.parent.is_dir():
@@ -67,10 +68,10 @@ def check_arguments(user: object, reason: object, date_from, date_to, output) ->
 def export_investigation(store: Store, cfg: Config, user: str, reason: str, date_from: date | str,
                          date_to: date | str, output: Path | str, now: datetime | None = None,
                          wait: float = 10) -> ExportResult:
-    """Write the CSV or HTML investigation file for `user` and record it in the audit log.
+    """Write the CSV, HTML or Excel investigation file for `user` and record it in the audit log.
 
     Raises UsageError (exit 2) for a missing reason, bad dates or an output that is
-    not .csv/.html; NoDataError (exit 1) when the identity has no requests in the
+    not .csv/.html/.xlsx; NoDataError (exit 1) when the identity has no requests in the
     range, in which case no file is written and nothing is audited. The audit entry
     is appended (under the store lock, waiting up to `wait` s) after the file is
     written in full but before it is renamed into place: if the entry cannot be
@@ -86,6 +87,8 @@ def export_investigation(store: Store, cfg: Config, user: str, reason: str, date
     generated_by = audit.os_user()
     if fmt == "csv":
         data = render_csv(inv)
+    elif fmt == "xlsx":
+        data = render_xlsx(inv, reason=reason, generated=generated, generated_by=generated_by)
     else:
         data = render_html(inv, reason=reason, generated=generated, generated_by=generated_by)
     recorded: dict[str, Any] = {}

@@ -82,13 +82,14 @@ def read_only(tmp_path):
                 os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
-def test_read_only_store_no_file_one_line(tmp_path, read_only):
+@pytest.mark.parametrize("suffix", ["csv", "html", "xlsx"])
+def test_read_only_store_no_file_one_line(tmp_path, read_only, suffix):
     store, out_dir = tmp_path / "store", tmp_path / "out"
     _ingest(store, _source(tmp_path / "sp.csv"))
     out_dir.mkdir()
     read_only(store)
     before = {p: p.stat().st_mtime_ns for p in store.rglob("*") if p.is_file()}
-    out = out_dir / "inv.csv"
+    out = out_dir / f"inv.{suffix}"
     run = run_cli(*_export_args(store, out), now=NOW)
     assert run.code != 0, run.out
     assert run.err.count("\n") == 1 and run.err.startswith("surfaudit: error:"), run.err
