@@ -31,6 +31,7 @@ from surfaudit.export.policy import load_policy
 from surfaudit.people import work_hosts_of
 
 MAX_LANES = 31  # timeline rows before it shows only days with social time or blocked attempts
+KEEP_ROWS = 16  # a table this short is printed on one page with its heading (longer ones split between rows)
 
 
 def _min2(v: object) -> str:
@@ -120,7 +121,7 @@ def context(inv: Investigation, *, reason: str, generated: datetime, generated_b
         "daily": daily, "flagged_dates": {d["date"] for d in daily if d["flagged"]},
         "sites": views.sites(inv), "sessions": views.sessions(inv), "period_words": views.PERIOD_WORDS,
         "attempts": attempts, "blocked": list(inv.blocked.iter_rows(named=True)),
-        "burst": inv.cfg.blocked.burst_seconds, "soc": soc, "css": stylesheet(),
+        "burst": inv.cfg.blocked.burst_seconds, "soc": soc, "css": stylesheet(), "keep_rows": KEEP_ROWS,
         "workdays": ", ".join(DAY_NAMES[d].capitalize() for d in s.workdays) or "none",
         "work_hours": str(s.work_hours).replace("-", "\u2013"),
         "breaks": ", ".join(str(b).replace("-", "\u2013") for b in s.breaks) or "none",
