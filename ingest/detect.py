@@ -92,6 +92,14 @@ def detect(first_lines: list[str], cfg=None) -> Choice | None:
     return None
 
 
+_NO_HINT = ("no log lines", "no known format fits")
+
+
+def is_hint(text: str) -> bool:
+    """True when `explain` named a closest format (the file is likely a log)."""
+    return not text.startswith(_NO_HINT)
+
+
 def explain(first_lines: list[str], cfg=None) -> str:
     """Why no format fits, naming the closest one when there is one."""
     lines = [ln.rstrip("\r") for ln in first_lines if ln.strip()]
@@ -100,6 +108,11 @@ def explain(first_lines: list[str], cfg=None) -> str:
     env = _envelope()
     if env is not None and env.present(lines):
         lines = [env.strip_line(ln) for ln in lines]
+        share = _best_share(lines, cfg)
+        if share is not None:
+            name, hits = share
+            return (f"a syslog feed in which {hits} of the first {len(lines)} lines are {name} lines "
+                    f"(the others are other programs'): give --format {name}")
     text = squid.hint(lines, cfg)
     if text:
         return text
@@ -108,6 +121,18 @@ def explain(first_lines: list[str], cfg=None) -> str:
         return ("looks like a CSV export whose header this version does not know: declare its columns in "
                 "[formats.NAME] (see docs/formats.md)")
     return f"no known format fits (known: {', '.join(names(cfg))})"
+
+
+def _best_share(lines: list[str], cfg) -> tuple[str, int] | None:
+    """The format that most of `lines`, one by one, look like (at least one in ten), if any."""
+    best = None
+    for fmt in candidates(cfg):
+        if getattr(fmt, "header_lines", 0) or fmt is FORMATS.get("surfprotect"):
+            continue  # a CSV format needs its header first; lines alone say nothing
+        hits = sum(1 for ln in lines if _looks_like(fmt, [ln], cfg))
+        if hits * 10 >= len(lines) and hits and (best is None or hits > best[1]):
+            best = (fmt.NAME, hits)
+    return best
 
 
 def get_format(name: str, cfg=None) -> Any:

@@ -120,7 +120,7 @@ class Overlap:
                     files[rel] = None
                 else:  # replaced by compaction or a purge: its month's live parts hold the rows
                     files.update(dict.fromkeys(r for r, m in live.items() if m == month))
-            quarantine += [store.part_path(rel) for rel in record.get("quarantine", [])]
+            quarantine += [store.quarantine_path(rel) for rel in record.get("quarantine", [])]
         return cls([store.part_path(rel) for rel in files if store.part_path(rel).is_file()],
                    [q for q in quarantine if q.is_file()])
 

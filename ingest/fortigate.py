@@ -11,11 +11,12 @@ the caller; a bare `<PRI>` before the first pair is skipped here. The first
 occurrence of a key wins (FortiAnalyzer exports repeat `date`/`time`).
 
 - only `subtype=webfilter` lines (or `type=webfilter`, FortiOS 4) are requests;
-  traffic, event and other UTM lines are rejected as "not a webfilter log";
+  traffic, event and other UTM lines are counted apart as "not a request" (not
+  stored, not quarantined; a mixed syslog feed is normal);
 - time: `eventtime` (epoch in s, ms, µs or ns, told apart by magnitude) when
   present; else `date`+`time` with `tz` (`+0300`) exact, without `tz` local to
   the configured timezone; FortiAnalyzer's `itime`/`timestamp` are ignored;
-- `action`: blocked, block, dropped, drop, deny, denied and warning (a warning
+- `action` (FortiOS 5 writes it as `status`): blocked, block, dropped, drop, deny, denied and warning (a warning
   page replaced the content) are blocked; passthrough, pass, allowed, allow,
   accept, exempt, monitored and monitor are allowed; authenticate is auth; any
   other value rejects the line;
@@ -47,7 +48,7 @@ from surfaudit.schema import conform
 NAME = "fortigate"
 
 REASONS = [
-    "", "invalid utf-8", "malformed key=value pair", "not a webfilter log (type/subtype is not utm/webfilter)",
+    "", "invalid utf-8", "malformed key=value pair", "not a request (a FortiGate record of another type than webfilter)",
     "no timestamp (neither eventtime nor date and time)", "bad timestamp", "timestamp out of range",
     "number too large", "no action field", "unknown action", "no source IP (srcip)", "no hostname or URL",
     "bad byte count",
@@ -55,9 +56,9 @@ REASONS = [
 _UTF8, _PAIR, _OTHER, _NOTIME, _TIME, _RANGE, _LARGE, _NOACTION, _ACTION, _SRC, _NOURL, _BYTES = range(1, 13)
 _KEYS = fl.KeyTable({k: i for i, k in enumerate((
     "date", "time", "tz", "eventtime", "type", "subtype", "action", "user", "unauthuser", "srcip", "hostname",
-    "url", "catdesc", "rcvdbyte", "service", "dstport", "httpmethod", "rawdata"))})
+    "url", "catdesc", "rcvdbyte", "service", "dstport", "httpmethod", "rawdata", "status"))})
 (_DATE, _CLOCK, _TZ, _EVENTTIME, _TYPE, _SUBTYPE, _ACT, _USER, _UNAUTH, _SRCIP, _HOSTNAME, _URLKEY, _CATDESC,
- _RCVD, _SERVICE, _DSTPORT, _HTTPMETHOD, _RAWDATA) = range(18)
+ _RCVD, _SERVICE, _DSTPORT, _HTTPMETHOD, _RAWDATA, _STATUSKEY) = range(19)
 _ACTIONS = fl.Words({
     **dict.fromkeys(("blocked", "block", "dropped", "drop", "deny", "denied", "warning"), fl.BLOCKED),
     **dict.fromkeys(("passthrough", "pass", "allowed", "allow", "accept", "exempt", "monitored", "monitor"),
@@ -271,10 +272,11 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
         if ts < 0:
             fl.reject(flags, numbers, i, _TIME if ts == -1 else _RANGE)
             continue
-        if va[_ACT] < 0:
+        act = _ACT if va[_ACT] >= 0 else _STATUSKEY  # FortiOS 5 writes the verdict as status=
+        if va[act] < 0:
             fl.reject(flags, numbers, i, _NOACTION)
             continue
-        action = fl.word_code(data, va[_ACT], vb[_ACT], awords, aoffsets, acodes)
+        action = fl.word_code(data, va[act], vb[act], awords, aoffsets, acodes)
         if action < 0:
             fl.reject(flags, numbers, i, _ACTION)
             continue

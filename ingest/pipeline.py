@@ -30,6 +30,7 @@ from ingest.writer import BackgroundWriter, writing
 from surfaudit import audit, clock
 from surfaudit.config import Config
 from surfaudit.errors import ConfigError, InputError, StoreError, UsageError
+from surfaudit.safetext import printable
 from surfaudit.store import Store
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
@@ -46,6 +47,7 @@ class FileResult:
     rejected: int = 0  # malformed lines, quarantined
     held_back: int = 0  # an unfinished last line of a live file, left for the next run
     ignored: int = 0  # blank lines and a CSV header: no data, not in `lines`
+    not_requests: int = 0  # records that are no web request (FortiGate traffic, squidGuard's own messages)
     error: str | None = None  # the file was rejected whole
     skipped: str | None = None  # why the file was not read: it is no log (not an error)
 
@@ -211,8 +213,12 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         lineage = fingerprint.lineage_of(head + b"\n" * 4096)
     lines = first_lines(path, max_line=cfg.ingest.max_line_bytes)
     choice = _choose_format(path, fmt, lines, cfg, found)
-    if choice is None:
-        result.skipped = f"not a log of any known format ({detect.explain(lines, cfg)})"
+    if choice is None:  # found in a directory; a file named on the command line has failed already
+        why = detect.explain(lines, cfg)
+        if detect.is_hint(why) or sources.named_like_a_log(path):
+            # it looks like a log we could read with the right setting: never pass over it in silence
+            raise InputError(f"{path}: unknown log format: {why}")
+        result.skipped = f"not a log of any known format ({why})"
         return
     result.format = choice.name
     records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
@@ -225,7 +231,12 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         from ingest import envelope
 
         first = envelope.strip_line(first)  # a CSV's header without its envelope
-    parser = choice.format.make_parser(first, cfg.schedule.timezone, cfg)
+    try:
+        parser = choice.format.make_parser(first, cfg.schedule.timezone, cfg)
+    except InputError as exc:  # a CSV header without the columns: name the file, show no raw bytes
+        text = printable(str(exc))
+        text = text if len(text) <= 300 else text[:300] + "…"
+        raise InputError(text if text.startswith(str(path)) else f"{path}: {text}") from None
     if choice.enveloped:
         parser = envelope.Enveloped(parser)
     header = getattr(parser, "header_lines", 0)
@@ -290,7 +301,11 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             # Every line is a row, a rejected line, or blank (nothing else is dropped).
             blank = batch.n - header - rows.height - bad.height
             result.ignored += header + blank
-            result.lines += batch.n - header - blank
+            other = bad.get_column("reason").str.starts_with(NOT_A_REQUEST)
+            if other.any():  # expected in a mixed feed: counted, not stored, not an error
+                result.not_requests += int(other.sum())
+                bad = bad.filter(~other)
+            result.lines += batch.n - header - blank - int(other.sum())
             rows, odd = _sane(rows, first_no)
             if odd.height:
                 bad = pl.concat([bad, odd])
@@ -327,6 +342,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
         writer.close()
 
 
+NOT_A_REQUEST = "not a request"  # the reason a parser gives for a record that is no web request
 SANE_FROM, SANE_TO = datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 

@@ -334,30 +334,39 @@ def _decode(raw: bytes | memoryview) -> str | None:
         return None
 
 
-def first_lines(path: Path, n: int = 50, max_line: int = MAX_LINE, budget: int = 4 * 1024 * 1024) -> list[str]:
+def first_lines(path: Path, n: int = 50, max_line: int = MAX_LINE, budget: int = 64 * 1024 * 1024) -> list[str]:
     """Up to `n` non-blank lines from the start of the file (decoded leniently, a
     BOM and CRs removed), for format detection. Lines longer than `max_line` are
-    left out (a huge first line must not hide the rest), and at most `budget`
-    bytes are read."""
-    pieces: list[bytes] = []
+    read past and left out (a huge first line, or a run of NULs a crash left, must
+    not hide the lines after it), holding at most one block; at most `budget` bytes
+    are read. The last line is left out when it is unterminated (still being written)."""
+    out: list[str] = []
+    partial = b""  # the current line so far (at most max_line + 1 bytes)
+    skipping = False  # inside a line longer than max_line
+    first = True
     have = 0
     for data in read_blocks(path, 0, 256 * 1024):
-        pieces.append(data)
         have += len(data)
-        if have >= budget or b"".join(pieces).count(b"\n") > n * 2:
+        pieces = data.split(b"\n")
+        for k, piece in enumerate(pieces):
+            last = k == len(pieces) - 1
+            if not skipping:
+                partial += piece
+                if len(partial) > max_line:
+                    skipping, partial = True, b""
+            if last:
+                break  # the line goes on in the next block
+            if not skipping:
+                text = partial.decode("utf-8", "replace").replace("\r", "")
+                if first:
+                    text = text.lstrip("\ufeff")
+                if text.strip():
+                    out.append(text)
+            first, skipping, partial = False, False, b""
+            if len(out) >= n:
+                return out
+        if have >= budget:
             break
-    raw_lines = b"".join(pieces).split(b"\n")
-    if len(raw_lines) > 1:
-        raw_lines = raw_lines[:-1]  # the last piece is unterminated (maybe cut short, maybe still being written)
-    out: list[str] = []
-    for i, raw in enumerate(raw_lines):
-        if len(raw) > max_line:
-            continue
-        text = raw.decode("utf-8", "replace").replace("\r", "")
-        if i == 0:
-            text = text.lstrip("\ufeff")
-        if text.strip():
-            out.append(text)
-        if len(out) >= n:
-            break
+    if not out and partial.strip():  # a file of one unterminated line: judge it anyway
+        out.append(partial.decode("utf-8", "replace").replace("\r", "").lstrip("\ufeff"))
     return out

@@ -81,6 +81,17 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+_LOG_NAME = re.compile(r"^(.*[._-])?(access|squid|proxy|web|filter|e2guardian|dansguardian|squidguard|"
+                       r"forti\w*|surfprotect|smoothwall|lightspeed|netsweeper|securly|export)([._-].*)?$"
+                       r"|^.*\.(log|csv|tsv|txt)(\.\d+)?(\.(gz|bz2|xz|zst))?$")
+
+
+def named_like_a_log(path: Path) -> bool:
+    """True when the name says proxy log or export (`access.log.1.gz`, `webfilter.csv`):
+    such a file is never skipped in silence, even when no format fits."""
+    return bool(_LOG_NAME.match(path.name.lower()))
+
+
 def not_a_log(path: Path) -> str | None:
     """Why `path` is plainly no proxy log (to be skipped), or None."""
     name = path.name.lower()

@@ -3,9 +3,11 @@
 What: the compression is detected from the magic bytes (a rotated
 `access.log.1.gz` renamed without its suffix still reads): gzip (ISA-L inflate in
 a thread of its own), bzip2, xz, zstd (a frame cut short is an error, not a
-shorter log). A file whose line ends are bare CRs (Excel for Mac's "CSV
-(Macintosh)", old Mac tools) is read with each CR turned into LF: the same number
-of bytes, so offsets, checkpoints and hashes stay those of one consistent stream.
+shorter log). A bare CR — the line end of Excel for Mac's "CSV (Macintosh)" and
+old Mac tools, anywhere in a file, also in a file of LF or CRLF lines (two exports
+pasted together) — is read as LF; CRLF stays (the parsers drop the CR). The same
+number of bytes comes out, so offsets, checkpoints and hashes are those of one
+consistent stream.
 
 Why: every reader of a file (detection, fingerprints, batches) must see the same
 bytes, or exactly-once breaks; and a CR-only file must not read as one
@@ -19,6 +21,8 @@ import gzip
 import io
 import lzma
 import zlib
+
+import numpy as np
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +31,6 @@ from typing import BinaryIO
 from surfaudit.errors import InputError
 
 BLOCK = 16 * 1024 * 1024
-SNIFF = 64 * 1024  # bytes looked at to decide whether a file's line ends are bare CRs
 MAGIC = {
     b"\x1f\x8b": "gzip",
     b"BZh": "bzip2",
@@ -130,6 +133,12 @@ def _opened(path: Path, start: int = 0) -> Iterator[BinaryIO]:
     except ImportError:  # pragma: no cover
         zerr = ()
     try:
+        from isal.isal_zlib import error as isal_error  # a damaged gzip header, read by ISA-L
+
+        zerr += (isal_error,)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
         with open_stream(path) as fh:
             if start:
                 _skip(fh, start)
@@ -148,42 +157,23 @@ def read_blocks(path: Path, start: int = 0, block: int = BLOCK) -> Iterator[byte
             yield data
 
 
-class _CrToLf(io.RawIOBase):
-    """A stream with every CR byte turned into LF (for files whose lines end in bare CRs)."""
+class _LineEnds(io.RawIOBase):
+    """`inner` with every bare CR (one not followed by LF) read as LF; CRLF stays as it is.
 
-    _TABLE = bytes.maketrans(b"\r", b"\n")
+    The same number of bytes comes out as goes in, so offsets and checkpoints are
+    those of the file. Reads go straight into the caller's buffer; a block with no
+    CR (nearly every block of a Unix log) costs one search. A CR that ends a read
+    is held back until the next byte says whether it is bare. `head` holds bytes
+    already read from `inner` (to sniff the file) that come first."""
 
-    def __init__(self, inner: BinaryIO, head: bytes):
+    def __init__(self, inner: BinaryIO, head: bytes = b""):
         self._inner, self._head = inner, head
+        self._cr = False  # a CR is held back from the previous read
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, view) -> int:
-        if self._head:
-            n = min(len(view), len(self._head))
-            data, self._head = self._head[:n], self._head[n:]
-        else:
-            data = self._inner.read(len(view))
-            n = len(data)
-        view[:n] = data.translate(self._TABLE)
-        return n
-
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
-
-
-class _Prefixed(io.RawIOBase):
-    """`head` (already read to sniff the line ends) followed by the rest of `inner`."""
-
-    def __init__(self, inner: BinaryIO, head: bytes):
-        self._inner, self._head = inner, head
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, view) -> int:
+    def _raw_into(self, view: memoryview) -> int:
         if self._head:
             n = min(len(view), len(self._head))
             view[:n] = self._head[:n]
@@ -196,34 +186,47 @@ class _Prefixed(io.RawIOBase):
         view[: len(data)] = data
         return len(data)
 
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if not len(view):
+            return 0
+        if self._cr and len(view) == 1:  # decide the held CR by one more byte
+            one = bytearray(1)
+            got = self._raw_into(memoryview(one))
+            view[0] = 13 if got and one[0] == 10 else 10
+            self._head = bytes(one[:got]) + self._head
+            self._cr = False
+            return 1
+        off = 1 if self._cr else 0
+        n = self._raw_into(view[off:])
+        if off:
+            self._cr = False
+            view[0] = 13
+            if n == 0:  # the stream ends with the held CR: a line end
+                view[0] = 10
+                return 1
+        total = off + n
+        if total == 0 or bytes(view[:total]).find(b"\r") < 0:
+            return total
+        arr = np.frombuffer(view, dtype=np.uint8, count=total)
+        if arr[total - 1] == 13:  # is it bare? the next read tells
+            self._cr = True
+            total -= 1
+            if total == 0:  # only that CR was read: returning 0 would mean the end
+                return self.readinto(buffer)
+        cr = np.flatnonzero(arr[:total] == 13)
+        bare = cr[arr[cr + 1] != 10] if len(cr) else cr  # arr[total] is the held CR when there is one
+        arr[bare] = 10
+        return total
+
     def close(self) -> None:
         self._inner.close()
         super().close()
 
 
-def cr_only(head: bytes) -> bool:
-    """True when `head` (the start of a stream) has CR line ends and no LF at all."""
-    return b"\n" not in head and b"\r" in head
-
-
 def open_stream(path: Path) -> BinaryIO:
-    """The decompressed bytes of `path`, bare-CR line ends read as LF."""
-    fh = _decompressed(path)
-    head = _read_some(fh, SNIFF)
-    if cr_only(head):
-        return _CrToLf(fh, head)
-    return _Prefixed(fh, head)
-
-
-def _read_some(fh: BinaryIO, n: int) -> bytes:
-    pieces, have = [], 0
-    while have < n:
-        data = fh.read(n - have)
-        if not data:
-            break
-        pieces.append(data)
-        have += len(data)
-    return b"".join(pieces)
+    """The decompressed bytes of `path`, with bare-CR line ends read as LF."""
+    return _LineEnds(_decompressed(path))
 
 
 def _skip(fh: BinaryIO, n: int) -> None:

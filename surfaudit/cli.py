@@ -38,11 +38,18 @@ class State:
 STATE = State()
 
 
-class Fmt(str, Enum):
-    auto = "auto"
-    squid = "squid"
-    surfprotect = "surfprotect"
-    json = "json"  # shorthand: auto-detect the input and print the summary as JSON
+INPUT_FORMATS = "auto|squid|surfprotect|e2guardian|squidguard|fortigate|NAME"
+_FORMAT_HELP = ("Input format: auto (detect it), squid, surfprotect, e2guardian, squidguard, fortigate, or NAME, "
+                "a vendor CSV export declared as \\[formats.NAME] in the config; 'json' = auto + JSON summary.")
+
+
+def _input_format(value: str) -> str:
+    """The --format of ingest/nightly: a known format (checked against the config
+    once it is loaded) or 'json', the summary shorthand."""
+    value = (value or "auto").strip().lower()
+    if not value:
+        raise typer.BadParameter("empty format")
+    return value
 
 
 class OutFmt(str, Enum):
@@ -114,8 +121,8 @@ def init(
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Log files or directories (plain, .gz, .bz2, .xz, .zst)."),
-    fmt: Fmt = typer.Option(Fmt.auto, "--format", help="Input format (auto detects it); 'json' = auto + JSON summary."),
-    summary: OutFmt = typer.Option(OutFmt.table, "--summary", help="Summary as table or json (json: for scripts)."),
+    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP, callback=_input_format),
+    summary: OutFmt = typer.Option(OutFmt.table, "--summary", help="Summary as table, csv or json (csv/json: for scripts)."),
     wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock."),
 ) -> None:
     """Ingest proxy logs into the store, exactly once."""
@@ -126,15 +133,20 @@ def ingest(
     store = _store(cfg)
     with render.progress(err) as progress, store.lock(wait):
         notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
-        results = ingest_paths(store, cfg, paths, "auto" if fmt is Fmt.json else fmt.value, progress=progress,
+        results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
                                notice=notice)
-    if summary is OutFmt.json or fmt is Fmt.json:
+    if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
+    elif summary is OutFmt.csv:
+        sys.stdout.write(render.ingest_csv(results))
     else:
         out.print(render.ingest_table(results))
     for r in results:
         if r.error:
             err.print(f"surfaudit: error: {_printable(r.error)}", markup=False)
+    if summary is OutFmt.table and fmt != "json":
+        for line in render.ingest_notes(results):
+            out.print(line, markup=False, soft_wrap=True)
     if any(r.error or r.rejected for r in results):
         raise typer.Exit(1)
 
@@ -158,7 +170,10 @@ def report(
     kind: Kind = typer.Argument(..., help="social | blocked | top | summary"),
     date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 6 days before --to)."),
     date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
-    user: Optional[str] = typer.Option(None, "--user", help="Only this identity (exact, as shown in reports)."),
+    user: Optional[str] = typer.Option(None, "--user", help="Only this person: an identity, alias, directory name or "
+                                       "pseudonym (any case); unknown = exit 2 with close matches."),
+    site: Optional[str] = typer.Option(None, "--site", help="Only people of this site ([sites.NAME] or the directory's)."),
+    group: Optional[str] = typer.Option(None, "--group", help="Only people of this directory group."),
     flagged: bool = typer.Option(False, "--flagged", help="social: only days over the threshold."),
     fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (DESIGN §6 columns) or json; "
                                          "default: from the --output extension (.csv, .json), else table."),
@@ -167,6 +182,9 @@ def report(
     limit: int = typer.Option(20, "--limit", help="top: number of rows."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
                                       help="Replace identities with stable per-store pseudonyms."),
+    reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
+                                "(needs --reason; recorded in the audit log)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why people must be named."),
 ) -> None:
     """Social-media time, blocked attempts, top hosts, or what the store holds."""
     from surfaudit import render
@@ -175,20 +193,19 @@ def report(
     cfg = _cfg()
     start, end = date_range(cfg, date_from, date_to)
     store = _store(cfg, must_exist=True)
-    if pseudonymise and user is not None:
-        raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody)")
     from surfaudit.store.access import reading
 
     with reading(store):
-        result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit)
-    if pseudonymise and "user" in result.table.columns and result.table.height:
-        from surfaudit.pseudonym import pseudonymise as pseudo
-
-        result.table = result.table.with_columns(pseudo(result.table["user"], store.pseudonym_key()).alias("user"))
+        result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit,
+                            site=site, group=group, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
     kind_out = (fmt or _format_for(output)).value
     if kind_out == "table" and output in (None, "-"):
         render.report(out, result)
+        for note in result.notes:
+            out.print(note, markup=False, style="dim")
         return
+    for note in result.notes:  # the CSV keeps the exact §6 columns: exemptions and scope go to stderr
+        err.print(f"surfaudit: note: {note}", markup=False)
     text = render.report_plain(result) if kind_out == "table" else render.report_text(result, kind_out)
     if output in (None, "-"):
         sys.stdout.write(text)
@@ -209,11 +226,11 @@ def _format_for(output: Optional[str]) -> OutFmt:
 
 @app.command()
 def export(
-    user: str = typer.Option(..., "--user", help="The identity investigated (exact, as shown in reports)."),
+    user: str = typer.Option(..., "--user", help="The person investigated: identity, alias, directory name or pseudonym (any case)."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log and on the report)."),
     date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 30 days before --to)."),
     date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
-    output: Path = typer.Option(..., "--output", help="FILE.csv (for Excel) or FILE.html (one self-contained report)."),
+    output: Path = typer.Option(..., "--output", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
     wait: float = typer.Option(10, "--wait", help="Seconds to wait for the store lock (the audit entry takes it)."),
 ) -> None:
     """An investigation file about one person for a manager; recorded in the audit log."""
@@ -251,7 +268,7 @@ def purge(
 @app.command()
 def nightly(
     paths: list[Path] = typer.Argument(..., help="Log files or directories to ingest (e.g. /var/log/squid/)."),
-    fmt: Fmt = typer.Option(Fmt.auto, "--format", help="Input format; auto detects it."),
+    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP, callback=_input_format),
     wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock instead of exiting 3."),
 ) -> None:
     """For cron: ingest, purge and compact under the store lock; one line per step."""
@@ -259,10 +276,34 @@ def nightly(
 
     cfg = _cfg()
     store = _store(cfg)
-    result = run_nightly(store, cfg, paths, fmt="auto" if fmt is Fmt.json else fmt.value, wait=wait,
-                         log=lambda line: out.print(_printable(line), markup=False))
+    result = run_nightly(store, cfg, paths, fmt="auto" if fmt == "json" else fmt, wait=wait,
+                         log=lambda line: out.print(_printable(line), markup=False, soft_wrap=True))
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("users")
+def users_cmd(
+    unknown: bool = typer.Option(False, "--unknown", help="Only identities without a directory row."),
+    site: Optional[str] = typer.Option(None, "--site", help="Only this site."),
+    group: Optional[str] = typer.Option(None, "--group", help="Only this directory group."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize", help="Replace identities with pseudonyms."),
+    reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why (recorded)."),
+) -> None:
+    """Identities seen and directory members: name, group, site, first/last seen, requests."""
+    from surfaudit import render
+    from surfaudit.users import run_users
+
+    cfg = _cfg()
+    store = _store(cfg, must_exist=True)
+    table = run_users(store, cfg, unknown=unknown, site=site, group=group, pseudonymise=pseudonymise,
+                      reveal=reveal, reason=reason)
+    if fmt is OutFmt.table:
+        render.users(out, table)
+    else:
+        sys.stdout.write(render.audit_text(table, fmt.value))
 
 
 @app.command()

@@ -15,6 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from surfaudit.config_names import DAY_NAMES, day_number, host_problem, normalise_host
+from surfaudit.config_formats import CsvFormat, Formats, parse_formats  # noqa: F401 - CsvFormat re-exported
+from surfaudit.config_org import ORG_TOML, SECTIONS as ORG_SECTIONS, Organisation, parse_org
 from surfaudit.errors import ConfigError
 
 DEFAULT_DOMAINS = (
@@ -76,35 +78,6 @@ class Ingest:
 
 
 @dataclass(frozen=True)
-class CsvFormat:
-    """A vendor CSV export declared as `[formats.NAME]` (kind = "csv"): the header
-    naming each canonical column, how times are written, which decision values
-    mean allowed and blocked, the text encoding and the delimiter."""
-
-    name: str
-    time: str
-    url: str
-    decision: str
-    user: str | None = None
-    client_ip: str | None = None
-    category: str | None = None
-    time_format: str | None = None  # strptime pattern; None = ISO 8601
-    allowed: tuple[str, ...] = ("allowed",)
-    blocked: tuple[str, ...] = ("blocked",)
-    encoding: str = "utf-8"  # utf-8 (a BOM is tolerated) | cp1252
-    delimiter: str = ","
-
-
-@dataclass(frozen=True)
-class Formats:
-    squid_logformat: str = "squid"  # squid | common | combined | referrer | useragent | a logformat body
-    csv: tuple[CsvFormat, ...] = ()  # the [formats.NAME] vendor CSV exports, in file order
-
-    def csv_named(self, name: str) -> CsvFormat | None:
-        return next((f for f in self.csv if f.name == name), None)
-
-
-@dataclass(frozen=True)
 class Config:
     store_path: Path = Path("surfaudit-data")
     schedule: Schedule = field(default_factory=Schedule)
@@ -113,6 +86,7 @@ class Config:
     retention: Retention = field(default_factory=Retention)
     ingest: Ingest = field(default_factory=Ingest)
     formats: Formats = field(default_factory=Formats)
+    org: Organisation = field(default_factory=Organisation)  # directory, schedules, groups, sites, calendar, privacy, policy
     source: Path | None = None  # the file it was read from; None for built-in defaults
 
 
@@ -162,7 +136,7 @@ def _replace(cfg: Config, **changes) -> Config:
 
 def parse_config(data: dict, source: Path | None = None) -> Config:
     """Validate a parsed TOML document; every error names its `[section].key`."""
-    sections = {"store", "schedule", "social", "blocked", "retention", "ingest", "formats"}
+    sections = {"store", "schedule", "social", "blocked", "retention", "ingest", "formats", *ORG_SECTIONS}
     for name in data:
         if name not in sections:
             raise ConfigError(_where(source, f"unknown section [{name}]"))
@@ -223,7 +197,7 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     if not 1024 <= ingest.max_line_bytes <= 16 * 1024 * 1024:
         raise ConfigError(_where(source, "[ingest].max_line_bytes: must be between 1024 and 16777216, "
                                          f"got {ingest.max_line_bytes}"))
-    formats = _formats(data.get("formats", {}), source)
+    formats = parse_formats(data.get("formats", {}), source)
     reader.check_unknown()
 
     return Config(
@@ -238,86 +212,8 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         retention=Retention(months),
         ingest=ingest,
         formats=formats,
+        org=parse_org(data, source),
         source=source,
-    )
-
-
-BUILTIN_FORMATS = ("auto", "squid", "surfprotect", "e2guardian", "squidguard", "fortigate")
-_CSV_KEYS = {"kind", "time", "time_format", "user", "client_ip", "url", "category", "decision",
-             "allowed", "blocked", "encoding", "delimiter"}
-_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "cp1252": "cp1252",
-              "windows-1252": "cp1252"}
-
-
-def _formats(table: dict, source: Path | None) -> Formats:
-    """[formats.squid] logformat, and the vendor CSV formats [formats.NAME]."""
-    squid_logformat = "squid"
-    csv_formats: list[CsvFormat] = []
-    for name, spec in table.items():
-        where = f"[formats.{name}]"
-        if not isinstance(spec, dict):
-            raise ConfigError(_where(source, f"{where} must be a table"))
-        if name == "squid":
-            for key in spec:
-                if key != "logformat":
-                    raise ConfigError(_where(source, f"{where}.{key}: unknown key (known: logformat)"))
-            value = spec.get("logformat", "squid")
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(_where(source, f"{where}.logformat: expected a format name or a logformat body"))
-            squid_logformat = value.strip()
-            continue
-        if name in BUILTIN_FORMATS or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
-            raise ConfigError(_where(source, f"{where}: a format name must be lower-case letters, digits, '-' or '_' "
-                                             f"and not a built-in format ({', '.join(BUILTIN_FORMATS)})"))
-        csv_formats.append(_csv_format(name, spec, where, source))
-    return Formats(squid_logformat, tuple(csv_formats))
-
-
-def _csv_format(name: str, spec: dict, where: str, source: Path | None) -> CsvFormat:
-    for key in spec:
-        if key not in _CSV_KEYS:
-            raise ConfigError(_where(source, f"{where}.{key}: unknown key"))
-    kind = spec.get("kind", "csv")
-    if kind != "csv":
-        raise ConfigError(_where(source, f"{where}.kind: only \"csv\" is supported, got {kind!r}"))
-
-    def text(key: str, required: bool = False) -> str | None:
-        value = spec.get(key)
-        if value is None:
-            if required:
-                raise ConfigError(_where(source, f"{where}.{key}: required (the header of that column)"))
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(_where(source, f"{where}.{key}: expected a non-empty string, got {value!r}"))
-        return value.strip()
-
-    def values(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = spec.get(key, list(default))
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ConfigError(_where(source, f"{where}.{key}: expected a list of decision values"))
-        return tuple(v.strip() for v in value)
-
-    allowed, blocked = values("allowed", ("allowed",)), values("blocked", ("blocked",))
-    both = {v.lower() for v in allowed} & {v.lower() for v in blocked}
-    if both:
-        raise ConfigError(_where(source, f"{where}: {sorted(both)[0]!r} is both allowed and blocked"))
-    time_format = text("time_format")
-    if time_format is not None and "%" not in time_format:
-        raise ConfigError(_where(source, f"{where}.time_format: expected a strptime pattern such as \"%d/%m/%Y %H:%M\""))
-    encoding = str(spec.get("encoding", "utf-8")).strip().lower()
-    if encoding not in _ENCODINGS:
-        raise ConfigError(_where(source, f"{where}.encoding: {encoding!r} is not supported (utf-8 or cp1252)"))
-    delimiter = spec.get("delimiter", ",")
-    if delimiter == "\\t":
-        delimiter = "\t"
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
-        raise ConfigError(_where(source, f"{where}.delimiter: expected one character, got {delimiter!r}"))
-    return CsvFormat(
-        name=name, time=text("time", True), url=text("url", True), decision=text("decision", True),
-        user=text("user"), client_ip=text("client_ip"), category=text("category"), time_format=time_format,
-        allowed=allowed, blocked=blocked, encoding=_ENCODINGS[encoding], delimiter=delimiter,
     )
 
 
@@ -349,7 +245,7 @@ class _Reader:
 
     def check_unknown(self) -> None:
         for section, table in self.data.items():
-            if self.KNOWN[section] is None:
+            if self.KNOWN.get(section) is None:  # [formats], and the sections of surfaudit.config_org
                 continue
             for key in table:
                 if key not in self.KNOWN[section]:
@@ -444,4 +340,4 @@ logformat = "squid"
 # blocked = ["Blocked"]
 # encoding = "utf-8"                 # utf-8 (a BOM is tolerated) | cp1252
 # delimiter = ","
-'''
+''' + ORG_TOML

@@ -108,8 +108,9 @@ def _step(name: str, log: Log, run: Callable[[], Any], summarise: Callable[[Any]
     log(f"{name}: {step.summary}")
     if name == "ingest" and step.result is not None:
         for fr in step.result:
-            if fr.error:
-                log(f"ingest: failed {fr.file}: {fr.error}")
+            if fr.error:  # the error names the file already
+                log(f"ingest: failed: {fr.error}" if fr.error.startswith(fr.file) else
+                    f"ingest: failed {fr.file}: {fr.error}")
             elif getattr(fr, "skipped", None):
                 log(f"ingest: skipped {fr.file}: {fr.skipped}")
     return step

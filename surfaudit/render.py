@@ -41,19 +41,48 @@ def ingest_table(results) -> Table:
     table = Table(title="Ingest summary", title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("format")
-    for col in ("lines", "rows written", "duplicates", "expired", "rejected"):
+    cols = ["lines", "rows written", "duplicates", "expired", "rejected"]
+    held = any(r.held_back for r in results)
+    if held:
+        cols.append("held back")
+    for col in cols:
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    totals = [0, 0, 0, 0, 0]
+    totals = [0] * len(cols)
+    styles = {"failed": "[red]failed[/red]", "bad lines": "[yellow]bad lines[/yellow]", "skipped": "[dim]skipped[/dim]"}
     for r in results:
-        status = "[red]failed[/red]" if r.error else ("[yellow]bad lines[/yellow]" if r.rejected else "ok")
-        nums = [r.lines, r.rows, r.duplicates, r.expired, r.rejected]
+        nums = [r.lines, r.rows, r.duplicates, r.expired, r.rejected] + ([r.held_back] if held else [])
         totals = [a + b for a, b in zip(totals, nums)]
-        table.add_row(r.file, r.format, *(f"{n:,}" for n in nums), status)
+        table.add_row(_cell(r.file), _cell(r.format), *(f"{n:,}" for n in nums), styles.get(r.status, "ok"))
     if len(results) > 1:
         table.add_section()
         table.add_row("total", "", *(f"{n:,}" for n in totals), "")
     return table
+
+
+def ingest_csv(results) -> str:
+    """The ingest summary as CSV (one row per file, the JSON summary's fields), formulas neutralised."""
+    import polars as pl
+
+    rows = [r.as_dict() for r in results]
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame({"file": []})
+    return neutralise_frame(frame).write_csv()
+
+
+def ingest_notes(results) -> list[str]:
+    """One line per skipped file and per held-back line, and where rejected lines went."""
+    lines = [f"skipped {printable(r.file)}: {r.skipped}" for r in results if r.skipped]
+    lines += [f"held back {printable(r.file)}: its last line is still being written; it is read on the next run"
+              for r in results if r.held_back]
+    other = sum(getattr(r, "not_requests", 0) for r in results)
+    if other:
+        lines.append(f"{other:,} record(s) were no web request (FortiGate traffic/event records, squidGuard's "
+                     "own messages): counted, not stored")
+    rejected = sum(r.rejected for r in results)
+    if rejected:
+        lines.append(f"{rejected:,} rejected line(s) were quarantined in the store with their file, line number "
+                     "and reason")
+    return lines
 
 
 def report_text(result, fmt: str) -> str:
@@ -153,6 +182,20 @@ def audit(console: Console, table) -> None:
     for row in table.iter_rows():
         grid.add_row(*(_cell(v) for v in row))
     console.print(grid)
+
+
+def users(console: Console, table) -> None:
+    """`surfaudit users`: one row per identity (cells never parsed as markup)."""
+    if table.height == 0:
+        console.print("No identities match.")
+        return
+    grid = Table(title="Identities (aliases resolved)", title_justify="left", header_style="bold")
+    for col in table.columns:
+        grid.add_column(col.replace("_", " "), justify="right" if table.schema[col].is_numeric() else "left")
+    for row in table.iter_rows():
+        grid.add_row(*(_cell(v) for v in row))
+    console.print(grid)
+    console.print(f"{table.height} identities.")
 
 
 def purge(console: Console, result, dry_run: bool) -> None:

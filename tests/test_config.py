@@ -13,7 +13,12 @@ from surfaudit.errors import ConfigError
 
 def test_init_template_has_every_key_and_equals_the_defaults():
     data = tomllib.loads(DEFAULT_TOML)
-    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "formats"}
+    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "formats",
+                         "directory", "calendar", "privacy", "policy"}
+    assert set(data["directory"]) == {"path", "scope"} and set(data["calendar"]) == {"closed", "bank_holidays"}
+    assert set(data["privacy"]) == {"reports_name_people"} and set(data["policy"]) == {"name", "date", "clauses"}
+    for commented in ("# [schedules.", "# [groups.", "# work_hosts = ", "# [sites.", "# clients = "):
+        assert commented in DEFAULT_TOML
     assert set(data["ingest"]) == {"settle_seconds", "max_line_bytes", "recursive", "site"}
     assert set(data["schedule"]) == {"timezone", "workdays", "work_hours", "breaks"}
     assert set(data["social"]) == {"domains", "ignore_hosts", "idle_gap_seconds", "tail_seconds", "flag_minutes"}
@@ -21,6 +26,7 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     default = Config()
     assert (cfg.schedule, cfg.social, cfg.blocked, cfg.retention) == (default.schedule, default.social, default.blocked, default.retention)
     assert (cfg.ingest, cfg.formats) == (default.ingest, default.formats)
+    assert cfg.org == default.org
     assert cfg.schedule.breaks == (Window(630, 650), Window(720, 780))
 
 
@@ -50,6 +56,8 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\ndelimiter = ";;"\n', "[formats.vendor].delimiter"),
     ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\nallowed = ["x"]\nblocked = ["X"]\n', "[formats.vendor]"),
     ('[formats."Bad Name"]\ntime = "T"\n', "[formats.Bad Name]"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\n', "[formats.vendor]: name the user column"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecision = "D"\nuser = "u"\nclient_ip = "U"\n', "[formats.vendor].client_ip"),
     ('[formats.fortigate]\ntime = "T"\n', "[formats.fortigate]"),
 ])
 def test_bad_values_name_the_key(toml, key):
@@ -111,3 +119,71 @@ def test_day_names_and_hosts_that_used_to_pass_silently():
 
 
 # -- issue 13: [directory], [schedules.*], [groups.*], [sites.*], [calendar], [privacy], [policy]
+
+def test_organisation_keys_parse(tmp_path):
+    from datetime import date
+
+    clauses = tmp_path / "clauses.txt"
+    clauses.write_text("Heading\nQuote\nRelation\n")
+    cfg = parse_config(tomllib.loads(f'''
+[schedule]
+breaks = ["10:30-10:50", "12:00-13:00"]
+[directory]
+path = "staff.csv"
+scope = "all"
+[schedules.primary]
+breaks = ["12:10-12:40"]
+[schedules.parttime]
+workdays = ["mon", "tuesday"]
+[groups.Comms]
+schedule = "primary"
+work_hosts = ["Facebook.com.", "x.com"]
+[sites.north]
+schedule = "primary"
+clients = ["10.1.0.0/16", "10.2.3.4"]
+[calendar]
+closed = ["2026-10-26..2026-10-30", "2026-12-01"]
+bank_holidays = "scotland"
+[privacy]
+reports_name_people = false
+[policy]
+name = "Our policy"
+date = "2025-09-01"
+clauses = "{clauses}"
+'''), source=tmp_path / "surfaudit.toml")
+    org = cfg.org
+    assert org.directory_path == tmp_path / "staff.csv" and org.scope == "all" and not org.staff_only
+    assert org.schedules["primary"].breaks == (Window(730, 760),)
+    assert org.schedules["primary"].work_hours == cfg.schedule.work_hours  # unset keys from [schedule]
+    assert org.schedules["parttime"].workdays == (0, 1) and org.schedules["parttime"].breaks == cfg.schedule.breaks
+    assert org.groups["comms"].work_hosts == ("facebook.com", "x.com") and org.groups["comms"].schedule == "primary"
+    assert org.sites["north"].clients == ("10.1.0.0/16", "10.2.3.4/32")
+    assert org.closed == ((date(2026, 10, 26), date(2026, 10, 30)), (date(2026, 12, 1), date(2026, 12, 1)))
+    assert org.bank_holidays == "scotland" and org.reports_name_people is False
+    assert (org.policy_name, org.policy_date, org.policy_clauses) == ("Our policy", "2025-09-01", clauses)
+
+
+@pytest.mark.parametrize("toml,key", [
+    ('[directory]\nfile = "x.csv"\n', "[directory].file"),
+    ('[directory]\nscope = "pupils"\n', "[directory].scope"),
+    ('[schedules.a]\nlunch = "12:00-13:00"\n', "[schedules.a].lunch"),
+    ('[schedules.a]\nbreaks = ["12:00-1300"]\n', "[schedules.a].breaks[0]"),
+    ('[schedules.a]\nworkdays = ["funday"]\n', "[schedules.a].workdays"),
+    ('[schedules.a]\ntimezone = "Europe/Paris"\n', "[schedules.a].timezone"),
+    ('[groups.g]\nschedule = "missing"\n', "[groups.g].schedule"),
+    ('[groups.g]\nwork_hosts = ["https://x.com/"]\n', "[groups.g].work_hosts"),
+    ('[groups.g]\nhosts = []\n', "[groups.g].hosts"),
+    ('[sites.s]\nclients = ["10.1.0.0/33"]\n', "[sites.s].clients"),
+    ('[sites.s]\nschedule = "nope"\n', "[sites.s].schedule"),
+    ('[calendar]\nclosed = ["2026-13-01"]\n', "[calendar].closed[0]"),
+    ('[calendar]\nclosed = ["2026-10-30..2026-10-26"]\n', "[calendar].closed[0]"),
+    ('[calendar]\nbank_holidays = "wales"\n', "[calendar].bank_holidays"),
+    ('[calendar]\nholidays = []\n', "[calendar].holidays"),
+    ('[privacy]\nreports_name_people = "no"\n', "[privacy].reports_name_people"),
+    ('[policy]\nclauses = "/nonexistent/clauses.txt"\n', "[policy].clauses"),
+    ('[policy]\ntitle = "x"\n', "[policy].title"),
+])
+def test_organisation_errors_name_the_key(toml, key):
+    with pytest.raises(ConfigError) as info:
+        parse_config(tomllib.loads(toml))
+    assert key in str(info.value)

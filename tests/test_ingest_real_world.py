@@ -185,8 +185,9 @@ def test_bare_cr_in_a_first_line_does_not_stop_the_directory(store, tmp_path):
     by = {Path(r.file).name: r for r in results}
     assert by["access.log"].rows == 1 and by["access.log"].status == "ok"
     assert by["netdb.state"].status == "skipped"
-    # The CR is data inside the header cell: read as a header (a CR is dropped there), no crash.
-    assert by["odd.csv"].status == "ok" and by["odd.csv"].rows == 1
+    # The bare CR ends the header line: a CSV whose header names no known columns. It is
+    # named like an export, so it fails with the reason (never skipped in silence), alone.
+    assert by["odd.csv"].status == "failed" and "unknown log format" in by["odd.csv"].error
     assert all(r.error is None or "\n" not in r.error for r in results)
 
 
@@ -359,3 +360,94 @@ def test_a_bad_squid_logformat_stops_before_any_file(tmp_path):
     assert run.code == 2 and run.out == ""
     assert "[formats.squid].logformat" in run.err and "%Zz" in run.err
     assert len(run.err.strip().splitlines()) == 1
+
+
+def test_a_bare_cr_inside_an_lf_file_is_a_line_end(store, tmp_path):
+    """Two exports pasted together, or one line saved by a Mac tool: no line swallowed."""
+    log = tmp_path / "mixed.log"
+    log.write_bytes(f"{squid_line(T[0])}\r\n{squid_line(T[1])}\r{squid_line(T[2])}\n".encode())
+    r, = ingest(store, log)
+    assert (r.lines, r.rows, r.rejected) == (3, 3, 0) and adds_up(r)
+
+
+def test_a_gzip_with_a_damaged_header_is_corrupt_not_an_unexpected_error(store, tmp_path):
+    gz = tmp_path / "access.log.2.gz"
+    gz.write_bytes(b"\x1f\x8b\x08\x00garbage" + b"\x00" * 64)
+    r, = ingest(store, gz, fmt="squid")
+    assert r.status == "failed" and "corrupt or truncated file" in r.error
+
+
+def test_a_mixed_fortigate_feed_counts_other_records_apart(store, tmp_path):
+    web = ('date=2026-11-02 time=09:00:0{s} tz="+0000" logid="0316013056" type="utm" subtype="webfilter" '
+           'srcip=10.0.0.5 user="amorgan" hostname="www.facebook.com" action="blocked" url="/" catdesc="Social"')
+    traffic = ('date=2026-11-02 time=09:00:0{s} tz="+0000" logid="0000000013" type="traffic" subtype="forward" '
+               'srcip=10.0.0.5 dstip=1.2.3.4 action="accept"')
+    log = tmp_path / "forti.log"
+    log.write_text("\n".join((web if s % 3 == 0 else traffic).format(s=s) for s in range(9)) + "\n")
+    r, = ingest(store, log)
+    assert (r.format, r.rows, r.rejected, r.not_requests, r.status) == ("fortigate", 3, 0, 6, "ok") and adds_up(r)
+
+
+def test_fortios_5_writes_the_verdict_as_status(store, tmp_path):
+    line = ('date=2026-11-02 time=09:15:00 devname=FortiGate-VM64 logid=0316013057 type=utm subtype=webfilter '
+            'eventtype=ftgd_blk level=warning srcip=172.21.5.11 dstport=80 service="http" hostname="www.example.com" '
+            'status="blocked" url="/test_adult_url" sentbyte=820 rcvdbyte=1448 catdesc="Pornography"')
+    log = tmp_path / "forti5.log"
+    log.write_text(line + "\n")
+    r, = ingest(store, log)
+    assert (r.rows, r.rejected) == (1, 0)
+    con = duckdb.connect()
+    store.events_view(con)
+    assert con.sql("select action, host, url, category from events").fetchall() == [
+        ("blocked", "www.example.com", "http://www.example.com/test_adult_url", "Pornography")]
+
+
+def test_a_csv_header_error_names_the_file(store, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(T[0]) + "\n")
+    r, = ingest(store, log, fmt="surfprotect")
+    assert r.status == "failed" and r.error.startswith(f"{log}: ") and "header" in r.error
+
+
+def test_an_access_log_in_a_directory_that_no_format_fits_fails_loudly(store, tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log").write_text('10.0.0.5 - jsmith [19/Nov/2026:09:17:01 +0000] "GET http://www.facebook.com/ '
+                                  'HTTP/1.1" 403 3900 "-" "Mozilla/5.0" TCP_DENIED:HIER_NONE\n' * 3)
+    r, = ingest(store, d)
+    assert r.status == "failed" and 'logformat = "combined"' in r.error
+
+
+def test_nul_run_before_the_lines_does_not_hide_the_format(store, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_bytes(b"\x00" * 5_000_000 + "".join(squid_line(t) + "\n" for t in T[:10]).encode())
+    r, = ingest(store, log)
+    assert (r.format, r.rows, r.rejected) == ("squid", 9, 1) and adds_up(r)  # the first line carries the NULs
+
+
+def test_ingest_summary_as_csv(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(squid_line(T[0]) + "\n")
+    run = run_cli("--config", str(SAMPLE_CONFIG), "--store", str(tmp_path / "s"), "ingest", "--summary", "csv",
+                  str(log), env={"SURFAUDIT_NOW": "2026-11-20T12:00:00Z"})
+    assert run.code == 0 and run.err == ""
+    header, row = run.out.strip().splitlines()
+    assert header.startswith("file,format,lines,rows,")
+    assert row.startswith(f"{log},squid,1,1,")
+
+
+def test_two_exports_with_the_same_header_and_bad_lines(store, tmp_path):
+    """Same header = same lineage: the second export is de-duplicated against the
+    first one's rows and quarantine (which the store must find, not refuse)."""
+    head = "Timestamp,Username,Client IP,URL,Category,Action\n"
+    one, two = tmp_path / "week1.csv", tmp_path / "week2.csv"
+    one.write_text(head + "2026-11-02T09:00:00Z,a,10.0.0.1,http://x.com/,News,Allowed\nnot,a,good,line\n"
+                   "2026-11-02T09:00:01Z,a,10.0.0.1,http://x.com/,News,Allowed\n")
+    two.write_text(head + "2026-11-09T09:00:00Z,b,10.0.0.2,http://y.com/,News,Blocked\nalso,bad\n")
+    settled(one)
+    settled(two)
+    a, = ingest(store, one)
+    b, = ingest(store, two)
+    assert (a.rows, a.rejected, a.error) == (2, 1, None) and adds_up(a)
+    assert (b.rows, b.rejected, b.error) == (1, 1, None) and adds_up(b)
+    assert count(store) == 3

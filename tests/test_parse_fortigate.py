@@ -129,9 +129,9 @@ def test_action_values(value, action):
 
 BAD = [
     (('date=2026-11-30 time=09:17:01 logid="0000000013" type="traffic" subtype="forward" srcip=10.0.0.5 '
-      'action="accept"'), "not a webfilter log (type/subtype is not utm/webfilter)"),
+      'action="accept"'), "not a request (a FortiGate record of another type than webfilter)"),
     ('date=2026-11-30 time=09:17:01 logid="0100032001" type="event" subtype="system" msg="Admin login"',
-     "not a webfilter log (type/subtype is not utm/webfilter)"),
+     "not a request (a FortiGate record of another type than webfilter)"),
     ("junk", "malformed key=value pair"),
     (fg(url='"/unterminated'), "malformed key=value pair"),
     (fg(date=None, time=None), "no timestamp (neither eventtime nor date and time)"),

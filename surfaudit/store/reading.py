@@ -207,6 +207,10 @@ class Reading:
         """The absolute path of a committed part named relative to the store."""
         return confined(self.root, rel, "a committed part")
 
+    def quarantine_path(self, rel: str) -> Path:
+        """The absolute path of a committed quarantine file named relative to the store."""
+        return confined(self.root, rel, "a committed quarantine file", quarantine=True)
+
     def part_stats(self, rel: str) -> PartStats:
         """Rows and ts range of one part from its Parquet footer (falls back to reading ts)."""
         path = self._checked([rel])[0]
