@@ -127,10 +127,9 @@ class VendorCsv:
             raise InputError(f"unknown timezone: {tz}") from None
         names, found = self._found(first_line)
         missing = [self.wanted[k] for k in self.wanted if k not in found]
-        if missing:
-            shown = first_line.strip()[:200]
+        if missing:  # the first line may be a data row (names, URLs): say only how many cells it has
             raise InputError(f"format {spec.name!r}: the file's header has no column "
-                             f"{', '.join(repr(m) for m in missing)} (header: {shown!r})")
+                             f"{', '.join(repr(m) for m in missing)} (its first line has {len(names)} cells)")
         twice = sorted({self.wanted[k] for k, j in found.items() if list(found.values()).count(j) > 1})
         if twice:
             raise InputError(f"[formats.{spec.name}]: {', '.join(map(repr, twice))} names two columns; "

@@ -53,6 +53,7 @@ class PurgePlan:
     straddling: StraddlePlan | None = None
     anomalies: list[str] = field(default_factory=list)  # "path: problem", one per line
     missing: list[str] = field(default_factory=list)  # committed parts whose file is gone
+    damaged_expired: list[str] = field(default_factory=list)  # damaged parts deleted with their expired month
 
     @property
     def files(self) -> int:
@@ -105,11 +106,16 @@ def plan_purge(store: Store, months: int, now: datetime | None = None) -> PurgeP
         expired = clock.month_end(month) <= cutoff
         if not expired and month != straddle_month:
             continue
-        damaged = [p for p in (store.part_problem(rel) for rel in present) if p]
-        if damaged:  # a damaged part is never read for planning, nor deleted: verify names it
+        problems = {rel: store.part_problem(rel) for rel in present}
+        damaged = [p for p in problems.values() if p]
+        if damaged and not expired:  # never read for a rewrite, nor trimmed: verify names it
             plan.anomalies.extend(f"{p.removeprefix(str(store.root) + '/')}" for p in damaged)
             continue
-        stats = [store.part_stats(rel) for rel in present]
+        # A whole expired month goes, damaged parts included: its partition says its month,
+        # and retention must not be defeated by a file nobody can read any more.
+        readable = [rel for rel in present if not problems[rel]]
+        plan.damaged_expired.extend(rel for rel in present if problems[rel])
+        stats = [store.part_stats(rel) for rel in readable]
         rows = sum(s.rows for s in stats)
         if expired:
             late = [s for s in stats if s.ts_max is not None and s.ts_max >= cutoff]

@@ -52,6 +52,7 @@ class PurgeResult:
     manifest_forgotten: int = 0
     tx: str | None = None  # the store transaction that removed the data
     deferred: int = 0  # expired files still on disk because a report was reading (next run deletes them)
+    damaged_deleted: list[str] = field(default_factory=list)  # damaged/ files of expired months, deleted
 
     @property
     def cutoff(self) -> datetime:
@@ -152,6 +153,8 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
         # them (waiting a little for it), else by the next command that takes the lock.
         result.deferred = store.sweep(wait=SWEEP_WAIT)[1]
 
+    if not dry_run:
+        result.damaged_deleted = store.delete_damaged(lambda month: clock.month_end(month) <= plan.cutoff)
     result.audit_forgotten = audit.forget_before(store, plan.cutoff)
     result.quarantine_forgotten = forget_quarantine(store, plan.cutoff)
     result.manifest_forgotten = forget_manifest(store, plan.cutoff)
@@ -160,6 +163,9 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
         detail.append("months " + ",".join(m.month for m in result.removed))
     if result.trimmed_month:
         detail.append(f"trimmed {result.trimmed_month} ({result.rows_trimmed} rows)")
+    if plan.damaged_expired or result.damaged_deleted:
+        detail.append(f"{len(plan.damaged_expired) + len(result.damaged_deleted)} damaged parts of expired months "
+                      "deleted unread")
     audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail="; ".join(detail))
     return result
 

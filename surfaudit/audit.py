@@ -31,7 +31,7 @@ def os_user() -> str:
 def record(store: Store, command: str, *, rows: int = 0, target: str | None = None,
            date_from: date | None = None, date_to: date | None = None, reason: str | None = None,
            detail: str | None = None, wait: float = 10) -> dict:
-    """Append one entry (under the store lock, waiting up to `wait` s) and return it."""
+    """Append one entry (under the audit log's lock, waiting up to `wait` s) and return it."""
     entry = {
         "time": clock.now().isoformat(timespec="seconds"),
         "os_user": os_user(),
@@ -65,12 +65,6 @@ def entries(store: Store, date_from: date | None = None, date_to: date | None = 
 def forget_before(store: Store, cutoff: datetime) -> int:
     """Drop entries older than `cutoff` (retention); returns how many were dropped.
 
-    Read and rewrite happen under the store lock, which every append also takes, so
-    an entry appended meanwhile (an export) cannot be lost by the rewrite."""
-    with store.lock(10):
-        current = store.audit_entries()
-        kept = [e for e in current if datetime.fromisoformat(e["time"]) >= cutoff]
-        dropped = len(current) - len(kept)
-        if dropped:
-            store.rewrite_audit(kept)
-    return dropped
+    Read and rewrite happen under the audit log's lock, which every append also takes,
+    so an entry appended meanwhile (an export) cannot be lost by the rewrite."""
+    return store.filter_audit(lambda e: datetime.fromisoformat(e["time"]) >= cutoff)

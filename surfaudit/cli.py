@@ -32,7 +32,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 class State:
     config: Optional[Path] = None
-    store: Optional[Path] = None
+    store: Optional[str] = None
 
 
 STATE = State()
@@ -61,7 +61,7 @@ class OutFmt(str, Enum):
 @app.callback()
 def main_options(
     config: Optional[Path] = typer.Option(None, "--config", help="Config file (else $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/surfaudit/surfaudit.toml)."),
-    store: Optional[Path] = typer.Option(None, "--store", help="Store directory (overrides [store].path)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store directory (overrides [store].path)."),
 ) -> None:
     STATE.config, STATE.store = config, store
 

@@ -124,8 +124,21 @@ def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathL
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         cfg = parse_config(data, source=path)
     if store is not None:
-        cfg = _replace(cfg, store_path=Path(store))
+        cfg = _replace(cfg, store_path=_local_store(str(store), "--store"))
     return cfg
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _local_store(text: str, where: str) -> Path:
+    """The store directory; a URI (s3://, gs://, ...) is refused, never taken for a
+    relative path (which would silently make a local directory called `s3:`)."""
+    if _URI.match(text.strip()):
+        scheme = text.split(":", 1)[0].lower()
+        raise ConfigError(f"{where}: {scheme}:// stores are not supported by this version; "
+                          "give a local directory")
+    return Path(text)
 
 
 def _replace(cfg: Config, **changes) -> Config:
@@ -136,7 +149,7 @@ def _replace(cfg: Config, **changes) -> Config:
 
 def parse_config(data: dict, source: Path | None = None) -> Config:
     """Validate a parsed TOML document; every error names its `[section].key`."""
-    sections = {"store", "schedule", "social", "blocked", "retention", "ingest", "formats", *ORG_SECTIONS}
+    sections = {"store", "schedule", "social", "blocked", "retention", "ingest", "formats", "engine", *ORG_SECTIONS}
     for name in data:
         if name not in sections:
             raise ConfigError(_where(source, f"unknown section [{name}]"))
@@ -144,7 +157,7 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
             raise ConfigError(_where(source, f"[{name}] must be a table"))
     reader = _Reader(data, source)
 
-    store_path = Path(reader.get("store", "path", str, "surfaudit-data"))
+    store_path = _local_store(reader.get("store", "path", str, "surfaudit-data"), _where(source, "[store].path"))
     if not store_path.is_absolute() and source is not None:
         store_path = source.parent / store_path
 
@@ -198,6 +211,11 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         raise ConfigError(_where(source, "[ingest].max_line_bytes: must be between 1024 and 16777216, "
                                          f"got {ingest.max_line_bytes}"))
     formats = parse_formats(data.get("formats", {}), source)
+    engine = reader.get("engine", "kind", str, "duckdb").strip().lower()
+    reader.get("engine", "master", str, "local[*]")
+    if engine != "duckdb":  # DESIGN §5 names spark; this version runs every report on DuckDB
+        raise ConfigError(_where(source, f"[engine].kind: {engine!r} is not available in this version "
+                                         "(only \"duckdb\")"))
     reader.check_unknown()
 
     return Config(
@@ -227,7 +245,8 @@ class _Reader:
         "blocked": {"burst_seconds"},
         "retention": {"months"},
         "ingest": {"settle_seconds", "max_line_bytes", "recursive", "site"},
-        "formats": None,  # validated by _formats
+        "engine": {"kind", "master"},
+        "formats": None,  # validated by parse_formats
     }
 
     def __init__(self, data: dict, source: Path | None):
@@ -317,7 +336,8 @@ settle_seconds = 300
 max_line_bytes = 65536
 # Read the subdirectories of a directory given to ingest/nightly.
 recursive = false
-# This machine's site, stored with its rows ("" = the host name).
+# This machine's site, for stores that several schools write into ("" = the host
+# name). Accepted and checked; this version does not store it with the rows yet.
 site = ""
 
 [formats.squid]

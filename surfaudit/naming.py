@@ -10,8 +10,8 @@ the audit log: who ran it, which report, the filters, how many people it named.
 `--reveal --reason TEXT` is given, and the reason is recorded too.
 
 The default (`true`, no directory) keeps today's behaviour: identities are shown
-and nothing is recorded for an ordinary report, so a report never waits for the
-store lock that the audit log's append takes.
+and nothing is recorded for an ordinary report, and an audited report
+takes only the audit log's own short lock, never the store lock a nightly holds.
 """
 
 from __future__ import annotations

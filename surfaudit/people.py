@@ -73,17 +73,28 @@ def resolve_user(store: Store, cfg, text: str | None, *, option: str = "--user")
             folded = sorted(i for i in stored if identity_key(i) == key)
             found = folded[0] if len(folded) == 1 else None
     if found is None:
-        candidates = sorted(stored | set(aliases) | {p.name for p in directory.people if p.name})
-        close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
-        if not close:
-            lowered = {c.lower(): c for c in candidates}
-            close = [lowered[c] for c in difflib.get_close_matches(key, list(lowered), n=3, cutoff=0.6)]
-        hint = f"; did you mean: {', '.join(close)}" if close else "; `surfaudit users` lists who is known"
-        raise UsageError(f"{option}: no such identity, alias or directory name{hint}")
+        raise UsageError(f"{option}: no such identity, alias or directory name{_hint(cfg, key, stored, directory)}")
     if cfg.org.staff_only and found not in directory.by_identity():
         raise UsageError(f"{option}: that identity is not in the staff directory, so outside the reports' scope "
                          "([directory] scope = \"staff\"); `surfaudit users --unknown` lists such identities")
     return found
+
+
+def _hint(cfg, key: str, stored: set[str], directory) -> str:
+    """Up to three close matches, from what the person asking may see: never names when
+    reports are pseudonymised, and only directory members when the scope is staff."""
+    if not cfg.org.reports_name_people:
+        return "; `surfaudit users` lists who is known"
+    members = directory.by_identity()
+    if cfg.org.staff_only:
+        stored = {i for i in stored if i in members}
+    aliases = {a for a, who in directory.alias_map().items() if not cfg.org.staff_only or who in members}
+    candidates = sorted(stored | aliases | {p.name for p in directory.people if p.name})
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in candidates}
+        close = [lowered[c] for c in difflib.get_close_matches(key, list(lowered), n=3, cutoff=0.6)]
+    return f"; did you mean: {', '.join(close)}" if close else "; `surfaudit users` lists who is known"
 
 
 def work_hosts_of(cfg, identity: str) -> tuple[str, ...]:

@@ -120,9 +120,13 @@ def repair_store(store: Store, result: VerifyResult, wait: float = 0) -> list[st
     rels = result.repairable
     if not rels:
         return ["nothing to repair" if result.ok else "nothing verify --repair can repair: restore from a backup"]
-    with store.lock(wait):
-        store.set_aside(rels, "verify --repair")
-        audit.record(store, "verify --repair", detail=f"set aside {len(rels)} damaged parts: " + ", ".join(rels))
+    with store.lock(wait):  # audited first: a repair is never made without its entry
+        audit.record(store, "verify --repair", detail=f"setting aside {len(rels)} damaged parts: " + ", ".join(rels))
+        try:
+            store.set_aside(rels, "verify --repair")
+        except BaseException:
+            audit.record(store, "verify --repair failed", detail="nothing was set aside")
+            raise
     result.repaired = rels
     return [f"set aside {rel} (moved to damaged/, dropped from the manifest)" for rel in rels]
 

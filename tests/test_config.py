@@ -187,3 +187,27 @@ def test_organisation_errors_name_the_key(toml, key):
     with pytest.raises(ConfigError) as info:
         parse_config(tomllib.loads(toml))
     assert key in str(info.value)
+
+
+@pytest.mark.parametrize("toml,key", [
+    ('[store]\npath = "s3://trust/sa"\n', "[store].path: s3:// stores are not supported"),
+    ('[engine]\nkind = "spark"\n', "[engine].kind"),
+    ('[engine]\nthreads = 4\n', "[engine].threads"),
+])
+def test_store_uris_and_engines_this_version_cannot_serve_are_refused(toml, key):
+    with pytest.raises(ConfigError) as info:
+        parse_config(tomllib.loads(toml))
+    assert key in str(info.value)
+
+
+def test_engine_duckdb_is_accepted():
+    parse_config(tomllib.loads('[engine]\nkind = "duckdb"\nmaster = "local[*]"\n'))
+
+
+def test_a_store_uri_on_the_command_line_is_refused(tmp_path):
+    from tests.conftest import run_cli
+
+    run = run_cli("--store", "s3://trust/sa", "report", "summary", cwd=tmp_path)
+    assert run.code == 2 and run.out == ""
+    assert "s3:// stores are not supported" in run.err
+    assert not (tmp_path / "s3:").exists()

@@ -279,10 +279,7 @@ SAMPLE_USERS = ("amorgan", "bokafor", "e walsh", "10.20.1.11")
 
 
 def sample_store(root: Path):
-    try:
-        from ingest.pipeline import ingest_paths
-    except ImportError as exc:  # the ingest pipeline is being written concurrently
-        pytest.skip(f"ingest pipeline not importable yet: {exc}")
+    from ingest.pipeline import ingest_paths
     from surfaudit.config import load_config
 
     cfg = load_config(ROOT / "sample_logs" / "surfaudit.toml")

@@ -177,3 +177,24 @@ def test_cli_refuses_other_suffix(store, tmp_path):
     assert run.code == 2 and run.out == ""
     assert run.err.count("\n") == 1 and ".csv, .html or .xlsx" in run.err
     assert not out.exists()
+
+
+def test_a_period_larger_than_a_sheet_is_refused_not_cut(store, tmp_path, monkeypatch):
+    from surfaudit.errors import UsageError
+    from surfaudit.export import xlsx_export
+
+    monkeypatch.setattr(xlsx_export, "MAX_ROWS", 3)  # the sample week has more requests than that
+    with pytest.raises(UsageError, match="more than an Excel sheet holds"):
+        export(store, tmp_path, name="big.xlsx")
+    assert not (tmp_path / "big.xlsx").exists()
+
+
+def test_a_cell_over_excels_limit_says_it_was_cut(store, tmp_path, monkeypatch):
+    from surfaudit.export import xlsx_export
+
+    monkeypatch.setattr(xlsx_export, "MAX_CELL", 100)
+    wb = load(export(store, tmp_path, name="cut.xlsx").path)
+    urls = [r[2] for r in rows(wb["Requests"])]
+    assert all(len(u) <= 100 for u in urls)
+    summary_values = [v for v in summary(wb).values() if isinstance(v, str)]
+    assert any("[cut: " in v and "the CSV export has it whole]" in v for v in summary_values + urls)

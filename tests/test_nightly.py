@@ -108,7 +108,7 @@ def test_rejected_lines_make_exit_1_but_everything_runs(store: Store, monkeypatc
     lines: list[str] = []
     result = run_nightly(store, CFG, ["a.log"], now=NOW, log=lines.append)
     assert lines[0] == "ingest: 2 files, 5 rows, 2 rejected, 1 failed"
-    assert lines[1] == "ingest: failed broken.log.gz: broken.log.gz: truncated gzip"
+    assert lines[1] == "ingest: failed: broken.log.gz: truncated gzip"
     assert lines[2].startswith("purge: removed 2025-09") and lines[3].startswith("compact: ")
     assert not result.ok and result.exit_code == 1
     assert [s.ok for s in result.steps] == [False, True, True, True]

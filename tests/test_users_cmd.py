@@ -217,3 +217,33 @@ def test_export_labels_every_row_with_the_persons_own_timetable(tmp_path):
         ("www.facebook.com", "true", "outside_hours", "60.000"),
         ("www.bbc.co.uk", "false", "outside_hours", "0.000"),
     ]
+
+
+def test_suggestions_never_show_whom_the_asker_may_not_see(env, tmp_path):
+    """Scope staff: a pupil is not offered as a close match; pseudonymised reports: no names at all."""
+    cli, _ = env
+    run = cli("report", "social", *RANGE, "--user", "pupil1")
+    assert run.code == 2 and "pupil17" not in run.err
+    hidden, _ = make(tmp_path, "[privacy]\nreports_name_people = false\n")
+    run = hidden("report", "social", *RANGE, "--user", "amorgn")
+    assert run.code == 2 and "amorgan" not in run.err and "Morgan" not in run.err
+    assert "did you mean" not in run.err
+
+
+def test_an_audited_report_runs_while_a_nightly_holds_the_store_lock(env):
+    """Naming people is recorded under the audit log's own lock, not the store lock a
+    nightly ingest may hold for hours: the report runs at once, and is audited."""
+    import time
+
+    from surfaudit.store import Store
+
+    cli, cfg = env
+    store = Store(cfg.parent / "store")
+    before = len(audit_entries(cli))
+    with store.lock():  # as a nightly run would
+        t = time.monotonic()
+        run = cli("report", "social", *RANGE, "--format", "csv")
+        took = time.monotonic() - t
+    assert run.code == 0, run.err
+    assert took < 8  # the store lock would have made it wait 10 s and exit 3
+    assert len(audit_entries(cli)) == before + 1  # the report naming people was recorded

@@ -25,9 +25,11 @@ from surfaudit.config import DAY_NAMES
 from surfaudit.export import views
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import load_policy
+from surfaudit.errors import UsageError
 from surfaudit.safetext import neutralise
 
 MAX_ROWS = 1_048_575  # Excel's limit, less the header row
+MAX_CELL = 32_767  # characters in one Excel cell
 TEXT, NUM, INT, DATE, TIME, FLAG = "text", "num", "int", "date", "time", "flag"
 
 
@@ -60,7 +62,10 @@ class _Book:
         elif kind == FLAG:
             ws.write_string(row, col, "Yes" if value else "No", fmt)
         else:
-            ws.write_string(row, col, neutralise(str(value)), fmt)
+            text = neutralise(str(value))
+            if len(text) > MAX_CELL:  # Excel's limit: say so in the cell rather than cut it in silence
+                text = text[: MAX_CELL - 80] + f"… [cut: {len(text):,} characters; the CSV export has it whole]"
+            ws.write_string(row, col, text, fmt)
 
     def table(self, name: str, columns: list[tuple[str, str, int]], rows) -> int:
         """A sheet with a frozen, filterable header row; columns are (heading, kind, width)."""
@@ -123,7 +128,11 @@ def _summary_rows(inv: Investigation, reason: str, generated: datetime, generate
 
 
 def render_xlsx(inv: Investigation, *, reason: str, generated: datetime, generated_by: str) -> bytes:
-    """The whole workbook as bytes (sheets: Summary, Days, Sessions, Sites, Blocked, Requests)."""
+    """The whole workbook as bytes (sheets: Summary, Days, Sessions, Sites, Blocked, Requests).
+    A period with more requests than a sheet holds is refused: a workbook never drops rows."""
+    if inv.requests.height > MAX_ROWS:
+        raise UsageError(f"the period has {inv.requests.height:,} requests, more than an Excel sheet holds "
+                         f"({MAX_ROWS:,}): give a shorter --from/--to, or export CSV")
     buf = io.BytesIO()
     book = _Book(buf, generated.replace(tzinfo=None))
     ws = book.wb.add_worksheet("Summary")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -40,7 +41,7 @@ from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
 from surfaudit.store import manifest as chain
-from surfaudit.store.paths import confined, open_private, refuse_symlink
+from surfaudit.store.paths import confined, no_symlink_below, open_private, refuse_symlink
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
 
 ARROW_SCHEMA = pa.schema(
@@ -79,6 +80,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_DAMAGED_NAME = re.compile(r"month=(\d{4}-\d{2})-part-[0-9A-Za-z-]+\.parquet")  # as set_aside names them
+
 class Store(Reading):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -91,6 +94,7 @@ class Store(Reading):
         self.lock_path = self.root / "lock"
         self.key_path = self.root / "pseudonym.key"
         self.head_path = self.root / "manifest.head"
+        self.audit_lock_path = self.root / "audit.lock"  # held by every audit append and purge's rewrite
         self.readers_path = self.root / "readers.lock"
         self.damaged_dir = self.root / "damaged"
 
@@ -111,7 +115,7 @@ class Store(Reading):
         """StoreError naming the first bookkeeping entry of the store that is a symlink."""
         for path in (self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir, self.damaged_dir,
                      self.manifest_path, self.head_path, self.audit_path, self.lock_path, self.readers_path,
-                     self.key_path):
+                     self.key_path, self.audit_lock_path):
             refuse_symlink(path)
             refuse_symlink(path.with_name(path.name + ".tmp"))
 
@@ -189,8 +193,11 @@ class Store(Reading):
                 shutil.rmtree(leftover, ignore_errors=True)  # rmtree never follows a symlink inside
             else:
                 leftover.unlink(missing_ok=True)
-        if parsed.chained and not parsed.problems and parsed.last_seq > (self._head() or {}).get("seq", 0):
-            self._write_head(chain.head_for(parsed.last_seq, parsed.last_line))  # a crash before the head write
+        head = self._head() or {}
+        seq = head.get("seq", 0) if isinstance(head.get("seq", 0), int) else None
+        if parsed.chained and not parsed.problems and seq is not None and (parsed.last_seq > seq or "or" in head):
+            # a crash before the head write (or between a rewrite's rename and its final head)
+            self._write_head(chain.head_for(parsed.last_seq, parsed.last_line))
         self.sweep()
         self._remove_empty_months()
 
@@ -277,6 +284,9 @@ class Store(Reading):
     def rewrite_manifest(self, records: list[dict]) -> None:
         """Replace the manifest atomically (used by retention to forget old records); re-chained."""
         lines, head = chain.chain(records)
+        old = self._head()
+        if old is not None and isinstance(old.get("seq"), int):  # either manifest is accepted until the final head
+            self._write_head({**head, "or": {k: v for k, v in old.items() if k != "or"}})
         self._atomic_lines(self.manifest_path, lines)
         self._write_head(head)
 
@@ -314,12 +324,50 @@ class Store(Reading):
         self._remove_empty_months()
         return record
 
+    def delete_damaged(self, expired) -> list[str]:
+        """Delete the parts `set_aside` moved to damaged/ whose month `expired(month)` says
+        has expired (call under the lock): retention covers them too. Their names."""
+        gone: list[str] = []
+        if not self.damaged_dir.is_dir():
+            return gone
+        no_symlink_below(self.root, self.damaged_dir)
+        for path in sorted(self.damaged_dir.iterdir()):
+            m = _DAMAGED_NAME.fullmatch(path.name)
+            if m and not path.is_symlink() and path.is_file() and expired(m.group(1)):
+                path.unlink()
+                gone.append(f"damaged/{path.name}")
+        if gone:
+            _fsync_dir(self.damaged_dir)
+        return gone
+
     # -- audit log ---------------------------------------------------------------
-    def append_audit(self, entry: dict, wait: float = 10) -> None:
-        """Append under the store lock (so purge's rewrite cannot drop it); StoreError if
-        the log cannot be written (read-only store, full disk)."""
+    @contextmanager
+    def _audit_lock(self, wait: float = 10) -> Iterator[None]:
+        """The audit log's own lock: every append and purge's rewrite take it, so no entry
+        is lost to a rewrite, while a report that must record itself never waits for a
+        nightly ingest holding the store lock (which may run for hours)."""
+        refuse_symlink(self.audit_lock_path)
+        fd = open_private(self.audit_lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        deadline = time.monotonic() + wait
         try:
-            with self.lock(wait):
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockedError(f"{self.root}: the audit log is being rewritten by another run") from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)
+
+    def append_audit(self, entry: dict, wait: float = 10) -> None:
+        """Append under the audit log's lock (so purge's rewrite cannot drop it); StoreError
+        if the log cannot be written (read-only store, full disk)."""
+        try:
+            self.ensure()
+            with self._audit_lock(wait):
                 self._append_jsonl(self.audit_path, entry)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot write the audit log ({exc.strerror or type(exc).__name__})") from None
@@ -339,9 +387,21 @@ class Store(Reading):
                 continue
         return out
 
+    def filter_audit(self, keep) -> int:
+        """Keep the audit entries for which `keep(entry)` is true (retention), read and
+        rewritten under the audit lock so that no entry appended meanwhile is lost;
+        returns how many were dropped."""
+        with self._audit_lock(10):
+            current = self.audit_entries()
+            kept = [e for e in current if keep(e)]
+            if len(kept) != len(current):
+                self._atomic_jsonl(self.audit_path, kept)
+        return len(current) - len(kept)
+
     def rewrite_audit(self, entries: list[dict]) -> None:
-        """Replace the audit log (retention); under the lock, like every append."""
-        with self.lock(10):
+        """Replace the audit log (retention); under the audit lock, like every append, so an
+        entry appended meanwhile is either in `entries` or waits for the rewrite."""
+        with self._audit_lock(10):
             self._atomic_jsonl(self.audit_path, entries)
 
     def read_quarantine(self) -> pl.DataFrame:

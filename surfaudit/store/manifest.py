@@ -80,6 +80,21 @@ def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
 
 
 def _check_head(out: Parsed, head: dict | None, name: str) -> None:
+    """`head` may carry `or`: the head before a rewrite (retention), written with the new
+    one before the rewritten manifest is renamed into place, so that a crash between
+    the rename and the final head leaves a manifest that either head accepts."""
+    if isinstance(head, dict) and isinstance(head.get("or"), dict):
+        first, second = Parsed(), Parsed()
+        for probe, candidate in ((first, {k: v for k, v in head.items() if k != "or"}), (second, head["or"])):
+            probe.records, probe.lines, probe.texts = out.records, out.lines, out.texts
+            probe.chained, probe.last_seq = out.chained, out.last_seq
+            _check_one_head(probe, candidate, name)
+        out.problems.extend(first.problems if first.problems and second.problems else [])
+        return
+    _check_one_head(out, head, name)
+
+
+def _check_one_head(out: Parsed, head: dict | None, name: str) -> None:
     if head is None:
         if out.chained:
             out.problems.append(f"{name}: manifest.head is missing (cannot tell whether records were cut off)")

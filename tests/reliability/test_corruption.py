@@ -241,3 +241,65 @@ def test_a_missing_part_stops_compaction_and_purge_instead_of_dropping_it(store:
         with store.lock():
             compact(store)
     tried(SUITE, "part damages")
+
+
+def test_retention_is_not_defeated_by_a_damaged_part(store: Store):
+    """A damaged part of an expired month is deleted with its month (unread); a part that
+    verify --repair set aside in damaged/ is deleted once its month expires too."""
+    part = damage_part(store, "truncated")  # an October 2026 part
+    later = "2027-11-20T12:00:00+00:00"  # twelve months on: October 2026 has expired
+    purge = run_cli("--store", str(store.root), "purge", now=later)
+    assert purge.code == 0, (purge.out, purge.err)
+    assert not part.exists()
+    assert not any(p.name.startswith("month=2026-10") for p in (store.root / "events").iterdir())
+    entry = [e for e in store.audit_entries() if e["command"] == "purge"][-1]
+    assert "damaged parts of expired months deleted unread" in entry["detail"]
+    tried(SUITE, "purges past damaged parts")
+
+
+def test_parts_set_aside_expire_like_the_rest(store: Store):
+    damage_part(store, "truncated")
+    assert verify(store, "--repair").code == 1
+    assert [p.name.split("-part-")[0] for p in store.damaged_dir.iterdir()] == ["month=2026-10"]
+    early = run_cli("--store", str(store.root), "purge", now="2027-06-01T00:00:00+00:00")
+    assert early.code == 0 and list(store.damaged_dir.iterdir())  # not expired yet: kept
+    later = run_cli("--store", str(store.root), "purge", now="2027-11-20T12:00:00+00:00")
+    assert later.code == 0, later.err
+    assert list(store.damaged_dir.iterdir()) == []
+    tried(SUITE, "purges of set-aside parts")
+
+
+@pytest.mark.parametrize("crash_at", ["before the rename", "after the rename"])
+def test_a_crash_inside_the_manifest_rewrite_leaves_a_usable_store(store: Store, crash_at: str, monkeypatch):
+    """Retention rewrites the manifest (re-chained) and then its head; a crash in
+    between must not make every later command refuse the store."""
+    first, *records = list(store.manifest())  # retention forgets a record once its parts are gone
+    if crash_at == "after the rename":
+        for rel in first.get("parts", []):
+            (store.root / rel).unlink()
+    real_lines, real_head = store._atomic_lines, store._write_head
+    calls = {"head": 0}
+
+    def head(h):
+        calls["head"] += 1
+        if calls["head"] == 2:  # the final head
+            raise KeyboardInterrupt("killed")
+        real_head(h)
+
+    def lines(path, ls):
+        if crash_at == "before the rename" and path == store.manifest_path:
+            raise KeyboardInterrupt("killed")
+        real_lines(path, ls)
+
+    monkeypatch.setattr(store, "_write_head", head)
+    monkeypatch.setattr(store, "_atomic_lines", lines)
+    with pytest.raises(KeyboardInterrupt):
+        store.rewrite_manifest(records)
+    monkeypatch.undo()
+    run = report(store)
+    assert run.code == 0, run.err
+    assert verify(store).code == 0
+    with Store(store.root).lock():  # recovery writes a clean head
+        pass
+    assert "or" not in json.loads((store.root / "manifest.head").read_text())
+    tried(SUITE, "crashes inside the manifest rewrite")
