@@ -281,13 +281,7 @@ def _finish(g: pl.DataFrame) -> pl.DataFrame:
     status = pl.col("status").cast(pl.Int32)
     tag = pl.col("tag")
     url = pl.col("url")
-    action = (
-        pl.when(status == 407).then(pl.lit("auth"))
-        .when(tag.str.starts_with("NONE") | tag.str.starts_with("TAG_NONE") | url.str.starts_with("error:"))
-        .then(pl.lit("error"))
-        .when(tag.str.contains("_DENIED", literal=True)).then(pl.lit("blocked"))
-        .otherwise(pl.lit("allowed"))
-    )
+    action = action_expr(tag, status, url)
     out = g.lazy().select(
         pl.col("i"),
         (ts_ms * 1000).cast(pl.Datetime("us", "UTC")).alias("ts"),
@@ -314,6 +308,20 @@ def _finish(g: pl.DataFrame) -> pl.DataFrame:
         .alias("user")
     )
     return _typed(out.collect(engine="streaming"))
+
+
+def action_expr(tag: pl.Expr, status: pl.Expr, url: pl.Expr) -> pl.Expr:
+    """DESIGN §3's action from squid's result tag, HTTP status and URL (the one
+    definition; the compiled scanner's table in squid_scan follows it, and
+    tests/test_parse_fast_paths.py checks that they agree): 407 is auth; NONE,
+    TAG_NONE and `error:` URLs are errors; a *_DENIED tag is blocked."""
+    return (
+        pl.when(status == 407).then(pl.lit("auth"))
+        .when(tag.str.starts_with("NONE") | tag.str.starts_with("TAG_NONE") | url.str.starts_with("error:"))
+        .then(pl.lit("error"))
+        .when(tag.str.contains("_DENIED", literal=True)).then(pl.lit("blocked"))
+        .otherwise(pl.lit("allowed"))
+    )
 
 
 def _typed(frame: pl.DataFrame) -> pl.DataFrame:

@@ -149,13 +149,9 @@ class Parser:
         status = num("status", pl.Int32, 0)
         url = c("url").str.replace_all('\\"', '"', literal=True) if self.url_quoted else c("url")
         tag = c("tag") if has("tag") else pl.lit("", pl.String)
-        action = (
-            pl.when(status == 407).then(pl.lit("auth"))
-            .when(tag.str.starts_with("NONE") | tag.str.starts_with("TAG_NONE") | url.str.starts_with("error:"))
-            .then(pl.lit("error"))
-            .when(tag.str.contains("_DENIED", literal=True)).then(pl.lit("blocked"))
-            .otherwise(pl.lit("allowed"))
-        )
+        from ingest.squid import action_expr  # the one definition of squid's actions
+
+        action = action_expr(tag, status, url)
         method = c("method") if has("method") else pl.lit(None, pl.String)
         user = c("username").str.strip_chars().str.to_lowercase()
         out = good.lazy().select(

@@ -11,13 +11,15 @@ named schedule inherits the keys it leaves unset from `[schedule]`.
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from surfaudit.errors import ConfigError
+
+if TYPE_CHECKING:  # config imports this module: the type only, for the annotations
+    from surfaudit.config import Schedule
 
 SECTIONS = ("directory", "schedules", "groups", "sites", "calendar", "privacy", "policy")
 BANK_HOLIDAYS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR", "": None}

@@ -23,13 +23,11 @@ Everything is created private: directories 0700, files 0600, whatever the umask.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +39,7 @@ from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
 from surfaudit.store import manifest as chain
-from surfaudit.store.paths import confined, no_symlink_below, open_private, refuse_symlink
+from surfaudit.store.paths import confined, flock_within, no_symlink_below, open_private, refuse_symlink
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
 
 ARROW_SCHEMA = pa.schema(
@@ -137,17 +135,10 @@ class Store(Reading):
             return
         self.ensure()
         fd = open_private(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        deadline = time.monotonic() + (wait or 0)
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-                        raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {holder})") from None
-                    time.sleep(0.1)
+            if not flock_within(fd, wait or 0, 0.1):
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {holder})")
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             self._lock_depth = 1
@@ -348,16 +339,9 @@ class Store(Reading):
         nightly ingest holding the store lock (which may run for hours)."""
         refuse_symlink(self.audit_lock_path)
         fd = open_private(self.audit_lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        deadline = time.monotonic() + wait
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockedError(f"{self.root}: the audit log is being rewritten by another run") from None
-                    time.sleep(0.05)
+            if not flock_within(fd, wait):
+                raise LockedError(f"{self.root}: the audit log is being rewritten by another run")
             yield
         finally:
             os.close(fd)

@@ -74,3 +74,19 @@ def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
         if exc.errno == 40 or path.is_symlink():  # ELOOP
             raise symlink_error(path) from None
         raise
+
+
+def flock_within(fd: int, wait: float, poll: float = 0.05) -> bool:
+    """Take an exclusive flock on `fd`, trying for up to `wait` seconds; False if not had."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + (wait or 0)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)

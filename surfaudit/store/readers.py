@@ -22,12 +22,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import time
 import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from surfaudit.store.paths import open_private
+from surfaudit.store.paths import flock_within, open_private
 
 if TYPE_CHECKING:
     from surfaudit.store import Store
@@ -81,15 +80,8 @@ def sweep(store: "Store", wait: float = 0.0) -> tuple[int, int]:
     if fd is None:
         return 0, len(retired)
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return 0, len(retired)
-                time.sleep(0.05)
+        if not flock_within(fd, wait):
+            return 0, len(retired)
         retired = store.retired_parts()  # re-read under the lock
         for path in retired:
             path.unlink(missing_ok=True)
