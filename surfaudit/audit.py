@@ -30,8 +30,11 @@ def os_user() -> str:
 
 def record(store: Store, command: str, *, rows: int = 0, target: str | None = None,
            date_from: date | None = None, date_to: date | None = None, reason: str | None = None,
-           detail: str | None = None, wait: float = 10) -> dict:
-    """Append one entry (under the audit log's lock, waiting up to `wait` s) and return it."""
+           detail: str | None = None, wait: float = 10, store_lock: bool = True) -> dict:
+    """Append one entry and return it: under the store lock (issue 12: exports, purges,
+    repairs) and the audit log's own lock, waiting up to `wait` s; `store_lock=False`
+    (a report recording whom it named) takes the audit log's lock alone, so it never
+    waits for a nightly run. Purge's rewrite holds both, so no entry is ever lost."""
     entry = {
         "time": clock.now().isoformat(timespec="seconds"),
         "os_user": os_user(),
@@ -44,7 +47,7 @@ def record(store: Store, command: str, *, rows: int = 0, target: str | None = No
         "detail": detail,
         "pid": os.getpid(),
     }
-    store.append_audit(entry, wait=wait)
+    store.append_audit(entry, wait=wait, store_lock=store_lock)
     return entry
 
 

@@ -69,4 +69,5 @@ def record(store: Store, cfg, naming: Naming, command: str, table: pl.DataFrame,
     detail = f"named {people} people" + (f"; filters {', '.join(f'{k}={v}' for k, v in shown.items())}"
                                          if shown else "")
     return audit.record(store, command, rows=table.height, target=target, date_from=date_from,
-                        date_to=date_to, reason=naming.reason, detail=detail, wait=wait)
+                        date_to=date_to, reason=naming.reason, detail=detail, wait=wait,
+                        store_lock=False)  # the audit log's own lock: never wait for a nightly

@@ -250,7 +250,7 @@ def test_audit_after_data_before_publish(store, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
     monkeypatch.setattr(atomic, "_write_all", real)
 
-    def no_audit(entry, wait=10):
+    def no_audit(entry, wait=10, store_lock=True):
         raise StoreError(f"{store.root}: cannot write the audit log (Read-only file system)")
 
     monkeypatch.setattr(store, "append_audit", no_audit)

@@ -151,7 +151,7 @@ def test_audited_before_published(store, tmp_path, monkeypatch):
     assert (entry["command"], entry["detail"], entry["target"]) == ("export", "Inv.XLSX", "jsmith")
     assert result.audit_entry == entry
 
-    def no_audit(entry, wait=10):
+    def no_audit(entry, wait=10, store_lock=True):
         raise StoreError(f"{store.root}: cannot write the audit log (Read-only file system)")
 
     monkeypatch.setattr(store, "append_audit", no_audit)

@@ -73,7 +73,7 @@ def export_investigation(store: Store, cfg: Config, user: str, reason: str, date
     Raises UsageError (exit 2) for a missing reason, bad dates or an output that is
     not .csv/.html/.xlsx; NoDataError (exit 1) when the identity has no requests in the
     range, in which case no file is written and nothing is audited. The audit entry
-    is appended (under the audit log's lock, waiting up to `wait` s) after the file is
+    is appended (under the store lock and the audit log's lock, waiting up to `wait` s) after the file is
     written in full but before it is renamed into place: if the entry cannot be
     written (read-only store, full disk, lock held) there is no file; if the rename
     fails after it, an `export-failed` entry follows.

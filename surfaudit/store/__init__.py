@@ -23,6 +23,7 @@ Everything is created private: directories 0700, files 0600, whatever the umask.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -346,12 +347,13 @@ class Store(Reading):
         finally:
             os.close(fd)
 
-    def append_audit(self, entry: dict, wait: float = 10) -> None:
-        """Append under the audit log's lock (so purge's rewrite cannot drop it); StoreError
-        if the log cannot be written (read-only store, full disk)."""
+    def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> None:
+        """Append under the store lock (unless `store_lock` is False) and the audit log's
+        own lock, which purge's rewrite also holds, so the rewrite cannot drop it;
+        StoreError if the log cannot be written (read-only store, full disk)."""
         try:
             self.ensure()
-            with self._audit_lock(wait):
+            with self.lock(wait) if store_lock else contextlib.nullcontext(), self._audit_lock(wait):
                 self._append_jsonl(self.audit_path, entry)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot write the audit log ({exc.strerror or type(exc).__name__})") from None

@@ -7,7 +7,7 @@
   around when it would appear; whenever the file exists, its audit entry exists (the
   entry is appended, fsync'ed, before the file is renamed into place).
 * Purge's rewrite of the audit log (retention) races with appends from other processes:
-  no appended entry is ever lost (appends and the rewrite take the audit log's lock).
+  no appended entry is ever lost (appends and the rewrite take the store lock and the audit log's lock).
 """
 
 from __future__ import annotations
