@@ -47,7 +47,7 @@ from ingest.jit import inline
 from ingest.scan_util import view
 from ingest.squid import with_host
 from surfaudit.errors import InputError
-from surfaudit.schema import EVENT_SCHEMA
+from surfaudit.schema import EVENT_SCHEMA, conform
 
 # Bits of `flags` (one uint8 per line).
 OK = 1  # a request: its row is complete
@@ -223,3 +223,27 @@ def _timestamps(us: np.ndarray, local: np.ndarray, tz: str) -> pl.Series:
     if local.all():
         return placed.alias("ts")
     return pl.select(pl.when(pl.lit(pl.Series(local))).then(pl.lit(placed)).otherwise(pl.lit(exact))).to_series()
+
+
+class LineParser:
+    """The parser of a format read by one compiled kernel (e2guardian, squidGuard,
+    FortiGate): a subclass names the format (`name`), its bad-line `reasons`, its
+    `kernel` (as `scan` wants it) and, if any, `fix_user` (see `finish`)."""
+
+    name = ""
+    reasons: list[str] = []
+    header_lines = 0
+    kernel = None
+    fix_user = None
+
+    def __init__(self, tz: str):
+        self.tz = check_tz(tz)
+
+    def parse(self, lines: pl.Series | None, first_line_no: int,
+              raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Rows and bad lines of `lines`, or of `raw` (the same lines as bytes) when `lines` is None."""
+        raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
+        got = scan(raw, type(self).kernel)
+        fix = type(self).fix_user
+        rows, bad = finish(raw, got, self.tz, self.name, self.reasons, first_line_no, fix_user=fix)
+        return conform(rows), bad

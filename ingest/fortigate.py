@@ -40,10 +40,8 @@ import numpy as np
 import polars as pl
 
 from ingest import filterlog as fl
-from ingest import tokens
 from ingest.jit import inline, jit
 from ingest.scan_util import host, starts_with, view
-from surfaudit.schema import conform
 
 NAME = "fortigate"
 
@@ -86,25 +84,15 @@ def looks_like(first_lines: list[str]) -> bool:
 
 def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
     """FortiOS logs have no header; `date`/`time` without `tz` are local to `tz`."""
-    return Parser(fl.check_tz(tz))
+    return Parser(tz)
 
 
-class Parser:
+class Parser(fl.LineParser):
     """Turns batches of FortiGate / FortiProxy log lines into canonical rows and bad lines."""
 
     name = NAME
-    header_lines = 0
-
-    def __init__(self, tz: str):
-        self.tz = tz
-
-    def parse(self, lines: pl.Series | None, first_line_no: int,
-              raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Rows and bad lines of `lines`, or of `raw` (the same lines as bytes) when `lines` is None."""
-        raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
-        got = fl.scan(raw, _kernel)
-        rows, bad = fl.finish(raw, got, self.tz, NAME, REASONS, first_line_no)
-        return conform(rows), bad
+    reasons = REASONS
+    kernel = staticmethod(lambda *args: _kernel(*args))  # _kernel is defined below
 
 
 def warm() -> None:
