@@ -191,3 +191,31 @@ def test_real_pipeline_end_to_end(store: Store, tmp_path: Path):
     assert lines[0].startswith("ingest: 1 files, 0 rows, 0 rejected"), lines
     assert second.ok
     assert sum(store.part_stats(rel).rows for rel in store.month_parts()["2026-11"]) == 20
+
+
+def test_loser_names_the_winner_even_inside_the_winners_first_instant(store: Store):
+    """The winner writes its pid just after taking the flock; a loser arriving in that
+    instant waits for the pid instead of saying "pid unknown" (a CI failure, stop 17)."""
+    import fcntl
+    import os
+    import threading
+
+    store.ensure()
+    fd = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)  # held, pid not written yet
+    timer = threading.Timer(0.3, lambda: os.pwrite(fd, b"424242\n", 0))
+    timer.start()
+    try:
+        with pytest.raises(LockedError, match=r"pid 424242\b"):
+            with Store(store.root).lock():
+                pass
+    finally:
+        timer.join()
+        os.close(fd)
+
+
+def test_a_released_lock_keeps_no_stale_pid(store: Store):
+    with store.lock():
+        assert store.lock_path.read_text().strip().isdigit()
+    assert store.lock_path.read_text() == ""

@@ -136,17 +136,24 @@ class Store(Reading):
             return
         self.ensure()
         fd = open_private(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        held = False
         try:
             if not flock_within(fd, wait or 0, 0.1):
-                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-                raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {holder})")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {_holder(fd)})")
+            mine = f"{os.getpid()}\n".encode()
+            os.pwrite(fd, mine, 0)  # never empty while held: a loser reads a pid, not a gap
+            os.ftruncate(fd, len(mine))
             self._lock_depth = 1
+            held = True
             self.recover()
             yield
         finally:
             self._lock_depth = 0
+            if held:
+                try:
+                    os.ftruncate(fd, 0)  # free again: the next loser waits for its winner's pid
+                except OSError:
+                    pass
             os.close(fd)  # closing releases the flock
 
     def recover(self) -> None:
@@ -412,3 +419,15 @@ class Store(Reading):
 
 
 from surfaudit.store.transaction import Transaction  # noqa: E402  (needs the helpers above)
+
+
+def _holder(fd: int, wait: float = 1.0) -> str:
+    """The lock holder's pid; a winner writes it just after taking the flock, so wait briefly."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").split("\n", 1)[0].strip()
+        if text.isdigit() or time.monotonic() >= deadline:
+            return text if text.isdigit() else "unknown"
+        time.sleep(0.02)
