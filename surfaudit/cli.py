@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -22,7 +21,9 @@ from rich.console import Console
 
 from surfaudit.errors import SurfauditError, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help (rich_markup_mode=None): option texts such as "[store].path" stay as written and
+# flags show as flags; rich still draws the reports.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Audit staff social-media use from web-filter (proxy) logs.")
 # Piped or in cron mail there is no terminal width: use a wide page rather than 80 columns.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -40,15 +41,19 @@ STATE = State()
 
 INPUT_FORMATS = "auto|squid|surfprotect|e2guardian|squidguard|fortigate|NAME"
 _FORMAT_HELP = ("Input format: auto (detect it), squid, surfprotect, e2guardian, squidguard, fortigate, or NAME, "
-                "a vendor CSV export declared as \\[formats.NAME] in the config; 'json' = auto + JSON summary.")
+                "a vendor CSV export declared as [formats.NAME] in the config.")
 
 
 def _input_format(value: str) -> str:
     """The --format of ingest/nightly: a known format (checked against the config
-    once it is loaded) or 'json', the summary shorthand."""
+    once it is loaded); 'json', the old spelling of `--summary json`, still means
+    auto-detection, with a warning."""
     value = (value or "auto").strip().lower()
     if not value:
         raise typer.BadParameter("empty format")
+    if value == "json":
+        err.print("surfaudit: warning: --format json is deprecated: --format names the log format; "
+                  "use --summary json for a JSON summary", markup=False)
     return value
 
 
@@ -60,8 +65,8 @@ class OutFmt(str, Enum):
 
 @app.callback()
 def main_options(
-    config: Optional[Path] = typer.Option(None, "--config", help="Config file (else $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/surfaudit/surfaudit.toml)."),
-    store: Optional[str] = typer.Option(None, "--store", help="Store directory (overrides [store].path)."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="PATH", help="Config file (else $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/surfaudit/surfaudit.toml)."),
+    store: Optional[str] = typer.Option(None, "--store", metavar="DIR", help="Store directory (overrides [store].path)."),
 ) -> None:
     STATE.config, STATE.store = config, store
 
@@ -82,29 +87,9 @@ def _store(cfg, *, must_exist: bool = False):
     return store
 
 
-def parse_date(text: Optional[str], option: str) -> Optional[date]:
-    from surfaudit.clock import as_date
-
-    return None if text is None else as_date(text, option)
-
-
-def date_range(cfg, date_from: Optional[str], date_to: Optional[str], days: int = 7) -> tuple[date, date]:
-    """Local dates, inclusive; the default is the last `days` days ending today."""
-    from zoneinfo import ZoneInfo
-
-    from surfaudit import clock
-
-    today = clock.now().astimezone(ZoneInfo(cfg.schedule.timezone)).date()
-    end = parse_date(date_to, "--to") or today
-    start = parse_date(date_from, "--from") or (end - timedelta(days=days - 1))
-    if start > end:
-        raise UsageError(f"--from {start} is after --to {end}")
-    return start, end
-
-
 @app.command()
 def init(
-    path: Path = typer.Argument(Path("surfaudit.toml"), help="Where to write the file."),
+    path: Path = typer.Argument(Path("surfaudit.toml"), metavar="PATH", help="Where to write the file."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented surfaudit.toml with every key and its default."""
@@ -120,10 +105,10 @@ def init(
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Log files or directories (plain, .gz, .bz2, .xz, .zst)."),
-    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP, callback=_input_format),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Log files or directories (plain, .gz, .bz2, .xz, .zst)."),
+    fmt: str = typer.Option("auto", "--format", metavar="FORMAT", help=_FORMAT_HELP, callback=_input_format),
     summary: OutFmt = typer.Option(OutFmt.table, "--summary", help="Summary as table, csv or json (csv/json: for scripts)."),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock."),
 ) -> None:
     """Ingest proxy logs into the store, exactly once."""
     from ingest.pipeline import ingest_paths
@@ -158,53 +143,57 @@ class Kind(str, Enum):
     summary = "summary"
 
 
-class By(str, Enum):
-    host = "host"
-    domain = "domain"
-    category = "category"
-    user = "user"
+_SORT_HELP = ("Row order. social: flagged (the terminal's default: flagged days first, then minutes outside breaks), "
+              "outside, social, requests, user, date; with --by user also days (not date). blocked: attempts "
+              "(default), requests, hosts, user, date; with --by user: attempts, requests, days, user. "
+              "top: requests (default), bytes, name. CSV and JSON keep date order (top: requests) unless given.")
 
 
 @app.command()
 def report(
-    kind: Kind = typer.Argument(..., help="social | blocked | top | summary"),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 6 days before --to)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
-    user: Optional[str] = typer.Option(None, "--user", help="Only this person: an identity, alias, directory name or "
-                                       "pseudonym (any case); unknown = exit 2 with close matches."),
-    site: Optional[str] = typer.Option(None, "--site", help="Only people of this site ([sites.NAME] or the directory's)."),
-    group: Optional[str] = typer.Option(None, "--group", help="Only people of this directory group."),
-    flagged: bool = typer.Option(False, "--flagged", help="social: only days over the threshold."),
-    fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (DESIGN §6 columns) or json; "
+    kind: Kind = typer.Argument(..., metavar="KIND", help="social | blocked | top | summary"),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First local date YYYY-MM-DD (default: 6 days before --to; summary: the whole store)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last local date YYYY-MM-DD, inclusive (default: today; summary: the whole store)."),
+    user: Optional[str] = typer.Option(None, "--user", metavar="ID", help="Only this person: an identity, alias, directory "
+                                       "name or pseudonym (any case); unknown = exit 2 with close matches."),
+    site: Optional[str] = typer.Option(None, "--site", metavar="NAME", help="Only people of this site ([sites.NAME] or the directory's)."),
+    group: Optional[str] = typer.Option(None, "--group", metavar="NAME", help="Only people of this directory group."),
+    flagged: bool = typer.Option(False, "--flagged", help="social: only flagged days (with --by user: people with one)."),
+    fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (the documented columns) or json; "
                                          "default: from the --output extension (.csv, .json), else table."),
-    output: Optional[str] = typer.Option(None, "--output", help="Write to FILE instead of stdout ('-' = stdout)."),
-    by: By = typer.Option(By.host, "--by", help="top: group by host, domain, category or user."),
-    limit: int = typer.Option(20, "--limit", help="top: number of rows."),
+    output: Optional[str] = typer.Option(None, "--output", metavar="FILE", help="Write to FILE instead of stdout ('-' = stdout)."),
+    by: Optional[str] = typer.Option(None, "--by", metavar="KEY", help="social, blocked: user (one row per person over the "
+                                     "range). top: host (default), domain, category or user."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="KEY", help=_SORT_HELP),
+    limit: Optional[int] = typer.Option(None, "--limit", metavar="N", help="Only the first N rows (top: default 20)."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
                                       help="Replace identities with stable per-store pseudonyms."),
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
                                 "(needs --reason; recorded in the audit log)."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why people must be named."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why people must be named."),
 ) -> None:
-    """Social-media time, blocked attempts, top hosts, or what the store holds."""
+    """Social-media time, blocked attempts, top traffic, store contents.
+
+    An option a report does not use is refused (exit 2). The terminal shows what
+    matters first; CSV and JSON keep the documented columns and order.
+    """
     from surfaudit import render
     from surfaudit.reports.run import run_report
-
-    cfg = _cfg()
-    start, end = date_range(cfg, date_from, date_to)
-    store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading
 
-    with reading(store):
-        result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit,
-                            site=site, group=group, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
+    cfg = _cfg()
     kind_out = (fmt or _format_for(output)).value
+    store = _store(cfg, must_exist=True)
+    with reading(store):
+        result = run_report(store, cfg, kind.value, date_from, date_to, user=user, flagged=flagged, by=by, limit=limit,
+                            sort=sort, site=site, group=group, pseudonymise=pseudonymise, reveal=reveal,
+                            reason=reason, readable=kind_out == "table")
     if kind_out == "table" and output in (None, "-"):
         render.report(out, result)
         for note in result.notes:
             out.print(note, markup=False, style="dim")
         return
-    for note in result.notes:  # the CSV keeps the exact §6 columns: exemptions and scope go to stderr
+    for note in result.notes:  # the CSV keeps the exact documented columns: exemptions and scope go to stderr
         err.print(f"surfaudit: note: {note}", markup=False)
     text = render.report_plain(result) if kind_out == "table" else render.report_text(result, kind_out)
     if output in (None, "-"):
@@ -226,24 +215,26 @@ def _format_for(output: Optional[str]) -> OutFmt:
 
 @app.command()
 def export(
-    user: str = typer.Option(..., "--user", help="The person investigated: identity, alias, directory name or pseudonym (any case)."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log and on the report)."),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 30 days before --to)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
-    output: Path = typer.Option(..., "--output", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
-    wait: float = typer.Option(10, "--wait", help="Seconds to wait for the store lock (the audit entry takes it)."),
+    user: str = typer.Option(..., "--user", metavar="ID", help="The person investigated: identity, alias, directory name or pseudonym (any case)."),
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (recorded in the audit log and on the report)."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First local date YYYY-MM-DD (default: 29 days before --to)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
+    output: Path = typer.Option(..., "--output", metavar="FILE", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
+    wait: float = typer.Option(10, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (the audit entry takes it)."),
 ) -> None:
-    """An investigation file about one person for a manager; recorded in the audit log."""
+    """One person's activity for a manager, recorded in the audit log.
+
+    An investigation file (CSV, Excel or HTML) about one person, with the reason.
+    """
     from surfaudit.export import export_investigation
     from surfaudit.safetext import printable
 
     cfg = _cfg()
-    start, end = date_range(cfg, date_from, date_to, days=30)
     store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading
 
     with reading(store):
-        result = export_investigation(store, cfg, user, reason, start, end, output, wait=wait)
+        result = export_investigation(store, cfg, user, reason, date_from, date_to, output, wait=wait)
     out.print(f"wrote {printable(result.path)} ({result.requests} requests over {result.days} days); recorded in the audit log",
               markup=False)
 
@@ -252,9 +243,12 @@ def export(
 def purge(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be removed; change nothing."),
     exact: bool = typer.Option(False, "--exact", help="Also trim the month that straddles the cutoff."),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock."),
 ) -> None:
-    """Delete month partitions older than [retention].months (policy: one year)."""
+    """Delete months older than [retention].months (policy: one year).
+
+    Whole month partitions are removed; --exact also trims the month that straddles the cutoff.
+    """
     from retention.purge import purge as run_purge
     from surfaudit import render
 
@@ -267,11 +261,14 @@ def purge(
 
 @app.command()
 def nightly(
-    paths: list[Path] = typer.Argument(..., help="Log files or directories to ingest (e.g. /var/log/squid/)."),
-    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP, callback=_input_format),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock instead of exiting 3."),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Log files or directories to ingest (e.g. /var/log/squid/)."),
+    fmt: str = typer.Option("auto", "--format", metavar="FORMAT", help=_FORMAT_HELP, callback=_input_format),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock instead of exiting 3."),
 ) -> None:
-    """For cron: ingest, purge and compact under the store lock; one line per step."""
+    """For cron: ingest, purge and compact under the store lock.
+
+    One line per step on stdout; exit 1 when a step failed.
+    """
     from surfaudit.nightly import run_nightly
 
     cfg = _cfg()
@@ -285,14 +282,17 @@ def nightly(
 @app.command("users")
 def users_cmd(
     unknown: bool = typer.Option(False, "--unknown", help="Only identities without a directory row."),
-    site: Optional[str] = typer.Option(None, "--site", help="Only this site."),
-    group: Optional[str] = typer.Option(None, "--group", help="Only this directory group."),
+    site: Optional[str] = typer.Option(None, "--site", metavar="NAME", help="Only this site."),
+    group: Optional[str] = typer.Option(None, "--group", metavar="NAME", help="Only this directory group."),
     fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize", help="Replace identities with pseudonyms."),
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why (recorded)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why (recorded)."),
 ) -> None:
-    """Identities seen and directory members: name, group, site, first/last seen, requests."""
+    """Identities seen and directory members, with name, group and site.
+
+    One row per identity: name, group, site, first and last seen, requests.
+    """
     from surfaudit import render
     from surfaudit.users import run_users
 
@@ -310,9 +310,12 @@ def users_cmd(
 def verify(
     repair: bool = typer.Option(False, "--repair", help="Move damaged parts to <store>/damaged/ and drop them "
                                 "from the manifest (recorded in the audit log)."),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock (--repair)."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (--repair)."),
 ) -> None:
-    """Check every part (checksum, rows, schema, month) and the bookkeeping; exit 1 on any problem."""
+    """Check every part and the bookkeeping; exit 1 on any problem.
+
+    Each part's checksum, rows, schema and month, and the store's bookkeeping files.
+    """
     from surfaudit.verify import repair_store, verify_store
 
     store = _store(_cfg(), must_exist=True)
@@ -328,16 +331,17 @@ def verify(
 
 @app.command("audit")
 def audit_cmd(
-    date_from: Optional[str] = typer.Option(None, "--from", help="First date YYYY-MM-DD (UTC)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last date YYYY-MM-DD (UTC), inclusive."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First date YYYY-MM-DD (UTC; default: the first entry)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last date YYYY-MM-DD (UTC), inclusive (default: the last entry)."),
     fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
 ) -> None:
     """Who ran which investigation, every ingest and every purge."""
     from surfaudit import audit, render
+    from surfaudit.clock import check_range
 
     cfg = _cfg()
     store = _store(cfg, must_exist=True)
-    table = audit.entries(store, parse_date(date_from, "--from"), parse_date(date_to, "--to"))
+    table = audit.entries(store, *check_range(date_from, date_to))
     if fmt is OutFmt.table:
         render.audit(out, table)
     else:
@@ -354,7 +358,7 @@ def _printable(text: str) -> str:
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="surfaudit", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except SurfauditError as exc:
         from surfaudit.safetext import printable

@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import polars as pl
+from rich import box, filesize
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -101,46 +103,141 @@ def report_text(result, fmt: str) -> str:
     return json.dumps(payload, indent=2, default=str) + "\n"
 
 
+# Short headings, so a report fits 80 columns; the title says the unit (minutes).
+HEADINGS = {
+    "social_minutes": "total", "outside_break_minutes": "outside break", "in_break_minutes": "in break",
+    "outside_hours_minutes": "outside hours", "flagged_days": "flagged days", "top_host": "top host",
+    "first_ts": "first (UTC)", "last_ts": "last (UTC)",
+}
+# What goes first when a terminal is too narrow for every column (the CSV always has all).
+DROP_FIRST = ("in_break_minutes", "outside_hours_minutes", "hosts", "days", "allowed", "requests", "social_minutes",
+              "users", "top_host")
+
+
 def report(console: Console, result) -> None:
-    """The terminal view: parameters first (the estimate is transparent), flagged rows highlighted."""
-    table = result.table
-    p = result.parameters
-    if result.kind == "summary":
-        title = "What the store holds (UTC months)"
-    else:
-        title = f"{result.kind} report, {result.date_from} to {result.date_to} ({p.get('timezone')})"
-    grid = Table(title=title, title_justify="left", header_style="bold")
-    for col in table.columns:
-        numeric = table.schema[col].is_numeric()
-        grid.add_column(col.replace("_", " "), justify="right" if numeric else "left")
-    for row in table.iter_rows(named=True):
-        flagged = bool(row.get("flagged"))
-        cells = [_cell(v) for v in row.values()]
-        if flagged:
-            cells[-1] = Text("FLAGGED")
-        grid.add_row(*cells, style="bold red" if flagged else None)
+    """The terminal view: flagged rows highlighted, columns fitted to the width, then what
+    the figures assume, the order and, for the summary, what counts as what."""
+    table, p = result.table, result.parameters
+    title = _title(result)
     if table.height == 0:
-        console.print(f"{title}: no rows.")
+        console.print(f"{title}: no rows.", markup=False)
     else:
+        grid, dropped = _fitting(console, result)
+        console.print(title, markup=False, style="bold")
         console.print(grid)
+        if dropped:
+            console.print(f"Not shown at {console.width} columns: {', '.join(_heading(c) for c in dropped)} "
+                          "(a wider terminal or --format csv shows them).", style="dim", markup=False)
     if result.kind == "social":
         console.print(
             f"Estimate: each social request counts until the next one when that is at most "
             f"{p['idle_gap_seconds']} s later, else {p['tail_seconds']} s. Breaks {', '.join(p['breaks'])}; "
             f"work hours {p['work_hours']} on {', '.join(p['workdays'])}. "
             f"A day is flagged at {p['flag_minutes']} min outside breaks.",
-            style="dim",
+            style="dim", markup=False,
         )
-        n = int(table["flagged"].sum()) if table.height else 0
-        console.print(f"{table.height} user-days, {n} flagged.")
+        flagged = "flagged_days" if result.by == "user" else "flagged"
+        n = int((table[flagged].cast(pl.Int64) > 0).sum()) if table.height else 0
+        what = "people" if result.by == "user" else "user-days"
+        console.print(f"{_shown(result)} {what}, {n} {'with a flagged day' if result.by == 'user' else 'flagged'}.",
+                      markup=False)
     elif result.kind == "blocked":
-        console.print(f"Attempts: blocked requests to the same host within {p['burst_seconds']} s count once.", style="dim")
+        console.print(f"Attempts: blocked requests to the same host within {p['burst_seconds']} s count once.",
+                      style="dim", markup=False)
     elif result.kind == "summary":
         t = result.totals
+        runs = t.get("ingest_runs", 0)
+        when = f" between {result.date_from or 'the first'} and {result.date_to or 'the last'}" \
+            if result.date_from or result.date_to else ""
         console.print(
-            f"{t.get('files_ingested', 0)} source files ingested in {t.get('ingest_runs', 0)} runs; "
-            f"{t.get('lines_rejected', 0)} lines rejected (quarantined), {t.get('rows_expired', 0)} rows expired on ingest."
-        )
+            f"{runs} ingest run{'' if runs == 1 else 's'}{when}: {t.get('files_ingested', 0)} source files "
+            f"ingested, {t.get('lines_rejected', 0)} lines rejected (quarantined), "
+            f"{t.get('rows_expired', 0)} rows expired on ingest.", markup=False)
+        console.print("users: distinct identities as the logs record them (the login name, or the client address "
+                      "when the filter logged none), before directory aliases merge them; `surfaudit users` "
+                      "lists them.", style="dim", markup=False)
+    if result.sort and table.height:
+        console.print(_order_line(result), style="dim", markup=False)
+
+
+def _title(result) -> str:
+    tz = result.parameters.get("timezone")
+    if result.kind == "summary":
+        if result.date_from or result.date_to:
+            return f"What the store holds, events dated {_dates(result)} ({tz})"
+        return "What the store holds, per UTC month"
+    title = f"{result.kind} report{' by ' + result.by if result.kind == 'top' else ''}, {_dates(result)} ({tz})"
+    unit = "per person" if result.by == "user" and result.kind != "top" else "per day"
+    return title + {"social": f": minutes {unit}", "blocked": f": {unit}"}.get(result.kind, "")
+
+
+def _dates(result) -> str:
+    return f"{result.date_from or 'the first'} to {result.date_to or 'the last'}"
+
+
+def _shown(result) -> str:
+    total = getattr(result, "total_rows", 0) or result.table.height
+    return f"{result.table.height} of {total}" if total > result.table.height else f"{result.table.height}"
+
+
+def _order_line(result) -> str:
+    """'Sorted by A, B (highest first), then C (--sort x; also: ...). Showing 5 of 16 rows.'"""
+    down = [_heading(c) for c, desc in result.order_keys if desc]
+    up = [_heading(c) for c, desc in result.order_keys if not desc]
+    keys = (f"{', '.join(down)} (highest first)" if down else "") + (", then " if down and up else "") + ", ".join(up)
+    others = ", ".join(s for s in result.sorts if s != result.sort)
+    cut = f" Showing {result.table.height} of {result.total_rows} rows." if result.total_rows > result.table.height else ""
+    return f"Sorted by {keys} (--sort {result.sort}; also: {others}).{cut}"
+
+
+def _heading(column: str) -> str:
+    return HEADINGS.get(column, column.replace("_", " "))
+
+
+def _fitting(console: Console, result) -> tuple[Table, list[str]]:
+    """The table at the console's width: every column as wide as its widest cell (headings
+    wrap between words), dropping the least important columns first; a name that is still
+    too wide wraps inside its cell instead of being cut."""
+    cells = {c: [_text(c, v).plain for v in result.table[c]] for c in result.table.columns}
+    need = {c: max([len(max(_heading(c).split(), key=len)), *map(len, vals)]) for c, vals in cells.items()}
+    columns, dropped = list(result.table.columns), []
+
+    def width(cols: list[str]) -> int:
+        return sum(need[c] for c in cols) + 2 * (len(cols) - 1)
+
+    for column in DROP_FIRST:
+        if width(columns) <= console.width:
+            break
+        if column in columns:
+            columns.remove(column)
+            dropped.append(column)
+    wide = [c for c in columns if c in ("user", "top_host", result.by)]
+    for c in wide:  # still too wide: the names wrap
+        need[c] = max(8, need[c] - max(0, width(columns) - console.width))
+    return _grid(result, columns, need), dropped
+
+
+def _grid(result, columns: list[str], widths: dict[str, int]) -> Table:
+    table = result.table
+    grid = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col in columns:
+        grid.add_column(_heading(col), justify="right" if table.schema[col].is_numeric() else "left",
+                        width=widths[col], overflow="fold")
+    for row in table.iter_rows(named=True):
+        flagged = bool(row.get("flagged")) or (row.get("flagged_days") or 0) > 0
+        grid.add_row(*(_text(c, row[c]) for c in columns), style="bold red" if flagged else None)
+    return grid
+
+
+def _text(column: str, value) -> Text:
+    """A report cell: bytes as people read them, instants to the second, flags as FLAGGED."""
+    if column == "bytes" and value is not None:
+        return Text(filesize.decimal(int(value)))  # decimal units: 28.7 MB
+    if column in ("first_ts", "last_ts") and value is not None:
+        return Text(value.strftime("%Y-%m-%d %H:%M:%S"))  # the CSV and JSON keep the milliseconds
+    if column == "flagged":
+        return Text("FLAGGED" if value else "")
+    return _cell(value)
 
 
 def _cell(value) -> Text:

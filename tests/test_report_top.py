@@ -14,7 +14,7 @@ from conftest_reports import cfg, ev, events_con, rows_of  # noqa: E402
 
 from surfaudit.errors import UsageError  # noqa: E402
 from surfaudit.reports import registrable_domain, summary_report, top_report  # noqa: E402
-from surfaudit.reports import top as top_module  # noqa: E402
+from surfaudit.reports import specs as top_module  # noqa: E402
 
 D = date(2026, 1, 5)
 
