@@ -344,6 +344,24 @@ def audit_cmd(
         sys.stdout.write(render.audit_text(table, fmt.value))
 
 
+@app.command()
+def quarantine(
+    file: Optional[str] = typer.Option(None, "--file", help="Only lines from the log file of this name (a path is reduced to its name)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Only lines whose reason contains this text (any case)."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+) -> None:
+    """Rejected lines with reason, file and line number; recorded in the audit log (they are raw log lines)."""
+    from surfaudit import render
+    from surfaudit.quarantine import list_rejected
+
+    store = _store(_cfg(), must_exist=True)
+    listing = list_rejected(store, file=file, reason=reason)
+    if fmt is OutFmt.table:
+        render.quarantine(out, listing)
+    else:
+        sys.stdout.write(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
+
+
 def _printable(text: str) -> str:
     """File names and messages with control characters shown escaped (surfaudit.safetext)."""
     from surfaudit.safetext import printable

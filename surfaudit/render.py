@@ -81,7 +81,7 @@ def ingest_notes(results) -> list[str]:
     rejected = sum(r.rejected for r in results)
     if rejected:
         lines.append(f"{rejected:,} rejected line(s) were quarantined in the store with their file, line number "
-                     "and reason")
+                     "and reason; see them with `surfaudit quarantine` (--file NAME, --reason TEXT)")
     return lines
 
 
@@ -202,3 +202,35 @@ def purge(console: Console, result, dry_run: bool) -> None:
     """The cutoff, then one line per month removed (or that would be)."""
     for line in result.lines(dry_run):
         console.print(line, markup=False)
+
+
+def quarantine(console: Console, listing) -> None:
+    """`surfaudit quarantine`: raw log lines are hostile input, so every cell is a plain Text
+    with control characters escaped (never markup, never an escape sequence)."""
+    table = listing.table
+    if table.height == 0:
+        console.print(listing.empty_message(), markup=False)
+        return
+    grid = Table(title="Rejected lines (quarantine)", title_justify="left", header_style="bold")
+    for col, opts in (("reason", {}), ("file", {}), ("line no", {"justify": "right", "no_wrap": True}),
+                      ("line", {"overflow": "fold"}), ("ingested (UTC)", {"no_wrap": True})):
+        grid.add_column(col, **opts)
+    for row in table.iter_rows(named=True):
+        when = row["ingested"].strftime("%Y-%m-%d %H:%M") if row["ingested"] else None
+        grid.add_row(_cell(row["reason"]), _cell(row["file"]), _cell(row["line_no"]), _cell(row["line"]), _cell(when))
+    console.print(grid)
+    console.print(f"{table.height:,} rejected lines; this listing is recorded in the audit log.", markup=False)
+
+
+def quarantine_text(table, fmt: str, terminal: bool = False) -> str:
+    """csv: text cells neutralised (and control characters escaped when stdout is a terminal);
+    json: a list of objects, ASCII only (every control character escaped)."""
+    import polars as pl
+
+    table = table.with_columns(pl.col("ingested").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if fmt == "csv":
+        if terminal:
+            table = table.with_columns(pl.col(c).map_elements(printable, return_dtype=pl.String, skip_nulls=True)
+                                       for c in ("reason", "file", "line"))
+        return neutralise_frame(table).write_csv()
+    return json.dumps(table.to_dicts(), indent=2) + "\n"  # ASCII: C1 controls and bidi overrides escaped too
