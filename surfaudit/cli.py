@@ -129,12 +129,17 @@ def ingest(
     from ingest.pipeline import ingest_paths
     from surfaudit import render
 
+    from ingest.interrupted import Interrupted
+
     cfg = _cfg()
     store = _store(cfg)
-    with render.progress(err) as progress, store.lock(wait):
-        notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
-        results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
-                               notice=notice)
+    try:
+        with render.progress(err) as progress, store.lock(wait):
+            notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
+            results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
+                                   notice=notice)
+    except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
+        _interrupted(exc)
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:
@@ -381,12 +386,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            _interrupted(exc.__cause__)
         err.print("surfaudit: aborted")
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("surfaudit: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
         if _is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
@@ -396,6 +402,17 @@ def main() -> None:
             raise
         err.print(f"surfaudit: internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details")
         sys.exit(1)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: what the interrupted command committed (when it says), then exit 130."""
+    if err.is_terminal:
+        err.print()  # past the terminal's ^C echo
+    for line in exc.lines() if hasattr(exc, "lines") else []:
+        err.print(f"surfaudit: {_printable(line)}", markup=False)
+    if not hasattr(exc, "lines"):
+        err.print("surfaudit: interrupted")
+    sys.exit(130)
 
 
 def _is_click_usage_error(exc: Exception) -> bool:
