@@ -65,7 +65,10 @@ class FileResult:
         return {**asdict(self), "status": self.status}
 
 
-COMPILING = "compiling the log parser for this format: the first run after an install takes up to half a minute"
+COMPILING = ("compiling the log parser for this format (once after an install or upgrade; it can take a minute "
+             "on a busy machine, later runs load it from the cache)")
+COMPILED = "the log parser is compiled"  # told after COMPILING, when the compile has ended
+SLOW_AFTER = 2.0  # seconds of loading the scanners before COMPILING is told
 
 # The compiled (numba) scanners each format uses, by module: compiled on the first
 # file of that format (numba then caches them on disk), never all at once.
@@ -91,13 +94,20 @@ def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
 
 def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = None) -> None:
     """Compile (or load from numba's cache) the scanners of `names` not yet loaded
-    in this process; `notice` is told, once, if that takes more than two seconds."""
+    in this process; `notice` is told COMPILING, once, if that takes more than
+    SLOW_AFTER seconds (from a timer thread), and then COMPILED when it ends."""
     import importlib
 
     todo = [n for n in names if n not in _warmed]
     if not todo:
         return
-    timer = threading.Timer(2.0, notice, (COMPILING,)) if notice else None
+    told = threading.Event()
+
+    def announce() -> None:
+        told.set()
+        notice(COMPILING)
+
+    timer = threading.Timer(SLOW_AFTER, announce) if notice else None
     if timer:
         timer.daemon = True
         timer.start()
@@ -110,6 +120,9 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
     finally:
         if timer:
             timer.cancel()
+            if told.is_set():
+                timer.join()  # COMPILING has been told before COMPILED
+                notice(COMPILED)
 
 
 def warm(notice: Callable[[str], None] | None = None) -> None:

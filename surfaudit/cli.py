@@ -134,10 +134,9 @@ def ingest(
     cfg = _cfg()
     store = _store(cfg)
     try:
-        with render.progress(err) as progress, store.lock(wait):
-            notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
-            results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
-                                   notice=notice)
+        with render.feedback(err) as shown, store.lock(wait):  # a bar, and why a first run is slow
+            results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=shown.progress,
+                                   notice=shown.notice)
     except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
         _interrupted(exc)
     if summary is OutFmt.json or fmt == "json":

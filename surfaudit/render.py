@@ -1,4 +1,4 @@
-"""Rendering for the terminal: rich tables and the stderr progress bar.
+"""Rendering for the terminal: rich tables and the stderr progress bar and spinner.
 
 Kept apart from the library so ingest, reports and retention never import rich;
 they report progress through a plain callback that this module provides.
@@ -11,30 +11,63 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from surfaudit.safetext import neutralise_frame, printable
 
 
+class _Size(DownloadColumn):
+    """Bytes done/total; nothing for a task without a size (the compile spinner)."""
+
+    def render(self, task) -> Text:
+        return Text("") if task.total is None else super().render(task)
+
+
+class Feedback:
+    """What ingest shows while it works, on stderr: on a terminal, a bar per file and a
+    spinner with the reason while the parsers compile; otherwise no bar, and the
+    compile as one line (so a cron mail or a pipe never looks hung without a reason)."""
+
+    def __init__(self, console: Console, bar: Progress | None):
+        self.console, self.bar = console, bar
+        self.progress = self._update if bar is not None else None  # the pipeline's progress callback
+        self._tasks: dict[str, int] = {}
+        self._spinner: int | None = None
+
+    def _update(self, name: str, done: int, total: int) -> None:
+        if name not in self._tasks:
+            self._tasks[name] = self.bar.add_task(printable(name), total=total)
+        self.bar.update(self._tasks[name], completed=done)
+
+    def notice(self, text: str) -> None:
+        """The pipeline's notice callback (called from a timer thread too)."""
+        from ingest.pipeline import COMPILED, COMPILING
+
+        if self.bar is None:
+            if text != COMPILED:  # one line, not two
+                self.console.print(f"surfaudit: {text}", markup=False)
+        elif text == COMPILING:
+            self._spinner = self.bar.add_task(text, total=None)
+        elif text == COMPILED:
+            if self._spinner is not None:
+                self.bar.remove_task(self._spinner)
+                self._spinner = None
+        else:
+            self.console.print(f"surfaudit: {text}", markup=False)
+
+
 @contextmanager
-def progress(console: Console) -> Iterator:
-    """A callback(file, done, total) drawing a bar on stderr; silent when not a terminal."""
+def feedback(console: Console) -> Iterator[Feedback]:
+    """A Feedback on `console`, its live display running for the block when a terminal."""
     if not console.is_terminal:
-        yield None
+        yield Feedback(console, None)
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(name: str, done: int, total: int) -> None:
-        if name not in tasks:
-            tasks[name] = bar.add_task(name, total=total)
-        bar.update(tasks[name], completed=done)
-
+    bar = Progress(SpinnerColumn(finished_text=" "), TextColumn("{task.description}", markup=False), BarColumn(),
+                   _Size(), TimeRemainingColumn(), console=console, transient=True)
     with bar:
-        yield update
+        yield Feedback(console, bar)
 
 
 def ingest_table(results) -> Table:
