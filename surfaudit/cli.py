@@ -366,6 +366,22 @@ def quarantine(
         sys.stdout.write(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
 
 
+@app.command()
+def dashboard(
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
+                                      help="Replace identities with stable per-store pseudonyms."),
+    reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
+                                "(needs --reason; recorded in the audit log)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why people must be named."),
+) -> None:
+    """The technician's terminal view: last night, flagged people, blocked sites, the store (q quits)."""
+    from surfaudit.dashboard.app import run
+    from surfaudit.dashboard.data import Viewing
+
+    cfg = _cfg()
+    run(_store(cfg, must_exist=True), cfg, Viewing(pseudonymise, reveal, reason))
+
+
 def _printable(text: str) -> str:
     """File names and messages with control characters shown escaped (surfaudit.safetext)."""
     from surfaudit.safetext import printable

@@ -280,6 +280,22 @@ class Reading:
                 raise symlink_error(path)
         return files
 
+    def disk_bytes(self) -> int:
+        """Bytes the store takes on disk: its regular files, symlinks neither followed nor counted."""
+        import os
+        import stat
+
+        total = 0
+        for top, dirs, files in os.walk(self.root):  # os.walk does not descend into symlinked directories
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(top, name))
+                except OSError:  # removed meanwhile (a sweep, a purge)
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+        return total
+
     def quarantined_lines(self) -> pl.DataFrame:
         """The rejected lines of every committed ingest whose quarantine file is still kept
         (purge forgets them with the data), in commit order: file, line_no, reason, line
