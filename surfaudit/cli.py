@@ -400,10 +400,10 @@ def main() -> None:
         err.print(f"surfaudit: error: {printable(exc)}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
             _interrupted(exc.__cause__)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
         err.print("surfaudit: aborted")
         sys.exit(1)
     except KeyboardInterrupt as exc:

@@ -110,3 +110,43 @@ def test_sigint_mid_ingest_reports_committed_files_and_a_second_run_completes(tm
     assert _rows(store) == 2_000 + BIG + 3_000  # every line exactly once
     verify = run_cli("--store", str(store), "verify")
     assert verify.code == 0, verify.out + verify.err
+
+
+def test_ctrl_c_that_typer_turns_into_exit_130_still_says_what_was_committed(monkeypatch, capsys):
+    """nightly and every other command: typer reports Ctrl-C as Exit(130) from the
+    KeyboardInterrupt; an interrupted ingest's lines are printed, else one line."""
+    import typer
+
+    from ingest.interrupted import Interrupted
+    from surfaudit import cli
+
+    def interrupted_app(standalone_mode=False):
+        try:
+            raise Interrupted([], "/logs/b.log", False, 0, ["/logs/c.log"])
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(130) from exc
+
+    monkeypatch.setattr(cli, "app", interrupted_app)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 130
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "surfaudit: not committed: /logs/b.log (interrupted while reading it; nothing of this run's reading of it "
+        "was stored)",
+        "surfaudit: not committed: /logs/c.log (not started)",
+        "surfaudit: interrupted: 0 files committed, 2 not; run the same ingest again to read the rest "
+        "(committed lines are never read twice)",
+    ]
+
+    def plain_interrupt(standalone_mode=False):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(130) from exc
+
+    monkeypatch.setattr(cli, "app", plain_interrupt)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 130 and capsys.readouterr().err == "surfaudit: interrupted\n"
