@@ -92,7 +92,7 @@ def init(
     path: Path = typer.Argument(Path("surfaudit.toml"), metavar="PATH", help="Where to write the file."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a commented surfaudit.toml with every key and its default."""
+    """Write a commented surfaudit.toml with every key's default."""
     from surfaudit.atomic import write_file
     from surfaudit.config import DEFAULT_TOML
     from surfaudit.safetext import printable
@@ -114,12 +114,16 @@ def ingest(
     from ingest.pipeline import ingest_paths
     from surfaudit import render
 
+    from ingest.interrupted import Interrupted
+
     cfg = _cfg()
     store = _store(cfg)
-    with render.progress(err) as progress, store.lock(wait):
-        notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
-        results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
-                               notice=notice)
+    try:
+        with render.feedback(err) as shown, store.lock(wait):  # a bar, and why a first run is slow
+            results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=shown.progress,
+                                   notice=shown.notice)
+    except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
+        _interrupted(exc)
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:
@@ -172,7 +176,7 @@ def report(
                                 "(needs --reason; recorded in the audit log)."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why people must be named."),
 ) -> None:
-    """Social-media time, blocked attempts, top traffic, store contents.
+    """Social time, blocked attempts, top traffic, store summary.
 
     An option a report does not use is refused (exit 2). The terminal shows what
     matters first; CSV and JSON keep the documented columns and order.
@@ -222,10 +226,7 @@ def export(
     output: Path = typer.Option(..., "--output", metavar="FILE", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
     wait: float = typer.Option(10, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (the audit entry takes it)."),
 ) -> None:
-    """One person's activity for a manager, recorded in the audit log.
-
-    An investigation file (CSV, Excel or HTML) about one person, with the reason.
-    """
+    """Investigation file about one person for a manager; audited."""
     from surfaudit.export import export_investigation
     from surfaudit.safetext import printable
 
@@ -245,10 +246,7 @@ def purge(
     exact: bool = typer.Option(False, "--exact", help="Also trim the month that straddles the cutoff."),
     wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock."),
 ) -> None:
-    """Delete months older than [retention].months (policy: one year).
-
-    Whole month partitions are removed; --exact also trims the month that straddles the cutoff.
-    """
+    """Delete months older than [retention].months (one year)."""
     from retention.purge import purge as run_purge
     from surfaudit import render
 
@@ -265,10 +263,7 @@ def nightly(
     fmt: str = typer.Option("auto", "--format", metavar="FORMAT", help=_FORMAT_HELP, callback=_input_format),
     wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock instead of exiting 3."),
 ) -> None:
-    """For cron: ingest, purge and compact under the store lock.
-
-    One line per step on stdout; exit 1 when a step failed.
-    """
+    """For cron: ingest, purge and compact under the store lock."""
     from surfaudit.nightly import run_nightly
 
     cfg = _cfg()
@@ -289,10 +284,7 @@ def users_cmd(
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why (recorded)."),
 ) -> None:
-    """Identities seen and directory members, with name, group and site.
-
-    One row per identity: name, group, site, first and last seen, requests.
-    """
+    """Identities seen and directory members: name, group, site."""
     from surfaudit import render
     from surfaudit.users import run_users
 
@@ -312,10 +304,7 @@ def verify(
                                 "from the manifest (recorded in the audit log)."),
     wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (--repair)."),
 ) -> None:
-    """Check every part and the bookkeeping; exit 1 on any problem.
-
-    Each part's checksum, rows, schema and month, and the store's bookkeeping files.
-    """
+    """Check every part and the bookkeeping; exit 1 on any problem."""
     from surfaudit.verify import repair_store, verify_store
 
     store = _store(_cfg(), must_exist=True)
@@ -348,6 +337,46 @@ def audit_cmd(
         sys.stdout.write(render.audit_text(table, fmt.value))
 
 
+@app.command()
+def quarantine(
+    file: Optional[str] = typer.Option(None, "--file", metavar="NAME", help="Only lines from the log file of this name (a path is reduced to its name)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Only lines whose reason contains this text (any case)."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+) -> None:
+    """Rejected lines with their reason, file and line number.
+
+    The listing is recorded in the audit log (rejected lines are raw log lines).
+    """
+    from surfaudit import render
+    from surfaudit.quarantine import list_rejected
+
+    store = _store(_cfg(), must_exist=True)
+    listing = list_rejected(store, file=file, reason=reason)
+    if fmt is OutFmt.table:
+        render.quarantine(out, listing)
+    else:
+        sys.stdout.write(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
+
+
+@app.command()
+def dashboard(
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
+                                      help="Replace identities with stable per-store pseudonyms."),
+    reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
+                                "(needs --reason; recorded in the audit log)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why people must be named."),
+) -> None:
+    """The technician's terminal view (q quits).
+
+    Last night's ingest and purge, flagged people, top blocked sites and the store.
+    """
+    from surfaudit.dashboard.app import run
+    from surfaudit.dashboard.data import Viewing
+
+    cfg = _cfg()
+    run(_store(cfg, must_exist=True), cfg, Viewing(pseudonymise, reveal, reason))
+
+
 def _printable(text: str) -> str:
     """File names and messages with control characters shown escaped (surfaudit.safetext)."""
     from surfaudit.safetext import printable
@@ -366,13 +395,14 @@ def main() -> None:
         err.print(f"surfaudit: error: {printable(exc)}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
+            _interrupted(exc.__cause__)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("surfaudit: aborted")
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("surfaudit: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
         if _is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
@@ -382,6 +412,17 @@ def main() -> None:
             raise
         err.print(f"surfaudit: internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details")
         sys.exit(1)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: what the interrupted command committed (when it says), then exit 130."""
+    if err.is_terminal:
+        err.print()  # past the terminal's ^C echo
+    for line in exc.lines() if hasattr(exc, "lines") else []:
+        err.print(f"surfaudit: {_printable(line)}", markup=False)
+    if not hasattr(exc, "lines"):
+        err.print("surfaudit: interrupted")
+    sys.exit(130)
 
 
 def _is_click_usage_error(exc: Exception) -> bool:

@@ -56,14 +56,15 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
                date_to: date | str | None = None, *, user: str | None = None, flagged: bool = False,
                by: str | None = None, limit: int | None = None, sort: str | None = None, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
-               reason: str | None = None, readable: bool = False) -> ReportResult:
+               reason: str | None = None, readable: bool = False, blocked_only: bool = False) -> ReportResult:
     """Run one report. An option the report does not take, an unknown `--sort` or
     `--by`, a bad `--limit` or date range: UsageError (exit 2). Dates default to the
     last week (summary: the whole store). `user` is matched as
     `surfaudit.people.resolve_user` says; `site`/`group` limit it to those people;
     naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a
     report that names people with a directory is recorded in the audit log.
-    `readable`: order for the terminal when no `--sort` is given."""
+    `readable`: order for the terminal when no `--sort` is given; `blocked_only` (top):
+    blocked requests alone, for the dashboard's top blocked sites."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
     check_options(SPECS[kind], {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
@@ -93,7 +94,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     else:
         prepare(con, cfg, d1, d2, filters)
         in_sql = order in (None, "requests")  # the query's own order: let it cut the rows
-        table = top_report(con, cfg, d1, d2, by=top_by, user=identity, limit=(limit or TOP_LIMIT) if in_sql else None)
+        table = top_report(con, cfg, d1, d2, by=top_by, user=identity, limit=(limit or TOP_LIMIT) if in_sql else None,
+                           blocked_only=blocked_only)
         limit = limit or TOP_LIMIT
     if by == "user" and kind != "top":
         table = per_person(kind, table)

@@ -268,16 +268,17 @@ def register_udf(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def top_report(con: duckdb.DuckDBPyConnection, cfg: Config, date_from: date | str, date_to: date | str,
-               by: str = "host", user: str | None = None, limit: int | None = TOP_LIMIT) -> pl.DataFrame:
+               by: str = "host", user: str | None = None, limit: int | None = TOP_LIMIT,
+               blocked_only: bool = False) -> pl.DataFrame:
     """Columns `<by>`, requests, bytes; sorted by requests desc, then key; `limit`
-    rows (None: all)."""
+    rows (None: all); `blocked_only`: blocked requests alone (the top blocked sites)."""
     if by not in TOP_KEYS:
         raise UsageError(f"--by: expected one of {', '.join(TOP_KEYS)}, got {by!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
     register_udf(con)
     params = range_params(cfg, date_from, date_to, user)
-    params.update(by=by, limit=limit)
+    params.update(by=by, limit=limit, blocked_only=bool(blocked_only))
     df = run_query(con, "top", params)
     # bytes is summed as HUGEINT (a year of video overflows BIGINT); Int128 keeps it an integer
     return df.select(pl.col("key").alias(by), "requests", pl.col("bytes").cast(pl.Int128))
