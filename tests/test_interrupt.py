@@ -120,7 +120,7 @@ def test_ctrl_c_that_typer_turns_into_exit_130_still_says_what_was_committed(mon
     from ingest.interrupted import Interrupted
     from surfaudit import cli
 
-    def interrupted_app(standalone_mode=False):
+    def interrupted_app(**kwargs):  # what main() passes: prog_name, standalone_mode
         try:
             raise Interrupted([], "/logs/b.log", False, 0, ["/logs/c.log"])
         except KeyboardInterrupt as exc:
@@ -140,7 +140,7 @@ def test_ctrl_c_that_typer_turns_into_exit_130_still_says_what_was_committed(mon
         "(committed lines are never read twice)",
     ]
 
-    def plain_interrupt(standalone_mode=False):
+    def plain_interrupt(**kwargs):
         try:
             raise KeyboardInterrupt
         except KeyboardInterrupt as exc:
