@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from surfaudit import naming
 from surfaudit.config import Config
+from surfaudit.engine import connect
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import check_filters, prepare
 from surfaudit.people import resolve_user
@@ -45,15 +45,16 @@ class ReportResult:
 def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: date, *, user: str | None = None,
                flagged: bool = False, by: str = "host", limit: int = 20, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
-               reason: str | None = None) -> ReportResult:
+               reason: str | None = None, engine: str | None = None) -> ReportResult:
     """Run one report. `user` is matched as `surfaudit.people.resolve_user` says (exit 2
     with suggestions when nothing matches); `site`/`group` limit it to those people;
     naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a report
-    that names people with a directory is recorded in the audit log."""
+    that names people with a directory is recorded in the audit log. `engine`
+    (duckdb | spark) overrides `[engine] kind` (surfaudit.engine)."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
-    con = duckdb.connect()
+    con = connect(cfg, engine)
     if kind == "summary":
         months = store.events_view(con)  # one manifest state; its parts stay on disk while con lives
         return ReportResult(kind, summary_report(con), None, None, totals=manifest_totals(store), months_read=months)
