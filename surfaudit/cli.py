@@ -165,6 +165,24 @@ class By(str, Enum):
     user = "user"
 
 
+class EngineKind(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+_ENGINE_HELP = ("SQL engine: duckdb, or spark (Apache Spark at [engine] master; pip install 'surfaudit[spark]' "
+                "and Java 17+). Default: [engine] kind.")
+
+
+def _with_engine(cfg, engine: Optional[EngineKind]):
+    """The config with --engine, when given, in place of [engine] kind."""
+    if engine is None:
+        return cfg
+    from dataclasses import replace
+
+    return replace(cfg, engine=replace(cfg.engine, kind=engine.value))
+
+
 @app.command()
 def report(
     kind: Kind = typer.Argument(..., help="social | blocked | top | summary"),
@@ -185,12 +203,13 @@ def report(
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
                                 "(needs --reason; recorded in the audit log)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why people must be named."),
+    engine: Optional[EngineKind] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
     """Social-media time, blocked attempts, top hosts, or what the store holds."""
     from surfaudit import render
     from surfaudit.reports.run import run_report
 
-    cfg = _cfg()
+    cfg = _with_engine(_cfg(), engine)
     start, end = date_range(cfg, date_from, date_to)
     store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading
@@ -232,12 +251,13 @@ def export(
     date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
     output: Path = typer.Option(..., "--output", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
     wait: float = typer.Option(10, "--wait", help="Seconds to wait for the store lock (the audit entry takes it)."),
+    engine: Optional[EngineKind] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
     """An investigation file about one person for a manager; recorded in the audit log."""
     from surfaudit.export import export_investigation
     from surfaudit.safetext import printable
 
-    cfg = _cfg()
+    cfg = _with_engine(_cfg(), engine)
     start, end = date_range(cfg, date_from, date_to, days=30)
     store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading

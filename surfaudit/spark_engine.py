@@ -137,6 +137,8 @@ class SparkConnection:
             return self
         raise ValueError(f"statement not supported on the Spark engine: {text[:60]!r}")
 
+    sql = execute  # the export sets the time zone with con.sql(...)
+
     def create_function(self, name: str, fn, *args, **kwargs) -> None:
         """Register a scalar string -> string Python function (the UDFs of reports and org_sql)."""
         from pyspark.sql.types import StringType
