@@ -15,9 +15,11 @@ data); `sc://` masters use Spark Connect (pyspark's connect extras).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,11 @@ def spark_session(master: str = "local[*]"):
                        .config("spark.ui.showConsoleProgress", "false")
                        .config("spark.driver.bindAddress", "127.0.0.1")
                        .config("spark.driver.host", "127.0.0.1"))
+        # Spark would otherwise create ./spark-warehouse wherever the command runs
+        warehouse = tempfile.mkdtemp(prefix="surfaudit-spark-")
+        atexit.register(shutil.rmtree, warehouse, True)
         builder = (builder.config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.warehouse.dir", warehouse)
                    .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
         try:
