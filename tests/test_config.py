@@ -191,7 +191,8 @@ def test_organisation_errors_name_the_key(toml, key):
 
 @pytest.mark.parametrize("toml,key", [
     ('[store]\npath = "s3://trust/sa"\n', "[store].path: s3:// stores are not supported"),
-    ('[engine]\nkind = "spark"\n', "[engine].kind"),
+    ('[engine]\nkind = "flink"\n', "[engine].kind"),
+    ('[engine]\nkind = "spark"\nmaster = "http://head"\n', "[engine].master"),
     ('[engine]\nthreads = 4\n', "[engine].threads"),
 ])
 def test_store_uris_and_engines_this_version_cannot_serve_are_refused(toml, key):
