@@ -141,8 +141,11 @@ class Store(Reading):
             if not flock_within(fd, wait or 0, 0.1):
                 raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {_holder(fd)})")
             mine = f"{os.getpid()}\n".encode()
-            os.pwrite(fd, mine, 0)  # never empty while held: a loser reads a pid, not a gap
-            os.ftruncate(fd, len(mine))
+            try:
+                os.pwrite(fd, mine, 0)  # never empty while held: a loser reads a pid, not a gap
+                os.ftruncate(fd, len(mine))
+            except OSError:  # a full disk: the flock is held all the same; the step that writes says why
+                pass
             self._lock_depth = 1
             held = True
             self.recover()
