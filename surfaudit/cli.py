@@ -129,12 +129,16 @@ def ingest(
     from ingest.pipeline import ingest_paths
     from surfaudit import render
 
+    from ingest.interrupted import Interrupted
+
     cfg = _cfg()
     store = _store(cfg)
-    with render.progress(err) as progress, store.lock(wait):
-        notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
-        results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
-                               notice=notice)
+    try:
+        with render.feedback(err) as shown, store.lock(wait):  # a bar, and why a first run is slow
+            results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=shown.progress,
+                                   notice=shown.notice)
+    except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
+        _interrupted(exc)
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:
@@ -344,6 +348,40 @@ def audit_cmd(
         sys.stdout.write(render.audit_text(table, fmt.value))
 
 
+@app.command()
+def quarantine(
+    file: Optional[str] = typer.Option(None, "--file", help="Only lines from the log file of this name (a path is reduced to its name)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Only lines whose reason contains this text (any case)."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+) -> None:
+    """Rejected lines with reason, file and line number; recorded in the audit log (they are raw log lines)."""
+    from surfaudit import render
+    from surfaudit.quarantine import list_rejected
+
+    store = _store(_cfg(), must_exist=True)
+    listing = list_rejected(store, file=file, reason=reason)
+    if fmt is OutFmt.table:
+        render.quarantine(out, listing)
+    else:
+        sys.stdout.write(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
+
+
+@app.command()
+def dashboard(
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
+                                      help="Replace identities with stable per-store pseudonyms."),
+    reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
+                                "(needs --reason; recorded in the audit log)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why people must be named."),
+) -> None:
+    """The technician's terminal view: last night, flagged people, blocked sites, the store (q quits)."""
+    from surfaudit.dashboard.app import run
+    from surfaudit.dashboard.data import Viewing
+
+    cfg = _cfg()
+    run(_store(cfg, must_exist=True), cfg, Viewing(pseudonymise, reveal, reason))
+
+
 def _printable(text: str) -> str:
     """File names and messages with control characters shown escaped (surfaudit.safetext)."""
     from surfaudit.safetext import printable
@@ -362,13 +400,14 @@ def main() -> None:
         err.print(f"surfaudit: error: {printable(exc)}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
+            _interrupted(exc.__cause__)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("surfaudit: aborted")
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("surfaudit: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
         if _is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
@@ -378,6 +417,17 @@ def main() -> None:
             raise
         err.print(f"surfaudit: internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details")
         sys.exit(1)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: what the interrupted command committed (when it says), then exit 130."""
+    if err.is_terminal:
+        err.print()  # past the terminal's ^C echo
+    for line in exc.lines() if hasattr(exc, "lines") else []:
+        err.print(f"surfaudit: {_printable(line)}", markup=False)
+    if not hasattr(exc, "lines"):
+        err.print("surfaudit: interrupted")
+    sys.exit(130)
 
 
 def _is_click_usage_error(exc: Exception) -> bool:

@@ -1,4 +1,4 @@
-"""Rendering for the terminal: rich tables and the stderr progress bar.
+"""Rendering for the terminal: rich tables and the stderr progress bar and spinner.
 
 Kept apart from the library so ingest, reports and retention never import rich;
 they report progress through a plain callback that this module provides.
@@ -11,30 +11,63 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from surfaudit.safetext import neutralise_frame, printable
 
 
+class _Size(DownloadColumn):
+    """Bytes done/total; nothing for a task without a size (the compile spinner)."""
+
+    def render(self, task) -> Text:
+        return Text("") if task.total is None else super().render(task)
+
+
+class Feedback:
+    """What ingest shows while it works, on stderr: on a terminal, a bar per file and a
+    spinner with the reason while the parsers compile; otherwise no bar, and the
+    compile as one line (so a cron mail or a pipe never looks hung without a reason)."""
+
+    def __init__(self, console: Console, bar: Progress | None):
+        self.console, self.bar = console, bar
+        self.progress = self._update if bar is not None else None  # the pipeline's progress callback
+        self._tasks: dict[str, int] = {}
+        self._spinner: int | None = None
+
+    def _update(self, name: str, done: int, total: int) -> None:
+        if name not in self._tasks:
+            self._tasks[name] = self.bar.add_task(printable(name), total=total)
+        self.bar.update(self._tasks[name], completed=done)
+
+    def notice(self, text: str) -> None:
+        """The pipeline's notice callback (called from a timer thread too)."""
+        from ingest.pipeline import COMPILED, COMPILING
+
+        if self.bar is None:
+            if text != COMPILED:  # one line, not two
+                self.console.print(f"surfaudit: {text}", markup=False)
+        elif text == COMPILING:
+            self._spinner = self.bar.add_task(text, total=None)
+        elif text == COMPILED:
+            if self._spinner is not None:
+                self.bar.remove_task(self._spinner)
+                self._spinner = None
+        else:
+            self.console.print(f"surfaudit: {text}", markup=False)
+
+
 @contextmanager
-def progress(console: Console) -> Iterator:
-    """A callback(file, done, total) drawing a bar on stderr; silent when not a terminal."""
+def feedback(console: Console) -> Iterator[Feedback]:
+    """A Feedback on `console`, its live display running for the block when a terminal."""
     if not console.is_terminal:
-        yield None
+        yield Feedback(console, None)
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                   console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(name: str, done: int, total: int) -> None:
-        if name not in tasks:
-            tasks[name] = bar.add_task(name, total=total)
-        bar.update(tasks[name], completed=done)
-
+    bar = Progress(SpinnerColumn(finished_text=" "), TextColumn("{task.description}", markup=False), BarColumn(),
+                   _Size(), TimeRemainingColumn(), console=console, transient=True)
     with bar:
-        yield update
+        yield Feedback(console, bar)
 
 
 def ingest_table(results) -> Table:
@@ -81,7 +114,7 @@ def ingest_notes(results) -> list[str]:
     rejected = sum(r.rejected for r in results)
     if rejected:
         lines.append(f"{rejected:,} rejected line(s) were quarantined in the store with their file, line number "
-                     "and reason")
+                     "and reason; see them with `surfaudit quarantine` (--file NAME, --reason TEXT)")
     return lines
 
 
@@ -202,3 +235,35 @@ def purge(console: Console, result, dry_run: bool) -> None:
     """The cutoff, then one line per month removed (or that would be)."""
     for line in result.lines(dry_run):
         console.print(line, markup=False)
+
+
+def quarantine(console: Console, listing) -> None:
+    """`surfaudit quarantine`: raw log lines are hostile input, so every cell is a plain Text
+    with control characters escaped (never markup, never an escape sequence)."""
+    table = listing.table
+    if table.height == 0:
+        console.print(listing.empty_message(), markup=False)
+        return
+    grid = Table(title="Rejected lines (quarantine)", title_justify="left", header_style="bold")
+    for col, opts in (("reason", {}), ("file", {}), ("line no", {"justify": "right", "no_wrap": True}),
+                      ("line", {"overflow": "fold"}), ("ingested (UTC)", {"no_wrap": True})):
+        grid.add_column(col, **opts)
+    for row in table.iter_rows(named=True):
+        when = row["ingested"].strftime("%Y-%m-%d %H:%M") if row["ingested"] else None
+        grid.add_row(_cell(row["reason"]), _cell(row["file"]), _cell(row["line_no"]), _cell(row["line"]), _cell(when))
+    console.print(grid)
+    console.print(f"{table.height:,} rejected lines; this listing is recorded in the audit log.", markup=False)
+
+
+def quarantine_text(table, fmt: str, terminal: bool = False) -> str:
+    """csv: text cells neutralised (and control characters escaped when stdout is a terminal);
+    json: a list of objects, ASCII only (every control character escaped)."""
+    import polars as pl
+
+    table = table.with_columns(pl.col("ingested").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if fmt == "csv":
+        if terminal:
+            table = table.with_columns(pl.col(c).map_elements(printable, return_dtype=pl.String, skip_nulls=True)
+                                       for c in ("reason", "file", "line"))
+        return neutralise_frame(table).write_csv()
+    return json.dumps(table.to_dicts(), indent=2) + "\n"  # ASCII: C1 controls and bidi overrides escaped too

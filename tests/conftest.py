@@ -27,10 +27,9 @@ SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"
 def pytest_sessionstart(session):
     """Compile the parsers' scanners once before any test: numba caches them on
     disk, so CLI subprocesses and the crash tests' timing calibration never pay
-    the one-time compile. Under pytest-xdist this runs in the controller before
-    the workers start, so they load the cache instead of compiling it twice."""
-    if hasattr(session.config, "workerinput"):
-        return
+    the one-time compile. Under pytest-xdist the controller runs this before the
+    workers start, so each worker then only loads the cache (and in-process CLI
+    runs never pause on it)."""
     from ingest.pipeline import warm
 
     warm()

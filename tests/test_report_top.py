@@ -46,6 +46,12 @@ def test_by_host():
     ]
 
 
+def test_blocked_only_counts_blocked_requests_alone():
+    """The dashboard's top blocked sites: bob's one blocked Facebook request, nothing allowed."""
+    assert rows_of(top("host", blocked_only=True)) == [("www.facebook.com", 1, 5)]
+    assert rows_of(top("user", blocked_only=True)) == [("bob", 1, 5)]
+
+
 def test_by_domain():
     assert rows_of(top("domain")) == [
         ("facebook.com", 3, 305),

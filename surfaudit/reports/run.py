@@ -45,7 +45,7 @@ class ReportResult:
 def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: date, *, user: str | None = None,
                flagged: bool = False, by: str = "host", limit: int = 20, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
-               reason: str | None = None) -> ReportResult:
+               reason: str | None = None, blocked_only: bool = False) -> ReportResult:
     """Run one report. `user` is matched as `surfaudit.people.resolve_user` says (exit 2
     with suggestions when nothing matches); `site`/`group` limit it to those people;
     naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a report
@@ -71,7 +71,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: d
         table = blocked_report(con, cfg, d1, d2, user=identity, filters=filters)
     else:
         prepare(con, cfg, d1, d2, filters)
-        table = top_report(con, cfg, d1, d2, by=by, user=identity, limit=limit)
+        table = top_report(con, cfg, d1, d2, by=by, user=identity, limit=limit, blocked_only=blocked_only)
     column = "user" if "user" in table.columns else None
     if column:
         naming.record(store, cfg, how, f"report {kind}", table, target=identity, date_from=d1, date_to=d2,

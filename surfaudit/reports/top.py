@@ -61,15 +61,17 @@ def top_report(
     by: str = "host",
     user: str | None = None,
     limit: int = 20,
+    blocked_only: bool = False,
 ) -> pl.DataFrame:
-    """Columns `<by>`, requests, bytes; sorted by requests desc, then key."""
+    """Columns `<by>`, requests, bytes; sorted by requests desc, then key
+    (`blocked_only`: blocked requests alone, for the top blocked sites)."""
     if by not in TOP_KEYS:
         raise UsageError(f"--by: expected one of {', '.join(TOP_KEYS)}, got {by!r}")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
     register_udf(con)
     params = range_params(cfg, date_from, date_to, user)
-    params.update(by=by, limit=limit)
+    params.update(by=by, limit=limit, blocked_only=bool(blocked_only))
     df = run_query(con, "top", params)
     # bytes is summed as HUGEINT (a year of video overflows BIGINT); Int128 keeps it an integer
     return df.select(pl.col("key").alias(by), "requests", pl.col("bytes").cast(pl.Int128))
