@@ -10,17 +10,15 @@ CI runs them.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import numpy as np
 import polars as pl
 import pytest
 
-from conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli
+from tests.conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli
 from surfaudit.config import load_config, parse_config
 
 pytestmark = pytest.mark.spark
