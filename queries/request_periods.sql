@@ -15,18 +15,7 @@ req AS (
         {{events_in_range}}
     ) AS e
 ),
-days AS (
-    {{local_days}}
-),
-member_schedule AS (
-    {{timetable_members}}
-),
-kinds AS (
-    {{timetable_kinds}}
-),
-slot AS (
-    {{timetable_slots}}
-),
+{{timetable_ctes}},
 user_days AS (
     SELECT $user::VARCHAR AS "user", d FROM days
 ),

@@ -81,19 +81,7 @@ coverage AS (
                        THEN next_ms - t_ms ELSE $tail_ms::BIGINT END AS e_ms
     FROM ordered
 ),
-days AS (
-    {{local_days}}
-),
-member_schedule AS (
-    {{timetable_members}}
-),
-kinds AS (
-    {{timetable_kinds}}
-),
-slot AS (
-    -- every timetable's classified slots on every date of the range
-    {{timetable_slots}}
-),
+{{timetable_ctes}},
 slot_hours AS (
     -- each slot under every UTC hour its span touches (a few per date)
     SELECT k, d, period, start_ms, end_ms,

@@ -12,6 +12,8 @@ as DuckDB `$named` parameters, never formatted into the SQL text. The only text
 substitution is `{{other_query}}`, which inlines another *query file's* body so a
 report can aggregate exactly the rows another query returns (the social report is
 built on the per-request segments query this way, so the two cannot disagree).
+An included file may also be a fragment of a WITH list (`timetable_ctes`: CTEs
+that several queries share), so a rule is written in one file only.
 
 This module also turns a Config's schedule into query parameters
 (`schedule_params`): the time zone, the ISO workday numbers, and the elementary
