@@ -74,12 +74,9 @@ def _cfg():
 
 def _store(cfg, *, must_exist: bool = False):
     """The configured store, checked first: ours (else exit 2) and, for reading, present."""
-    from surfaudit.store import Store
-    from surfaudit.store.access import check_store
+    from surfaudit.store.backend import open_store
 
-    store = Store(cfg.store_path)
-    check_store(store, must_exist=must_exist)
-    return store
+    return open_store(cfg, must_exist=must_exist)
 
 
 def parse_date(text: Optional[str], option: str) -> Optional[date]:

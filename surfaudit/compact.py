@@ -50,6 +50,10 @@ class CompactResult:
 def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
             progress: Callable[[str], None] | None = None) -> CompactResult:
     """Rewrite every month with >= `min_files` parts into one sorted zstd file."""
+    if getattr(store, "backend", "local") == "delta":  # object storage: Delta's optimize
+        from surfaudit.store import delta_upkeep
+
+        return delta_upkeep.compact(store, min_files, months, progress)
     result = CompactResult()
     for month, rels in sorted(store.month_parts().items()):
         if months is not None and month not in months:

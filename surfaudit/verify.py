@@ -66,6 +66,10 @@ def verify_store(store: Store, deep: bool = True) -> VerifyResult:
     """Check the manifest, every live part (`deep`: checksum, rows, schema, month) and the bookkeeping."""
     if not store.exists():
         raise UsageError(f"{store.root}: no store here (check --store or [store].path)")
+    if getattr(store, "backend", "local") == "delta":  # object storage: the Delta table's files
+        from surfaudit.store import delta_upkeep
+
+        return delta_upkeep.verify(store, deep)
     result = VerifyResult()
     with store.reading():  # the parts checked stay on disk while we read them
         parsed = store.manifest_state()

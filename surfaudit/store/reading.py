@@ -61,6 +61,10 @@ class Reading:
                 live[rel] = {**(files.get(rel) or {}), "month": month_of(rel)}
         return live
 
+    def lineage_records(self, lineage: str) -> list[dict]:
+        """The committed ingest records of one source (its fingerprint checkpoints)."""
+        return [r for r in self.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+
     def live_parts(self) -> dict[str, str]:
         """Committed, not replaced parts: relative path -> month."""
         return self.live_parts_of(self.manifest())

@@ -1,0 +1,546 @@
+"""The store on object storage: a Delta Lake table (docs/scaling.md says why).
+
+Part of the store package (only the store knows the layout). Beside the local
+store, with the same public methods the commands use:
+
+    <uri>/events/_delta_log/...                     the commits (delta-rs; the truth)
+    <uri>/events/month=YYYY-MM/part-<tx>-<n>.parquet the data (Hive partitions, zstd)
+    <uri>/audit/ (a second Delta table)             who did what
+    <uri>/lineages/<lineage>/<version>.json         ingest checkpoints of one source
+    <uri>/quarantine/q-<tx>.parquet                 rejected lines
+    <uri>/pseudonym.key                             created once, by a conditional put
+
+A commit is one Delta transaction: the month files are uploaded first, then one
+log entry adds them all. delta-rs makes that entry atomic on S3 with a conditional
+put, so concurrent writers (a nightly per school) never lose or double a commit and
+need no lock server. Exactly-once per source file: every ingest commit carries a
+Delta application transaction `surfaudit-<lineage>` whose version counts that
+source's commits, and the checkpoint it records is written first to
+`lineages/<lineage>/<version>.json`; a checkpoint counts only when its version is
+at most the committed one. Two runs committing the same source at once both
+claim the same version: Delta lets one win and the other fails, storing nothing.
+Files uploaded by a run that died before committing are never read (no commit
+names them) and `vacuum` deletes them once they are older than the grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from surfaudit.errors import StoreError
+from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from surfaudit.store import ARROW_SCHEMA, ROW_GROUP
+from surfaudit.store.manifest import Parsed
+from surfaudit.store.paths import PART_NAME, QUARANTINE_NAME, TX_NAME
+from surfaudit.store.s3 import Location, Objects
+
+TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [("site", pa.string()), ("month", pa.string())])
+FILE_SCHEMA = pa.schema([pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type)
+                         for f in TABLE_SCHEMA if f.name != "month"])
+AUDIT_SCHEMA = pa.schema([("time", pa.string()), ("os_user", pa.string()), ("command", pa.string()),
+                          ("target", pa.string()), ("date_from", pa.string()), ("date_to", pa.string()),
+                          ("reason", pa.string()), ("rows", pa.int64()), ("detail", pa.string()), ("pid", pa.int64())])
+# Only `ts` gets statistics in the log: min/max of a URL or a user name would be
+# personal data in commit files that outlive the rows.
+TABLE_CONFIG = {"delta.dataSkippingNumIndexedCols": "1", "delta.logRetentionDuration": "interval 400 days",
+                "delta.deletedFileRetentionDuration": "interval 12 hours"}
+GRACE_HOURS = 12  # vacuum keeps unreferenced files this long: a running report or an uncommitted upload
+
+
+def _delta():
+    try:
+        import deltalake
+    except ImportError:  # pragma: no cover - the [s3] extra is missing
+        raise StoreError("an s3:// store needs the deltalake package (pip install 'surfaudit[s3]')") from None
+    return deltalake
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DeltaStore:
+    """A store on S3 (or any delta-rs URI): the local Store's public methods, on Delta."""
+
+    backend = "delta"
+
+    def __init__(self, uri: str, endpoint: str = "", site: str = "", grace_hours: float = GRACE_HOURS):
+        self.loc = Location.parse(uri, endpoint)
+        self.root = self.loc.uri  # named in messages, like the local store's directory
+        self.objects = Objects(self.loc)
+        self.events_uri = f"{self.loc.uri}/events"
+        self.audit_uri = f"{self.loc.uri}/audit"
+        self.site = site
+        self.grace_hours = grace_hours
+        self._opts = self.loc.storage_options()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def _table(self, uri: str | None = None):
+        dl = _delta()
+        try:
+            return dl.DeltaTable(uri or self.events_uri, storage_options=self._opts)
+        except dl.exceptions.TableNotFoundError:
+            return None
+        except (OSError, dl.exceptions.DeltaError) as exc:
+            raise StoreError(f"{uri or self.events_uri}: cannot open the store ({type(exc).__name__})") from None
+
+    def exists(self) -> bool:
+        return self._table() is not None
+
+    def check(self, must_exist: bool) -> None:
+        """UsageError when the bucket is missing, or (`must_exist`) there is no store yet."""
+        from surfaudit.errors import UsageError
+
+        if not self.objects.bucket_exists():
+            raise UsageError(f"{self.root}: no such bucket, or no access to it (check the credentials "
+                             "and [store].endpoint)")
+        if must_exist and not self.exists():
+            raise UsageError(f"{self.root}: no store here (check --store or [store].path; "
+                             "`surfaudit ingest` creates it)")
+
+    def ensure(self) -> "DeltaStore":
+        self._create(self.events_uri, TABLE_SCHEMA, ["month"])
+        return self
+
+    def _create(self, uri: str, schema: pa.Schema, partition_by: list[str] | None):
+        dl = _delta()
+        table = self._table(uri)
+        if table is not None:
+            return table
+        try:
+            dl.DeltaTable.create(uri, schema, mode="ignore", partition_by=partition_by,
+                                 configuration=TABLE_CONFIG, storage_options=self._opts)
+        except dl.exceptions.DeltaError:
+            pass  # another run created it at the same moment: use theirs
+        table = self._table(uri)
+        if table is None:
+            raise StoreError(f"{uri}: cannot create the store")
+        return table
+
+    @contextlib.contextmanager
+    def lock(self, wait: float | None = 0) -> Iterator[None]:
+        """No lock: Delta's optimistic commits let writers run at once (module doc)."""
+        yield
+
+    def reading(self):
+        """A report reads one table version; vacuum's grace period keeps its files."""
+        return contextlib.nullcontext()
+
+    # -- the commit log ------------------------------------------------------------------
+    def manifest(self) -> list[dict]:
+        """Every commit's surfaudit record, oldest first (the whole log: for summaries and verify)."""
+        table = self._table()
+        if table is None:
+            return []
+        out = []
+        for entry in reversed(table.history()):
+            text = entry.get("surfaudit")
+            if text:
+                try:
+                    out.append({**json.loads(text), "version": entry.get("version")})
+                except ValueError:
+                    continue
+        return out
+
+    def manifest_state(self, strict: bool = False) -> Parsed:
+        return Parsed(records=self.manifest())
+
+    def lineage_records(self, lineage: str) -> list[dict]:
+        """The committed ingest checkpoints of one source: cheap (a listing of its own prefix)."""
+        table = self._table()
+        if table is None or not TX_NAME.fullmatch(lineage):
+            return []
+        committed = table.transaction_version(f"surfaudit-{lineage}") or 0
+        out = []
+        for name, _, _ in sorted(self.objects.list(f"lineages/{lineage}/")):
+            try:
+                version = int(name.rsplit("/", 1)[1].removesuffix(".json"))
+            except ValueError:
+                continue
+            if version <= committed:
+                body = self.objects.get(name)
+                try:
+                    out.append(json.loads(body or b""))
+                except ValueError:
+                    raise StoreError(f"{self.root}/{name}: damaged checkpoint record; run `surfaudit verify`") from None
+        return out
+
+    def _adds(self, table=None) -> list[dict]:
+        table = table or self._table()
+        if table is None:
+            return []
+        return pa.table(table.get_add_actions(flatten=True)).to_pylist()
+
+    def live_files(self, records=None) -> dict[str, dict]:
+        """Live part (relative to the store) -> month, size, rows, ts range."""
+        out = {}
+        for add in self._adds():
+            out[f"events/{add['path']}"] = {"month": add.get("partition.month"), "size": add.get("size_bytes"),
+                                            "rows": add.get("num_records"), "ts_min": add.get("min.ts"),
+                                            "ts_max": add.get("max.ts")}
+        return out
+
+    def live_parts(self) -> dict[str, str]:
+        return {rel: info["month"] for rel, info in self.live_files().items()}
+
+    def months(self) -> list[str]:
+        return sorted(set(self.live_parts().values()))
+
+    def month_parts(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for rel, month in sorted(self.live_parts().items()):
+            out.setdefault(month, []).append(rel)
+        return out
+
+    # -- reading -----------------------------------------------------------------------
+    def dataset(self, months: tuple[str, str] | None = None):
+        """The table's current version as a pyarrow dataset (no DuckDB extension needed)."""
+        import pyarrow.dataset as ds
+
+        table = self._table()
+        if table is None:
+            return None
+        data = table.to_pyarrow_dataset()
+        if months is not None:
+            data = data.filter((ds.field("month") >= months[0]) & (ds.field("month") <= months[1]))
+        return data
+
+    def events_view(self, con, utc_from: datetime | None = None, utc_to: datetime | None = None,
+                    name: str = "events", records=None) -> list[str]:
+        """View `name` over the months overlapping [from, to) of one table version."""
+        lo = utc_from.astimezone(timezone.utc).strftime("%Y-%m") if utc_from else "0000-00"
+        hi = utc_to.astimezone(timezone.utc).strftime("%Y-%m") if utc_to else "9999-99"
+        con.execute("SET TimeZone = 'UTC'")
+        months = sorted({m for m in self.live_parts().values() if lo <= m <= hi})
+        data = self.dataset((lo, hi)) if months else None
+        columns = ", ".join(f'"{c}"' for c in list(EVENT_SCHEMA) + ["site"])
+        if data is not None:
+            con.register(f"_{name}_delta", data)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} FROM _{name}_delta")
+        else:
+            empty = pl.DataFrame(schema={**EVENT_SCHEMA, "site": pl.String}).to_arrow()
+            con.register(f"_{name}_empty", empty)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
+        return months
+
+    def read_months(self, months: list[str], columns: list[str] | None = None,
+                    ts_range: tuple[datetime, datetime] | None = None) -> pl.DataFrame:
+        """The rows of some months (canonical columns), optionally within a ts range."""
+        import pyarrow.dataset as ds
+
+        data = self.dataset()
+        if data is None or not months:
+            return pl.DataFrame(schema=EVENT_SCHEMA)
+        expr = ds.field("month").isin(months)
+        if ts_range is not None:
+            expr = expr & (ds.field("ts") >= ts_range[0]) & (ds.field("ts") <= ts_range[1])
+        table = data.to_table(filter=expr, columns=columns or list(EVENT_SCHEMA))
+        return pl.from_arrow(table).cast({c: EVENT_SCHEMA[c] for c in table.column_names})
+
+    def find_damaged_part(self):
+        return None
+
+    # -- writing -----------------------------------------------------------------------
+    def begin(self, kind: str) -> "DeltaTransaction":
+        self.ensure()
+        return DeltaTransaction(self, kind)
+
+    def overlap_for(self, records: list[dict]):
+        """What the fingerprint check reads for a copy ending between checkpoints: the
+        months those later commits touched (a superset of their rows)."""
+        months = sorted({m for r in records for m in r.get("months", [])})
+        quarantine = [rel for r in records for rel in r.get("quarantine", [])]
+        return months, quarantine
+
+    def commit_actions(self, table, actions: list, record: dict, app: tuple[str, int] | None = None,
+                       mode: str = "append") -> None:
+        dl = _delta()
+        from deltalake.transaction import CommitProperties, Transaction
+
+        props = CommitProperties(custom_metadata={"surfaudit": json.dumps(record, separators=(",", ":"))},
+                                 app_transactions=[Transaction(*app)] if app else None)
+        table.create_write_transaction(actions, mode, TABLE_SCHEMA, partition_by=["month"], commit_properties=props)
+        _ = dl
+
+    # -- audit log, quarantine, key ---------------------------------------------------------
+    def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> None:
+        dl = _delta()
+        row = {name: entry.get(name) for name in AUDIT_SCHEMA.names}
+        row["rows"] = int(row["rows"] or 0)
+        row["pid"] = int(row["pid"] or 0)
+        table = pa.Table.from_pylist([row], schema=AUDIT_SCHEMA)
+        try:
+            self._create(self.audit_uri, AUDIT_SCHEMA, None)
+            dl.write_deltalake(self.audit_uri, table, mode="append", storage_options=self._opts)
+        except (OSError, dl.exceptions.DeltaError) as exc:
+            raise StoreError(f"{self.root}: cannot write the audit log ({type(exc).__name__})") from None
+
+    def audit_entries(self) -> list[dict]:
+        table = self._table(self.audit_uri)
+        if table is None:
+            return []
+        rows = table.to_pyarrow_dataset().to_table().to_pylist()
+        return sorted(rows, key=lambda r: r.get("time") or "")
+
+    def filter_audit(self, keep) -> int:
+        """Delete the entries `keep` rejects (retention: by time), then vacuum them away."""
+        table = self._table(self.audit_uri)
+        if table is None:
+            return 0
+        drop = sorted({e["time"] for e in self.audit_entries() if not keep(e)})
+        if not drop:
+            return 0
+        before = len(self.audit_entries())
+        # `time` values are our own ISO timestamps (validated): the predicate holds no user text
+        cutoff = drop[-1]
+        if not all(ch in "0123456789-:+T" for ch in cutoff):
+            raise StoreError(f"{self.audit_uri}: damaged audit time {cutoff!r}")
+        table.delete(f"time <= '{cutoff}'")
+        table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        return before - len(self.audit_entries())
+
+    def quarantine_files(self) -> list[str]:
+        return sorted(name for name, _, _ in self.objects.list("quarantine/") if QUARANTINE_NAME.fullmatch(name))
+
+    def read_quarantine(self) -> pl.DataFrame:
+        frames = [pl.from_arrow(t) for t in (self.objects.read_parquet(n) for n in self.quarantine_files()) if t]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+    def quarantine_written_at(self, name: str) -> datetime:
+        stem = name.rsplit("/", 1)[-1]
+        return datetime.strptime(stem[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+
+    def pseudonym_key(self) -> bytes:
+        key = self.objects.get("pseudonym.key")
+        if key is None:
+            self.objects.put("pseudonym.key", os.urandom(32), if_absent=True)  # of two first runs, one wins
+            key = self.objects.get("pseudonym.key")
+        if not key or len(key) < 16:
+            raise StoreError(f"{self.root}/pseudonym.key: damaged")
+        return key
+
+    # -- upkeep ------------------------------------------------------------------------
+    def sweep(self, wait: float = 0.0, grace_hours: float | None = None) -> tuple[int, int]:
+        """Vacuum: delete files no commit names that are older than the grace period
+        (replaced parts, uploads of runs that died). (deleted, 0)."""
+        table = self._table()
+        if table is None:
+            return 0, 0
+        hours = self.grace_hours if grace_hours is None else grace_hours
+        gone = table.vacuum(retention_hours=int(hours), enforce_retention_duration=False, dry_run=False)
+        return len(gone), 0
+
+    def recover(self) -> None:
+        """What a run that died left: vacuum its uploads, and forget its checkpoint and
+        quarantine objects once they are older than the grace period and uncommitted."""
+        self.sweep()
+        table = self._table()
+        if table is None:
+            return
+        limit = _now() - timedelta(hours=self.grace_hours)
+        committed_q = {rel for r in self.manifest() for rel in r.get("quarantine", [])}
+        stale = [name for name, _, at in self.objects.list("quarantine/")
+                 if name not in committed_q and at < limit]
+        self.objects.delete(stale)
+
+    def check_sizes(self) -> list[str]:
+        problems = []
+        present = {name: size for name, size, _ in self.objects.list("events/")}
+        for rel, info in sorted(self.live_files().items()):
+            if rel not in present:
+                problems.append(f"{self.root}/{rel}: committed part is missing")
+            elif info.get("size") is not None and present[rel] != info["size"]:
+                problems.append(f"{self.root}/{rel}: committed part is {present[rel]} bytes, "
+                                f"{info['size']} were committed (damaged)")
+        return problems
+
+
+class DeltaTransaction:
+    """Month files spooled locally, uploaded on commit, added by one Delta commit."""
+
+    def __init__(self, store: DeltaStore, kind: str):
+        self.store, self.kind = store, kind
+        self.id = _now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
+        self.dir = tempfile.mkdtemp(prefix=f"surfaudit-{self.id}-")
+        self._writers: dict[tuple[str, int], tuple[pq.ParquetWriter, str]] = {}
+        self._rows: dict[tuple[str, int], list] = {}
+        self._quarantine: tuple[pq.ParquetWriter, str] | None = None
+        self._lock = threading.Lock()
+        self.rows = 0
+        self.removes: list[str] = []
+        self.uploaded: list[str] = []
+
+    def write(self, df: pl.DataFrame, slot: int = 0) -> None:
+        from surfaudit.store.transaction import PARQUET_OPTIONS
+
+        if df.height == 0:
+            return
+        df = df.with_columns(pl.lit(self.store.site, pl.String).alias("site"),
+                             pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
+        options = {**PARQUET_OPTIONS, "use_dictionary": [*PARQUET_OPTIONS["use_dictionary"], "site"]}
+        for (month,), part in df.partition_by("_month", as_dict=True, maintain_order=True).items():
+            key = (month, slot)
+            part = part.drop("_month")
+            table = part.to_arrow(compat_level=pl.CompatLevel.newest()).cast(FILE_SCHEMA)
+            with self._lock:
+                if key not in self._writers:
+                    path = os.path.join(self.dir, f"{month}-{slot}.parquet")
+                    self._writers[key] = (pq.ParquetWriter(path, FILE_SCHEMA, **options), path)
+                    self._rows[key] = [0, None, None]
+                writer = self._writers[key][0]
+            writer.write_table(table, row_group_size=ROW_GROUP)
+            lo, hi = part["ts"].min(), part["ts"].max()
+            with self._lock:
+                stat = self._rows[key]
+                stat[0] += part.height
+                stat[1] = lo if stat[1] is None or lo < stat[1] else stat[1]
+                stat[2] = hi if stat[2] is None or hi > stat[2] else stat[2]
+                self.rows += part.height
+
+    def quarantine(self, bad: pl.DataFrame) -> None:
+        if bad.height == 0:
+            return
+        table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
+        table = table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
+        with self._lock:
+            if self._quarantine is None:
+                path = os.path.join(self.dir, "quarantine.parquet")
+                self._quarantine = (pq.ParquetWriter(path, table.schema, compression="zstd"), path)
+            self._quarantine[0].write_table(table)
+
+    def replace(self, parts) -> None:
+        self.removes.extend(parts)
+
+    def _close(self) -> None:
+        for writer, _ in list(self._writers.values()) + ([self._quarantine] if self._quarantine else []):
+            writer.close()
+
+    def commit(self, record: dict) -> dict:
+        """Upload the files, then one Delta commit adds them (the commit point)."""
+        from deltalake.transaction import AddAction
+
+        dl = _delta()
+        store = self.store
+        self._close()
+        adds, parts, files = [], [], {}
+        try:
+            for (month, slot), (_, path) in sorted(self._writers.items()):
+                rows, lo, hi = self._rows[(month, slot)]
+                name = f"month={month}/part-{self.id}{f'-{slot}' if slot else ''}.parquet"
+                rel = f"events/{name}"
+                assert PART_NAME.fullmatch(rel)
+                size = os.path.getsize(path)
+                store.objects.upload(rel, path)
+                self.uploaded.append(rel)
+                stats = {"numRecords": rows, "minValues": {"ts": _iso(lo)}, "maxValues": {"ts": _iso(hi)},
+                         "nullCount": {"ts": 0}}
+                adds.append(AddAction(name, size, {"month": month}, int(_now().timestamp() * 1000), True,
+                                      json.dumps(stats)))
+                parts.append(rel)
+                files[rel] = {"size": size, "rows": rows}
+            quarantine = []
+            if self._quarantine:
+                quarantine = [f"quarantine/q-{self.id}.parquet"]
+                store.objects.upload(quarantine[0], self._quarantine[1])
+                self.uploaded.append(quarantine[0])
+            record = {"tx": self.id, "kind": self.kind, "at": _now().isoformat(timespec="seconds"),
+                      "site": store.site, **record, "parts": parts, "months": sorted({p.split("/")[1][6:] for p in parts}),
+                      "removes": [], "quarantine": quarantine, "files": files}
+            table = store.ensure()._table()
+            app = None
+            lineage = record.get("lineage")
+            if self.kind == "ingest" and isinstance(lineage, str) and TX_NAME.fullmatch(lineage):
+                version = (table.transaction_version(f"surfaudit-{lineage}") or 0) + 1
+                self._claim(lineage, version, record)
+                app = (f"surfaudit-{lineage}", version)
+            store.commit_actions(table, adds, record, app)
+        except _Busy:
+            self.abort()
+            raise StoreError(f"{store.root}: another run is storing the same source right now; nothing from "
+                             "this run was stored (run it again later: it resumes after the other)") from None
+        except dl.exceptions.CommitFailedError:
+            self.abort()
+            raise StoreError(f"{store.root}: another run committed the same source at the same time; nothing "
+                             "from this run was stored (run it again: it resumes after the other)") from None
+        except (OSError, dl.exceptions.DeltaError) as exc:
+            self.abort()
+            raise StoreError(f"{store.root}: write failed ({type(exc).__name__}); the store was left as it was") from None
+        except BaseException:
+            self.abort()
+            raise
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return record
+
+    def _claim(self, lineage: str, version: int, record: dict) -> None:
+        """Create the checkpoint object of `version` (conditional put: one run per version).
+        An uncommitted claim left by a run that died (its pid gone on this host, or older
+        than the grace period) is taken over; a live one means another run is busy."""
+        import socket
+
+        objects = self.store.objects
+        name = f"lineages/{lineage}/{version:012d}.json"
+        body = json.dumps({**record, "claim": {"host": socket.gethostname(), "pid": os.getpid(),
+                                                "at": _now().isoformat()}}).encode()
+        for _ in range(2):
+            if objects.put(name, body, if_absent=True):
+                self.uploaded.append(name)
+                return
+            try:
+                claim = json.loads(objects.get(name) or b"{}").get("claim") or {}
+                at = datetime.fromisoformat(claim.get("at"))
+            except (ValueError, TypeError, AttributeError):
+                claim, at = {}, _now() - timedelta(hours=self.store.grace_hours + 1)
+            dead = claim.get("host") == socket.gethostname() and not _alive(claim.get("pid"))
+            if not dead and at > _now() - timedelta(hours=self.store.grace_hours):
+                raise _Busy()
+            objects.delete([name])
+        raise _Busy()
+
+    def _committed(self) -> bool:
+        table = self.store._table()
+        return table is not None and any(self.id in (h.get("surfaudit") or "") for h in table.history(limit=50))
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._close()
+        if self.uploaded and self._committed():  # a failure after the commit point (a post-commit hook)
+            self.uploaded = []
+        if self.uploaded:
+            with contextlib.suppress(StoreError):
+                self.store.objects.delete(self.uploaded)  # uncommitted: no reader can see them
+            self.uploaded = []
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class _Busy(Exception):
+    """Another live run holds the checkpoint version this run needs."""
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
