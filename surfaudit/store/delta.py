@@ -85,6 +85,7 @@ class DeltaStore:
         self.site = site
         self.grace_hours = grace_hours
         self._opts = self.loc.storage_options()
+        self._lineage_base: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------
     def _table(self, uri: str | None = None):
@@ -134,6 +135,38 @@ class DeltaStore:
         """No lock: Delta's optimistic commits let writers run at once (module doc)."""
         yield
 
+    @contextlib.contextmanager
+    def upkeep(self, wait: float = 0) -> Iterator[None]:
+        """Hold the upkeep lease (compaction, purge): two runs rewriting the same month at
+        once could both commit. The lease is an object created by a conditional put, so
+        of two runs one has it; one left by a run that died (its pid gone on this host,
+        or older than the grace period) is taken over. LockedError after `wait` s."""
+        import socket
+        import time
+
+        from surfaudit.errors import LockedError
+
+        body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": _now().isoformat()}).encode()
+        deadline = time.monotonic() + (wait or 0)
+        while not self.objects.put("upkeep.lease", body, if_absent=True):
+            try:
+                held = json.loads(self.objects.get("upkeep.lease") or b"{}")
+                at = datetime.fromisoformat(held["at"])
+            except (ValueError, KeyError, TypeError):
+                held, at = {}, _now() - timedelta(days=1)
+            if (held.get("host") == socket.gethostname() and not _alive(held.get("pid"))) or \
+                    at < _now() - timedelta(hours=self.grace_hours):
+                self.objects.delete(["upkeep.lease"])
+                continue
+            if time.monotonic() >= deadline:
+                raise LockedError(f"{self.root}: another surfaudit run is compacting or purging this store "
+                                  f"(pid {held.get('pid', 'unknown')} on {held.get('host', 'unknown')})")
+            time.sleep(0.5)
+        try:
+            yield
+        finally:
+            self.objects.delete(["upkeep.lease"])
+
     def reading(self):
         """A report reads one table version; vacuum's grace period keeps its files."""
         return contextlib.nullcontext()
@@ -163,6 +196,7 @@ class DeltaStore:
         if table is None or not TX_NAME.fullmatch(lineage):
             return []
         committed = table.transaction_version(f"surfaudit-{lineage}") or 0
+        self._lineage_base[lineage] = committed  # this run's commit of the source must be the next one
         out = []
         for name, _, _ in sorted(self.objects.list(f"lineages/{lineage}/")):
             try:
@@ -462,7 +496,10 @@ class DeltaTransaction:
             app = None
             lineage = record.get("lineage")
             if self.kind == "ingest" and isinstance(lineage, str) and TX_NAME.fullmatch(lineage):
-                version = (table.transaction_version(f"surfaudit-{lineage}") or 0) + 1
+                now_at = table.transaction_version(f"surfaudit-{lineage}") or 0
+                version = store._lineage_base.get(lineage, now_at) + 1
+                if now_at >= version:  # another run committed this source since we read its checkpoints
+                    raise _Busy()
                 self._claim(lineage, version, record)
                 app = (f"surfaudit-{lineage}", version)
             store.commit_actions(table, adds, record, app)
@@ -502,6 +539,9 @@ class DeltaTransaction:
                 at = datetime.fromisoformat(claim.get("at"))
             except (ValueError, TypeError, AttributeError):
                 claim, at = {}, _now() - timedelta(hours=self.store.grace_hours + 1)
+            table = self.store._table()
+            if table is not None and (table.transaction_version(f"surfaudit-{lineage}") or 0) >= version:
+                raise _Busy()  # committed by another run: never taken over
             dead = claim.get("host") == socket.gethostname() and not _alive(claim.get("pid"))
             if not dead and at > _now() - timedelta(hours=self.store.grace_hours):
                 raise _Busy()

@@ -33,27 +33,45 @@ def _tx(kind: str) -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10] + "-" + kind
 
 
-def compact(store: DeltaStore, min_files: int = 2, months: list[str] | None = None, progress=None):
+def compact(store: DeltaStore, min_files: int = 2, months: list[str] | None = None, progress=None,
+            wait: float = 600):
+    """Compact under the upkeep lease (waiting up to `wait` s for another run's)."""
+    with store.upkeep(wait):
+        return _compact(store, min_files, months, progress)
+
+
+def _compact(store: DeltaStore, min_files: int, months: list[str] | None, progress):
     from surfaudit.compact import CompactResult, MonthCompaction
 
     result = CompactResult()
     table = store._table()
     if table is None:
         return result
-    files = store.live_files()
-    for month, rels in sorted(store.month_parts().items()):
+    files = store.live_files()  # one snapshot: other writers may commit meanwhile
+    by_month: dict[str, list[str]] = {}
+    for rel, info in sorted(files.items()):
+        by_month.setdefault(info["month"], []).append(rel)
+    dl = _delta()
+    for month, rels in sorted(by_month.items()):
         if (months is not None and month not in months) or len(rels) < max(min_files, 2):
             continue
         rows = sum(files[r].get("rows") or 0 for r in rels)
         tx = _tx("compact")
-        table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
-                               commit_properties=_props({"tx": tx, "kind": "compact", "month": month, "rows": rows,
-                                                         "files_before": len(rels),
-                                                         "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
+        try:
+            _compact_month(table, month, tx, rows, len(rels))
+        except dl.exceptions.CommitFailedError:  # another writer's compaction of this month won
+            continue
         result.months.append(MonthCompaction(month, len(rels), rows, tx))
         if progress:
             progress(f"{month}: {len(rels)} -> 1 files, {rows} rows")
     return result
+
+
+def _compact_month(table, month: str, tx: str, rows: int, files_before: int) -> None:
+    record = {"tx": tx, "kind": "compact", "month": month, "rows": rows, "files_before": files_before,
+              "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
+                           commit_properties=_props(record))
 
 
 def plan(store: DeltaStore, months_kept: int, now: datetime):
@@ -78,7 +96,16 @@ def plan(store: DeltaStore, months_kept: int, now: datetime):
     return out
 
 
-def purge(store: DeltaStore, cfg, now: datetime | None = None, dry_run: bool = False, exact: bool = False):
+def purge(store: DeltaStore, cfg, now: datetime | None = None, dry_run: bool = False, exact: bool = False,
+          wait: float = 600):
+    """Purge under the upkeep lease (waiting up to `wait` s for another run's)."""
+    if dry_run:
+        return _purge(store, cfg, now, dry_run, exact)
+    with store.upkeep(wait):
+        return _purge(store, cfg, now, dry_run, exact)
+
+
+def _purge(store: DeltaStore, cfg, now: datetime | None, dry_run: bool, exact: bool):
     from retention.purge import PurgeResult, refuse_on_anomalies
     from surfaudit import audit
 
