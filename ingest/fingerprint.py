@@ -138,7 +138,7 @@ class Overlap:
         if self.store is not None:
             scan = self.store.read_months(self.months, cols, (lo, hi)).lazy()
         else:
-            scan = pl.scan_parquet(self.files).filter(pl.col("ts").is_between(lo, hi))
+            scan = pl.scan_parquet(self.files, missing_columns="insert", extra_columns="ignore").filter(pl.col("ts").is_between(lo, hi))
         committed = (scan
                      .group_by(cols).agg(pl.len().alias("_avail")).collect().cast({**EVENT_SCHEMA, "_avail": pl.Int64}))
         if self.used is not None:

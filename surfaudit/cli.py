@@ -171,6 +171,8 @@ def report(
                                        "pseudonym (any case); unknown = exit 2 with close matches."),
     site: Optional[str] = typer.Option(None, "--site", help="Only people of this site ([sites.NAME] or the directory's)."),
     group: Optional[str] = typer.Option(None, "--group", help="Only people of this directory group."),
+    proxy_site: Optional[str] = typer.Option(None, "--proxy-site", help="Only rows ingested at this site (the "
+                                             "[ingest] site of the machine whose nightly stored them)."),
     flagged: bool = typer.Option(False, "--flagged", help="social: only days over the threshold."),
     fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (DESIGN §6 columns) or json; "
                                          "default: from the --output extension (.csv, .json), else table."),
@@ -194,7 +196,8 @@ def report(
 
     with reading(store):
         result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit,
-                            site=site, group=group, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
+                            site=site, group=group, pseudonymise=pseudonymise, reveal=reveal, reason=reason,
+                            proxy_site=proxy_site)
     kind_out = (fmt or _format_for(output)).value
     if kind_out == "table" and output in (None, "-"):
         render.report(out, result)

@@ -368,7 +368,8 @@ max_line_bytes = 65536
 # Read the subdirectories of a directory given to ingest/nightly.
 recursive = false
 # This machine's site, for stores that several schools write into ("" = the host
-# name). Accepted and checked; this version does not store it with the rows yet.
+# name): stored with every row ingested here; `report --proxy-site NAME` keeps
+# only the rows a site ingested (`--site` selects people by the staff directory).
 site = ""
 
 [formats.squid]

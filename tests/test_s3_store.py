@@ -208,6 +208,9 @@ def test_four_nightly_writers_at_once_exact_rows(backend, s3_server, tmp_path, r
     if backend == "s3":
         got = dict(rows_of(open_s3(store_uri), "select site, count(*) from events group by 1"))
         assert got == {f"school-{k}": 3000 + k for k in range(4)}
+        con = duckdb.connect()
+        open_s3(store_uri).events_view(con, site="school-2")  # what report --proxy-site reads
+        assert con.execute("select count(*) from events").fetchone()[0] == 3002
     else:
         from surfaudit.store import Store
 

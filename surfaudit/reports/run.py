@@ -45,17 +45,18 @@ class ReportResult:
 def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: date, *, user: str | None = None,
                flagged: bool = False, by: str = "host", limit: int = 20, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
-               reason: str | None = None) -> ReportResult:
+               reason: str | None = None, proxy_site: str | None = None) -> ReportResult:
     """Run one report. `user` is matched as `surfaudit.people.resolve_user` says (exit 2
     with suggestions when nothing matches); `site`/`group` limit it to those people;
     naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a report
-    that names people with a directory is recorded in the audit log."""
+    that names people with a directory is recorded in the audit log. `proxy_site` keeps
+    only the rows ingested at that site (`[ingest] site`), whoever the people are."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
     con = duckdb.connect()
     if kind == "summary":
-        months = store.events_view(con)  # one manifest state; its parts stay on disk while con lives
+        months = store.events_view(con, site=proxy_site)  # one manifest state; its parts stay on disk while con lives
         return ReportResult(kind, summary_report(con), None, None, totals=manifest_totals(store), months_read=months)
     d1, d2 = check_range(date_from, date_to)
     filters = check_filters(cfg, site, group)
@@ -64,7 +65,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: d
                          "give the pseudonym to --user instead")
     identity = resolve_user(store, cfg, user)
     lo, hi = needed_utc_range(cfg, d1, d2)
-    months = store.events_view(con, lo, hi)
+    months = store.events_view(con, lo, hi, site=proxy_site)
     if kind == "social":
         table = social_report(con, cfg, d1, d2, user=identity, flagged_only=flagged, filters=filters)
     elif kind == "blocked":

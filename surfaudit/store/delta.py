@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surfaudit.errors import StoreError
-from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import ARROW_SCHEMA, ROW_GROUP
 from surfaudit.store.manifest import Parsed
 from surfaudit.store.paths import PART_NAME, QUARANTINE_NAME, TX_NAME
@@ -252,19 +252,24 @@ class DeltaStore:
         return data
 
     def events_view(self, con, utc_from: datetime | None = None, utc_to: datetime | None = None,
-                    name: str = "events", records=None) -> list[str]:
-        """View `name` over the months overlapping [from, to) of one table version."""
+                    name: str = "events", records=None, site: str | None = None) -> list[str]:
+        """View `name` over the months overlapping [from, to) of one table version
+        (with `site`: only the rows that site's ingest wrote)."""
+        import pyarrow.dataset as ds
+
         lo = utc_from.astimezone(timezone.utc).strftime("%Y-%m") if utc_from else "0000-00"
         hi = utc_to.astimezone(timezone.utc).strftime("%Y-%m") if utc_to else "9999-99"
         con.execute("SET TimeZone = 'UTC'")
         months = sorted({m for m in self.live_parts().values() if lo <= m <= hi})
         data = self.dataset((lo, hi)) if months else None
+        if data is not None and site is not None:
+            data = data.filter(ds.field("site") == site)
         columns = ", ".join(f'"{c}"' for c in list(EVENT_SCHEMA) + ["site"])
         if data is not None:
             con.register(f"_{name}_delta", data)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} FROM _{name}_delta")
         else:
-            empty = pl.DataFrame(schema={**EVENT_SCHEMA, "site": pl.String}).to_arrow()
+            empty = pl.DataFrame(schema=STORED_SCHEMA).to_arrow()
             con.register(f"_{name}_empty", empty)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
         return months
@@ -421,8 +426,9 @@ class DeltaTransaction:
 
         if df.height == 0:
             return
-        df = df.with_columns(pl.lit(self.store.site, pl.String).alias("site"),
-                             pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
+        if "site" not in df.columns:
+            df = df.with_columns(pl.lit(self.store.site, pl.String).alias("site"))
+        df = df.with_columns(pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
         options = {**PARQUET_OPTIONS, "use_dictionary": [*PARQUET_OPTIONS["use_dictionary"], "site"]}
         for (month,), part in df.partition_by("_month", as_dict=True, maintain_order=True).items():
             key = (month, slot)
