@@ -197,5 +197,4 @@ def verify(store: DeltaStore, deep: bool = True):
     if stray:
         result.notes.append(f"{len(stray)} files no commit names (replaced, or uploads of a run that did not "
                             f"commit); vacuum deletes them after {store.grace_hours:g} hours")
-    _ = _delta
     return result
