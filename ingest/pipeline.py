@@ -24,12 +24,14 @@ from pathlib import Path
 import polars as pl
 
 from ingest import detect, fingerprint, sources
+from ingest.interrupted import FileInterrupted, Interrupted
 from ingest.reader import Tail, first_lines, iter_batches, prefetch
 from ingest.streams import compression_of
 from ingest.writer import BackgroundWriter, writing
 from surfaudit import audit, clock
 from surfaudit.config import Config
 from surfaudit.errors import ConfigError, InputError, StoreError, UsageError
+from surfaudit.interrupt import deferred
 from surfaudit.safetext import printable
 from surfaudit.store import Store
 
@@ -63,7 +65,10 @@ class FileResult:
         return {**asdict(self), "status": self.status}
 
 
-COMPILING = "compiling the log parser for this format: the first run after an install takes up to half a minute"
+COMPILING = ("compiling the log parser for this format (once after an install or upgrade; it can take a minute "
+             "on a busy machine, later runs load it from the cache)")
+COMPILED = "the log parser is compiled"  # told after COMPILING, when the compile has ended
+SLOW_AFTER = 2.0  # seconds of loading the scanners before COMPILING is told
 
 # The compiled (numba) scanners each format uses, by module: compiled on the first
 # file of that format (numba then caches them on disk), never all at once.
@@ -89,13 +94,20 @@ def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
 
 def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = None) -> None:
     """Compile (or load from numba's cache) the scanners of `names` not yet loaded
-    in this process; `notice` is told, once, if that takes more than two seconds."""
+    in this process; `notice` is told COMPILING, once, if that takes more than
+    SLOW_AFTER seconds (from a timer thread), and then COMPILED when it ends."""
     import importlib
 
     todo = [n for n in names if n not in _warmed]
     if not todo:
         return
-    timer = threading.Timer(2.0, notice, (COMPILING,)) if notice else None
+    told = threading.Event()
+
+    def announce() -> None:
+        told.set()
+        notice(COMPILING)
+
+    timer = threading.Timer(SLOW_AFTER, announce) if notice else None
     if timer:
         timer.daemon = True
         timer.start()
@@ -108,6 +120,9 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
     finally:
         if timer:
             timer.cancel()
+            if told.is_set():
+                timer.join()  # COMPILING has been told before COMPILED
+                notice(COMPILED)
 
 
 def warm(notice: Callable[[str], None] | None = None) -> None:
@@ -143,8 +158,19 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
     squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
     _check_csv_formats(cfg)
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
-    results = [ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice)
-               for src in sources.expand(paths, cfg.ingest.recursive)]
+    found = sources.expand(paths, cfg.ingest.recursive)
+    results: list[FileResult] = []
+    for i, src in enumerate(found):
+        try:
+            results.append(ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice))
+        except KeyboardInterrupt as exc:
+            cut = exc if isinstance(exc, FileInterrupted) else None
+            stop = Interrupted(results, str(src.path), bool(cut and cut.committed), cut.rows if cut else 0,
+                               [str(s.path) for s in found[i + 1:]])
+            with deferred():  # a second Ctrl-C does not lose the entry
+                audit.record(store, "ingest", rows=sum(r.rows for r in results) + stop.current_rows,
+                             detail=stop.audit_detail())
+            raise stop from None
     audit.record(store, "ingest", rows=sum(r.rows for r in results),
                  detail=f"{len(results)} files, {sum(r.rejected for r in results)} lines rejected, "
                         f"{sum(1 for r in results if r.error)} files failed, "
@@ -281,6 +307,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
     with writing(store):
         txn = store.begin("ingest")
     writer = BackgroundWriter(txn, path.name)
+    committed = False
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
@@ -328,11 +355,17 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
         if end == resume.offset:  # nothing new
             txn.abort()
             return
-        with writing(store):
+        with writing(store), deferred():  # a Ctrl-C lands before or after the commit, never inside
             txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
                         "hash": hasher.hexdigest(), "file": path.name, "format": result.format,
                         "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
                         "expired": result.expired, "rejected": result.rejected})
+            committed = True
+    except KeyboardInterrupt:
+        if not committed:
+            writer.close()
+            txn.abort()
+        raise FileInterrupted(committed, result.rows if committed else 0) from None
     except BaseException:
         writer.close()
         txn.abort()

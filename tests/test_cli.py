@@ -37,7 +37,7 @@ def cli(store: Path, *args: str, **kw):
 
 def test_ingest_summary_json_and_exit_code(tmp_path):
     store = tmp_path / "s"
-    run = cli(store, "ingest", str(SAMPLES), "--format", "json")
+    run = cli(store, "ingest", str(SAMPLES), "--summary", "json")
     assert run.code == 1
     files = {Path(r["file"]).name: r for r in json.loads(run.out)}
     assert {n for n, r in files.items() if r["status"] != "skipped"} == {"access.log", "access.log.1.gz",
@@ -46,9 +46,11 @@ def test_ingest_summary_json_and_exit_code(tmp_path):
     assert files["access.log"]["rejected"] == 2 and files["access.log"]["rows"] == 2012
     assert files["surfprotect-export.csv"]["format"] == "surfprotect"
     assert run.err == ""  # bad lines are counted, not errors: nothing on stderr
-    again = cli(store, "ingest", str(SAMPLES), "--summary", "json")
+    again = cli(store, "ingest", str(SAMPLES), "--format", "json")  # the old spelling still works, with a warning
     assert again.code == 0  # nothing new, nothing rejected this time
     assert sum(r["rows"] for r in json.loads(again.out)) == 0
+    assert again.err == ("surfaudit: warning: --format json is deprecated: --format names the log format; "
+                         "use --summary json for a JSON summary\n")
 
 
 def test_ingest_missing_file_is_one_line_exit_1(tmp_path):

@@ -262,7 +262,7 @@ def test_audit_after_data_before_publish(store, tmp_path, monkeypatch):
 def test_dated_params_agree_with_reports():
     from dataclasses import replace
 
-    from surfaudit.reports.common import range_params
+    from surfaudit.reports import range_params
     from surfaudit.sql import dated_params
 
     base = default_cfg()

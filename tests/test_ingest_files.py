@@ -195,7 +195,7 @@ def test_a_slow_first_compile_is_announced_once(monkeypatch):
     monkeypatch.setattr(csv_scan, "warm", lambda: time.sleep(2.5))
     monkeypatch.setattr(pipeline, "_warmed", set())
     pipeline.warm(heard.append)
-    assert heard == [pipeline.COMPILING]
+    assert heard == [pipeline.COMPILING, pipeline.COMPILED]
 
 
 def test_ingest_compiles_only_the_scanners_of_the_formats_it_reads(store, tmp_path, monkeypatch):

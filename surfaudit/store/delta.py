@@ -353,6 +353,30 @@ class DeltaStore:
         frames = [pl.from_arrow(t) for t in (self.objects.read_parquet(n) for n in self.quarantine_files()) if t]
         return pl.concat(frames) if frames else pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
+    def quarantined_lines(self) -> pl.DataFrame:
+        """The rejected lines of every committed ingest still kept, in commit order, with
+        `ingested` (the commit's UTC time); uploads no commit names are never read."""
+        schema = {**QUARANTINE_SCHEMA, "ingested": pl.Datetime("us", "UTC")}
+        frames = []
+        for record in self.manifest():
+            for rel in record.get("quarantine", []):
+                if not QUARANTINE_NAME.fullmatch(rel):
+                    continue
+                table = self.objects.read_parquet(rel)
+                if table is None:  # forgotten by a purge since the log was read
+                    continue
+                try:
+                    at = datetime.fromisoformat(record.get("at")).astimezone(timezone.utc)
+                except (TypeError, ValueError):
+                    at = self.quarantine_written_at(rel)
+                frames.append(pl.from_arrow(table).select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items())
+                              .with_columns(pl.lit(at, schema["ingested"]).alias("ingested")))
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+    def disk_bytes(self) -> int:
+        """Bytes the store takes in the bucket (every object under its prefix)."""
+        return sum(size for _, size, _ in self.objects.list(""))
+
     def quarantine_written_at(self, name: str) -> datetime:
         stem = name.rsplit("/", 1)[-1]
         return datetime.strptime(stem[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)

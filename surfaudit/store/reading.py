@@ -293,6 +293,47 @@ class Reading:
                 raise symlink_error(path)
         return files
 
+    def disk_bytes(self) -> int:
+        """Bytes the store takes on disk: its regular files, symlinks neither followed nor counted."""
+        import os
+        import stat
+
+        total = 0
+        for top, dirs, files in os.walk(self.root):  # os.walk does not descend into symlinked directories
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(top, name))
+                except OSError:  # removed meanwhile (a sweep, a purge)
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+        return total
+
+    def quarantined_lines(self) -> pl.DataFrame:
+        """The rejected lines of every committed ingest whose quarantine file is still kept
+        (purge forgets them with the data), in commit order: file, line_no, reason, line
+        and `ingested` (the UTC time of the commit). Only files a committed record names
+        are read, never one a crash left between rename and commit."""
+        from surfaudit.schema import QUARANTINE_SCHEMA
+
+        schema = {**QUARANTINE_SCHEMA, "ingested": pl.Datetime("us", "UTC")}
+        frames = []
+        for record in self.manifest():
+            for rel in record.get("quarantine", []):
+                path = self.quarantine_path(rel)
+                refuse_symlink(path)
+                try:
+                    frame = pl.read_parquet(path)
+                except FileNotFoundError:  # forgotten by a purge since the manifest was read
+                    continue
+                except (OSError, pl.exceptions.PolarsError) as exc:
+                    raise StoreError(f"{path}: cannot read quarantine file ({type(exc).__name__}); "
+                                     "run `surfaudit verify`") from None
+                at = _commit_time(record.get("at")) or self.quarantine_written_at(path)
+                frames.append(frame.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items())
+                              .with_columns(pl.lit(at, schema["ingested"]).alias("ingested")))
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
     def quarantine_written_at(self, path: Path) -> datetime:
         """When a quarantine file was written: its transaction id's time, else its mtime."""
         try:
@@ -306,3 +347,11 @@ def _stored(df: pl.DataFrame) -> pl.DataFrame:
     if "site" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.String).alias("site"))
     return df.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items())
+
+
+def _commit_time(text: object) -> datetime | None:
+    """A manifest record's `at` as a UTC datetime (None when absent or unreadable)."""
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc) if isinstance(text, str) else None
+    except ValueError:
+        return None
