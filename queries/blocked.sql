@@ -41,7 +41,7 @@ attempts AS (
     -- $burst_ms after the previous (pairs of consecutive times: t[i+1], t[i])
     SELECT "user", date, host, n,
            CASE WHEN n = 1 THEN 1
-                ELSE 1 + len(list_filter(list_zip(t[2:], t[:n - 1]),
+                ELSE 1 + len(list_filter(list_zip(t[2:], t[1:n - 1]),
                                          lambda p: p[1] - p[2] > $burst_ms::BIGINT))
            END AS attempts
     FROM in_range

@@ -150,6 +150,24 @@ _SORT_HELP = ("Row order. social: flagged (the terminal's default: flagged days 
               "top: requests (default), bytes, name. CSV and JSON keep date order (top: requests) unless given.")
 
 
+class EngineKind(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+_ENGINE_HELP = ("SQL engine: duckdb, or spark (Apache Spark at [engine] master; pip install 'surfaudit[spark]' "
+                "and Java 17+). Default: [engine] kind.")
+
+
+def _with_engine(cfg, engine: Optional[EngineKind]):
+    """The config with --engine, when given, in place of [engine] kind."""
+    if engine is None:
+        return cfg
+    from dataclasses import replace
+
+    return replace(cfg, engine=replace(cfg.engine, kind=engine.value))
+
+
 @app.command()
 def report(
     kind: Kind = typer.Argument(..., metavar="KIND", help="social | blocked | top | summary"),
@@ -174,6 +192,7 @@ def report(
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
                                 "(needs --reason; recorded in the audit log)."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why people must be named."),
+    engine: Optional[EngineKind] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
     """Social time, blocked attempts, top traffic, store summary.
 
@@ -184,7 +203,7 @@ def report(
     from surfaudit.reports.run import run_report
     from surfaudit.store.access import reading
 
-    cfg = _cfg()
+    cfg = _with_engine(_cfg(), engine)
     kind_out = (fmt or _format_for(output)).value
     store = _store(cfg, must_exist=True)
     with reading(store):
@@ -224,12 +243,13 @@ def export(
     date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
     output: Path = typer.Option(..., "--output", metavar="FILE", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
     wait: float = typer.Option(10, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (the audit entry takes it)."),
+    engine: Optional[EngineKind] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
     """Investigation file about one person for a manager; audited."""
     from surfaudit.export import export_investigation
     from surfaudit.safetext import printable
 
-    cfg = _cfg()
+    cfg = _with_engine(_cfg(), engine)
     store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading
 

@@ -70,6 +70,14 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Engine:
+    """`[engine]`: which SQL engine runs reports and exports (surfaudit.engine)."""
+
+    kind: str = "duckdb"  # duckdb | spark
+    master: str = "local[*]"  # spark: local[N] | spark://host:7077 | sc://host:15002 (Spark Connect)
+
+
+@dataclass(frozen=True)
 class Ingest:
     settle_seconds: int = 300  # a plain file untouched this long is finished (DESIGN §4)
     max_line_bytes: int = 65536  # longer lines are rejected as too long
@@ -88,6 +96,7 @@ class Config:
     retention: Retention = field(default_factory=Retention)
     ingest: Ingest = field(default_factory=Ingest)
     formats: Formats = field(default_factory=Formats)
+    engine: Engine = field(default_factory=Engine)
     org: Organisation = field(default_factory=Organisation)  # directory, schedules, groups, sites, calendar, privacy, policy
     source: Path | None = None  # the file it was read from; None for built-in defaults
 
@@ -235,11 +244,13 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         raise ConfigError(_where(source, "[ingest].max_line_bytes: must be between 1024 and 16777216, "
                                          f"got {ingest.max_line_bytes}"))
     formats = parse_formats(data.get("formats", {}), source)
-    engine = reader.get("engine", "kind", str, "duckdb").strip().lower()
-    reader.get("engine", "master", str, "local[*]")
-    if engine != "duckdb":  # DESIGN §5 names spark; this version runs every report on DuckDB
-        raise ConfigError(_where(source, f"[engine].kind: {engine!r} is not available in this version "
-                                         "(only \"duckdb\")"))
+    engine = Engine(reader.get("engine", "kind", str, "duckdb").strip().lower(),
+                    reader.get("engine", "master", str, "local[*]").strip())
+    if engine.kind not in ("duckdb", "spark"):
+        raise ConfigError(_where(source, f"[engine].kind: expected \"duckdb\" or \"spark\", got {engine.kind!r}"))
+    if not (engine.master.startswith(("local", "spark://", "sc://", "yarn", "k8s://"))):
+        raise ConfigError(_where(source, f"[engine].master: expected local[*], spark://host:port or "
+                                         f"sc://host:port, got {engine.master!r}"))
     reader.check_unknown()
 
     return Config(
@@ -256,6 +267,7 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         retention=Retention(months),
         ingest=ingest,
         formats=formats,
+        engine=engine,
         org=parse_org(data, source),
         source=source,
     )

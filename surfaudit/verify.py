@@ -1,6 +1,6 @@
 """`surfaudit verify [--repair]`: find damage in the store, name it, and set it aside.
 
-Corruption must be found, not silently absorbed (issue 12, point 6). The store
+Corruption must be found, not silently absorbed. The store
 records each part's size, sha256 and row count at commit and chains its manifest
 (surfaudit.store.integrity, surfaudit.store.manifest); every read already makes the
 cheap check (sizes). This module makes the full check on demand:

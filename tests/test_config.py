@@ -107,7 +107,7 @@ def test_builtin_defaults_when_nothing_is_found(tmp_path, monkeypatch):
 
 
 def test_day_names_and_hosts_that_used_to_pass_silently():
-    """`monkey` is not Monday; a URL or a wildcard domain says what to write instead (issue 12)."""
+    """`monkey` is not Monday; a URL or a wildcard domain says what to write instead."""
     cfg = parse_config(tomllib.loads('[schedule]\nworkdays = ["Monday", "TUE", " wed ", "thursday"]\n'))
     assert cfg.schedule.workdays == (0, 1, 2, 3)
     with pytest.raises(ConfigError, match='write "www.youtube.com"'):
@@ -118,7 +118,7 @@ def test_day_names_and_hosts_that_used_to_pass_silently():
     assert cfg.social.domains == ("x.com", "10.1.2.3", "2001:db8::1")
 
 
-# -- issue 13: [directory], [schedules.*], [groups.*], [sites.*], [calendar], [privacy], [policy]
+# -- the organisation: [directory], [schedules.*], [groups.*], [sites.*], [calendar], [privacy], [policy]
 
 def test_organisation_keys_parse(tmp_path):
     from datetime import date
@@ -193,7 +193,8 @@ def test_organisation_errors_name_the_key(toml, key):
     ('[store]\npath = "gs://trust/sa"\n', "[store].path: gs:// stores are not supported"),
     ('[store]\npath = "s3://Trust_Bucket/sa"\n', "[store].path: 's3://Trust_Bucket/sa' is not an S3 location"),
     ('[store]\npath = "s3://trust/sa"\nendpoint = "ftp://x"\n', "[store].endpoint"),
-    ('[engine]\nkind = "spark"\n', "[engine].kind"),
+    ('[engine]\nkind = "flink"\n', "[engine].kind"),
+    ('[engine]\nkind = "spark"\nmaster = "http://head"\n', "[engine].master"),
     ('[engine]\nthreads = 4\n', "[engine].threads"),
 ])
 def test_store_uris_and_engines_this_version_cannot_serve_are_refused(toml, key):

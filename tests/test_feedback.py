@@ -15,7 +15,7 @@ from rich.console import Console
 
 from ingest import pipeline
 from surfaudit import render
-from tests.conftest import run_cli, squid_line, utc
+from tests.conftest import run_cli_subprocess, squid_line, utc
 
 
 def _slow_module(monkeypatch, seconds: float) -> str:
@@ -78,11 +78,11 @@ def test_first_ingest_after_install_prints_one_line_when_not_a_terminal(tmp_path
     log = tmp_path / "access.log"
     log.write_text("".join(squid_line(utc(2026, 11, 2, 9, m)) + "\n" for m in range(5)))
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"), "SURFAUDIT_NOW": "2026-11-20T12:00:00+00:00"}
-    run = run_cli("--store", str(tmp_path / "store"), "ingest", "--format", "squid", str(log),
-                  "--summary", "json", env=env, timeout=600)
+    run = run_cli_subprocess("--store", str(tmp_path / "store"), "ingest", "--format", "squid", str(log),
+                             "--summary", "json", env=env, timeout=600)  # a new process: nothing loaded yet
     assert run.code == 0, run.err
     assert run.err == f"surfaudit: {pipeline.COMPILING}\n"
     assert '"rows": 5' in run.out
-    again = run_cli("--store", str(tmp_path / "store"), "ingest", "--format", "squid", str(log),
-                    "--summary", "json", env=env, timeout=600)
+    again = run_cli_subprocess("--store", str(tmp_path / "store"), "ingest", "--format", "squid", str(log),
+                               "--summary", "json", env=env, timeout=600)
     assert again.code == 0 and again.err == ""  # from the cache: nothing to explain

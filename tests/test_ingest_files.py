@@ -1,4 +1,4 @@
-"""Ingest of whole files: partitions, permissions, bad lines, corrupt files (issue 2)."""
+"""Ingest of whole files: partitions, permissions, bad lines, corrupt files."""
 
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ def test_a_file_of_many_batches_is_written_by_two_writers_exactly(store, tmp_pat
 
 
 def test_a_slow_first_compile_is_announced_once(monkeypatch):
-    """The first run after an install compiles the scanners (~30 s): the technician
+    """The first run after an install compiles the scanners (a long pause): the technician
     is told, once, instead of facing a silent pause; a warm start says nothing."""
     import time
 

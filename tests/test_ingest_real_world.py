@@ -1,4 +1,4 @@
-"""Logs as real deployments leave them (issue 11, points 4-8): no line lost silently,
+"""Logs as real deployments leave them: no line lost silently,
 one odd file never stops the others, directories as squid leaves them, lines over
 the limit, CR-only and CRLF line ends. Every summary adds up:
 lines = rows + duplicates + expired + rejected + held back."""

@@ -74,7 +74,7 @@ def test_filters_by_file_name_or_path_and_by_reason(tmp_path):
     reason = rows[0]["reason"]
     by_reason = json.loads(q(store, "quarantine", "--reason", reason.upper()[:8], "--format", "json").out)
     assert by_reason and all(reason.upper()[:8].lower() in r["reason"].lower() for r in by_reason)
-    assert audit_entries(store)[0]["detail"] == f"showed 3 raw log lines from 1 files; filters file=access.log"
+    assert audit_entries(store)[0]["detail"] == "showed 3 raw log lines from 1 files; filters file=access.log"
 
 
 def test_unknown_file_names_the_files_with_rejected_lines_and_audits_nothing(tmp_path):

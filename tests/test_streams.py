@@ -1,4 +1,4 @@
-"""Line ends read the same whatever the read sizes: a bare CR is LF, CRLF stays (issue 11, point 5)."""
+"""Line ends read the same whatever the read sizes: a bare CR is LF, CRLF stays."""
 
 from __future__ import annotations
 

@@ -17,10 +17,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import polars as pl
 
 from surfaudit.config import Config
+from surfaudit.engine import connect
 from surfaudit.org_sql import prepare
 from surfaudit.sql import dated_params, run_query, schedule_params, schedule_segments, social_params
 from surfaudit.store import Store
@@ -69,7 +69,7 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
     params = {**dated_params(cfg, date_from, date_to, user), **schedule_params(cfg), **social_params(cfg)}
     params["flag_minutes"] = float(cfg.social.flag_minutes)
     params["burst_ms"] = int(cfg.blocked.burst_seconds) * 1000
-    con = duckdb.connect()
+    con = connect(cfg)  # DuckDB, or Spark under [engine] kind = "spark" (surfaudit.engine)
     try:
         lo = params["utc_from"].replace(tzinfo=timezone.utc)
         hi = params["utc_to"].replace(tzinfo=timezone.utc)

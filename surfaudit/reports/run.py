@@ -20,12 +20,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import polars as pl
 
 from surfaudit import naming
 from surfaudit.clock import check_range, local_range
 from surfaudit.config import Config
+from surfaudit.engine import connect
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import check_filters, prepare
 from surfaudit.people import resolve_user
@@ -57,7 +57,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
                by: str | None = None, limit: int | None = None, sort: str | None = None, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
                reason: str | None = None, readable: bool = False, blocked_only: bool = False,
-               proxy_site: str | None = None) -> ReportResult:
+               engine: str | None = None, proxy_site: str | None = None) -> ReportResult:
     """Run one report. An option the report does not take, an unknown `--sort` or
     `--by`, a bad `--limit` or date range: UsageError (exit 2). Dates default to the
     last week (summary: the whole store). `user` is matched as
@@ -65,7 +65,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a
     report that names people with a directory is recorded in the audit log.
     `readable`: order for the terminal when no `--sort` is given; `blocked_only` (top):
-    blocked requests alone, for the dashboard's top blocked sites. `proxy_site` keeps
+    blocked requests alone, for the dashboard's top blocked sites. `engine`
+    (duckdb | spark) overrides `[engine] kind` (surfaudit.engine). `proxy_site` keeps
     only the rows ingested at that site (`[ingest] site`), whoever the people are."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
@@ -78,7 +79,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
-    con = duckdb.connect()
+    con = connect(cfg, engine)
     if not spec.dated:
         return _summary(store, cfg, con, *check_range(date_from, date_to), proxy_site=proxy_site)
     d1, d2 = local_range(cfg.schedule.timezone, date_from, date_to, DEFAULT_DAYS)

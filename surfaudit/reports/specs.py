@@ -258,6 +258,9 @@ def registrable_domain(host: str | None) -> str | None:
 
 def register_udf(con: duckdb.DuckDBPyConnection) -> None:
     """Register the registrable-domain UDF on `con` (once per connection)."""
+    if hasattr(con, "run_query"):  # another engine (surfaudit.spark_engine): registering replaces
+        con.create_function(UDF_NAME, registrable_domain)
+        return
     exists = con.sql(
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = $n", params={"n": UDF_NAME}
     ).fetchall()[0][0]

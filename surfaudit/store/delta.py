@@ -261,7 +261,11 @@ class DeltaStore:
         if data is not None and site is not None:
             data = data.filter(ds.field("site") == site)
         columns = ", ".join(f'"{c}"' for c in list(EVENT_SCHEMA) + ["site"])
-        if data is not None:
+        if data is not None and getattr(con, "engine", "duckdb") != "duckdb":
+            # Spark reads the needed months handed over as Arrow (a Delta reader for Spark
+            # would need the delta-spark jars, which nothing may download at run time)
+            con.register(name, data.to_table(columns=list(EVENT_SCHEMA)))
+        elif data is not None:
             con.register(f"_{name}_delta", data)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} FROM _{name}_delta")
         else:

@@ -1,6 +1,6 @@
 """What a committed part must be: its recorded size, checksum, row count, schema and month.
 
-Part of the store package (issue 12, point 6). At commit every part's size, sha256
+Part of the store package. At commit every part's size, sha256
 and row count go into its manifest record (`files`). Every read makes the cheap
 check (one `stat` per part: present, regular, recorded size); `surfaudit verify`
 makes the deep one (checksum, footer row count, every column decodes with the

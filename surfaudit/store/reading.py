@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
 import pyarrow.parquet as pq
 
-from surfaudit.errors import StoreError
+from surfaudit.errors import StoreError, UsageError
 from surfaudit.schema import EVENT_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
 from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error
@@ -139,7 +139,12 @@ class Reading:
         chosen = [(rel, info["month"]) for rel, info in sorted(live.items()) if lo <= info["month"] <= hi]
         files = [str(path) for path in self._checked([rel for rel, _ in chosen], live)]
         con.execute("SET TimeZone = 'UTC'")
-        if files:
+        if files and getattr(con, "engine", "duckdb") != "duckdb":  # Spark: the canonical columns
+            if site is not None:
+                raise UsageError("--proxy-site: reports on --engine spark cannot filter by site yet; "
+                                 "use the default engine")
+            con.read_parquet(files).create_view(name, replace=True)
+        elif files:
             import duckdb
 
             rel = con.read_parquet(files, union_by_name=True)  # parts older than `site` read it as null

@@ -1,4 +1,4 @@
-"""Crash safety (issue 7, point 1): SIGKILL a real `python -m surfaudit` at a random moment.
+"""Crash safety: SIGKILL a real `python -m surfaudit` at a random moment.
 
 Three kinds of run, each on a fresh copy of a template store: `ingest DIR` (four
 files, one gzipped, one SurfProtect CSV), `nightly DIR` (ingest, purge, and compaction
@@ -41,6 +41,8 @@ from surfaudit.store import Store
 
 from .helpers import LONG, SP_HEADER, check_recovered, cli_argv, cli_env, failed, squid, surfprotect, tried, \
     visible_column, visible_files_open, write_lines
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 UTC = timezone.utc
 TRIALS = {"ingest": 20, "nightly": 18, "purge": 14}  # 52 in CI; x4 with SURFAUDIT_LONG=1
