@@ -262,3 +262,74 @@ def test_sigkill_during_purge_exact_on_s3_converges(s3_store, tmp_path, delay):
     expected = sum(1 for i in range(4000) if utc(2026, 10, 1) + timedelta(minutes=20 * i) >= utc(2026, 11, 10))
     assert left == expected and oldest >= utc(2026, 11, 10)
     assert sa(s3_store, "verify").code == 0
+
+
+# Deterministic kill points: the child patches one step of the S3 store to SIGKILL
+# itself there (before or after an upload, the checkpoint claim, the Delta commit,
+# the purge's delete commit, its vacuum), then the test checks that the store reads,
+# and that a rerun converges to exactly the right rows.
+CHILD = r"""
+import os, signal, sys
+uri, op, log, point = sys.argv[1:5]
+from surfaudit.store import delta, delta_upkeep, delta_write, s3
+def killer(owner, name, after):
+    real = getattr(owner, name)
+    def wrapped(*a, **k):
+        if not after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = real(*a, **k)
+        os.kill(os.getpid(), signal.SIGKILL)
+    setattr(owner, name, wrapped)
+where, _, when = point.partition(":")
+owner = {"upload": s3.Objects, "put": s3.Objects, "commit_actions": delta.DeltaStore,
+         "sweep": delta.DeltaStore}[where]
+killer(owner, where, when == "after")
+from surfaudit.cli import main
+sys.argv = ["surfaudit", *op.split("|"), log]
+main()
+"""
+
+
+def _child(uri: str, op: str, arg: str, point: str, now: str) -> int:
+    proc = subprocess.run([sys.executable, "-c", CHILD, uri, op, arg, point], cwd=ROOT,
+                          env={**os.environ, "SURFAUDIT_NOW": now}, capture_output=True, text=True, timeout=300)
+    return proc.returncode
+
+
+@pytest.mark.parametrize("point", ["upload:before", "upload:after", "put:after", "commit_actions:before",
+                                   "commit_actions:after"])
+def test_sigkill_at_each_step_of_an_s3_ingest(s3_store, tmp_path, point):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 5000))
+    assert _child(s3_store, f"--store|{s3_store}|ingest", str(log), point, NOW) == -signal.SIGKILL
+    store = open_s3(s3_store)
+    before = rows_of(store)[0][0] if store.exists() else 0
+    assert before == (5000 if point == "commit_actions:after" else 0)  # all or nothing
+    rerun = sa(s3_store, "ingest", str(log), "--summary", "json")
+    assert rerun.code == 0, rerun.err
+    assert rows_of(store)[0][0] == 5000
+    assert sa(s3_store, "verify").code == 0
+
+
+@pytest.mark.parametrize("point", ["put:before", "put:after", "sweep:before", "sweep:after"])
+def test_sigkill_at_each_step_of_an_s3_purge(s3_store, tmp_path, point):
+    """put: the purge's first object, its upkeep lease (before: nothing done; after: the
+    lease is left behind by a dead run); sweep: between the delete commit and the vacuum,
+    and after the vacuum before the audit entry."""
+    log = tmp_path / "access.log"
+    log.write_text("".join(squid_line(utc(2026, 10, 1) + timedelta(minutes=20 * i), user=f"u{i % 5}") + "\n"
+                           for i in range(4000)))
+    assert sa(s3_store, "ingest", str(log), env={"SURFAUDIT_NOW": "2026-11-30T00:00:00Z"}).code == 0
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[store]\npath = "{s3_store}"\n[retention]\nmonths = 1\n')
+    now = "2026-12-10T00:00:00Z"
+    assert _child(s3_store, f"--config|{conf}|purge", "--exact", point, now) == -signal.SIGKILL
+    store = open_s3(s3_store)
+    assert rows_of(store)[0][0] in (4000, sum(1 for i in range(4000)
+                                             if utc(2026, 10, 1) + timedelta(minutes=20 * i) >= utc(2026, 11, 10)))
+    again = sa(s3_store, "purge", "--exact", config=conf, env={"SURFAUDIT_NOW": now})
+    assert again.code == 0, again.err
+    left, oldest = rows_of(store, "select count(*), min(ts) from events")[0]
+    assert oldest >= utc(2026, 11, 10)
+    assert left == sum(1 for i in range(4000) if utc(2026, 10, 1) + timedelta(minutes=20 * i) >= utc(2026, 11, 10))
+    assert sa(s3_store, "verify").code == 0
