@@ -53,7 +53,12 @@ def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
     if getattr(store, "backend", "local") == "delta":  # object storage: Delta's optimize
         from surfaudit.store import delta_upkeep
 
-        return delta_upkeep.compact(store, min_files, months, progress)
+        done = CompactResult([MonthCompaction(d["month"], d["files_before"], d["rows"], d["tx"])
+                              for d in delta_upkeep.compact_months(store, min_files, months)])
+        for m in done.months:
+            if progress:
+                progress(f"{m.month}: {m.files_before} -> 1 files, {m.rows} rows")
+        return done
     result = CompactResult()
     for month, rels in sorted(store.month_parts().items()):
         if months is not None and month not in months:

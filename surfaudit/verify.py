@@ -69,7 +69,8 @@ def verify_store(store: Store, deep: bool = True) -> VerifyResult:
     if getattr(store, "backend", "local") == "delta":  # object storage: the Delta table's files
         from surfaudit.store import delta_upkeep
 
-        return delta_upkeep.verify(store, deep)
+        parts, problems, notes = delta_upkeep.verify_lines(store, deep)
+        return VerifyResult(parts, [Problem(line) for line in problems], notes)
     result = VerifyResult()
     with store.reading():  # the parts checked stay on disk while we read them
         parsed = store.manifest_state()

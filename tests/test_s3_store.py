@@ -20,7 +20,6 @@ import duckdb
 import pytest
 
 from tests.conftest import ROOT, SAMPLES, run_cli, squid_line, utc
-from tests.conftest_s3 import s3_server, s3_store  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.s3
 
@@ -132,7 +131,7 @@ def test_quickstart_and_every_command_on_s3(s3_store, tmp_path):
 
 def test_purge_physically_deletes_after_the_grace_period(s3_store, tmp_path):
     from surfaudit.config import Config, Retention
-    from surfaudit.store import delta_upkeep
+    from retention import purge_delta
 
     log = tmp_path / "access.log"
     log.write_text(lines(0, 50))
@@ -141,7 +140,7 @@ def test_purge_physically_deletes_after_the_grace_period(s3_store, tmp_path):
     store.grace_hours = 0
     before = [n for n, _, _ in store.objects.list("events/month=2026-11/")]
     assert before
-    delta_upkeep.purge(store, Config(retention=Retention(months=1)), now=utc(2027, 1, 5))
+    purge_delta.purge(store, Config(retention=Retention(months=1)), now=utc(2027, 1, 5))
     assert rows_of(store)[0][0] == 0
     assert [n for n, _, _ in store.objects.list("events/month=")] == []  # gone from the bucket
 

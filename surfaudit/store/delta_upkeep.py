@@ -1,6 +1,7 @@
-"""Compaction, retention and verification of the object-store (Delta) store.
+"""Compaction, retention and verification primitives of the object-store (Delta) store.
 
-Part of the store package. The same results as the local store's commands, by
+Part of the store package; `surfaudit.compact`, `retention.purge_delta` and
+`surfaudit.verify` build their results from these. The same effects as the local store's, by
 Delta's own operations: `optimize.compact` per month (one commit replaces a
 month's small files), `delete` for expired months and the `--exact` trim (one
 commit; a month partition delete removes whole files without reading them), and
@@ -15,9 +16,10 @@ a day of expiring with a daily nightly.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
-from surfaudit import clock
+from surfaudit.errors import StoreError
 from surfaudit.store.delta import DeltaStore, _delta
 
 
@@ -33,144 +35,94 @@ def _tx(kind: str) -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10] + "-" + kind
 
 
-def compact(store: DeltaStore, min_files: int = 2, months: list[str] | None = None, progress=None,
-            wait: float = 600):
-    """Compact under the upkeep lease (waiting up to `wait` s for another run's)."""
+def compact_months(store, min_files: int = 2, months: list[str] | None = None,
+                   wait: float = 600) -> list[dict]:
+    """Compact every month with >= `min_files` files, under the upkeep lease (waiting up to
+    `wait` s for another run's); one dict per month compacted (month, files_before, rows, tx)."""
     with store.upkeep(wait):
-        return _compact(store, min_files, months, progress)
-
-
-def _compact(store: DeltaStore, min_files: int, months: list[str] | None, progress):
-    from surfaudit.compact import CompactResult, MonthCompaction
-
-    result = CompactResult()
-    table = store._table()
-    if table is None:
-        return result
-    files = store.live_files()  # one snapshot: other writers may commit meanwhile
-    by_month: dict[str, list[str]] = {}
-    for rel, info in sorted(files.items()):
-        by_month.setdefault(info["month"], []).append(rel)
-    dl = _delta()
-    for month, rels in sorted(by_month.items()):
-        if (months is not None and month not in months) or len(rels) < max(min_files, 2):
-            continue
-        rows = sum(files[r].get("rows") or 0 for r in rels)
-        tx = _tx("compact")
-        try:
-            _compact_month(table, month, tx, rows, len(rels))
-        except dl.exceptions.CommitFailedError:  # another writer's compaction of this month won
-            continue
-        result.months.append(MonthCompaction(month, len(rels), rows, tx))
-        if progress:
-            progress(f"{month}: {len(rels)} -> 1 files, {rows} rows")
-    return result
-
-
-def _compact_month(table, month: str, tx: str, rows: int, files_before: int) -> None:
-    record = {"tx": tx, "kind": "compact", "month": month, "rows": rows, "files_before": files_before,
-              "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
-                           commit_properties=_props(record))
-
-
-def plan(store: DeltaStore, months_kept: int, now: datetime):
-    from retention.plan import MonthPlan, PurgePlan, StraddlePlan
-
-    cutoff = clock.retention_cutoff(months_kept, now)
-    out = PurgePlan(months_kept=months_kept, now=now, cutoff=cutoff)
-    files = store.live_files()
-    straddle = clock.month_key(cutoff)
-    for month, rels in sorted(store.month_parts().items()):
-        infos = [files[r] for r in rels]
-        rows = sum(i.get("rows") or 0 for i in infos)
-        lo = min((i["ts_min"] for i in infos if i.get("ts_min")), default=None)
-        hi = max((i["ts_max"] for i in infos if i.get("ts_max")), default=None)
-        if clock.month_end(month) <= cutoff:
-            if hi is not None and hi >= cutoff:
-                out.anomalies.append(f"events/month={month}: holds rows at or after the cutoff; not planning its deletion")
+        table = store._table()
+        if table is None:
+            return []
+        files = store.live_files()  # one snapshot: other writers may commit meanwhile
+        by_month: dict[str, list[str]] = {}
+        for rel, info in sorted(files.items()):
+            by_month.setdefault(info["month"], []).append(rel)
+        dl = _delta()
+        done = []
+        for month, rels in sorted(by_month.items()):
+            if (months is not None and month not in months) or len(rels) < max(min_files, 2):
                 continue
-            out.expired.append(MonthPlan(month, len(rels), rows, rels, lo, hi))
-        elif month == straddle:
-            out.straddling = StraddlePlan(month, len(rels), rows, rels, lo is not None and lo < cutoff)
+            rows = sum(files[r].get("rows") or 0 for r in rels)
+            tx = _tx("compact")
+            record = {"tx": tx, "kind": "compact", "month": month, "rows": rows, "files_before": len(rels),
+                      "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            try:
+                table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
+                                       commit_properties=_props(record))
+            except dl.exceptions.CommitFailedError:  # another writer's compaction of this month won
+                continue
+            done.append({"month": month, "files_before": len(rels), "rows": rows, "tx": tx})
+        return done
+
+
+def month_stats(store: DeltaStore) -> dict[str, dict]:
+    """Month -> files (relative), rows and the ts range, from the log alone."""
+    out: dict[str, dict] = {}
+    for rel, info in sorted(store.live_files().items()):
+        m = out.setdefault(info["month"], {"parts": [], "rows": 0, "ts_min": None, "ts_max": None})
+        m["parts"].append(rel)
+        m["rows"] += info.get("rows") or 0
+        if info.get("ts_min") and (m["ts_min"] is None or info["ts_min"] < m["ts_min"]):
+            m["ts_min"] = info["ts_min"]
+        if info.get("ts_max") and (m["ts_max"] is None or info["ts_max"] > m["ts_max"]):
+            m["ts_max"] = info["ts_max"]
     return out
 
 
-def purge(store: DeltaStore, cfg, now: datetime | None = None, dry_run: bool = False, exact: bool = False,
-          wait: float = 600):
-    """Purge under the upkeep lease (waiting up to `wait` s for another run's)."""
-    if dry_run:
-        return _purge(store, cfg, now, dry_run, exact)
-    with store.upkeep(wait):
-        return _purge(store, cfg, now, dry_run, exact)
-
-
-def _purge(store: DeltaStore, cfg, now: datetime | None, dry_run: bool, exact: bool):
-    from retention.purge import PurgeResult, refuse_on_anomalies
-    from surfaudit import audit
-
-    now = now or clock.now()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    the_plan = plan(store, cfg.retention.months, now)
-    refuse_on_anomalies(store, the_plan)
-    result = PurgeResult(plan=the_plan, dry_run=dry_run, exact=exact)
-    if dry_run:
-        return result
+def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cutoff: datetime,
+                record: dict) -> tuple[str | None, int]:
+    """One Delta commit deleting the whole `months` and, when `straddle` is given, that
+    month's rows before `cutoff`. Returns (tx, rows trimmed from the straddling month)."""
     table = store._table()
-    straddle = the_plan.straddling if exact and the_plan.straddling and the_plan.straddling.needs_trim else None
-    cutoff = the_plan.cutoff.astimezone(timezone.utc)
-    if table is not None and (the_plan.expired or straddle):
-        # Months are our own YYYY-MM partition values and the cutoff our own instant:
-        # the predicate holds no user text.
-        terms = []
-        if the_plan.expired:
-            terms.append("month IN (" + ", ".join(f"'{m.month}'" for m in the_plan.expired) + ")")
-        if straddle:
-            kept_before = store.read_months([straddle.month], ["ts"]).height
-            terms.append(f"(month = '{straddle.month}' AND ts < '{cutoff.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}')")
-        tx = _tx("purge")
-        table.delete(" OR ".join(terms), commit_properties=_props({
-            "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "cutoff": the_plan.cutoff.isoformat(), "months": [m.month for m in the_plan.expired],
-            "rows": the_plan.rows}))
-        if straddle:
-            kept = store.read_months([straddle.month], ["ts"]).height
-            result.trimmed_month, result.rows_trimmed = straddle.month, kept_before - kept
-        result.removed = list(the_plan.expired)
-        result.tx = tx
-    store.recover()  # vacuum: physically deletes what earlier purges removed, past the grace period
-    result.audit_forgotten = audit.forget_before(store, the_plan.cutoff)
-    result.quarantine_forgotten = _forget_quarantine(store, the_plan.cutoff)
-    detail = [f"cutoff {the_plan.cutoff.isoformat()}"]
-    if result.removed:
-        detail.append("months " + ",".join(m.month for m in result.removed))
-    if result.trimmed_month:
-        detail.append(f"trimmed {result.trimmed_month} ({result.rows_trimmed} rows)")
-    audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail="; ".join(detail))
-    return result
+    if table is None or not (months or straddle):
+        return None, 0
+    for month in months + ([straddle] if straddle else []):
+        if not re.fullmatch(r"\d{4}-\d{2}", month):
+            raise StoreError(f"{store.root}: not a month partition {month!r}")
+    # Months are our own YYYY-MM partition values and the cutoff our own instant:
+    # the predicate holds no user text.
+    terms = ["month IN (" + ", ".join(f"'{m}'" for m in months) + ")"] if months else []
+    kept_before = 0
+    if straddle:
+        kept_before = store.read_months([straddle], ["ts"]).height
+        stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        terms.append(f"(month = '{straddle}' AND ts < '{stamp}')")
+    tx = _tx("purge")
+    table.delete(" OR ".join(terms), commit_properties=_props({
+        "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
+    trimmed = kept_before - store.read_months([straddle], ["ts"]).height if straddle else 0
+    return tx, trimmed
 
 
-def _forget_quarantine(store: DeltaStore, cutoff: datetime) -> int:
+def forget_quarantine(store: DeltaStore, cutoff: datetime) -> int:
     old = [name for name in store.quarantine_files() if store.quarantine_written_at(name) < cutoff]
     store.objects.delete(old)
     return len(old)
 
 
-def verify(store: DeltaStore, deep: bool = True):
-    """Every live file present with its committed size; `deep`: decodes, its rows, its month."""
+def verify_lines(store, deep: bool = True) -> tuple[int, list[str], list[str]]:
+    """(parts, problems, notes): every live file present with its committed size; `deep`:
+    it decodes, holds its committed rows, and only rows of its month."""
     import io
 
     import pyarrow as pa
+    import pyarrow.compute  # noqa: F401 - pa.compute
     import pyarrow.parquet as pq
 
-    from surfaudit.verify import Problem, VerifyResult
-
-    result = VerifyResult()
     live = store.live_files()
-    result.parts = len(live)
-    result.problems += [Problem(line, None) for line in store.check_sizes()]
-    bad = {p.line.split(": ", 1)[0] for p in result.problems}
+    problems = list(store.check_sizes())
+    notes: list[str] = []
+    bad = {line.split(": ", 1)[0] for line in problems}
     if deep:
         for rel, info in sorted(live.items()):
             if f"{store.root}/{rel}" in bad:
@@ -179,22 +131,19 @@ def verify(store: DeltaStore, deep: bool = True):
             try:
                 table = pq.read_table(io.BytesIO(body or b""))
             except (OSError, ValueError, pa.ArrowException) as exc:
-                result.problems.append(Problem(f"{store.root}/{rel}: cannot be read as Parquet ({type(exc).__name__})"))
+                problems.append(f"{store.root}/{rel}: cannot be read as Parquet ({type(exc).__name__})")
                 continue
             if info.get("rows") is not None and table.num_rows != info["rows"]:
-                result.problems.append(Problem(f"{store.root}/{rel}: holds {table.num_rows} rows, "
-                                               f"{info['rows']} were committed"))
+                problems.append(f"{store.root}/{rel}: holds {table.num_rows} rows, {info['rows']} were committed")
             if table.num_rows:
                 ts = table.column("ts")
                 for edge in (pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()):
                     if edge.astimezone(timezone.utc).strftime("%Y-%m") != info["month"]:
-                        result.problems.append(Problem(f"{store.root}/{rel}: holds rows outside its month "
-                                                       f"{info['month']}"))
+                        problems.append(f"{store.root}/{rel}: holds rows outside its month {info['month']}")
                         break
-    committed = set(live)
     stray = [name for name, _, _ in store.objects.list("events/")
-             if not name.startswith("events/_delta_log/") and name not in committed]
+             if not name.startswith("events/_delta_log/") and name not in live]
     if stray:
-        result.notes.append(f"{len(stray)} files no commit names (replaced, or uploads of a run that did not "
-                            f"commit); vacuum deletes them after {store.grace_hours:g} hours")
-    return result
+        notes.append(f"{len(stray)} files no commit names (replaced, or uploads of a run that did not "
+                     f"commit); vacuum deletes them after {store.grace_hours:g} hours")
+    return len(live), problems, notes
