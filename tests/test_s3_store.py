@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from surfaudit.errors import StoreError
 from tests.conftest import ROOT, SAMPLES, run_cli, squid_line, utc
 
 pytestmark = pytest.mark.s3
@@ -332,3 +333,23 @@ def test_sigkill_at_each_step_of_an_s3_purge(s3_store, tmp_path, point):
     assert oldest >= utc(2026, 11, 10)
     assert left == sum(1 for i in range(4000) if utc(2026, 10, 1) + timedelta(minutes=20 * i) >= utc(2026, 11, 10))
     assert sa(s3_store, "verify").code == 0
+
+
+def test_quarantine_and_repair_on_s3(s3_store, tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 30) + "this is not a squid line\n" + lines(30, 10))
+    assert sa(s3_store, "ingest", str(log)).code == 1  # one line rejected
+    shown = sa(s3_store, "quarantine", "--format", "csv")
+    assert shown.code == 0, shown.err
+    assert "this is not a squid line" in shown.out
+    store = open_s3(s3_store)
+    assert len(store.quarantine_files()) == 1 and store.disk_bytes() > 0
+    # a damaged part: verify names it; --repair cannot set parts aside in a bucket and says so
+    rel = next(iter(store.live_parts()))
+    store.objects.put(rel, b"garbage")
+    bad = sa(s3_store, "verify")
+    assert bad.code == 1 and rel in bad.out
+    repair = sa(s3_store, "verify", "--repair")
+    assert repair.code == 1 and "restore from a backup" in repair.out and "Traceback" not in repair.err
+    with pytest.raises(StoreError, match="cannot set parts aside"):
+        store.set_aside([rel], "test")

@@ -291,6 +291,10 @@ class DeltaStore:
     def find_damaged_part(self):
         return None
 
+    def set_aside(self, rels: list[str], why: str) -> dict:
+        raise StoreError(f"{self.root}: `verify --repair` cannot set parts aside in an s3:// store; restore the "
+                         "damaged files from the bucket's versioning or a backup")
+
     # -- writing -----------------------------------------------------------------------
     def begin(self, kind: str):
         from surfaudit.store.delta_write import DeltaTransaction
