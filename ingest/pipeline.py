@@ -267,7 +267,7 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         result.skipped = f"not a log of any known format ({why})"
         return
     result.format = choice.name
-    records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+    records = store.lineage_records(lineage)
     checkpoints = [(r["offset_to"], r["hash"]) for r in records]
     resume = fingerprint.find_resume(path, checkpoints)
     overlap = fingerprint.Overlap.find(store, records, resume.offset)

@@ -79,12 +79,9 @@ def _cfg():
 
 def _store(cfg, *, must_exist: bool = False):
     """The configured store, checked first: ours (else exit 2) and, for reading, present."""
-    from surfaudit.store import Store
-    from surfaudit.store.access import check_store
+    from surfaudit.store.backend import open_store
 
-    store = Store(cfg.store_path)
-    check_store(store, must_exist=must_exist)
-    return store
+    return open_store(cfg, must_exist=must_exist)
 
 
 @app.command()
@@ -180,6 +177,8 @@ def report(
                                        "name or pseudonym (any case); unknown = exit 2 with close matches."),
     site: Optional[str] = typer.Option(None, "--site", metavar="NAME", help="Only people of this site ([sites.NAME] or the directory's)."),
     group: Optional[str] = typer.Option(None, "--group", metavar="NAME", help="Only people of this directory group."),
+    proxy_site: Optional[str] = typer.Option(None, "--proxy-site", metavar="NAME", help="Only rows ingested at this "
+                                             "site (the [ingest] site of the machine whose nightly stored them)."),
     flagged: bool = typer.Option(False, "--flagged", help="social: only flagged days (with --by user: people with one)."),
     fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (the documented columns) or json; "
                                          "default: from the --output extension (.csv, .json), else table."),
@@ -210,7 +209,7 @@ def report(
     with reading(store):
         result = run_report(store, cfg, kind.value, date_from, date_to, user=user, flagged=flagged, by=by, limit=limit,
                             sort=sort, site=site, group=group, pseudonymise=pseudonymise, reveal=reveal,
-                            reason=reason, readable=kind_out == "table")
+                            reason=reason, readable=kind_out == "table", proxy_site=proxy_site)
     if kind_out == "table" and output in (None, "-"):
         render.report(out, result)
         for note in result.notes:

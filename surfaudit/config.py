@@ -88,6 +88,8 @@ class Ingest:
 @dataclass(frozen=True)
 class Config:
     store_path: Path = Path("surfaudit-data")
+    store_uri: str = ""  # an object-store location (s3://bucket/prefix) instead of store_path
+    store_endpoint: str = ""  # [store].endpoint: an S3-compatible service (else $AWS_ENDPOINT_URL)
     schedule: Schedule = field(default_factory=Schedule)
     social: Social = field(default_factory=Social)
     blocked: Blocked = field(default_factory=Blocked)
@@ -133,20 +135,37 @@ def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathL
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         cfg = parse_config(data, source=path)
     if store is not None:
-        cfg = _replace(cfg, store_path=_local_store(str(store), "--store"))
+        uri = _store_uri(str(store), "--store")
+        cfg = _replace(cfg, store_uri=uri) if uri else _replace(cfg, store_path=Path(str(store)), store_uri="")
     return cfg
 
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+_S3 = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s]*)?$")
+
+
+def _store_uri(text: str, where: str) -> str:
+    """An `s3://bucket/prefix` store location, or "" for a local directory. A URI of
+    any other scheme (gs://, file://, ...) is refused, never taken for a relative path
+    (which would silently make a local directory called `gs:`)."""
+    text = text.strip()
+    if not _URI.match(text):
+        return ""
+    scheme = text.split(":", 1)[0].lower()
+    if scheme != "s3":
+        raise ConfigError(f"{where}: {scheme}:// stores are not supported; give a local directory "
+                          "or an s3://bucket/prefix URI")
+    match = _S3.match(text)
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not an S3 location (expected s3://bucket/prefix, "
+                          "a lower-case bucket name)")
+    return f"s3://{match.group(1)}/{(match.group(2) or '/').strip('/')}".rstrip("/")
+
+
 def _local_store(text: str, where: str) -> Path:
-    """The store directory; a URI (s3://, gs://, ...) is refused, never taken for a
-    relative path (which would silently make a local directory called `s3:`)."""
-    if _URI.match(text.strip()):
-        scheme = text.split(":", 1)[0].lower()
-        raise ConfigError(f"{where}: {scheme}:// stores are not supported by this version; "
-                          "give a local directory")
+    """The store directory (a URI is handled by `_store_uri` first)."""
     return Path(text)
 
 
@@ -166,7 +185,12 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
             raise ConfigError(_where(source, f"[{name}] must be a table"))
     reader = _Reader(data, source)
 
-    store_path = _local_store(reader.get("store", "path", str, "surfaudit-data"), _where(source, "[store].path"))
+    store_text = reader.get("store", "path", str, "surfaudit-data")
+    store_uri = _store_uri(store_text, _where(source, "[store].path"))
+    store_endpoint = reader.get("store", "endpoint", str, "").strip()
+    if store_endpoint and not re.match(r"^https?://[^\s/]+(/\S*)?$", store_endpoint):
+        raise ConfigError(_where(source, f"[store].endpoint: {store_endpoint!r} is not an http(s):// URL"))
+    store_path = _local_store("surfaudit-data" if store_uri else store_text, _where(source, "[store].path"))
     if not store_path.is_absolute() and source is not None:
         store_path = source.parent / store_path
 
@@ -231,6 +255,8 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
 
     return Config(
         store_path=store_path,
+        store_uri=store_uri,
+        store_endpoint=store_endpoint,
         schedule=Schedule(tz, tuple(sorted(set(workdays))), work_hours, tuple(sorted(breaks, key=lambda w: w.start))),
         social=Social(
             tuple(dict.fromkeys(normalise_host(d) for d in domains)),
@@ -251,7 +277,7 @@ class _Reader:
     """Typed access to config keys that remembers which keys were read."""
 
     KNOWN = {
-        "store": {"path"},
+        "store": {"path", "endpoint"},
         "schedule": {"timezone", "workdays", "work_hours", "breaks"},
         "social": {"domains", "ignore_hosts", "idle_gap_seconds", "tail_seconds", "flag_minutes"},
         "blocked": {"burst_seconds"},
@@ -306,7 +332,12 @@ DEFAULT_TOML = '''\
 [store]
 # Where the Parquet store, manifest, quarantine and audit log live.
 # A relative path is relative to this file's directory. Created private (0700).
+# Or an object store: path = "s3://bucket/prefix" (a Delta Lake table; see
+# docs/scaling.md). Credentials come from the standard AWS environment/config chain.
 path = "surfaudit-data"
+# An S3-compatible service (MinIO, ...) for an s3:// path; else $AWS_ENDPOINT_URL,
+# else AWS itself. Plain http is allowed for a local endpoint.
+endpoint = ""
 
 [schedule]                      # all times are local to `timezone`
 # IANA time zone; clock changes (BST/GMT) are handled by the tz database.
@@ -349,7 +380,8 @@ max_line_bytes = 65536
 # Read the subdirectories of a directory given to ingest/nightly.
 recursive = false
 # This machine's site, for stores that several schools write into ("" = the host
-# name). Accepted and checked; this version does not store it with the rows yet.
+# name): stored with every row ingested here; `report --proxy-site NAME` keeps
+# only the rows a site ingested (`--site` selects people by the staff directory).
 site = ""
 
 [formats.squid]
