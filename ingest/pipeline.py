@@ -94,23 +94,28 @@ def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
 
 def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = None) -> None:
     """Compile (or load from numba's cache) the scanners of `names` not yet loaded
-    in this process; `notice` is told COMPILING, once, if that takes more than
-    SLOW_AFTER seconds (from a timer thread), and then COMPILED when it ends."""
+    in this process; `notice` is told COMPILING, once, if after SLOW_AFTER seconds
+    numba is really compiling (a cache load that is merely slow on a busy machine
+    says nothing: cron mails whatever reaches stderr), then COMPILED when it ends."""
     import importlib
 
     todo = [n for n in names if n not in _warmed]
     if not todo:
         return
-    told = threading.Event()
+    told, done = threading.Event(), threading.Event()
 
-    def announce() -> None:
-        told.set()
-        notice(COMPILING)
+    def watch() -> None:
+        if done.wait(SLOW_AFTER):
+            return
+        while not done.wait(0.25):
+            if _compiling():
+                told.set()
+                notice(COMPILING)
+                return
 
-    timer = threading.Timer(SLOW_AFTER, announce) if notice else None
-    if timer:
-        timer.daemon = True
-        timer.start()
+    watcher = threading.Thread(target=watch, daemon=True) if notice else None
+    if watcher:
+        watcher.start()
     try:
         for name in todo:
             warm_fn = getattr(importlib.import_module(f"ingest.{name}"), "warm", None)
@@ -118,11 +123,26 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
                 warm_fn()
             _warmed.add(name)
     finally:
-        if timer:
-            timer.cancel()
+        done.set()
+        if watcher:
+            watcher.join()  # COMPILING has been told before COMPILED
             if told.is_set():
-                timer.join()  # COMPILING has been told before COMPILED
                 notice(COMPILED)
+
+
+def _compiling() -> bool:
+    """Whether a compiled function of the parsers missed numba's cache (so it is
+    being, or has been, compiled in this process)."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("ingest.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            misses = getattr(getattr(value, "stats", None), "cache_misses", None)
+            if isinstance(misses, dict) and any(misses.values()):
+                return True
+    return False
 
 
 def warm(notice: Callable[[str], None] | None = None) -> None:
@@ -247,7 +267,7 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         result.skipped = f"not a log of any known format ({why})"
         return
     result.format = choice.name
-    records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+    records = store.lineage_records(lineage)
     checkpoints = [(r["offset_to"], r["hash"]) for r in records]
     resume = fingerprint.find_resume(path, checkpoints)
     overlap = fingerprint.Overlap.find(store, records, resume.offset)

@@ -143,6 +143,10 @@ def refuse_on_anomalies(store: Store, plan: PurgePlan) -> None:
 def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool = False,
           exact: bool = False) -> PurgeResult:
     """Remove what the retention policy says has expired at `now` (caller holds the lock)."""
+    if getattr(store, "backend", "local") == "delta":  # object storage: Delta delete + vacuum
+        from retention import purge_delta
+
+        return purge_delta.purge(store, cfg, now, dry_run, exact)
     now = now or clock.now()
     plan = plan_purge(store, cfg.retention.months, now)
     refuse_on_anomalies(store, plan)

@@ -1,10 +1,10 @@
-"""The command line (DESIGN §7): parse, call one library function, render, map errors.
+"""The command line: parse, call one library function, render, map errors.
 
 Nothing else imports this module. Output for people is rich tables on stdout;
-progress goes to stderr and only when stderr is a terminal, so cron mail and
-pipes stay clean. Every failure is one line on stderr and an exit code:
-0 success, 1 some input rejected or a file failed, 2 usage or config error,
-3 the store is locked by another run.
+progress bars go to stderr only when stderr is a terminal, so cron mail and pipes
+stay clean (a first run's real compile is told in one stderr line). Every failure
+is one line on stderr and an exit code: 0 success, 1 some input rejected or a file
+failed, 2 usage or config error, 3 the store is locked by another run, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -79,12 +79,9 @@ def _cfg():
 
 def _store(cfg, *, must_exist: bool = False):
     """The configured store, checked first: ours (else exit 2) and, for reading, present."""
-    from surfaudit.store import Store
-    from surfaudit.store.access import check_store
+    from surfaudit.store.backend import open_store
 
-    store = Store(cfg.store_path)
-    check_store(store, must_exist=must_exist)
-    return store
+    return open_store(cfg, must_exist=must_exist)
 
 
 @app.command()
@@ -111,10 +108,10 @@ def ingest(
     wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock."),
 ) -> None:
     """Ingest proxy logs into the store, exactly once."""
+    from ingest.interrupted import Interrupted
     from ingest.pipeline import ingest_paths
     from surfaudit import render
-
-    from ingest.interrupted import Interrupted
+    from surfaudit.cli_exit import interrupted
 
     cfg = _cfg()
     store = _store(cfg)
@@ -123,7 +120,7 @@ def ingest(
             results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=shown.progress,
                                    notice=shown.notice)
     except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
-        _interrupted(exc)
+        interrupted(err, exc)
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:
@@ -180,6 +177,8 @@ def report(
                                        "name or pseudonym (any case); unknown = exit 2 with close matches."),
     site: Optional[str] = typer.Option(None, "--site", metavar="NAME", help="Only people of this site ([sites.NAME] or the directory's)."),
     group: Optional[str] = typer.Option(None, "--group", metavar="NAME", help="Only people of this directory group."),
+    proxy_site: Optional[str] = typer.Option(None, "--proxy-site", metavar="NAME", help="Only rows ingested at this "
+                                             "site (the [ingest] site of the machine whose nightly stored them)."),
     flagged: bool = typer.Option(False, "--flagged", help="social: only flagged days (with --by user: people with one)."),
     fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (the documented columns) or json; "
                                          "default: from the --output extension (.csv, .json), else table."),
@@ -210,7 +209,7 @@ def report(
     with reading(store):
         result = run_report(store, cfg, kind.value, date_from, date_to, user=user, flagged=flagged, by=by, limit=limit,
                             sort=sort, site=site, group=group, pseudonymise=pseudonymise, reveal=reveal,
-                            reason=reason, readable=kind_out == "table")
+                            reason=reason, readable=kind_out == "table", proxy_site=proxy_site)
     if kind_out == "table" and output in (None, "-"):
         render.report(out, result)
         for note in result.notes:
@@ -406,6 +405,8 @@ def _printable(text: str) -> str:
 
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
+    from surfaudit.cli_exit import interrupted, is_click_usage_error
+
     try:
         code = app(prog_name="surfaudit", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
@@ -416,15 +417,15 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
-            _interrupted(exc.__cause__)
+            interrupted(err, exc.__cause__)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("surfaudit: aborted")
         sys.exit(1)
     except KeyboardInterrupt as exc:
-        _interrupted(exc)
+        interrupted(err, exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
-        if _is_click_usage_error(exc):
+        if is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             err.print(f"surfaudit: error: {' '.join(message.split()) or 'bad usage'}", markup=False)
             sys.exit(2)
@@ -432,24 +433,6 @@ def main() -> None:
             raise
         err.print(f"surfaudit: internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details")
         sys.exit(1)
-
-
-def _interrupted(exc: KeyboardInterrupt) -> None:
-    """Ctrl-C: what the interrupted command committed (when it says), then exit 130."""
-    if err.is_terminal:
-        err.print()  # past the terminal's ^C echo
-    for line in exc.lines() if hasattr(exc, "lines") else []:
-        err.print(f"surfaudit: {_printable(line)}", markup=False)
-    if not hasattr(exc, "lines"):
-        err.print("surfaudit: interrupted")
-    sys.exit(130)
-
-
-def _is_click_usage_error(exc: Exception) -> bool:
-    """Typer may vendor click: recognise its usage errors by class name, not identity."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"UsageError", "BadParameter", "NoSuchOption", "MissingParameter", "BadOptionUsage", "BadArgumentUsage"}) \
-        and hasattr(exc, "exit_code")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -105,6 +105,8 @@ class Ingest:
 @dataclass(frozen=True)
 class Config:
     store_path: Path = Path(default("store", "path"))
+    store_uri: str = ""  # an object-store location (s3://bucket/prefix) instead of store_path
+    store_endpoint: str = default("store", "endpoint")  # [store].endpoint: an S3-compatible service (else $AWS_ENDPOINT_URL)
     schedule: Schedule = field(default_factory=Schedule)
     social: Social = field(default_factory=Social)
     blocked: Blocked = field(default_factory=Blocked)
@@ -150,20 +152,37 @@ def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathL
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         cfg = parse_config(data, source=path)
     if store is not None:
-        cfg = _replace(cfg, store_path=_local_store(str(store), "--store"))
+        uri = _store_uri(str(store), "--store")
+        cfg = _replace(cfg, store_uri=uri) if uri else _replace(cfg, store_path=Path(str(store)), store_uri="")
     return cfg
 
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+_S3 = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s]*)?$")
+
+
+def _store_uri(text: str, where: str) -> str:
+    """An `s3://bucket/prefix` store location, or "" for a local directory. A URI of
+    any other scheme (gs://, file://, ...) is refused, never taken for a relative path
+    (which would silently make a local directory called `gs:`)."""
+    text = text.strip()
+    if not _URI.match(text):
+        return ""
+    scheme = text.split(":", 1)[0].lower()
+    if scheme != "s3":
+        raise ConfigError(f"{where}: {scheme}:// stores are not supported; give a local directory "
+                          "or an s3://bucket/prefix URI")
+    match = _S3.match(text)
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not an S3 location (expected s3://bucket/prefix, "
+                          "a lower-case bucket name)")
+    return f"s3://{match.group(1)}/{(match.group(2) or '/').strip('/')}".rstrip("/")
+
+
 def _local_store(text: str, where: str) -> Path:
-    """The store directory; a URI (s3://, gs://, ...) is refused, never taken for a
-    relative path (which would silently make a local directory called `s3:`)."""
-    if _URI.match(text.strip()):
-        scheme = text.split(":", 1)[0].lower()
-        raise ConfigError(f"{where}: {scheme}:// stores are not supported by this version; "
-                          "give a local directory")
+    """The store directory (a URI is handled by `_store_uri` first)."""
     return Path(text)
 
 
@@ -183,7 +202,12 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
             raise ConfigError(_where(source, f"[{name}] must be a table"))
     reader = _Reader(data, source)
 
-    store_path = _local_store(reader.get("store", "path"), _where(source, "[store].path"))
+    store_text = reader.get("store", "path")
+    store_uri = _store_uri(store_text, _where(source, "[store].path"))
+    store_endpoint = reader.get("store", "endpoint").strip()
+    if store_endpoint and not re.match(r"^https?://[^\s/]+(/\S*)?$", store_endpoint):
+        raise ConfigError(_where(source, f"[store].endpoint: {store_endpoint!r} is not an http(s):// URL"))
+    store_path = _local_store(default("store", "path") if store_uri else store_text, _where(source, "[store].path"))
     if not store_path.is_absolute() and source is not None:
         store_path = source.parent / store_path
 
@@ -248,6 +272,8 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
 
     return Config(
         store_path=store_path,
+        store_uri=store_uri,
+        store_endpoint=store_endpoint,
         schedule=Schedule(tz, tuple(sorted(set(workdays))), work_hours, tuple(sorted(breaks, key=lambda w: w.start))),
         social=Social(
             tuple(dict.fromkeys(normalise_host(d) for d in domains)),

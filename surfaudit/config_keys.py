@@ -35,7 +35,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("store", (
         Key("path", str, "surfaudit-data",
             "Where the Parquet store, manifest, quarantine and audit log live.\n"
-            "A relative path is relative to this file's directory. Created private (0700)."),
+            "A relative path is relative to this file's directory. Created private (0700).\n"
+            'Or an object store: path = "s3://bucket/prefix" (a Delta Lake table; see\n'
+            "docs/scaling.md). Credentials come from the standard AWS environment/config chain."),
+        Key("endpoint", str, "",
+            "An S3-compatible service (MinIO, ...) for an s3:// path; else $AWS_ENDPOINT_URL,\n"
+            "else AWS itself. Plain http is allowed for a local endpoint."),
     )),
     Section("schedule", (
         Key("timezone", str, "Europe/London",
@@ -75,7 +80,8 @@ SECTIONS: tuple[Section, ...] = (
         Key("recursive", bool, False, "Read the subdirectories of a directory given to ingest/nightly."),
         Key("site", str, "",
             'This machine\'s site, for stores that several schools write into ("" = the host\n'
-            "name). Accepted and checked; this version does not store it with the rows yet."),
+            "name): stored with every row ingested here; `report --proxy-site NAME` keeps\n"
+            "only the rows a site ingested (`--site` selects people by the staff directory)."),
     )),
     Section("engine", (
         Key("kind", str, "duckdb", None),  # duckdb | spark

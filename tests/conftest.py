@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest_s3 import s3_server, s3_store  # noqa: F401 - the object-store fixtures (moto)
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"

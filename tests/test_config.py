@@ -190,7 +190,9 @@ def test_organisation_errors_name_the_key(toml, key):
 
 
 @pytest.mark.parametrize("toml,key", [
-    ('[store]\npath = "s3://trust/sa"\n', "[store].path: s3:// stores are not supported"),
+    ('[store]\npath = "gs://trust/sa"\n', "[store].path: gs:// stores are not supported"),
+    ('[store]\npath = "s3://Trust_Bucket/sa"\n', "[store].path: 's3://Trust_Bucket/sa' is not an S3 location"),
+    ('[store]\npath = "s3://trust/sa"\nendpoint = "ftp://x"\n', "[store].endpoint"),
     ('[engine]\nkind = "flink"\n', "[engine].kind"),
     ('[engine]\nkind = "spark"\nmaster = "http://head"\n', "[engine].master"),
     ('[engine]\nthreads = 4\n', "[engine].threads"),
@@ -208,7 +210,15 @@ def test_engine_duckdb_is_accepted():
 def test_a_store_uri_on_the_command_line_is_refused(tmp_path):
     from tests.conftest import run_cli
 
-    run = run_cli("--store", "s3://trust/sa", "report", "summary", cwd=tmp_path)
+    run = run_cli("--store", "gs://trust/sa", "report", "summary", cwd=tmp_path)
     assert run.code == 2 and run.out == ""
-    assert "s3:// stores are not supported" in run.err
-    assert not (tmp_path / "s3:").exists()
+    assert "gs:// stores are not supported" in run.err
+    assert not (tmp_path / "gs:").exists()
+
+
+def test_an_s3_uri_is_a_store_location_never_a_path():
+    cfg = parse_config(tomllib.loads('[store]\npath = "s3://trust/sa/"\nendpoint = "http://127.0.0.1:9000"\n'))
+    assert (cfg.store_uri, cfg.store_endpoint) == ("s3://trust/sa", "http://127.0.0.1:9000")
+    from surfaudit.config import load_config
+
+    assert load_config(None, "s3://trust/x").store_uri == "s3://trust/x"

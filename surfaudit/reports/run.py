@@ -57,7 +57,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
                by: str | None = None, limit: int | None = None, sort: str | None = None, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
                reason: str | None = None, readable: bool = False, blocked_only: bool = False,
-               engine: str | None = None) -> ReportResult:
+               engine: str | None = None, proxy_site: str | None = None) -> ReportResult:
     """Run one report. An option the report does not take, an unknown `--sort` or
     `--by`, a bad `--limit` or date range: UsageError (exit 2). Dates default to the
     last week (summary: the whole store). `user` is matched as
@@ -66,7 +66,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     report that names people with a directory is recorded in the audit log.
     `readable`: order for the terminal when no `--sort` is given; `blocked_only` (top):
     blocked requests alone, for the dashboard's top blocked sites. `engine`
-    (duckdb | spark) overrides `[engine] kind` (surfaudit.engine)."""
+    (duckdb | spark) overrides `[engine] kind` (surfaudit.engine). `proxy_site` keeps
+    only the rows ingested at that site (`[ingest] site`), whoever the people are."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
     check_options(SPECS[kind], {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
@@ -80,14 +81,14 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
     con = connect(cfg, engine)
     if not spec.dated:
-        return _summary(store, cfg, con, *check_range(date_from, date_to))
+        return _summary(store, cfg, con, *check_range(date_from, date_to), proxy_site=proxy_site)
     d1, d2 = local_range(cfg.schedule.timezone, date_from, date_to, DEFAULT_DAYS)
     filters = check_filters(cfg, site, group)
     if pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
         raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
                          "give the pseudonym to --user instead")
     identity = resolve_user(store, cfg, user)
-    months = store.events_view(con, *needed_utc_range(cfg, d1, d2))
+    months = store.events_view(con, *needed_utc_range(cfg, d1, d2), site=proxy_site)
     top_by = by or "host"
     if kind == "social":
         table = social_report(con, cfg, d1, d2, user=identity, flagged_only=flagged and by is None, filters=filters)
@@ -126,9 +127,10 @@ def _ordered(table: pl.DataFrame, keys: tuple[tuple[str, bool], ...], key_column
     return table.sort(columns, descending=[d for _, d in keys], nulls_last=True, maintain_order=True)
 
 
-def _summary(store: Store, cfg: Config, con, d1: date | None, d2: date | None) -> ReportResult:
+def _summary(store: Store, cfg: Config, con, d1: date | None, d2: date | None,
+             proxy_site: str | None = None) -> ReportResult:
     """What the store holds: per UTC month, events of [d1, d2] (all when absent), and its ingest runs."""
-    months = store.events_view(con)  # one manifest state; its parts stay on disk while con lives
+    months = store.events_view(con, site=proxy_site)  # one manifest state; its parts stay on disk while con lives
     table = summary_report(con, cfg, d1, d2)
     return ReportResult("summary", table, d1, d2, {"timezone": cfg.schedule.timezone},
                         totals=ingest_totals(store, cfg, d1, d2), months_read=months, total_rows=table.height)

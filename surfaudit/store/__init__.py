@@ -52,6 +52,8 @@ ARROW_SCHEMA = pa.schema(
         ("elapsed_ms", pa.int64()), ("category", pa.string()), ("source", pa.string()),
     ]
 )
+SITE_FIELD = pa.field("site", pa.string())  # stored after the event columns (schema.STORED_SCHEMA)
+STORED_ARROW_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [SITE_FIELD])
 ROW_GROUP = 1_000_000
 DIR_MODE, FILE_MODE = 0o700, 0o600
 

@@ -77,6 +77,8 @@ def deep_problems(path: Path, info: dict | None, month: str, schema: pa.Schema) 
         pf = pq.ParquetFile(path)
         rows, lo, hi = 0, None, None
         names = pf.schema_arrow.names
+        if names == schema.names + ["site"]:  # written since the site column (older parts lack it)
+            schema = schema.append(pa.field("site", pa.string()))
         if names != schema.names:
             return out + [f"{path}: columns {names} are not the store's schema"]
         for batch in pf.iter_batches(batch_size=1_000_000):
