@@ -61,10 +61,5 @@ def purge(store, cfg, now: datetime | None = None, dry_run: bool = False, exact:
         store.recover()  # vacuum: physically deletes what earlier purges removed, past the grace period
         result.audit_forgotten = audit.forget_before(store, the_plan.cutoff)
         result.quarantine_forgotten = delta_upkeep.forget_quarantine(store, the_plan.cutoff)
-    detail = [f"cutoff {the_plan.cutoff.isoformat()}"]
-    if result.removed:
-        detail.append("months " + ",".join(m.month for m in result.removed))
-    if result.trimmed_month:
-        detail.append(f"trimmed {result.trimmed_month} ({result.rows_trimmed} rows)")
-    audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail="; ".join(detail))
+    audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail=result.audit_detail())
     return result
