@@ -159,8 +159,13 @@ class Overlap:
             return bad
         if not self._bad:
             for path in self.quarantine:
-                q = (pl.from_arrow(self.store.objects.read_parquet(path)).select("line_no", "line")
-                     if self.store is not None else pl.read_parquet(path, columns=["line_no", "line"]))
+                if self.store is not None:
+                    table = self.store.objects.read_parquet(path)
+                    if table is None:  # purge has forgotten it meanwhile
+                        continue
+                    q = pl.from_arrow(table).select("line_no", "line")
+                else:
+                    q = pl.read_parquet(path, columns=["line_no", "line"])
                 self._bad.update(zip(q["line_no"].to_list(), q["line"].to_list()))
         keep = [(n, t) not in self._bad for n, t in zip(bad["line_no"].to_list(), bad["line"].to_list())]
         return bad.filter(pl.Series(keep, dtype=pl.Boolean))

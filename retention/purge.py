@@ -141,12 +141,16 @@ def refuse_on_anomalies(store: Store, plan: PurgePlan) -> None:
 
 
 def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool = False,
-          exact: bool = False) -> PurgeResult:
-    """Remove what the retention policy says has expired at `now` (caller holds the lock)."""
+          exact: bool = False, wait: float | None = None) -> PurgeResult:
+    """Remove what the retention policy says has expired at `now` (caller holds the lock).
+    `wait`: on object storage, seconds to wait for another run's upkeep lease (None: the
+    nightly's default); the local store's lock is the caller's."""
     if getattr(store, "backend", "local") == "delta":  # object storage: Delta delete + vacuum
         from retention import purge_delta
 
-        return purge_delta.purge(store, cfg, now, dry_run, exact)
+        if wait is None:
+            return purge_delta.purge(store, cfg, now, dry_run, exact)
+        return purge_delta.purge(store, cfg, now, dry_run, exact, wait=wait)
     now = now or clock.now()
     plan = plan_purge(store, cfg.retention.months, now)
     refuse_on_anomalies(store, plan)

@@ -272,7 +272,7 @@ def purge(
     cfg = _cfg()
     store = _store(cfg)
     with store.lock(wait):
-        result = run_purge(store, cfg, dry_run=dry_run, exact=exact)
+        result = run_purge(store, cfg, dry_run=dry_run, exact=exact, wait=wait)
     render.purge(out, result, dry_run)
 
 
@@ -361,6 +361,8 @@ def quarantine(
     file: Optional[str] = typer.Option(None, "--file", metavar="NAME", help="Only lines from the log file of this name (a path is reduced to its name)."),
     reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Only lines whose reason contains this text (any case)."),
     fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+    reveal: Optional[str] = typer.Option(None, "--reveal", metavar="TEXT", help="Why the raw lines (they name people) "
+                                         "must be shown; needed when [privacy] reports_name_people = false; recorded."),
 ) -> None:
     """Rejected lines with their reason, file and line number.
 
@@ -369,8 +371,9 @@ def quarantine(
     from surfaudit import render
     from surfaudit.quarantine import list_rejected
 
-    store = _store(_cfg(), must_exist=True)
-    listing = list_rejected(store, file=file, reason=reason)
+    cfg = _cfg()
+    store = _store(cfg, must_exist=True)
+    listing = list_rejected(store, file=file, reason=reason, name_people=cfg.org.reports_name_people, reveal=reveal)
     if fmt is OutFmt.table:
         render.quarantine(out, listing)
     else:

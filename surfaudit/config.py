@@ -266,8 +266,9 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     if engine.kind not in ("duckdb", "spark"):
         raise ConfigError(_where(source, f"[engine].kind: expected \"duckdb\" or \"spark\", got {engine.kind!r}"))
     if not (engine.master.startswith(("local", "spark://", "sc://", "yarn", "k8s://"))):
-        raise ConfigError(_where(source, f"[engine].master: expected local[*], spark://host:port or "
-                                         f"sc://host:port, got {engine.master!r}"))
+        shown = engine.master.split(";", 1)[0]  # what follows a ';' may be a token
+        raise ConfigError(_where(source, f"[engine].master: expected local[*], spark://host:port, "
+                                         f"sc://host:port, yarn or k8s://..., got {shown!r}"))
     reader.check_unknown()
 
     return Config(
@@ -345,6 +346,6 @@ logformat = "squid"
 # decision = "Action"
 # allowed = ["Allowed"]
 # blocked = ["Blocked"]
-# encoding = "utf-8"                 # utf-8 (a BOM is tolerated) | cp1252
+# encoding = "utf-8"                 # utf-8 (a BOM is tolerated) | cp1252 | utf-16 (with its BOM)
 # delimiter = ","
 ''' + ORG_TOML

@@ -37,7 +37,7 @@ class CsvFormat:
     time_format: str | None = None  # strptime pattern; None = ISO 8601
     allowed: tuple[str, ...] = ("allowed",)
     blocked: tuple[str, ...] = ("blocked",)
-    encoding: str = "utf-8"  # utf-8 (a BOM is tolerated) | cp1252
+    encoding: str = "utf-8"  # utf-8 (a BOM is tolerated) | cp1252 | utf-16 (with its BOM)
     delimiter: str = ","
 
 

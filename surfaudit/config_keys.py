@@ -84,8 +84,12 @@ SECTIONS: tuple[Section, ...] = (
             "only the rows a site ingested (`--site` selects people by the staff directory)."),
     )),
     Section("engine", (
-        Key("kind", str, "duckdb", None),  # duckdb | spark
-        Key("master", str, "local[*]", None),  # spark: local[N] | spark://host:7077 | sc://host:15002
+        Key("kind", str, "duckdb",
+            'The SQL engine of reports and exports: "duckdb" (in this process) or "spark"\n'
+            "(Apache Spark: pip install 'surfaudit[spark]' and Java 17+); --engine overrides it."),
+        Key("master", str, "local[*]",
+            "Spark's master: local[N] (this machine), spark://host:7077 (a cluster) or\n"
+            "sc://host:15002 (Spark Connect)."),
     )),
 )
 

@@ -52,10 +52,18 @@ def _filter_value(value: str | None, option: str) -> str | None:
 
 
 def list_rejected(store: Store, *, file: str | None = None, reason: str | None = None,
-                  wait: float = 10) -> Listing:
-    """The quarantined lines matching the filters; a listing that shows any is audited."""
+                  wait: float = 10, name_people: bool = True, reveal: str | None = None) -> Listing:
+    """The quarantined lines matching the filters; a listing that shows any is audited.
+
+    Raw lines name people: where reports do not (`name_people` false, from
+    `[privacy] reports_name_people`), they are shown only with `reveal`, the reason
+    why, which the audit entry records."""
     file = _filter_value(file, "--file")
     reason = _filter_value(reason, "--reason")
+    reveal = _filter_value(reveal, "--reveal")
+    if not name_people and reveal is None:
+        raise UsageError("rejected lines are raw log lines that name people, and [privacy] reports_name_people "
+                         "is false: give --reveal TEXT saying why they must be shown (it is recorded)")
     if file is not None:
         file = PurePath(file).name or file
     lines = store.quarantined_lines()
@@ -68,6 +76,7 @@ def list_rejected(store: Store, *, file: str | None = None, reason: str | None =
     if table.height:
         shown = {k: v for k, v in (("file", file), ("reason", reason)) if v is not None}
         detail = f"showed {table.height} raw log lines from {table['file'].n_unique()} files" + (
-            f"; filters {', '.join(f'{k}={v}' for k, v in shown.items())}" if shown else "")
+            f"; filters {', '.join(f'{k}={v}' for k, v in shown.items())}" if shown else "") + (
+            f"; revealed because: {reveal}" if reveal else "")
         audit.record(store, "quarantine", rows=table.height, detail=detail, wait=wait, store_lock=False)
     return Listing(table, files, file, reason)

@@ -58,7 +58,9 @@ def spark_session(master: str = "local[*]"):
 
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # UDF workers: this interpreter
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no network: bind the loopback only
+        local = master.startswith("local")
+        if local:  # no network: bind the loopback only (a cluster's executors must reach the driver)
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = SparkSession.builder.appName("surfaudit")
         if master.startswith("sc://"):
             builder = builder.remote(master)
@@ -68,9 +70,9 @@ def spark_session(master: str = "local[*]"):
                                   f"--driver-java-options -Dlog4j2.configurationFile=file:{log4j} pyspark-shell")
             builder = (builder.master(master)
                        .config("spark.ui.enabled", "false")
-                       .config("spark.ui.showConsoleProgress", "false")
-                       .config("spark.driver.bindAddress", "127.0.0.1")
-                       .config("spark.driver.host", "127.0.0.1"))
+                       .config("spark.ui.showConsoleProgress", "false"))
+            if local:
+                builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
         # Spark would otherwise create ./spark-warehouse wherever the command runs
         warehouse = tempfile.mkdtemp(prefix="surfaudit-spark-")
         atexit.register(shutil.rmtree, warehouse, True)
@@ -81,7 +83,8 @@ def spark_session(master: str = "local[*]"):
         try:
             spark = builder.getOrCreate()
         except Exception as exc:  # noqa: BLE001 - the JVM did not start: one line, exit 2
-            raise UsageError(f"--engine spark: cannot start Spark ({master}): {str(exc).splitlines()[0][:200]}") from None
+            raise UsageError(f"--engine spark: cannot start Spark ({shown_master(master)}): "
+                             f"{str(exc).splitlines()[0][:200]}") from None
         _SESSIONS[master] = spark
         return spark
 
@@ -183,3 +186,8 @@ def _arg(value: Any):
     if value is None:
         return F.lit(None)
     return value
+
+
+def shown_master(master: str) -> str:
+    """`master` fit to print: a Spark Connect URL's parameters (`sc://host:15002/;token=…`) may hold a credential."""
+    return master.split("/;", 1)[0].split(";", 1)[0]

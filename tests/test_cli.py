@@ -186,6 +186,17 @@ def test_pseudonymised_report_names_nobody(sample_store):
     assert again == pseudo.out  # stable
 
 
+@pytest.mark.parametrize("kind", ["social", "blocked"])
+def test_pseudonymised_rows_are_in_pseudonym_order_not_real_name_order(sample_store, kind):
+    """Rows left in real-name order would let anyone with the staff list match each
+    pseudonym to a person by its rank within a day."""
+    rows = list(csv.DictReader(io.StringIO(cli(sample_store, "report", kind, *RANGE, "--format", "csv",
+                                               "--pseudonymise").out)))
+    assert len({r["user"] for r in rows}) >= 2
+    keys = [(r["date"], r["user"]) for r in rows]
+    assert keys == sorted(keys)
+
+
 # -- the README quickstart, whatever today's date is ------------------------------
 
 def readme_commands() -> list[str]:

@@ -13,8 +13,9 @@ from surfaudit.errors import ConfigError
 
 def test_init_template_has_every_key_and_equals_the_defaults():
     data = tomllib.loads(DEFAULT_TOML)
-    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "formats",
+    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "engine", "formats",
                          "directory", "calendar", "privacy", "policy"}
+    assert data["engine"] == {"kind": "duckdb", "master": "local[*]"}
     assert set(data["directory"]) == {"path", "scope"} and set(data["calendar"]) == {"closed", "bank_holidays"}
     assert set(data["privacy"]) == {"reports_name_people"} and set(data["policy"]) == {"name", "date", "clauses"}
     for commented in ("# [schedules.", "# [groups.", "# work_hosts = ", "# [sites.", "# clients = "):
@@ -25,7 +26,7 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     cfg = parse_config(data)
     default = Config()
     assert (cfg.schedule, cfg.social, cfg.blocked, cfg.retention) == (default.schedule, default.social, default.blocked, default.retention)
-    assert (cfg.ingest, cfg.formats) == (default.ingest, default.formats)
+    assert (cfg.ingest, cfg.formats, cfg.engine) == (default.ingest, default.formats, default.engine)
     assert cfg.org == default.org
     assert cfg.schedule.breaks == (Window(630, 650), Window(720, 780))
 

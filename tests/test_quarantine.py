@@ -124,3 +124,20 @@ def test_only_committed_quarantine_files_are_read(tmp_path):
     files[0].unlink()
     after = store.quarantined_lines()
     assert 0 < after.height < 4
+
+
+def test_with_reports_not_naming_people_lines_need_a_recorded_reason(tmp_path):
+    """Raw lines name people: under [privacy] reports_name_people = false they are shown
+    only with --reveal TEXT, and the audit entry says why."""
+    store, _ = ingested(tmp_path)
+    cfg = tmp_path / "surfaudit.toml"
+    cfg.write_text("[privacy]\nreports_name_people = false\n")
+    refused = run_cli("--config", str(cfg), "--store", str(store), "quarantine", env=NOW_ENV)
+    assert refused.code == 2 and refused.out == ""
+    assert refused.err.startswith("surfaudit: error: rejected lines are raw log lines that name people")
+    assert "--reveal TEXT" in refused.err and audit_entries(store) == []
+    shown = run_cli("--config", str(cfg), "--store", str(store), "quarantine", "--reveal", "proxy upgrade check",
+                    env=NOW_ENV)
+    assert shown.code == 0 and shown.err == "" and "access.log" in shown.out
+    (entry,) = audit_entries(store)
+    assert "revealed because: proxy upgrade check" in entry["detail"]

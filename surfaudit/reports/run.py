@@ -105,6 +105,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
         if flagged:
             table = table.filter(pl.col("flagged_days") > 0)
     table = naming.apply(store, how, table)
+    if how.pseudonymise and "user" in table.columns:  # before --sort: its ties keep this order
+        table = _in_pseudonym_order(table, kind, top_by)
     if keys:
         table = _ordered(table, keys, top_by if kind == "top" else None)
     total = table.height
@@ -119,6 +121,14 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
                         by=top_by if kind == "top" else by, sort=order, total_rows=total,
                         order_keys=tuple((top_by if c == "key" else c, d) for c, d in keys or ()),
                         sorts=tuple(spec.sorts))
+
+
+def _in_pseudonym_order(table: pl.DataFrame, kind: str, top_by: str | None) -> pl.DataFrame:
+    """The documented order again, now over the pseudonyms: rows still in real-name order
+    would let anyone with the staff list match pseudonyms to people by their rank."""
+    if kind == "top":
+        return table.sort(["requests", top_by], descending=[True, False], nulls_last=True) if top_by == "user" else table
+    return table.sort(["date", "user"] if "date" in table.columns else ["user"], nulls_last=True)
 
 
 def _ordered(table: pl.DataFrame, keys: tuple[tuple[str, bool], ...], key_column: str | None) -> pl.DataFrame:

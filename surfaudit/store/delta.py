@@ -145,14 +145,16 @@ class DeltaStore:
         body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": _now().isoformat()}).encode()
         deadline = time.monotonic() + (wait or 0)
         while not self.objects.put("upkeep.lease", body, if_absent=True):
+            raw = self.objects.get("upkeep.lease")
+            if raw is None:  # released meanwhile
+                continue
             try:
-                held = json.loads(self.objects.get("upkeep.lease") or b"{}")
+                held = json.loads(raw)
                 at = datetime.fromisoformat(held["at"])
             except (ValueError, KeyError, TypeError):
                 held, at = {}, _now() - timedelta(days=1)
-            if (held.get("host") == socket.gethostname() and not alive(held.get("pid"))) or \
-                    at < _now() - timedelta(hours=self.grace_hours):
-                self.objects.delete(["upkeep.lease"])
+            if ((held.get("host") == socket.gethostname() and not alive(held.get("pid"))) or
+                    at < _now() - timedelta(hours=self.grace_hours)) and self.objects.take_over("upkeep.lease", raw):
                 continue
             if time.monotonic() >= deadline:
                 raise LockedError(f"{self.root}: another surfaudit run is compacting or purging this store "
@@ -351,7 +353,7 @@ class DeltaStore:
         if not all(ch in "0123456789-:+T" for ch in cutoff):
             raise StoreError(f"{self.audit_uri}: damaged audit time {cutoff!r}")
         table.delete(f"time <= '{cutoff}'")
-        table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        table.vacuum(retention_hours=self.grace_hours, enforce_retention_duration=False, dry_run=False)  # a file another site uploaded but has not committed yet stays
         return before - len(self.audit_entries())
 
     def quarantine_files(self) -> list[str]:

@@ -61,6 +61,9 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
                                        commit_properties=_props(record))
             except dl.exceptions.CommitFailedError:  # another writer's compaction of this month won
                 continue
+            except (dl.exceptions.DeltaError, OSError) as exc:
+                raise StoreError(f"{store.root}: compacting {month} failed ({type(exc).__name__}); "
+                                 "the table was left as it was") from None
             done.append({"month": month, "files_before": len(rels), "rows": rows, "tx": tx})
         return done
 
@@ -98,8 +101,13 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
         stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         terms.append(f"(month = '{straddle}' AND ts < '{stamp}')")
     tx = _tx("purge")
-    table.delete(" OR ".join(terms), commit_properties=_props({
-        "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
+    dl = _delta()
+    try:
+        table.delete(" OR ".join(terms), commit_properties=_props({
+            "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
+    except (dl.exceptions.DeltaError, OSError) as exc:  # e.g. a concurrent writer's commit conflicted
+        raise StoreError(f"{store.root}: purge's delete failed ({type(exc).__name__}); nothing was deleted, "
+                         "run it again") from None
     trimmed = kept_before - store.read_months([straddle], ["ts"]).height if straddle else 0
     return tx, trimmed
 

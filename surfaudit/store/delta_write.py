@@ -173,8 +173,11 @@ class DeltaTransaction:
             if objects.put(name, body, if_absent=True):
                 self.uploaded.append(name)
                 return
+            raw = objects.get(name)
+            if raw is None:  # taken over and released meanwhile: try again
+                continue
             try:
-                claim = json.loads(objects.get(name) or b"{}").get("claim") or {}
+                claim = json.loads(raw).get("claim") or {}
                 at = datetime.fromisoformat(claim.get("at"))
             except (ValueError, TypeError, AttributeError):
                 claim, at = {}, _now() - timedelta(hours=self.store.grace_hours + 1)
@@ -184,7 +187,8 @@ class DeltaTransaction:
             dead = claim.get("host") == socket.gethostname() and not _alive(claim.get("pid"))
             if not dead and at > _now() - timedelta(hours=self.store.grace_hours):
                 raise _Busy()
-            objects.delete([name])
+            if not objects.take_over(name, raw):
+                raise _Busy()  # another run is taking this stale claim over
         raise _Busy()
 
     def _committed(self) -> bool:
@@ -208,7 +212,10 @@ class _Busy(Exception):
 
 
 def _alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+    """Whether the run of `pid` (on this host) still runs. Our own pid in an object we
+    are trying to take means a dead run whose pid was reused (containers start every
+    cron run as the same pid)."""
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)
