@@ -353,3 +353,35 @@ def test_quarantine_and_repair_on_s3(s3_store, tmp_path):
     assert repair.code == 1 and "restore from a backup" in repair.out and "Traceback" not in repair.err
     with pytest.raises(StoreError, match="cannot set parts aside"):
         store.set_aside([rel], "test")
+
+
+def test_a_stale_lease_is_taken_over_by_one_run_only(s3_store):
+    """Two runs that judged the same lease stale: only the first deletes it. Without the
+    marker, the second would delete the first's fresh lease and both would hold one."""
+    import json as _json
+
+    store = open_s3(s3_store)
+    stale = _json.dumps({"host": "gone", "pid": 1, "at": "2020-01-01T00:00:00+00:00"}).encode()
+    assert store.objects.put("upkeep.lease", stale, if_absent=True)
+    assert store.objects.take_over("upkeep.lease", stale)  # run A
+    fresh = b'{"host": "a", "pid": 2, "at": "2999-01-01T00:00:00+00:00"}'
+    assert store.objects.put("upkeep.lease", fresh, if_absent=True)  # A holds it now
+    assert not store.objects.take_over("upkeep.lease", stale)  # run B, late, judged the old body
+    assert store.objects.get("upkeep.lease") == fresh
+
+
+def test_a_lease_left_with_our_own_pid_is_a_dead_run(s3_store):
+    """Containers start each cron run as the same pid: a lease naming our pid on this host
+    was left by a killed run, not held by us."""
+    import json as _json
+    import socket
+
+    from surfaudit.store.delta import _now
+
+    store = open_s3(s3_store)
+    left = _json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": _now().isoformat()}).encode()
+    assert store.objects.put("upkeep.lease", left, if_absent=True)
+    with store.upkeep(wait=0):
+        held = _json.loads(store.objects.get("upkeep.lease"))
+        assert held["pid"] == os.getpid() and held["at"] != _json.loads(left)["at"]
+    assert store.objects.get("upkeep.lease") is None
