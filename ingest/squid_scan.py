@@ -24,8 +24,16 @@ import numpy as np
 
 from ingest import scan_util, tokens
 from ingest.jit import inline, kernel
-from ingest.scan_util import (ERROR_PREFIX, digits, host, line_end, positions, put_view, starts_with,
-                               view)
+from ingest.scan_util import (
+    ERROR_PREFIX,
+    digits,
+    host,
+    line_end,
+    positions,
+    put_view,
+    starts_with,
+    view,
+)
 
 # Bits of `flags`.
 OK = 1  # the line has the plain shape: its row is complete here
