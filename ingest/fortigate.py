@@ -183,7 +183,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
         s, e = fl.trim(data, starts[i], ends[i])
         if e <= s:
             continue
-        high = fl.any_high(data, w8, s, e)
+        high = fl.any_high(data, s, e)
         if high and not fl.utf8_ok(data, s, e):
             fl.reject(flags, numbers, i, _UTF8)
             continue
@@ -204,7 +204,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             if p >= e:
                 break
             ka = p
-            p = fl.find2(data, w8, p, e, 61, 32)
+            p = fl.find2(data, p, e, 61, 32)
             if p >= e or data[p] != 61 or p == ka:
                 good = False
                 break
@@ -215,7 +215,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 a = p + 1
                 p += 1
                 while True:
-                    p = fl.find2(data, w8, p, e, 34, 92)
+                    p = fl.find2(data, p, e, 34, 92)
                     if p + 1 < e and data[p] == 92:
                         escaped = True
                         p += 2
@@ -228,7 +228,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 p += 1
             else:
                 a = p
-                p = fl.find2(data, w8, p, e, 32, 32)
+                p = fl.find2(data, p, e, 32, 32)
                 b = p
             # The first occurrence of a key wins; stored without a branch on the key.
             key = fl.key_code(data, w8, ka, kb, klo, khi, klens, kcodes, kslots, kmult)
