@@ -14,10 +14,27 @@ re-exports them, so a scanner refers to them as `fl.name`.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
+from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from ingest.jit import inline
 from ingest.scan_util import word_at
+
+
+@intrinsic
+def load64(typingctx, data, at):
+    """The eight bytes data[at:at + 8] as a little-endian uint64 (one unaligned
+    load; the caller ensures at + 8 <= len(data)). Cheaper than indexing the
+    strided `w8` view, whose every access multiplies by the stride and checks
+    for a negative index."""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        word = builder.bitcast(builder.gep(array.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(word, align=1)
+
+    return types.uint64(data, at), codegen
 
 
 class Words:
@@ -44,8 +61,6 @@ class KeyTable:
         self.hi = np.array([int.from_bytes(t[8:16], "little") for t in texts], dtype=np.uint64)
         self.lens = np.array([len(t) for t in texts], dtype=np.int64)
         self.codes = np.array(list(codes.values()), dtype=np.int64)
-        self.firsts = np.zeros(256, dtype=np.bool_)  # the first bytes of the words: a cheap filter
-        self.firsts[[t[0] for t in texts]] = True
         for mult in range(0x9E3779B97F4A7C15, 0x9E3779B97F4A7C15 + 2000, 2):
             slots = np.full(1 << self.BITS, -1, dtype=np.int64)
             for k, t in enumerate(texts):
@@ -59,19 +74,28 @@ class KeyTable:
         raise ValueError("no collision-free hash for these keys")
 
 
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1] * 9, dtype=np.uint64)
+
+
 @inline
 def key_code(data, w8, a, b, lo, hi, lens, codes, slots, mult):
-    """The code of the word data[a:b] in a `KeyTable`, -1 if absent."""
+    """The code of the word data[a:b] in a `KeyTable`, -1 if it is not one.
+    Without a branch on the key where the line is not at the buffer's end: a
+    FortiGate line has some forty keys in no fixed order, and a mispredicted
+    branch per key costs more than the lookup."""
     n = b - a
-    if n < 1 or n > 16:
-        return -1
-    w = word_at(w8, data, a, min(n, 8))
+    m = min(max(n, 0), 16)
+    if a + 16 <= len(data):
+        w = load64(data, a) & _MASKS[min(m, 8)]
+        w2 = load64(data, a + 8) & _MASKS[max(m - 8, 0)]
+    else:
+        w = word_at(w8, data, a, min(m, 8))
+        w2 = word_at(w8, data, a + 8, max(m - 8, 0))
     k = slots[((w ^ np.uint64(n)) * mult) >> np.uint64(64 - 10)]
-    if k < 0 or lens[k] != n or lo[k] != w:
-        return -1
-    if n > 8 and hi[k] != word_at(w8, data, a + 8, n - 8):
-        return -1
-    return codes[k]
+    k2 = max(k, 0)
+    # All the comparisons in one test (LLVM would make a branch of each `and`).
+    miss = (np.uint64(lens[k2]) ^ np.uint64(n)) | (lo[k2] ^ w) | (hi[k2] ^ w2) | np.uint64(k < 0)
+    return codes[k2] if miss == 0 else -1
 
 
 @inline
@@ -221,18 +245,18 @@ _ONES = np.uint64(0x0101010101010101)
 
 
 @inline
-def find2(data, w8, p, e, c1, c2):
+def find2(data, p, e, c1, c2):
     """The first position >= p of byte c1 or c2 in data[:e], else e (eight bytes at a
     time: the lowest flagged byte of the SWAR zero-byte test is always a true match)."""
     m1 = _ONES * np.uint64(c1)
     m2 = _ONES * np.uint64(c2)
     while p + 8 <= e:
-        w = w8[p]
+        w = load64(data, p)
         x1 = w ^ m1
         x2 = w ^ m2
         y = ((x1 - _ONES) & ~x1 & _HIGH) | ((x2 - _ONES) & ~x2 & _HIGH)
         if y:
-            return p + (trailing_zeros(y) >> 3)
+            return p + np.int64(trailing_zeros(y) >> np.uint64(3))
         p += 8
     while p < e:
         if data[p] == c1 or data[p] == c2:
@@ -242,18 +266,14 @@ def find2(data, w8, p, e, c1, c2):
 
 
 @inline
-def any_high(data, w8, s, e):
-    """Whether data[s:e] holds a byte >= 0x80."""
-    p = s
-    while p + 8 <= e:
-        if w8[p] & _HIGH:
-            return True
-        p += 8
-    while p < e:
-        if data[p] >= 0x80:
-            return True
-        p += 1
-    return False
+def any_high(data, s, e):
+    """Whether data[s:e] holds a byte >= 0x80 (over a slice, so that the loop has
+    no negative-index checks and is vectorised)."""
+    line = data[s:e]
+    acc = np.uint8(0)
+    for p in range(len(line)):
+        acc |= line[p]
+    return acc >= 0x80
 
 
 @inline

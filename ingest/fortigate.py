@@ -40,7 +40,7 @@ import numpy as np
 import polars as pl
 
 from ingest import filterlog as fl
-from ingest.jit import inline, jit
+from ingest.jit import inline, kernel
 from ingest.scan_util import host, starts_with, view
 
 NAME = "fortigate"
@@ -66,6 +66,7 @@ _ACTIONS = fl.Words({
 _VALUES = fl.Words({"webfilter": 1, "https": 2})
 _HTTPS, _HTTP = (np.frombuffer(t, dtype=np.uint8) for t in (b"https://", b"http://"))
 _METHOD_ITEM = np.frombuffer(b"Method=", dtype=np.uint8)
+_NO_WORDS = np.empty(0, dtype=np.uint64)  # `extra` is read byte by byte (it is rarely used)
 
 _KV = r'[A-Za-z_][A-Za-z0-9_]*=(?:"(?:[^"\\]|\\.)*"|\S*)'
 _PAIR_RE = re.compile(rf"^(?:<\d{{1,3}}>)?{_KV}(?: +{_KV})* *$")
@@ -100,9 +101,16 @@ def warm() -> None:
     Parser("UTC").parse(pl.Series("line", ['date=2026-11-30 time=09:17:01 type="utm" subtype="webfilter" srcip=10.0.0.5 hostname="x.com" action="blocked" url="/"']), 1)
 
 
+_NKEYS = len(_KEYS.codes)
+
+
 def _kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
-    return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
-                       _KEYS.lo, _KEYS.hi, _KEYS.lens, _KEYS.codes, _KEYS.slots, _KEYS.mult, _KEYS.firsts,
+    # Where each key's value starts and ends and whether it holds `\"`; one more
+    # slot for the keys not looked for (written, never read).
+    va, vb = np.empty(_NKEYS + 1, dtype=np.int64), np.empty(_NKEYS + 1, dtype=np.int64)
+    esc = np.empty(_NKEYS + 1, dtype=np.bool_)
+    return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf, va, vb, esc, _NO_WORDS,
+                       _KEYS.lo, _KEYS.hi, _KEYS.lens, _KEYS.codes, _KEYS.slots, _KEYS.mult,
                        _ACTIONS.words, _ACTIONS.offsets, _ACTIONS.codes,
                        _VALUES.words, _VALUES.offsets, _VALUES.codes, _HTTPS, _HTTP, _METHOD_ITEM)
 
@@ -162,24 +170,20 @@ def _offset_us(data, a, b):
     return (1 if data[a] == 43 else -1) * (hh * 60 + mm) * 60_000_000
 
 
-@jit
-def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf,
-                klo, khi, klens, kcodes, kslots, kmult, kfirsts, awords, aoffsets, acodes, vwords, voffsets, vcodes,
+@kernel
+def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf, va, vb, esc, xw8,
+                klo, khi, klens, kcodes, kslots, kmult, awords, aoffsets, acodes, vwords, voffsets, vcodes,
                 https, http, method_item):
     """Read lines lo..hi into row i of the outputs (see `ingest.filterlog`)."""
-    xw8 = np.empty(0, dtype=np.uint64)
     used = 0
-    nkeys = len(klens)
-    va = np.empty(nkeys, dtype=np.int64)
-    vb = np.empty(nkeys, dtype=np.int64)
-    esc = np.empty(nkeys, dtype=np.bool_)
+    nkeys = len(klens)  # a key not looked for is stored in the extra slot nkeys
     for i in range(lo, hi):
         flags[i] = 0
         numbers[i, fl.REASON] = 0
         s, e = fl.trim(data, starts[i], ends[i])
         if e <= s:
             continue
-        high = fl.any_high(data, w8, s, e)
+        high = fl.any_high(data, s, e)
         if high and not fl.utf8_ok(data, s, e):
             fl.reject(flags, numbers, i, _UTF8)
             continue
@@ -200,7 +204,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             if p >= e:
                 break
             ka = p
-            p = fl.find2(data, w8, p, e, 61, 32)
+            p = fl.find2(data, p, e, 61, 32)
             if p >= e or data[p] != 61 or p == ka:
                 good = False
                 break
@@ -211,7 +215,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 a = p + 1
                 p += 1
                 while True:
-                    p = fl.find2(data, w8, p, e, 34, 92)
+                    p = fl.find2(data, p, e, 34, 92)
                     if p + 1 < e and data[p] == 92:
                         escaped = True
                         p += 2
@@ -224,14 +228,14 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 p += 1
             else:
                 a = p
-                p = fl.find2(data, w8, p, e, 32, 32)
+                p = fl.find2(data, p, e, 32, 32)
                 b = p
-            if kfirsts[data[ka]]:
-                key = fl.key_code(data, w8, ka, kb, klo, khi, klens, kcodes, kslots, kmult)
-                if key >= 0 and va[key] < 0:
-                    va[key] = a
-                    vb[key] = b
-                    esc[key] = escaped
+            # The first occurrence of a key wins; stored without a branch on the key.
+            key = fl.key_code(data, w8, ka, kb, klo, khi, klens, kcodes, kslots, kmult)
+            key = key if (key >= 0) & (va[key] < 0) else nkeys  # (va[-1] is the extra slot)
+            va[key] = a
+            vb[key] = b
+            esc[key] = escaped
         if not good:
             fl.reject(flags, numbers, i, _PAIR)
             continue

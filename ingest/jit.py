@@ -12,6 +12,7 @@ are compiled in memory on every run instead, which is slower to start but correc
 from __future__ import annotations
 
 import numba
+import numba.core.options
 
 
 def jit(func):
@@ -20,6 +21,21 @@ def jit(func):
         return numba.njit(cache=True, nogil=True)(func)
     except RuntimeError:  # no writable cache location
         return numba.njit(nogil=True)(func)
+
+
+def kernel(func):
+    """`jit` without numba's reference counting, for a scanner's per-line loop
+    that allocates nothing (its scratch arrays are passed in). Every array handed
+    to an inlined helper is otherwise reference-counted (an atomic increment and
+    decrement) wherever numba cannot prove the pair redundant, which in a loop
+    over the fields of a line cost more than the parsing itself. Falls back to
+    `jit` on a numba without the option."""
+    if "_nrt" not in vars(numba.core.options.DefaultOptions):
+        return jit(func)
+    try:
+        return numba.njit(cache=True, nogil=True, _nrt=False)(func)
+    except RuntimeError:  # no writable cache location
+        return numba.njit(nogil=True, _nrt=False)(func)
 
 
 def inline(func):

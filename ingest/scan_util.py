@@ -89,30 +89,49 @@ def count(data, w8, s, e, c):
     return k
 
 
+@inline
+def _newlines64(data, p):
+    """Bit j set where data[p + j] is a newline, for j < 64 (a loop LLVM turns
+    into vector compares)."""
+    m = np.uint64(0)
+    for j in range(64):
+        m |= np.uint64(data[p + j] == 10) << np.uint64(j)
+    return m
+
+
 @jit
 def line_offsets(data, w8):
     """Where each line of data (ending with a newline) starts, and the end: the
-    offsets array of `ingest.reader.Batch` (three times faster than numpy's
-    flatnonzero, which also writes a mask as large as the data)."""
+    offsets array of `ingest.reader.Batch` (twice as fast as numpy's flatnonzero,
+    which also writes a mask as large as the data). Two passes of 64 bytes at a
+    time: count, then place. `w8` is unused (kept for the callers)."""
     n = len(data)
-    out = np.empty(count(data, w8, 0, n, 10) + 1, dtype=np.int64)
+    k = 0
+    p = 0
+    while p + 64 <= n:
+        m = _newlines64(data, p)
+        while m:
+            k += 1
+            m &= m - np.uint64(1)
+        p += 64
+    for q in range(p, n):
+        if data[q] == 10:
+            k += 1
+    out = np.empty(k + 1, dtype=np.int64)
     out[0] = 0
     k = 1
     p = 0
-    nls = _ONES * np.uint64(10)
-    while p + 8 <= n:
-        x = w8[p] ^ nls
-        y = ~(((x & ~_HIGH) + ~_HIGH) | x | ~_HIGH)
-        while y:
-            out[k] = p + (trailing_zeros(y) >> 3) + 1
+    while p + 64 <= n:
+        m = _newlines64(data, p)
+        while m:
+            out[k] = p + np.int64(trailing_zeros(m)) + 1
             k += 1
-            y &= y - np.uint64(1)
-        p += 8
-    while p < n:
-        if data[p] == 10:
-            out[k] = p + 1
+            m &= m - np.uint64(1)
+        p += 64
+    for q in range(p, n):
+        if data[q] == 10:
+            out[k] = q + 1
             k += 1
-        p += 1
     return out
 
 

@@ -23,9 +23,17 @@ from __future__ import annotations
 import numpy as np
 
 from ingest import scan_util, tokens
-from ingest.jit import inline, jit
-from ingest.scan_util import (ERROR_PREFIX, digits, host, line_end, longest_line, positions, put_view, starts_with,
-                               view)
+from ingest.jit import inline, kernel
+from ingest.scan_util import (
+    ERROR_PREFIX,
+    digits,
+    host,
+    line_end,
+    positions,
+    put_view,
+    starts_with,
+    view,
+)
 
 # Bits of `flags`.
 OK = 1  # the line has the plain shape: its row is complete here
@@ -41,6 +49,7 @@ _NONE, _TAG_NONE, _DENIED = (np.frombuffer(t, dtype=np.uint8) for t in (b"NONE",
 # Columns of `numbers`.
 TS_US, ELAPSED, BYTES, STATUS, ACTION = range(5)
 ALLOWED, BLOCKED, AUTH, ERROR = range(4)  # values of `numbers[:, ACTION]`
+_NO_WORDS = np.empty(0, dtype=np.uint64)
 
 
 
@@ -109,16 +118,14 @@ def _hierarchy(data, sp, u0, k, e):
     return -1
 
 
-@jit
-def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
+@kernel
+def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf, sep, sp, xw8):
     """Tokenize lines lo..hi of data[starts[i]:ends[i]] into row i of the outputs
     (see `scan`); lower-cased copies go to `extra`, Arrow data buffer `xbuf`.
-    Returns the bytes of extra used."""
-    sep = np.empty(9, dtype=np.int64)
-    longest = longest_line(starts, ends, lo, hi)
-    xw8 = np.empty(0, dtype=np.uint64)  # (extra is read byte by byte: it is rarely used)
+    Returns the bytes of extra used. Scratch: `sep` (9 slots), `sp` (a slot per
+    byte of the longest line, plus one), `xw8` (empty: extra is read byte by byte,
+    it is rarely used)."""
     used = 0
-    sp = np.empty(longest + 1, dtype=np.int64)
     for i in range(lo, hi):
         flags[i] = 0
         s = starts[i]
@@ -227,8 +234,12 @@ def scan(raw: tokens.Raw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.n
     Returns (flags uint8[n], numbers int64[n, 5], views uint64[6, n, 2], extras):
     row i describes line i; rows without OK in flags carry nothing else
     (`scan_util.in_pieces` says where the views point)."""
-    return scan_util.in_pieces(raw, 5, lambda lo, hi, *out: _scan_range(raw.data, raw.w8, raw.starts, raw.ends,
-                                                                        lo, hi, *out))
+    def piece(lo, hi, *out):
+        sp = np.empty(int((raw.ends[lo:hi] - raw.starts[lo:hi]).max(initial=0)) + 1, dtype=np.int64)
+        return _scan_range(raw.data, raw.w8, raw.starts, raw.ends, lo, hi, *out, np.empty(9, dtype=np.int64), sp,
+                           _NO_WORDS)
+
+    return scan_util.in_pieces(raw, 5, piece)
 
 
 def warm() -> None:

@@ -213,6 +213,24 @@ def test_reader_lines_are_the_plain_split(tmp_path):
         assert numbers == list(range(1, len(got) + 1))
 
 
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 63, 64, 65, 127, 128, 129, 1000, 100_003])
+def test_line_offsets_are_every_newline(size):
+    """The compiled newline search (64 bytes at a time, then the tail) finds exactly
+    the newlines numpy finds, for every block boundary and newline density."""
+    import numpy as np
+
+    from ingest.scan_util import line_offsets
+    from ingest.tokens import windows8
+
+    rng = np.random.default_rng(size)
+    for density in (0.0, 0.02, 0.5, 1.0):
+        data = np.where(rng.random(size) < density, 10, 97).astype(np.uint8)
+        want = np.concatenate([[0], np.flatnonzero(data == 10) + 1])
+        got = line_offsets(data, windows8(data))
+        assert got.dtype == np.int64
+        assert got.tolist() == want.tolist()
+
+
 def test_surfprotect_sample_rows_unchanged_by_reader():
     """The SurfProtect parser sees the same lines through the fast reader as through a plain split."""
     path = SAMPLES / "surfprotect-export.csv"
