@@ -103,12 +103,13 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
     if not todo:
         return
     told, done = threading.Event(), threading.Event()
+    before = _cache_misses()
 
     def watch() -> None:
         if done.wait(SLOW_AFTER):
             return
         while not done.wait(0.25):
-            if _compiling():
+            if _cache_misses() > before:
                 told.set()
                 notice(COMPILING)
                 return
@@ -130,19 +131,20 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
                 notice(COMPILED)
 
 
-def _compiling() -> bool:
-    """Whether a compiled function of the parsers missed numba's cache (so it is
-    being, or has been, compiled in this process)."""
+def _cache_misses() -> int:
+    """How many times a compiled function of the parsers has missed numba's cache in this
+    process; a rise while scanners load means numba is compiling, not loading."""
     import sys
 
+    total = 0
     for name, module in list(sys.modules.items()):
         if not name.startswith("ingest.") or module is None:
             continue
         for value in list(vars(module).values()):
             misses = getattr(getattr(value, "stats", None), "cache_misses", None)
-            if isinstance(misses, dict) and any(misses.values()):
-                return True
-    return False
+            if isinstance(misses, dict):
+                total += sum(misses.values())
+    return total
 
 
 def warm(notice: Callable[[str], None] | None = None) -> None:

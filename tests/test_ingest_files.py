@@ -193,7 +193,8 @@ def test_a_slow_first_compile_is_announced_once(monkeypatch):
     pipeline.warm(heard.append)
     assert heard == []  # cached: well under the two seconds
     monkeypatch.setattr(csv_scan, "warm", lambda: time.sleep(2.5))
-    monkeypatch.setattr(pipeline, "_compiling", lambda: True)  # numba missed its cache: a real compile
+    misses = iter(range(1000))  # every look counts one more miss: numba is compiling
+    monkeypatch.setattr(pipeline, "_cache_misses", lambda: next(misses))
     monkeypatch.setattr(pipeline, "_warmed", set())
     pipeline.warm(heard.append)
     assert heard == [pipeline.COMPILING, pipeline.COMPILED]
