@@ -55,6 +55,12 @@ ARROW_SCHEMA = pa.schema(
 SITE_FIELD = pa.field("site", pa.string())  # stored after the event columns (schema.STORED_SCHEMA)
 STORED_ARROW_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [SITE_FIELD])
 ROW_GROUP = 1_000_000
+
+
+def quarantine_arrow(bad: pl.DataFrame) -> pa.Table:
+    """Rejected lines as the quarantine files store them, on either backend."""
+    table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
+    return table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
 

@@ -20,12 +20,10 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surfaudit.errors import StoreError
-from surfaudit.schema import QUARANTINE_SCHEMA
-from surfaudit.store import ROW_GROUP
+from surfaudit.store import ROW_GROUP, quarantine_arrow
 from surfaudit.store.paths import PART_NAME, TX_NAME
 
 if TYPE_CHECKING:
@@ -83,8 +81,7 @@ class DeltaTransaction:
     def quarantine(self, bad: pl.DataFrame) -> None:
         if bad.height == 0:
             return
-        table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
-        table = table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
+        table = quarantine_arrow(bad)
         with self._lock:
             if self._quarantine is None:
                 path = os.path.join(self.dir, "quarantine.parquet")

@@ -24,8 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surfaudit.errors import StoreError
-from surfaudit.schema import QUARANTINE_SCHEMA
-from surfaudit.store import ROW_GROUP, STORED_ARROW_SCHEMA, _fsync_dir, _mkdir, private_file
+from surfaudit.store import ROW_GROUP, STORED_ARROW_SCHEMA, _fsync_dir, _mkdir, private_file, quarantine_arrow
 from surfaudit.store.integrity import describe
 from surfaudit.store.paths import confined
 
@@ -112,8 +111,7 @@ class Transaction:
         """Append rejected lines (file, line_no, reason, line)."""
         if bad.height == 0:
             return
-        table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
-        table = table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
+        table = quarantine_arrow(bad)
         with self._lock:
             if self._quarantine is None:
                 fh = private_file(self.dir / "quarantine.parquet")
