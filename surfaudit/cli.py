@@ -134,7 +134,7 @@ def ingest(
     with render.progress(err) as progress, store.lock(wait):
         notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
         results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
-                               notice=notice)
+                               notice=notice, warn=lambda text: err.print(f"surfaudit: warning: {text}", markup=False))
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:

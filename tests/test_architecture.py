@@ -79,3 +79,17 @@ def test_modules_stay_small_and_documented():
     for path, tree in modules():
         assert ast.get_docstring(tree), f"{path.relative_to(ROOT)} has no module docstring"
         assert len(path.read_text().splitlines()) <= 450, f"{path.relative_to(ROOT)} is too long"
+
+
+def test_only_the_compiled_scanners_import_numba():
+    """numba is an accelerator (an optional extra): every module but those of
+    ingest/fast/ must import without it, and reach that package only through its
+    guard (`from ingest import fast`, then `fast.enabled()` and `fast.load`)."""
+    offenders = []
+    for path, tree in modules():
+        if path.parent.name == "fast" and path.parent.parent.name == "ingest":
+            continue
+        for name in set(imported_names(tree)):
+            if name.split(".")[0] in ("numba", "llvmlite") or name.startswith("ingest.fast."):
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []

@@ -296,7 +296,8 @@ def test_compiled_matcher_equals_regex(seed, logformat, monkeypatch):
     parser = squid.make_parser("", "Europe/London", cfg(logformat))
     rows, bad = parser.parse(series, 3)
     assert rows.height > 300 and bad.height > 300
-    from ingest import squid_logformat_scan, tokens
+    from ingest import tokens
+    from ingest.fast import squid_logformat_scan
     ok = squid_logformat_scan.scan(tokens.Raw.of(series), *parser.program, len(parser.names),
                                   parser.names.index("url"))[0]
     assert 0.1 < ok.mean() < 0.9  # both routes are exercised
@@ -307,7 +308,8 @@ def test_compiled_matcher_equals_regex(seed, logformat, monkeypatch):
 
 
 def test_compiled_matcher_takes_the_plain_lines():
-    from ingest import squid_logformat_scan, tokens
+    from ingest import tokens
+    from ingest.fast import squid_logformat_scan
 
     parser = squid.make_parser("", "UTC", cfg("combined"))
     lines = [c.values[0] for c in COMBINED] + ["x"]
