@@ -22,7 +22,8 @@ occurrence of a key wins (FortiAnalyzer exports repeat `date`/`time`).
   other value rejects the line;
 - `url` is a full URL in FortiOS 6.2+ and a path before: a path is joined to
   `hostname` as `https://` when `service` is HTTPS or `dstport` is 443, else
-  `http://` (the port is not added);
+  `http://` (the port is not added); a hostname that is an IPv6 address (FortiOS
+  logs the server's address when a request names none) goes in brackets;
 - user = `user`, else `unauthuser` (FSSO/RSSO names); client = `srcip`;
   category = `catdesc`; bytes = `rcvdbyte` (what the client received);
   method = `httpmethod`, else the `Method=` item of `rawdata` (extended
@@ -230,6 +231,8 @@ def read_line(line: bytes) -> fl.Line | int | None:
         service, port = value.get("service"), value.get("dstport")
         https = (service is not None and service.lower() == b"https") or (port is not None and fl.number(port, 5) == 443)
         path = url or b""
+        if hostname.count(b":") >= 2 and not hostname.startswith(b"["):  # an IPv6 address: in brackets
+            hostname = b"[" + hostname + b"]"
         url = (b"https://" if https else b"http://") + hostname + (b"" if path.startswith(b"/") else b"/") + path
     host, how = fl.host_of(url)
     if how & fl.NO_HOST:

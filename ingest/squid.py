@@ -8,7 +8,9 @@ left and the user runs up to the hierarchy field (the first later token shaped
 which the MIME type follows; fields after the MIME type (a logformat appending
 Referer, User-Agent or vendor tags) are ignored. A user token never opens a
 quote. A line with no hierarchy-shaped field is read as before: its last two
-fields are the hierarchy and the MIME type. Squid's other built-in formats and
+fields are the hierarchy and the MIME type. A line of an ICP query (method
+`ICP_QUERY`, result `UDP_*`: a neighbour cache asking, no one's request) is
+not a request: counted apart, not stored. Squid's other built-in formats and
 custom logformats (`[formats.squid] logformat`) are compiled by
 `ingest.squid_logformat`; `make_parser` chooses.
 
@@ -221,7 +223,7 @@ class Parser:
             done, taken = np.zeros(len(raw.starts), dtype=bool), _typed(pl.DataFrame(
                 schema={"i": pl.UInt32, **EVENT_SCHEMA}))
         if done.all():
-            return conform(taken), _bad_frame(None, first_line_no)
+            return _neighbours_apart(taken, _bad_frame(None, first_line_no), raw, first_line_no)
         # The lines the tokenizer did not take (rare) go through the regexes, which
         # define the format: first assuming a user name without spaces, then not.
         rest = np.flatnonzero(~done)
@@ -238,7 +240,26 @@ class Parser:
         plain_miss = plain.get_column("ts").is_null()
         good = pl.concat([ok, slow.filter(~slow_miss), plain.filter(~plain_miss)])
         rows = pl.concat([taken, _finish(good)]).sort("i") if good.height else taken
-        return conform(rows), _bad_frame(rest.filter(plain_miss), first_line_no)
+        return _neighbours_apart(rows, _bad_frame(rest.filter(plain_miss), first_line_no), raw, first_line_no)
+
+
+NEIGHBOUR_QUERY = "not a request (an ICP query from a neighbour cache)"
+
+
+def _neighbours_apart(rows: pl.DataFrame, bad: pl.DataFrame, raw: tokens.Raw,
+                      first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The canonical rows without squid's log lines of ICP queries (method
+    `ICP_QUERY`, result `UDP_*`, status 000: a neighbour cache asking whether an
+    object is cached, no one's web request), which join the bad lines with the
+    reason NEIGHBOUR_QUERY, so ingest counts them apart as not requests."""
+    icp = (rows.get_column("method") == "ICP_QUERY").fill_null(False)
+    if not icp.any():
+        return conform(rows), bad
+    at = rows.get_column("i").filter(icp).to_numpy()
+    apart = pl.DataFrame({"line_no": pl.Series(at.astype(np.int64) + first_line_no),
+                          "reason": pl.Series([NEIGHBOUR_QUERY] * len(at), dtype=pl.String),
+                          "line": raw.lines_at(at).str.strip_chars_end("\r")})
+    return conform(rows.filter(~icp)), pl.concat([bad, apart.cast(bad.schema)]).sort("line_no")
 
 
 def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:

@@ -127,13 +127,19 @@ class Parser:
 
     def _finish(self, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Canonical rows (in line order) of the matched groups, and the lines whose time is unreadable."""
-        from ingest.squid import unescape_user, with_host
+        from ingest.squid import NEIGHBOUR_QUERY, unescape_user, with_host
 
         if not good.get_column("i").is_sorted():  # lines from both routes
             good = good.sort("i")
         bad_ts = good.filter(pl.col("_ts").is_null()).select("i", pl.lit("bad timestamp").alias("reason"))
         if bad_ts.height:
             good = good.filter(pl.col("_ts").is_not_null())
+        if "method" in good.columns:  # ICP queries of neighbour caches: counted apart (see ingest.squid)
+            icp = (pl.col("method") == "ICP_QUERY").fill_null(False)
+            queries = good.filter(icp).select("i", pl.lit(NEIGHBOUR_QUERY).alias("reason"))
+            if queries.height:
+                good = good.filter(~icp)
+                bad_ts = pl.concat([bad_ts, queries]).sort("i")
         c, has = pl.col, self.groups.__contains__
         user_codes = [n for n in ("ul", "ue", "us", "ui") if has(n)]
         if has("un"):

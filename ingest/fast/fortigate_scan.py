@@ -246,7 +246,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 q += 1
             absolute = q > ua and q + 2 < ub and data[q] == 58 and data[q + 1] == 47 and data[q + 2] == 47
         ha, hb = va[_HOSTNAME], vb[_HOSTNAME]
-        if not absolute and (ha < 0 or hb <= ha or used + (hb - ha) + max(ub - ua, 1) + 8 > len(extra)):
+        if not absolute and (ha < 0 or hb <= ha or used + (hb - ha) + max(ub - ua, 1) + 11 > len(extra)):
             fl.reject(flags, numbers, i, _NOURL)
             continue
         f = fl.OK | (fl.SLOW_HOST if high else 0)
@@ -257,12 +257,23 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
             if (va[_SERVICE] >= 0 and fl.word_code(data, va[_SERVICE], vb[_SERVICE], vwords, voffsets, vcodes) == 2) \
                     or (va[_DSTPORT] >= 0 and fl.number(data, va[_DSTPORT], vb[_DSTPORT], 5) == 443):
                 scheme = https
+            colons = 0
+            for q in range(ha, hb):
+                if data[q] == 58:
+                    colons += 1
+            bracket = colons >= 2 and data[ha] != 91  # an IPv6 address: in brackets in a URL
             start = used
             for c in scheme:
                 extra[used] = c
                 used += 1
+            if bracket:
+                extra[used] = 91
+                used += 1
             for q in range(ha, hb):
                 extra[used] = data[q]
+                used += 1
+            if bracket:
+                extra[used] = 93
                 used += 1
             if ub <= ua or data[ua] != 47:
                 extra[used] = 47
