@@ -1,4 +1,4 @@
-"""Benchmark every input format through the real CLI (issue 11, point 9).
+"""Benchmark every input format through the real CLI.
 
     python bench/formats.py --lines 2000000            # every format
     python bench/formats.py --lines 2000000 --only e2guardian --only squid-syslog

@@ -10,10 +10,14 @@ The mix is meant to look like a school's proxy: 80 % CONNECT host:443, about
 a few errors, thousands of users and hosts, some user names with spaces or
 `DOMAIN\\user` (squid-escaped as `DOMAIN\\\\user`), some `-` users, padded
 elapsed times and millisecond timestamps spread over one day, in time order.
+
+Run it to write one input: `python bench/gen.py squid --lines 1000000 out.log`
+(`--help` lists the kinds and options); bench/run.py imports it instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -159,3 +163,29 @@ def write(chunks, path: Path, gz: bool = False) -> Path:
 def ensure(path: Path, make) -> Path:
     """Generate `path` unless it already exists (inputs are deterministic)."""
     return path if path.exists() else make()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python bench/gen.py KIND OUTPUT`: write one generated input file."""
+    parser = argparse.ArgumentParser(
+        prog="python bench/gen.py",
+        description="Write a deterministic benchmark input: a squid native access.log or a SurfProtect CSV "
+                    "export: one UTC day of requests, three days ago (inside any retention period).")
+    parser.add_argument("kind", choices=("squid", "surfprotect"), help="what to write")
+    parser.add_argument("output", type=Path, help="the file to write (a .gz name is gzip-compressed)")
+    parser.add_argument("--lines", type=int, default=1_000_000, metavar="N", help="requests to write (default 1000000)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help="random seed (default: 1 for squid, 2 for surfprotect); the same seed on the "
+                             "same day gives the same bytes")
+    args = parser.parse_args(argv)
+    if args.lines < 1:
+        parser.error("--lines must be at least 1")
+    make = squid_lines if args.kind == "squid" else surfprotect_lines
+    chunks = make(args.lines) if args.seed is None else make(args.lines, seed=args.seed)
+    path = write(chunks, args.output, gz=args.output.suffix == ".gz")
+    print(f"wrote {args.lines} {args.kind} requests to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

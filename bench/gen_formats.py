@@ -1,5 +1,5 @@
 """Deterministic benchmark inputs for the e2guardian, squidGuard and FortiGate
-formats (issue 11, points 2 and 9).
+formats.
 
 `GENERATORS` maps a benchmark name to {"format", "config", "write"}: the
 `--format` value, the surfaudit.toml text ('' here: the defaults) and

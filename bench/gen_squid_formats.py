@@ -1,4 +1,4 @@
-"""Deterministic benchmark inputs for squid as it is really configured (issue 11).
+"""Deterministic benchmark inputs for squid as it is really configured.
 
 `GENERATORS` maps a benchmark name to {"format", "config", "write"}: the
 `--format` value, the surfaudit.toml text it needs ('' for none) and

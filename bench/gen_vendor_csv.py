@@ -1,4 +1,4 @@
-"""Deterministic benchmark inputs for the CSV exports (issue 11, point 3 and 9).
+"""Deterministic benchmark inputs for the CSV exports.
 
 `GENERATORS` maps a benchmark name to {"format", "config", "write"}: the
 `--format` value, the surfaudit.toml text declaring it ('' for none) and

@@ -104,6 +104,8 @@ class Overlap:
     quarantine: list[Path]  # their quarantine files
     used: pl.DataFrame | None = None  # committed rows already matched: key columns + `_n`
     _bad: set = field(default_factory=set)
+    store: object = None  # an object-store store: rows and quarantine are read through it
+    months: list[str] = field(default_factory=list)
 
     @classmethod
     def find(cls, store, records: list[dict], offset: int) -> "Overlap | None":
@@ -111,6 +113,9 @@ class Overlap:
         later = [r for r in records if r.get("offset_to", 0) > offset]
         if not later:
             return None
+        if hasattr(store, "overlap_for"):  # object storage: the months those commits touched
+            months, quarantine = store.overlap_for(later)
+            return cls([], list(quarantine), store=store, months=months)
         live = store.live_parts()
         files: dict[str, None] = {}
         quarantine = []
@@ -126,11 +131,15 @@ class Overlap:
 
     def subtract(self, rows: pl.DataFrame) -> pl.DataFrame:
         """`rows` minus committed rows, with multiplicity, across calls."""
-        if rows.height == 0 or not self.files:
+        if rows.height == 0 or not (self.files or self.months):
             return rows
         cols = list(EVENT_SCHEMA)
         lo, hi = rows["ts"].min(), rows["ts"].max()
-        committed = (pl.scan_parquet(self.files).filter(pl.col("ts").is_between(lo, hi))
+        if self.store is not None:
+            scan = self.store.read_months(self.months, cols, (lo, hi)).lazy()
+        else:
+            scan = pl.scan_parquet(self.files, missing_columns="insert", extra_columns="ignore").filter(pl.col("ts").is_between(lo, hi))
+        committed = (scan
                      .group_by(cols).agg(pl.len().alias("_avail")).collect().cast({**EVENT_SCHEMA, "_avail": pl.Int64}))
         if self.used is not None:
             committed = (committed.join(self.used, on=cols, how="left", nulls_equal=True)
@@ -150,7 +159,13 @@ class Overlap:
             return bad
         if not self._bad:
             for path in self.quarantine:
-                q = pl.read_parquet(path, columns=["line_no", "line"])
+                if self.store is not None:
+                    table = self.store.objects.read_parquet(path)
+                    if table is None:  # purge has forgotten it meanwhile
+                        continue
+                    q = pl.from_arrow(table).select("line_no", "line")
+                else:
+                    q = pl.read_parquet(path, columns=["line_no", "line"])
                 self._bad.update(zip(q["line_no"].to_list(), q["line"].to_list()))
         keep = [(n, t) not in self._bad for n, t in zip(bad["line_no"].to_list(), bad["line"].to_list())]
         return bad.filter(pl.Series(keep, dtype=pl.Boolean))

@@ -24,13 +24,15 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import detect, fingerprint, sources
+from ingest import detect, fast, fingerprint, sources
+from ingest.interrupted import FileInterrupted, Interrupted
 from ingest.reader import Tail, first_lines, iter_batches, prefetch
 from ingest.streams import compression_of
 from ingest.writer import BackgroundWriter, writing
 from surfaudit import audit, clock
 from surfaudit.config import Config
 from surfaudit.errors import ConfigError, InputError, StoreError, UsageError
+from surfaudit.interrupt import deferred
 from surfaudit.safetext import printable
 from surfaudit.store import Store
 
@@ -64,7 +66,10 @@ class FileResult:
         return {**asdict(self), "status": self.status}
 
 
-COMPILING = "compiling the log parser for this format: the first run after an install takes up to two minutes"
+COMPILING = ("compiling the log parser for this format (once after an install or upgrade; it can take a minute "
+             "on a busy machine, later runs load it from the cache)")
+COMPILED = "the log parser is compiled"  # told after COMPILING, when the compile has ended
+SLOW_AFTER = 2.0  # seconds of loading the scanners before COMPILING is told
 UNCACHED = ("no writable cache directory for the compiled log parsers ({where}): every run compiles them again "
             "(up to two minutes per format); set NUMBA_CACHE_DIR to a writable directory")
 REFERENCE = ("the compiled log parsers are not available (numba is not installed, or does not import): "
@@ -83,6 +88,7 @@ _SCANNERS = {
 _VENDOR_SCANNERS = ("vendor_scan", "text_scan")
 _warmed: set[str] = set()
 _warned: set[str] = set()  # what `warn` was told in this process (each once)
+_cache_misses = fast.cache_misses  # (a name of this module: tests stand in for it)
 
 
 def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
@@ -102,11 +108,11 @@ def _warn_once(warn: Notice | None, text: str) -> None:
 
 def _warm_modules(names: Iterable[str], notice: Notice | None = None, warn: Notice | None = None) -> None:
     """Compile (or load from the cache) the compiled scanners of `names` not yet
-    loaded in this process; `notice` is told, once, if that takes more than two
-    seconds; `warn`, once per process, when there is no compiled scanner or no
+    loaded in this process; `notice` is told COMPILING, once, if after SLOW_AFTER
+    seconds numba is really compiling (a cache load that is merely slow on a busy
+    machine says nothing: cron mails whatever reaches stderr), then COMPILED when
+    it ends; `warn`, once per process, when there is no compiled scanner or no
     cache to keep them in."""
-    from ingest import fast
-
     if not fast.enabled():
         if fast.wanted():  # (SURFAUDIT_NO_JIT=1 is a choice: nothing to say)
             _warn_once(warn, REFERENCE)
@@ -114,10 +120,21 @@ def _warm_modules(names: Iterable[str], notice: Notice | None = None, warn: Noti
     todo = [n for n in names if n not in _warmed]
     if not todo:
         return
-    timer = threading.Timer(2.0, notice, (COMPILING,)) if notice else None
-    if timer:
-        timer.daemon = True
-        timer.start()
+    told, done = threading.Event(), threading.Event()
+    before = _cache_misses()
+
+    def watch() -> None:
+        if done.wait(SLOW_AFTER):
+            return
+        while not done.wait(0.25):
+            if _cache_misses() > before:
+                told.set()
+                notice(COMPILING)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True) if notice else None
+    if watcher:
+        watcher.start()
     try:
         for name in todo:
             warm_fn = getattr(fast.load(name), "warm", None)
@@ -128,8 +145,11 @@ def _warm_modules(names: Iterable[str], notice: Notice | None = None, warn: Noti
                 warm_fn()
             _warmed.add(name)
     finally:
-        if timer:
-            timer.cancel()
+        done.set()
+        if watcher:
+            watcher.join()  # COMPILING has been told before COMPILED
+            if told.is_set():
+                notice(COMPILED)
 
 
 def warm(notice: Callable[[str], None] | None = None) -> None:
@@ -162,31 +182,30 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
             detect.get_format(fmt, cfg)
         except InputError as exc:
             raise UsageError(str(exc)) from None
-    from ingest import squid_logformat
+    from ingest import squid_logformat, vendor_csv
 
     squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
-    _check_csv_formats(cfg)
+    vendor_csv.check_time_formats(cfg)  # one that cannot be read is a config error, before any file
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
-    results = [ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice, warn=warn)
-               for src in sources.expand(paths, cfg.ingest.recursive)]
+    found = sources.expand(paths, cfg.ingest.recursive)
+    results: list[FileResult] = []
+    for i, src in enumerate(found):
+        try:
+            results.append(ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice,
+                                       warn=warn))
+        except KeyboardInterrupt as exc:
+            cut = exc if isinstance(exc, FileInterrupted) else None
+            stop = Interrupted(results, str(src.path), bool(cut and cut.committed), cut.rows if cut else 0,
+                               [str(s.path) for s in found[i + 1:]])
+            with deferred():  # a second Ctrl-C does not lose the entry
+                audit.record(store, "ingest", rows=sum(r.rows for r in results) + stop.current_rows,
+                             detail=stop.audit_detail())
+            raise stop from None
     audit.record(store, "ingest", rows=sum(r.rows for r in results),
                  detail=f"{len(results)} files, {sum(r.rejected for r in results)} lines rejected, "
                         f"{sum(1 for r in results if r.error)} files failed, "
                         f"{sum(1 for r in results if r.skipped)} skipped")
     return results
-
-
-def _check_csv_formats(cfg: Config) -> None:
-    """A [formats.NAME] time_format that cannot be read is a config error, before any file."""
-    from ingest import vendor_csv
-
-    for spec in cfg.formats.csv:
-        if spec.time_format is not None:
-            try:
-                vendor_csv.chrono_format(spec.time_format)
-            except ValueError as exc:
-                where = f"{cfg.source}: " if cfg.source else ""
-                raise ConfigError(f"{where}[formats.{spec.name}].time_format: {exc}") from None
 
 
 def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
@@ -245,7 +264,7 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         result.skipped = f"not a log of any known format ({why})"
         return
     result.format = choice.name
-    records = [r for r in store.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
+    records = store.lineage_records(lineage)
     checkpoints = [(r["offset_to"], r["hash"]) for r in records]
     resume = fingerprint.find_resume(path, checkpoints)
     overlap = fingerprint.Overlap.find(store, records, resume.offset)
@@ -305,6 +324,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
     with writing(store):
         txn = store.begin("ingest")
     writer = BackgroundWriter(txn, path.name)
+    committed = False
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
@@ -352,11 +372,17 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
         if end == resume.offset:  # nothing new
             txn.abort()
             return
-        with writing(store):
+        with writing(store), deferred():  # a Ctrl-C lands before or after the commit, never inside
             txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
                         "hash": hasher.hexdigest(), "file": path.name, "format": result.format,
                         "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
                         "expired": result.expired, "rejected": result.rejected})
+            committed = True
+    except KeyboardInterrupt:
+        if not committed:
+            writer.close()
+            txn.abort()
+        raise FileInterrupted(committed, result.rows if committed else 0) from None
     except BaseException:
         writer.close()
         txn.abort()

@@ -49,7 +49,16 @@ def compression_of(path: Path) -> str | None:
 
 
 def _decompressed(path: Path) -> BinaryIO:
-    """Open `path` for reading its decompressed bytes."""
+    """Open `path` for reading its decompressed bytes, UTF-16 text as UTF-8.
+
+    The first two bytes are read by a probe of their own, so the common case gets
+    the decompressed stream itself with nothing in between."""
+    with _uncompressed(path) as probe:
+        head = probe.read(2)
+    return _Utf16Stream(_uncompressed(path)) if head in UTF16_BOMS else _uncompressed(path)
+
+
+def _uncompressed(path: Path) -> BinaryIO:
     kind = compression_of(path)
     if kind == "gzip":
         try:  # ISA-L: several times faster than zlib's inflate, in a thread of its own
@@ -65,6 +74,50 @@ def _decompressed(path: Path) -> BinaryIO:
     if kind == "zstd":
         return _ZstdStream(path)
     return open(path, "rb")
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+class _Utf16Stream(io.RawIOBase):
+    """UTF-16 (either byte order, by its BOM) read as UTF-8 without the BOM.
+
+    Every reader of a file opens it through here, so offsets and checkpoints are
+    positions in this one deterministic UTF-8 stream. Text that is not UTF-16 (a
+    lone surrogate, an odd trailing byte) rejects the file whole, naming it: a
+    silently replaced character would be a different user name."""
+
+    def __init__(self, inner: BinaryIO):
+        import codecs
+
+        self._inner = inner
+        self._decoder = codecs.getincrementaldecoder("utf-16")(errors="strict")  # the BOM picks the order
+        self._pending = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _decode(self, data: bytes, final: bool = False) -> bytes:
+        try:
+            return self._decoder.decode(data, final).encode("utf-8")
+        except UnicodeError as exc:
+            raise ValueError(f"not valid UTF-16 text ({exc.reason})") from None
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        while not len(self._pending) and not self._done:
+            data = self._inner.read(BLOCK // 2)
+            self._done = not data
+            self._pending = memoryview(self._decode(data, final=self._done))
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
 class _ZstdStream(io.RawIOBase):
@@ -225,7 +278,7 @@ class _LineEnds(io.RawIOBase):
 
 
 def open_stream(path: Path) -> BinaryIO:
-    """The decompressed bytes of `path`, with bare-CR line ends read as LF."""
+    """The decompressed bytes of `path` (UTF-16 as UTF-8), with bare-CR line ends read as LF."""
     return _LineEnds(_decompressed(path))
 
 

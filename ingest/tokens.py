@@ -7,7 +7,7 @@ unaligned 64-bit words the compiled scanners read eight bytes at a time;
 polars String column without copying any text; `constants` and `repeated` make
 the columns whose values come from a short list.
 
-Why: issue 6 asks for millions of lines per second. A String column built line
+Why: ingest must read millions of lines per second. A String column built line
 by line (or even cut by polars) costs more than the whole parse, while a view
 column pointing into the buffer the lines were read into costs 16 bytes a row
 and no copy (strings of at most 12 bytes are inlined in the view).

@@ -37,7 +37,7 @@ import polars as pl
 from ingest import fast, localtime, text, tokens
 from ingest.squid import with_host
 from surfaudit.config import CsvFormat
-from surfaudit.errors import InputError
+from surfaudit.errors import ConfigError, InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
 
 # What the CSV tokenizer (`ingest.fast.vendor_scan`, or `ingest.csv_fields` without it)
@@ -310,6 +310,17 @@ class Parser:
             pl.Series("line_no", at.astype(np.int64) + first_line_no), "reason",
             texts(local).str.strip_chars_end("\r").alias("line"),
         ).cast(_BAD_SCHEMA)
+
+
+def check_time_formats(cfg) -> None:
+    """ConfigError for a [formats.NAME] time_format that cannot be read (before any file)."""
+    for spec in cfg.formats.csv:
+        if spec.time_format is not None:
+            try:
+                chrono_format(spec.time_format)
+            except ValueError as exc:
+                where = f"{cfg.source}: " if cfg.source else ""
+                raise ConfigError(f"{where}[formats.{spec.name}].time_format: {exc}") from None
 
 
 def formats(cfg) -> list[VendorCsv]:

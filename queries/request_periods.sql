@@ -1,6 +1,6 @@
 -- name: request_periods
 -- description: One identity's requests with their local date and period (in_break | outside_break | outside_hours) under that identity's own timetable (DESIGN §6); the investigation export labels its non-social rows with these.
--- params: $tz, $utc_from, $utc_to, $date_from, $date_to, $user
+-- params: $tz, $user
 --
 -- The same timetable includes as social_segments, so a request is in the period
 -- its social coverage would be in. Every request in [$utc_from, $utc_to) is
@@ -11,26 +11,11 @@ req AS (
     SELECT e.ts, e.host, e.url, e.action, e.category, e."user",
            CAST(round(epoch_us(e.ts) / 1000.0) AS BIGINT) AS t_ms,
            CAST(timezone($tz, e.ts) AS DATE) AS d
-    FROM events AS e
-    WHERE e."user" = $user::VARCHAR
-      AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
-      AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+    FROM (
+        {{events_in_range}}
+    ) AS e
 ),
-days AS (
-    SELECT CAST(d AS DATE) AS d
-    FROM range(CAST($date_from::DATE AS TIMESTAMP),
-               CAST($date_to::DATE AS TIMESTAMP) + INTERVAL 1 DAY,
-               INTERVAL 1 DAY) AS t(d)
-),
-member_schedule AS (
-    {{timetable_members}}
-),
-kinds AS (
-    {{timetable_kinds}}
-),
-slot AS (
-    {{timetable_slots}}
-),
+{{timetable_ctes}},
 user_days AS (
     SELECT $user::VARCHAR AS "user", d FROM days
 ),

@@ -1,9 +1,9 @@
 -- name: social_segments
 -- description: Social time per request, local date and period (DESIGN §6 "Social time"); one row per (request, date, period) piece. The social report aggregates exactly these rows.
--- params: $tz, $domains, $ignore_hosts, $idle_ms, $tail_ms, $utc_from, $utc_to, $date_from, $date_to, $user
+-- params: $tz, $domains, $ignore_hosts, $idle_ms, $tail_ms, $user
 --
--- $utc_from/$utc_to: naive UTC timestamps bounding the rows read (see needed_utc_range);
--- $date_from/$date_to: local dates reported, inclusive; $user: exact identity or NULL for all.
+-- The rows read are events_in_range's ($utc_from/$utc_to, $user: exact identity or
+-- NULL for all); the local dates reported are local_days' ($date_from/$date_to, inclusive).
 -- Times are compared in whole milliseconds (the log's precision).
 -- The timetable of each identity and local date (DESIGN §6 "Which timetable applies")
 -- comes from relations registered by surfaudit.org_sql:
@@ -27,11 +27,10 @@ hosts AS (
     SELECT host, rtrim(lower(host), '.') AS h
     FROM (
         SELECT DISTINCT e.host
-        FROM events AS e
+        FROM (
+            {{events_in_range}}
+        ) AS e
         WHERE e.action = 'allowed'
-          AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
-          AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
-          AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
     )
 ),
 social_hosts AS (
@@ -51,12 +50,11 @@ social AS (
     -- only then read the allowed requests to those hosts (the join filters the scan)
     SELECT e.ts, e."user", e.host, e.url, s.h,
            CAST(round(epoch_us(e.ts) / 1000.0) AS BIGINT) AS t_ms
-    FROM events AS e
+    FROM (
+        {{events_in_range}}
+    ) AS e
     JOIN social_hosts AS s ON e.host = s.host
     WHERE e.action = 'allowed'
-      AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
-      AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
-      AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
       -- a host in the work_hosts of the identity's group is not social for it
       AND NOT EXISTS (SELECT 1 FROM exempt AS x WHERE x.identity = e."user" AND x.host = e.host)
 ),
@@ -83,22 +81,7 @@ coverage AS (
                        THEN next_ms - t_ms ELSE $tail_ms::BIGINT END AS e_ms
     FROM ordered
 ),
-days AS (
-    SELECT CAST(d AS DATE) AS d
-    FROM range(CAST($date_from::DATE AS TIMESTAMP),
-               CAST($date_to::DATE AS TIMESTAMP) + INTERVAL 1 DAY,
-               INTERVAL 1 DAY) AS t(d)
-),
-member_schedule AS (
-    {{timetable_members}}
-),
-kinds AS (
-    {{timetable_kinds}}
-),
-slot AS (
-    -- every timetable's classified slots on every date of the range
-    {{timetable_slots}}
-),
+{{timetable_ctes}},
 slot_hours AS (
     -- each slot under every UTC hour its span touches (a few per date)
     SELECT k, d, period, start_ms, end_ms,

@@ -1,21 +1,22 @@
 -- name: top
 -- description: Top hosts, registrable domains, categories or identities by request count, with bytes.
--- params: $tz, $by, $limit, $utc_from, $utc_to, $date_from, $date_to, $user
+-- params: $tz, $by, $limit, $date_from, $date_to, $blocked_only
 --
 -- Counts real transactions (action allowed or blocked; proxy-auth challenges
 -- and errors are not visits). $by is one of host, domain, category, user.
 -- 'domain' groups hosts first, then maps each distinct host to its registrable
 -- domain with the Python UDF surfaudit_registrable_domain (registered by the
 -- caller; offline public-suffix list). A null category shows as '(none)'.
+-- $blocked_only keeps the blocked requests alone (the dashboard's top blocked sites).
 WITH
 r AS (
     SELECT e."user", rtrim(lower(e.host), '.') AS host, e.category, e.bytes
-    FROM events AS e
+    FROM (
+        {{events_in_range}}
+    ) AS e
     WHERE e.action IN ('allowed', 'blocked')
-      AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
-      AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
+      AND (NOT $blocked_only::BOOLEAN OR e.action = 'blocked')
       AND CAST(timezone($tz, e.ts) AS DATE) BETWEEN $date_from::DATE AND $date_to::DATE
-      AND ($user::VARCHAR IS NULL OR e."user" = $user::VARCHAR)
 ),
 first_pass AS (
     SELECT CASE $by::VARCHAR

@@ -66,41 +66,71 @@ class PurgeResult:
     def rows_removed(self) -> int:
         return sum(m.rows for m in self.removed)
 
+    # What a purge did is worded here once; summary() (the nightly's line), lines() (the
+    # `purge` command) and audit_detail() (the audit entry) are three layouts of it.
+    @property
+    def cutoff_text(self) -> str:
+        return f"cutoff {self.cutoff.isoformat()}"
+
+    def trimmed_text(self, why: str = "") -> str | None:
+        return f"trimmed {self.trimmed_month} ({self.rows_trimmed} rows{why})" if self.trimmed_month else None
+
+    @property
+    def forgotten(self) -> list[str]:
+        """E.g. `3 audit entries`: the bookkeeping forgotten, none that is zero."""
+        counts = [(self.audit_forgotten, "audit entries"), (self.quarantine_forgotten, "quarantine files"),
+                  (self.manifest_forgotten, "manifest records")]
+        return [f"{n} {what}" for n, what in counts if n]
+
     def summary(self) -> str:
         """One line, e.g. `removed 2025-10 (3 files, 12000 rows)`."""
         if self.dry_run:
-            months = ", ".join(f"{m.month} ({m.files} files, {m.rows} rows)" for m in self.plan.expired)
-            return f"would remove {months}" if months else "nothing expired"
-        parts = []
-        if self.removed:
-            parts.append("removed " + ", ".join(f"{m.month} ({m.files} files, {m.rows} rows)" for m in self.removed))
-        if self.trimmed_month:
-            parts.append(f"trimmed {self.trimmed_month} ({self.rows_trimmed} rows)")
-        forgotten = [(self.audit_forgotten, "audit entries"), (self.quarantine_forgotten, "quarantine files"),
-                     (self.manifest_forgotten, "manifest records")]
-        if any(n for n, _ in forgotten):
-            parts.append("forgot " + ", ".join(f"{n} {what}" for n, what in forgotten if n))
-        if self.deferred:
-            parts.append(f"{self.deferred} files to delete on the next run (a report was reading)")
-        return "; ".join(parts) if parts else "nothing expired"
+            months = ", ".join(_month_text(m) for m in self.plan.expired)
+            return f"would remove {months}" if months else NOTHING
+        parts = [
+            "removed " + ", ".join(_month_text(m) for m in self.removed) if self.removed else None,
+            self.trimmed_text(),
+            "forgot " + ", ".join(self.forgotten) if self.forgotten else None,
+            f"{self.deferred} files to delete on the next run (a report was reading)" if self.deferred else None,
+        ]
+        return "; ".join(p for p in parts if p) or NOTHING
 
     def lines(self, dry_run: bool | None = None) -> list[str]:
         """Several lines for the `purge` command: the cutoff, then one line per month."""
         if self.dry_run if dry_run is None else dry_run:
             return [line.replace("expired ", "would remove ", 1) for line in self.plan.describe()]
-        out = [f"cutoff {self.cutoff.isoformat()}"]
-        out += [f"removed {m.month} ({m.files} files, {m.rows} rows)" for m in self.removed]
-        if self.trimmed_month:
-            out.append(f"trimmed {self.trimmed_month} ({self.rows_trimmed} rows older than the cutoff)")
+        out = [self.cutoff_text]
+        out += [f"removed {_month_text(m)}" for m in self.removed]
+        trimmed = self.trimmed_text(" older than the cutoff")
+        if trimmed:
+            out.append(trimmed)
         if not self.removed and not self.trimmed_month:
-            out.append("nothing expired")
-        forgotten = [(self.audit_forgotten, "audit entries"), (self.quarantine_forgotten, "quarantine files"),
-                     (self.manifest_forgotten, "manifest records")]
-        out += [f"forgot {n} {what} older than the cutoff" for n, what in forgotten if n]
+            out.append(NOTHING)
+        out += [f"forgot {f} older than the cutoff" for f in self.forgotten]
         if self.deferred:
             out.append(f"{self.deferred} removed files are still on disk because a report was reading them; "
                        f"the next surfaudit command that writes deletes them")
         return out
+
+    def audit_detail(self) -> str:
+        """The audit entry's detail: the cutoff, the months removed, the trim, damaged parts."""
+        detail = [self.cutoff_text]
+        if self.removed:
+            detail.append("months " + ",".join(m.month for m in self.removed))
+        trimmed = self.trimmed_text()
+        if trimmed:
+            detail.append(trimmed)
+        damaged = len(self.plan.damaged_expired) + len(self.damaged_deleted)
+        if damaged:
+            detail.append(f"{damaged} damaged parts of expired months deleted unread")
+        return "; ".join(detail)
+
+
+NOTHING = "nothing expired"
+
+
+def _month_text(m: MonthPlan) -> str:
+    return f"{m.month} ({m.files} files, {m.rows} rows)"
 
 
 def refuse_on_anomalies(store: Store, plan: PurgePlan) -> None:
@@ -111,8 +141,16 @@ def refuse_on_anomalies(store: Store, plan: PurgePlan) -> None:
 
 
 def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool = False,
-          exact: bool = False) -> PurgeResult:
-    """Remove what the retention policy says has expired at `now` (caller holds the lock)."""
+          exact: bool = False, wait: float | None = None) -> PurgeResult:
+    """Remove what the retention policy says has expired at `now` (caller holds the lock).
+    `wait`: on object storage, seconds to wait for another run's upkeep lease (None: the
+    nightly's default); the local store's lock is the caller's."""
+    if getattr(store, "backend", "local") == "delta":  # object storage: Delta delete + vacuum
+        from retention import purge_delta
+
+        if wait is None:
+            return purge_delta.purge(store, cfg, now, dry_run, exact)
+        return purge_delta.purge(store, cfg, now, dry_run, exact, wait=wait)
     now = now or clock.now()
     plan = plan_purge(store, cfg.retention.months, now)
     refuse_on_anomalies(store, plan)
@@ -158,15 +196,7 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
     result.audit_forgotten = audit.forget_before(store, plan.cutoff)
     result.quarantine_forgotten = forget_quarantine(store, plan.cutoff)
     result.manifest_forgotten = forget_manifest(store, plan.cutoff)
-    detail = [f"cutoff {plan.cutoff.isoformat()}"]
-    if result.removed:
-        detail.append("months " + ",".join(m.month for m in result.removed))
-    if result.trimmed_month:
-        detail.append(f"trimmed {result.trimmed_month} ({result.rows_trimmed} rows)")
-    if plan.damaged_expired or result.damaged_deleted:
-        detail.append(f"{len(plan.damaged_expired) + len(result.damaged_deleted)} damaged parts of expired months "
-                      "deleted unread")
-    audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail="; ".join(detail))
+    audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail=result.audit_detail())
     return result
 
 

@@ -1,10 +1,10 @@
-"""The command line (DESIGN §7): parse, call one library function, render, map errors.
+"""The command line: parse, call one library function, render, map errors.
 
 Nothing else imports this module. Output for people is rich tables on stdout;
-progress goes to stderr and only when stderr is a terminal, so cron mail and
-pipes stay clean. Every failure is one line on stderr and an exit code:
-0 success, 1 some input rejected or a file failed, 2 usage or config error,
-3 the store is locked by another run.
+progress bars go to stderr only when stderr is a terminal, so cron mail and pipes
+stay clean (a first run's real compile is told in one stderr line). Every failure
+is one line on stderr and an exit code: 0 success, 1 some input rejected or a file
+failed, 2 usage or config error, 3 the store is locked by another run, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -22,7 +21,9 @@ from rich.console import Console
 
 from surfaudit.errors import SurfauditError, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help (rich_markup_mode=None): option texts such as "[store].path" stay as written and
+# flags show as flags; rich still draws the reports.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Audit staff social-media use from web-filter (proxy) logs.")
 # Piped or in cron mail there is no terminal width: use a wide page rather than 80 columns.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -40,15 +41,19 @@ STATE = State()
 
 INPUT_FORMATS = "auto|squid|surfprotect|e2guardian|squidguard|fortigate|NAME"
 _FORMAT_HELP = ("Input format: auto (detect it), squid, surfprotect, e2guardian, squidguard, fortigate, or NAME, "
-                "a vendor CSV export declared as \\[formats.NAME] in the config; 'json' = auto + JSON summary.")
+                "a vendor CSV export declared as [formats.NAME] in the config.")
 
 
 def _input_format(value: str) -> str:
     """The --format of ingest/nightly: a known format (checked against the config
-    once it is loaded) or 'json', the summary shorthand."""
+    once it is loaded); 'json', the old spelling of `--summary json`, still means
+    auto-detection, with a warning."""
     value = (value or "auto").strip().lower()
     if not value:
         raise typer.BadParameter("empty format")
+    if value == "json":
+        err.print("surfaudit: warning: --format json is deprecated: --format names the log format; "
+                  "use --summary json for a JSON summary", markup=False)
     return value
 
 
@@ -60,8 +65,8 @@ class OutFmt(str, Enum):
 
 @app.callback()
 def main_options(
-    config: Optional[Path] = typer.Option(None, "--config", help="Config file (else $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/surfaudit/surfaudit.toml)."),
-    store: Optional[str] = typer.Option(None, "--store", help="Store directory (overrides [store].path)."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="PATH", help="Config file (else $SURFAUDIT_CONFIG, ./surfaudit.toml, /etc/surfaudit/surfaudit.toml)."),
+    store: Optional[str] = typer.Option(None, "--store", metavar="DIR", help="Store directory (overrides [store].path)."),
 ) -> None:
     STATE.config, STATE.store = config, store
 
@@ -74,40 +79,17 @@ def _cfg():
 
 def _store(cfg, *, must_exist: bool = False):
     """The configured store, checked first: ours (else exit 2) and, for reading, present."""
-    from surfaudit.store import Store
-    from surfaudit.store.access import check_store
+    from surfaudit.store.backend import open_store
 
-    store = Store(cfg.store_path)
-    check_store(store, must_exist=must_exist)
-    return store
-
-
-def parse_date(text: Optional[str], option: str) -> Optional[date]:
-    from surfaudit.clock import as_date
-
-    return None if text is None else as_date(text, option)
-
-
-def date_range(cfg, date_from: Optional[str], date_to: Optional[str], days: int = 7) -> tuple[date, date]:
-    """Local dates, inclusive; the default is the last `days` days ending today."""
-    from zoneinfo import ZoneInfo
-
-    from surfaudit import clock
-
-    today = clock.now().astimezone(ZoneInfo(cfg.schedule.timezone)).date()
-    end = parse_date(date_to, "--to") or today
-    start = parse_date(date_from, "--from") or (end - timedelta(days=days - 1))
-    if start > end:
-        raise UsageError(f"--from {start} is after --to {end}")
-    return start, end
+    return open_store(cfg, must_exist=must_exist)
 
 
 @app.command()
 def init(
-    path: Path = typer.Argument(Path("surfaudit.toml"), help="Where to write the file."),
+    path: Path = typer.Argument(Path("surfaudit.toml"), metavar="PATH", help="Where to write the file."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a commented surfaudit.toml with every key and its default."""
+    """Write a commented surfaudit.toml with every key's default."""
     from surfaudit.atomic import write_file
     from surfaudit.config import DEFAULT_TOML
     from surfaudit.safetext import printable
@@ -120,21 +102,25 @@ def init(
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Log files or directories (plain, .gz, .bz2, .xz, .zst)."),
-    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP, callback=_input_format),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Log files or directories (plain, .gz, .bz2, .xz, .zst)."),
+    fmt: str = typer.Option("auto", "--format", metavar="FORMAT", help=_FORMAT_HELP, callback=_input_format),
     summary: OutFmt = typer.Option(OutFmt.table, "--summary", help="Summary as table, csv or json (csv/json: for scripts)."),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock."),
 ) -> None:
     """Ingest proxy logs into the store, exactly once."""
+    from ingest.interrupted import Interrupted
     from ingest.pipeline import ingest_paths
     from surfaudit import render
+    from surfaudit.cli_exit import interrupted
 
     cfg = _cfg()
     store = _store(cfg)
-    with render.progress(err) as progress, store.lock(wait):
-        notice = (lambda text: err.print(f"surfaudit: {text}", markup=False)) if err.is_terminal else None
-        results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=progress,
-                               notice=notice, warn=lambda text: err.print(f"surfaudit: warning: {text}", markup=False))
+    try:
+        with render.feedback(err) as shown, store.lock(wait):  # a bar, and why a first run is slow
+            results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=shown.progress,
+                                   notice=shown.notice, warn=shown.warn)
+    except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
+        interrupted(err, exc)
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:
@@ -158,53 +144,78 @@ class Kind(str, Enum):
     summary = "summary"
 
 
-class By(str, Enum):
-    host = "host"
-    domain = "domain"
-    category = "category"
-    user = "user"
+_SORT_HELP = ("Row order. social: flagged (the terminal's default: flagged days first, then minutes outside breaks), "
+              "outside, social, requests, user, date; with --by user also days (not date). blocked: attempts "
+              "(default), requests, hosts, user, date; with --by user: attempts, requests, days, user. "
+              "top: requests (default), bytes, name. CSV and JSON keep date order (top: requests) unless given.")
+
+
+class EngineKind(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+_ENGINE_HELP = ("SQL engine: duckdb, or spark (Apache Spark at [engine] master; pip install 'surfaudit[spark]' "
+                "and Java 17+). Default: [engine] kind.")
+
+
+def _with_engine(cfg, engine: Optional[EngineKind]):
+    """The config with --engine, when given, in place of [engine] kind."""
+    if engine is None:
+        return cfg
+    from dataclasses import replace
+
+    return replace(cfg, engine=replace(cfg.engine, kind=engine.value))
 
 
 @app.command()
 def report(
-    kind: Kind = typer.Argument(..., help="social | blocked | top | summary"),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 6 days before --to)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
-    user: Optional[str] = typer.Option(None, "--user", help="Only this person: an identity, alias, directory name or "
-                                       "pseudonym (any case); unknown = exit 2 with close matches."),
-    site: Optional[str] = typer.Option(None, "--site", help="Only people of this site ([sites.NAME] or the directory's)."),
-    group: Optional[str] = typer.Option(None, "--group", help="Only people of this directory group."),
-    flagged: bool = typer.Option(False, "--flagged", help="social: only days over the threshold."),
-    fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (DESIGN §6 columns) or json; "
+    kind: Kind = typer.Argument(..., metavar="KIND", help="social | blocked | top | summary"),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First local date YYYY-MM-DD (default: 6 days before --to; summary: the whole store)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last local date YYYY-MM-DD, inclusive (default: today; summary: the whole store)."),
+    user: Optional[str] = typer.Option(None, "--user", metavar="ID", help="Only this person: an identity, alias, directory "
+                                       "name or pseudonym (any case); unknown = exit 2 with close matches."),
+    site: Optional[str] = typer.Option(None, "--site", metavar="NAME", help="Only people of this site ([sites.NAME] or the directory's)."),
+    group: Optional[str] = typer.Option(None, "--group", metavar="NAME", help="Only people of this directory group."),
+    proxy_site: Optional[str] = typer.Option(None, "--proxy-site", metavar="NAME", help="Only rows ingested at this "
+                                             "site (the [ingest] site of the machine whose nightly stored them)."),
+    flagged: bool = typer.Option(False, "--flagged", help="social: only flagged days (with --by user: people with one)."),
+    fmt: Optional[OutFmt] = typer.Option(None, "--format", help="table (terminal), csv (the documented columns) or json; "
                                          "default: from the --output extension (.csv, .json), else table."),
-    output: Optional[str] = typer.Option(None, "--output", help="Write to FILE instead of stdout ('-' = stdout)."),
-    by: By = typer.Option(By.host, "--by", help="top: group by host, domain, category or user."),
-    limit: int = typer.Option(20, "--limit", help="top: number of rows."),
+    output: Optional[str] = typer.Option(None, "--output", metavar="FILE", help="Write to FILE instead of stdout ('-' = stdout)."),
+    by: Optional[str] = typer.Option(None, "--by", metavar="KEY", help="social, blocked: user (one row per person over the "
+                                     "range). top: host (default), domain, category or user."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="KEY", help=_SORT_HELP),
+    limit: Optional[int] = typer.Option(None, "--limit", metavar="N", help="Only the first N rows (top: default 20)."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
                                       help="Replace identities with stable per-store pseudonyms."),
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
                                 "(needs --reason; recorded in the audit log)."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why people must be named."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why people must be named."),
+    engine: Optional[EngineKind] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
-    """Social-media time, blocked attempts, top hosts, or what the store holds."""
+    """Social time, blocked attempts, top traffic, store summary.
+
+    An option a report does not use is refused (exit 2). The terminal shows what
+    matters first; CSV and JSON keep the documented columns and order.
+    """
     from surfaudit import render
     from surfaudit.reports.run import run_report
-
-    cfg = _cfg()
-    start, end = date_range(cfg, date_from, date_to)
-    store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading
 
-    with reading(store):
-        result = run_report(store, cfg, kind.value, start, end, user=user, flagged=flagged, by=by.value, limit=limit,
-                            site=site, group=group, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
+    cfg = _with_engine(_cfg(), engine)
     kind_out = (fmt or _format_for(output)).value
+    store = _store(cfg, must_exist=True)
+    with reading(store):
+        result = run_report(store, cfg, kind.value, date_from, date_to, user=user, flagged=flagged, by=by, limit=limit,
+                            sort=sort, site=site, group=group, pseudonymise=pseudonymise, reveal=reveal,
+                            reason=reason, readable=kind_out == "table", proxy_site=proxy_site)
     if kind_out == "table" and output in (None, "-"):
         render.report(out, result)
         for note in result.notes:
             out.print(note, markup=False, style="dim")
         return
-    for note in result.notes:  # the CSV keeps the exact §6 columns: exemptions and scope go to stderr
+    for note in result.notes:  # the CSV keeps the exact documented columns: exemptions and scope go to stderr
         err.print(f"surfaudit: note: {note}", markup=False)
     text = render.report_plain(result) if kind_out == "table" else render.report_text(result, kind_out)
     if output in (None, "-"):
@@ -226,24 +237,24 @@ def _format_for(output: Optional[str]) -> OutFmt:
 
 @app.command()
 def export(
-    user: str = typer.Option(..., "--user", help="The person investigated: identity, alias, directory name or pseudonym (any case)."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log and on the report)."),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First local date YYYY-MM-DD (default: 30 days before --to)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
-    output: Path = typer.Option(..., "--output", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
-    wait: float = typer.Option(10, "--wait", help="Seconds to wait for the store lock (the audit entry takes it)."),
+    user: str = typer.Option(..., "--user", metavar="ID", help="The person investigated: identity, alias, directory name or pseudonym (any case)."),
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (recorded in the audit log and on the report)."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First local date YYYY-MM-DD (default: 29 days before --to)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last local date YYYY-MM-DD, inclusive (default: today)."),
+    output: Path = typer.Option(..., "--output", metavar="FILE", help="FILE.csv (one row per request), FILE.xlsx (an Excel workbook) or FILE.html (one self-contained report)."),
+    wait: float = typer.Option(10, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (the audit entry takes it)."),
+    engine: Optional[EngineKind] = typer.Option(None, "--engine", help=_ENGINE_HELP),
 ) -> None:
-    """An investigation file about one person for a manager; recorded in the audit log."""
+    """Investigation file about one person for a manager; audited."""
     from surfaudit.export import export_investigation
     from surfaudit.safetext import printable
 
-    cfg = _cfg()
-    start, end = date_range(cfg, date_from, date_to, days=30)
+    cfg = _with_engine(_cfg(), engine)
     store = _store(cfg, must_exist=True)
     from surfaudit.store.access import reading
 
     with reading(store):
-        result = export_investigation(store, cfg, user, reason, start, end, output, wait=wait)
+        result = export_investigation(store, cfg, user, reason, date_from, date_to, output, wait=wait)
     out.print(f"wrote {printable(result.path)} ({result.requests} requests over {result.days} days); recorded in the audit log",
               markup=False)
 
@@ -252,26 +263,26 @@ def export(
 def purge(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be removed; change nothing."),
     exact: bool = typer.Option(False, "--exact", help="Also trim the month that straddles the cutoff."),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock."),
 ) -> None:
-    """Delete month partitions older than [retention].months (policy: one year)."""
+    """Delete months older than [retention].months (one year)."""
     from retention.purge import purge as run_purge
     from surfaudit import render
 
     cfg = _cfg()
     store = _store(cfg)
     with store.lock(wait):
-        result = run_purge(store, cfg, dry_run=dry_run, exact=exact)
+        result = run_purge(store, cfg, dry_run=dry_run, exact=exact, wait=wait)
     render.purge(out, result, dry_run)
 
 
 @app.command()
 def nightly(
-    paths: list[Path] = typer.Argument(..., help="Log files or directories to ingest (e.g. /var/log/squid/)."),
-    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP, callback=_input_format),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock instead of exiting 3."),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Log files or directories to ingest (e.g. /var/log/squid/)."),
+    fmt: str = typer.Option("auto", "--format", metavar="FORMAT", help=_FORMAT_HELP, callback=_input_format),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock instead of exiting 3."),
 ) -> None:
-    """For cron: ingest, purge and compact under the store lock; one line per step."""
+    """For cron: ingest, purge and compact under the store lock."""
     from surfaudit.nightly import run_nightly
 
     cfg = _cfg()
@@ -285,14 +296,14 @@ def nightly(
 @app.command("users")
 def users_cmd(
     unknown: bool = typer.Option(False, "--unknown", help="Only identities without a directory row."),
-    site: Optional[str] = typer.Option(None, "--site", help="Only this site."),
-    group: Optional[str] = typer.Option(None, "--group", help="Only this directory group."),
+    site: Optional[str] = typer.Option(None, "--site", metavar="NAME", help="Only this site."),
+    group: Optional[str] = typer.Option(None, "--group", metavar="NAME", help="Only this directory group."),
     fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
     pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize", help="Replace identities with pseudonyms."),
     reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="With --reveal: why (recorded)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why (recorded)."),
 ) -> None:
-    """Identities seen and directory members: name, group, site, first/last seen, requests."""
+    """Identities seen and directory members: name, group, site."""
     from surfaudit import render
     from surfaudit.users import run_users
 
@@ -310,9 +321,9 @@ def users_cmd(
 def verify(
     repair: bool = typer.Option(False, "--repair", help="Move damaged parts to <store>/damaged/ and drop them "
                                 "from the manifest (recorded in the audit log)."),
-    wait: float = typer.Option(0, "--wait", help="Seconds to wait for the store lock (--repair)."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (--repair)."),
 ) -> None:
-    """Check every part (checksum, rows, schema, month) and the bookkeeping; exit 1 on any problem."""
+    """Check every part and the bookkeeping; exit 1 on any problem."""
     from surfaudit.verify import repair_store, verify_store
 
     store = _store(_cfg(), must_exist=True)
@@ -328,20 +339,64 @@ def verify(
 
 @app.command("audit")
 def audit_cmd(
-    date_from: Optional[str] = typer.Option(None, "--from", help="First date YYYY-MM-DD (UTC)."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last date YYYY-MM-DD (UTC), inclusive."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First date YYYY-MM-DD (UTC; default: the first entry)."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last date YYYY-MM-DD (UTC), inclusive (default: the last entry)."),
     fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
 ) -> None:
     """Who ran which investigation, every ingest and every purge."""
     from surfaudit import audit, render
+    from surfaudit.clock import check_range
 
     cfg = _cfg()
     store = _store(cfg, must_exist=True)
-    table = audit.entries(store, parse_date(date_from, "--from"), parse_date(date_to, "--to"))
+    table = audit.entries(store, *check_range(date_from, date_to))
     if fmt is OutFmt.table:
         render.audit(out, table)
     else:
         sys.stdout.write(render.audit_text(table, fmt.value))
+
+
+@app.command()
+def quarantine(
+    file: Optional[str] = typer.Option(None, "--file", metavar="NAME", help="Only lines from the log file of this name (a path is reduced to its name)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Only lines whose reason contains this text (any case)."),
+    fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
+    reveal: Optional[str] = typer.Option(None, "--reveal", metavar="TEXT", help="Why the raw lines (they name people) "
+                                         "must be shown; needed when [privacy] reports_name_people = false; recorded."),
+) -> None:
+    """Rejected lines with their reason, file and line number.
+
+    The listing is recorded in the audit log (rejected lines are raw log lines).
+    """
+    from surfaudit import render
+    from surfaudit.quarantine import list_rejected
+
+    cfg = _cfg()
+    store = _store(cfg, must_exist=True)
+    listing = list_rejected(store, file=file, reason=reason, name_people=cfg.org.reports_name_people, reveal=reveal)
+    if fmt is OutFmt.table:
+        render.quarantine(out, listing)
+    else:
+        sys.stdout.write(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
+
+
+@app.command()
+def dashboard(
+    pseudonymise: bool = typer.Option(False, "--pseudonymise", "--pseudonymize",
+                                      help="Replace identities with stable per-store pseudonyms."),
+    reveal: bool = typer.Option(False, "--reveal", help="Name people although [privacy] reports_name_people = false "
+                                "(needs --reason; recorded in the audit log)."),
+    reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="With --reveal: why people must be named."),
+) -> None:
+    """The technician's terminal view (q quits).
+
+    Last night's ingest and purge, flagged people, top blocked sites and the store.
+    """
+    from surfaudit.dashboard.app import run
+    from surfaudit.dashboard.data import Viewing
+
+    cfg = _cfg()
+    run(_store(cfg, must_exist=True), cfg, Viewing(pseudonymise, reveal, reason))
 
 
 def _printable(text: str) -> str:
@@ -353,8 +408,10 @@ def _printable(text: str) -> str:
 
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
+    from surfaudit.cli_exit import interrupted, is_click_usage_error
+
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="surfaudit", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except SurfauditError as exc:
         from surfaudit.safetext import printable
@@ -362,15 +419,16 @@ def main() -> None:
         err.print(f"surfaudit: error: {printable(exc)}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
+            interrupted(err, exc.__cause__)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("surfaudit: aborted")
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("surfaudit: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        interrupted(err, exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
-        if _is_click_usage_error(exc):
+        if is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             err.print(f"surfaudit: error: {' '.join(message.split()) or 'bad usage'}", markup=False)
             sys.exit(2)
@@ -378,13 +436,6 @@ def main() -> None:
             raise
         err.print(f"surfaudit: internal error ({type(exc).__name__}); rerun with SURFAUDIT_DEBUG=1 for details")
         sys.exit(1)
-
-
-def _is_click_usage_error(exc: Exception) -> bool:
-    """Typer may vendor click: recognise its usage errors by class name, not identity."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"UsageError", "BadParameter", "NoSuchOption", "MissingParameter", "BadOptionUsage", "BadArgumentUsage"}) \
-        and hasattr(exc, "exit_code")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,14 +1,17 @@
-"""The current time, and calendar arithmetic shared by ingest and retention.
+"""The current time, and calendar arithmetic shared by ingest, retention and the reports.
 
 `now()` honours $SURFAUDIT_NOW (an ISO 8601 instant) so tests, and a technician
-re-running a missed night, can fix the clock of a real subprocess.
+re-running a missed night, can fix the clock of a real subprocess. `check_range`
+is the one check of a --from/--to pair that every command uses, so a bad range
+reads the same whichever command was given it.
 """
 
 from __future__ import annotations
 
 import calendar
 import os
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from surfaudit.errors import ConfigError, UsageError
 
@@ -63,3 +66,20 @@ def as_date(value: date | str, option: str = "date") -> date:
         return date.fromisoformat(str(value))
     except ValueError:
         raise UsageError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def check_range(date_from: date | str | None, date_to: date | str | None) -> tuple[date | None, date | None]:
+    """--from and --to as dates (None where not given); UsageError when one is no date or from > to."""
+    d1 = None if date_from is None else as_date(date_from, "--from")
+    d2 = None if date_to is None else as_date(date_to, "--to")
+    if d1 is not None and d2 is not None and d1 > d2:
+        raise UsageError(f"--from {d1} is after --to {d2}")
+    return d1, d2
+
+
+def local_range(tz: str, date_from: date | str | None, date_to: date | str | None, days: int) -> tuple[date, date]:
+    """The range a dated command covers: --to defaults to today in `tz`, --from to `days` days ending --to."""
+    d1, d2 = check_range(date_from, date_to)
+    end = d2 if d2 is not None else now().astimezone(ZoneInfo(tz)).date()
+    start = d1 if d1 is not None else end - timedelta(days=days - 1)
+    return check_range(start, end)  # type: ignore[return-value]  # --from alone may lie after today

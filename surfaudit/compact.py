@@ -50,6 +50,15 @@ class CompactResult:
 def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
             progress: Callable[[str], None] | None = None) -> CompactResult:
     """Rewrite every month with >= `min_files` parts into one sorted zstd file."""
+    if getattr(store, "backend", "local") == "delta":  # object storage: Delta's optimize
+        from surfaudit.store import delta_upkeep
+
+        done = CompactResult([MonthCompaction(d["month"], d["files_before"], d["rows"], d["tx"])
+                              for d in delta_upkeep.compact_months(store, min_files, months)])
+        for m in done.months:
+            if progress:
+                progress(f"{m.month}: {m.files_before} -> 1 files, {m.rows} rows")
+        return done
     result = CompactResult()
     for month, rels in sorted(store.month_parts().items()):
         if months is not None and month not in months:

@@ -16,13 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from surfaudit.config_names import DAY_NAMES, day_number, host_problem, normalise_host
 from surfaudit.config_formats import CsvFormat, Formats, parse_formats  # noqa: F401 - CsvFormat re-exported
+from surfaudit.config_keys import KNOWN, default, init_text, key as config_key
 from surfaudit.config_org import ORG_TOML, SECTIONS as ORG_SECTIONS, Organisation, parse_org
 from surfaudit.errors import ConfigError
 
-DEFAULT_DOMAINS = (
-    "facebook.com", "instagram.com", "twitter.com", "x.com",
-    "tiktok.com", "youtube.com", "linkedin.com", "snapchat.com",
-)
+DEFAULT_DOMAINS = tuple(default("social", "domains"))
 SYSTEM_CONFIG = Path("/etc/surfaudit/surfaudit.toml")
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -38,12 +36,31 @@ class Window:
         return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
 
 
+def _window(text: str, key: str, source: Path | None) -> Window:
+    m = _RANGE.match(text.strip())
+    if not m:
+        raise ConfigError(_where(source, f"{key}: expected \"HH:MM-HH:MM\", got {text!r}"))
+    h1, m1, h2, m2 = map(int, m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+        raise ConfigError(_where(source, f"{key}: {text!r} is not a valid time range within one day"))
+    return Window(start, end)
+
+
+def _where(source: Path | None, message: str) -> str:
+    return f"{source}: {message}" if source else message
+
+
+def _days(names: list[str]) -> tuple[int, ...]:
+    return tuple(sorted({d for d in map(day_number, names) if d is not None}))
+
+
 @dataclass(frozen=True)
 class Schedule:
-    timezone: str = "Europe/London"
-    workdays: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0, as datetime.weekday()
-    work_hours: Window = Window(8 * 60, 17 * 60)
-    breaks: tuple[Window, ...] = (Window(10 * 60 + 30, 10 * 60 + 50), Window(12 * 60, 13 * 60))
+    timezone: str = default("schedule", "timezone")
+    workdays: tuple[int, ...] = _days(default("schedule", "workdays"))  # Monday = 0, as datetime.weekday()
+    work_hours: Window = _window(default("schedule", "work_hours"), "[schedule].work_hours", None)
+    breaks: tuple[Window, ...] = tuple(_window(b, "[schedule].breaks", None) for b in default("schedule", "breaks"))
 
     @property
     def workday_names(self) -> list[str]:
@@ -53,39 +70,50 @@ class Schedule:
 @dataclass(frozen=True)
 class Social:
     domains: tuple[str, ...] = DEFAULT_DOMAINS
-    ignore_hosts: tuple[str, ...] = ()
-    idle_gap_seconds: int = 300
-    tail_seconds: int = 60
-    flag_minutes: float = 30
+    ignore_hosts: tuple[str, ...] = tuple(default("social", "ignore_hosts"))
+    idle_gap_seconds: int = default("social", "idle_gap_seconds")
+    tail_seconds: int = default("social", "tail_seconds")
+    flag_minutes: float = default("social", "flag_minutes")
 
 
 @dataclass(frozen=True)
 class Blocked:
-    burst_seconds: int = 60
+    burst_seconds: int = default("blocked", "burst_seconds")
 
 
 @dataclass(frozen=True)
 class Retention:
-    months: int = 12
+    months: int = default("retention", "months")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """`[engine]`: which SQL engine runs reports and exports (surfaudit.engine)."""
+
+    kind: str = default("engine", "kind")  # duckdb | spark
+    master: str = default("engine", "master")  # spark: local[N] | spark://host:7077 | sc://host:15002 (Spark Connect)
 
 
 @dataclass(frozen=True)
 class Ingest:
-    settle_seconds: int = 300  # a plain file untouched this long is finished (DESIGN §4)
-    max_line_bytes: int = 65536  # longer lines are rejected as too long
-    recursive: bool = False  # read the subdirectories of a directory argument
-    site: str = ""  # this machine's site, stored with its rows ("" = host name)
+    settle_seconds: int = default("ingest", "settle_seconds")  # a plain file untouched this long is finished (DESIGN §4)
+    max_line_bytes: int = default("ingest", "max_line_bytes")  # longer lines are rejected as too long
+    recursive: bool = default("ingest", "recursive")  # read the subdirectories of a directory argument
+    site: str = default("ingest", "site")  # this machine's site, stored with its rows ("" = host name)
 
 
 @dataclass(frozen=True)
 class Config:
-    store_path: Path = Path("surfaudit-data")
+    store_path: Path = Path(default("store", "path"))
+    store_uri: str = ""  # an object-store location (s3://bucket/prefix) instead of store_path
+    store_endpoint: str = default("store", "endpoint")  # [store].endpoint: an S3-compatible service (else $AWS_ENDPOINT_URL)
     schedule: Schedule = field(default_factory=Schedule)
     social: Social = field(default_factory=Social)
     blocked: Blocked = field(default_factory=Blocked)
     retention: Retention = field(default_factory=Retention)
     ingest: Ingest = field(default_factory=Ingest)
     formats: Formats = field(default_factory=Formats)
+    engine: Engine = field(default_factory=Engine)
     org: Organisation = field(default_factory=Organisation)  # directory, schedules, groups, sites, calendar, privacy, policy
     source: Path | None = None  # the file it was read from; None for built-in defaults
 
@@ -124,20 +152,37 @@ def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathL
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         cfg = parse_config(data, source=path)
     if store is not None:
-        cfg = _replace(cfg, store_path=_local_store(str(store), "--store"))
+        uri = _store_uri(str(store), "--store")
+        cfg = _replace(cfg, store_uri=uri) if uri else _replace(cfg, store_path=Path(str(store)), store_uri="")
     return cfg
 
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+_S3 = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s]*)?$")
+
+
+def _store_uri(text: str, where: str) -> str:
+    """An `s3://bucket/prefix` store location, or "" for a local directory. A URI of
+    any other scheme (gs://, file://, ...) is refused, never taken for a relative path
+    (which would silently make a local directory called `gs:`)."""
+    text = text.strip()
+    if not _URI.match(text):
+        return ""
+    scheme = text.split(":", 1)[0].lower()
+    if scheme != "s3":
+        raise ConfigError(f"{where}: {scheme}:// stores are not supported; give a local directory "
+                          "or an s3://bucket/prefix URI")
+    match = _S3.match(text)
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not an S3 location (expected s3://bucket/prefix, "
+                          "a lower-case bucket name)")
+    return f"s3://{match.group(1)}/{(match.group(2) or '/').strip('/')}".rstrip("/")
+
+
 def _local_store(text: str, where: str) -> Path:
-    """The store directory; a URI (s3://, gs://, ...) is refused, never taken for a
-    relative path (which would silently make a local directory called `s3:`)."""
-    if _URI.match(text.strip()):
-        scheme = text.split(":", 1)[0].lower()
-        raise ConfigError(f"{where}: {scheme}:// stores are not supported by this version; "
-                          "give a local directory")
+    """The store directory (a URI is handled by `_store_uri` first)."""
     return Path(text)
 
 
@@ -149,7 +194,7 @@ def _replace(cfg: Config, **changes) -> Config:
 
 def parse_config(data: dict, source: Path | None = None) -> Config:
     """Validate a parsed TOML document; every error names its `[section].key`."""
-    sections = {"store", "schedule", "social", "blocked", "retention", "ingest", "formats", "engine", *ORG_SECTIONS}
+    sections = {*KNOWN, "formats", *ORG_SECTIONS}
     for name in data:
         if name not in sections:
             raise ConfigError(_where(source, f"unknown section [{name}]"))
@@ -157,41 +202,46 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
             raise ConfigError(_where(source, f"[{name}] must be a table"))
     reader = _Reader(data, source)
 
-    store_path = _local_store(reader.get("store", "path", str, "surfaudit-data"), _where(source, "[store].path"))
+    store_text = reader.get("store", "path")
+    store_uri = _store_uri(store_text, _where(source, "[store].path"))
+    store_endpoint = reader.get("store", "endpoint").strip()
+    if store_endpoint and not re.match(r"^https?://[^\s/]+(/\S*)?$", store_endpoint):
+        raise ConfigError(_where(source, f"[store].endpoint: {store_endpoint!r} is not an http(s):// URL"))
+    store_path = _local_store(default("store", "path") if store_uri else store_text, _where(source, "[store].path"))
     if not store_path.is_absolute() and source is not None:
         store_path = source.parent / store_path
 
-    tz = reader.get("schedule", "timezone", str, "Europe/London")
+    tz = reader.get("schedule", "timezone")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(_where(source, f"[schedule].timezone: unknown time zone {tz!r}")) from None
-    days = reader.get("schedule", "workdays", list, ["mon", "tue", "wed", "thu", "fri"])
+    days = reader.get("schedule", "workdays")
     workdays = []
     for day in days:
         number = day_number(day)
         if number is None:
             raise ConfigError(_where(source, f"[schedule].workdays: unknown day {day!r} (use mon..sun)"))
         workdays.append(number)
-    work_hours = _window(reader.get("schedule", "work_hours", str, "08:00-17:00"), "[schedule].work_hours", source)
+    work_hours = _window(reader.get("schedule", "work_hours"), "[schedule].work_hours", source)
     breaks = []
-    for i, text in enumerate(reader.get("schedule", "breaks", list, ["10:30-10:50", "12:00-13:00"])):
+    for i, text in enumerate(reader.get("schedule", "breaks")):
         if not isinstance(text, str):
             raise ConfigError(_where(source, f"[schedule].breaks[{i}]: expected \"HH:MM-HH:MM\""))
         breaks.append(_window(text, f"[schedule].breaks[{i}]", source))
 
-    domains = reader.get("social", "domains", list, list(DEFAULT_DOMAINS))
-    ignore = reader.get("social", "ignore_hosts", list, [])
+    domains = reader.get("social", "domains")
+    ignore = reader.get("social", "ignore_hosts")
     for key, values in (("domains", domains), ("ignore_hosts", ignore)):
         for value in values:
             problem = host_problem(value)
             if problem:
                 raise ConfigError(_where(source, f"[social].{key}: {value!r} {problem}"))
-    idle = reader.get("social", "idle_gap_seconds", int, 300)
-    tail = reader.get("social", "tail_seconds", int, 60)
-    flag = reader.get("social", "flag_minutes", (int, float), 30)
-    burst = reader.get("blocked", "burst_seconds", int, 60)
-    months = reader.get("retention", "months", int, 12)
+    idle = reader.get("social", "idle_gap_seconds")
+    tail = reader.get("social", "tail_seconds")
+    flag = reader.get("social", "flag_minutes")
+    burst = reader.get("blocked", "burst_seconds")
+    months = reader.get("retention", "months")
     for key, value, minimum in (
         ("[social].idle_gap_seconds", idle, 0), ("[social].tail_seconds", tail, 0),
         ("[social].flag_minutes", flag, 0), ("[blocked].burst_seconds", burst, 0),
@@ -200,10 +250,10 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         if value < minimum:
             raise ConfigError(_where(source, f"{key}: must be at least {minimum}, got {value}"))
     ingest = Ingest(
-        settle_seconds=reader.get("ingest", "settle_seconds", int, 300),
-        max_line_bytes=reader.get("ingest", "max_line_bytes", int, 65536),
-        recursive=reader.get("ingest", "recursive", bool, False),
-        site=reader.get("ingest", "site", str, "").strip(),
+        settle_seconds=reader.get("ingest", "settle_seconds"),
+        max_line_bytes=reader.get("ingest", "max_line_bytes"),
+        recursive=reader.get("ingest", "recursive"),
+        site=reader.get("ingest", "site").strip(),
     )
     if ingest.settle_seconds < 0:
         raise ConfigError(_where(source, f"[ingest].settle_seconds: must be at least 0, got {ingest.settle_seconds}"))
@@ -211,15 +261,20 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         raise ConfigError(_where(source, "[ingest].max_line_bytes: must be between 1024 and 16777216, "
                                          f"got {ingest.max_line_bytes}"))
     formats = parse_formats(data.get("formats", {}), source)
-    engine = reader.get("engine", "kind", str, "duckdb").strip().lower()
-    reader.get("engine", "master", str, "local[*]")
-    if engine != "duckdb":  # DESIGN §5 names spark; this version runs every report on DuckDB
-        raise ConfigError(_where(source, f"[engine].kind: {engine!r} is not available in this version "
-                                         "(only \"duckdb\")"))
+    engine = Engine(reader.get("engine", "kind").strip().lower(),
+                    reader.get("engine", "master").strip())
+    if engine.kind not in ("duckdb", "spark"):
+        raise ConfigError(_where(source, f"[engine].kind: expected \"duckdb\" or \"spark\", got {engine.kind!r}"))
+    if not (engine.master.startswith(("local", "spark://", "sc://", "yarn", "k8s://"))):
+        shown = engine.master.split(";", 1)[0]  # what follows a ';' may be a token
+        raise ConfigError(_where(source, f"[engine].master: expected local[*], spark://host:port, "
+                                         f"sc://host:port, yarn or k8s://..., got {shown!r}"))
     reader.check_unknown()
 
     return Config(
         store_path=store_path,
+        store_uri=store_uri,
+        store_endpoint=store_endpoint,
         schedule=Schedule(tz, tuple(sorted(set(workdays))), work_hours, tuple(sorted(breaks, key=lambda w: w.start))),
         social=Social(
             tuple(dict.fromkeys(normalise_host(d) for d in domains)),
@@ -230,6 +285,7 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         retention=Retention(months),
         ingest=ingest,
         formats=formats,
+        engine=engine,
         org=parse_org(data, source),
         source=source,
     )
@@ -238,24 +294,18 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
 class _Reader:
     """Typed access to config keys that remembers which keys were read."""
 
-    KNOWN = {
-        "store": {"path"},
-        "schedule": {"timezone", "workdays", "work_hours", "breaks"},
-        "social": {"domains", "ignore_hosts", "idle_gap_seconds", "tail_seconds", "flag_minutes"},
-        "blocked": {"burst_seconds"},
-        "retention": {"months"},
-        "ingest": {"settle_seconds", "max_line_bytes", "recursive", "site"},
-        "engine": {"kind", "master"},
-        "formats": None,  # validated by parse_formats
-    }
+    KNOWN: dict[str, frozenset[str] | None] = {**KNOWN, "formats": None}  # [formats]: parse_formats
 
     def __init__(self, data: dict, source: Path | None):
         self.data, self.source = data, source
 
-    def get(self, section: str, key: str, kind, default):
+    def get(self, section: str, key: str):
+        """The key's value, checked against its declared type, else its default."""
+        declared = config_key(section, key)
+        kind = declared.kind
         table = self.data.get(section, {})
         if key not in table:
-            return default
+            return default(section, key)
         value = table[key]
         if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else "number"
@@ -264,26 +314,12 @@ class _Reader:
 
     def check_unknown(self) -> None:
         for section, table in self.data.items():
-            if self.KNOWN.get(section) is None:  # [formats], and the sections of surfaudit.config_org
+            known = self.KNOWN.get(section)
+            if known is None:  # [formats], and the sections of surfaudit.config_org
                 continue
             for key in table:
-                if key not in self.KNOWN[section]:
+                if key not in known:
                     raise ConfigError(_where(self.source, f"[{section}].{key}: unknown key"))
-
-
-def _window(text: str, key: str, source: Path | None) -> Window:
-    m = _RANGE.match(text.strip())
-    if not m:
-        raise ConfigError(_where(source, f"{key}: expected \"HH:MM-HH:MM\", got {text!r}"))
-    h1, m1, h2, m2 = map(int, m.groups())
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
-        raise ConfigError(_where(source, f"{key}: {text!r} is not a valid time range within one day"))
-    return Window(start, end)
-
-
-def _where(source: Path | None, message: str) -> str:
-    return f"{source}: {message}" if source else message
 
 
 DEFAULT_TOML = '''\
@@ -291,55 +327,7 @@ DEFAULT_TOML = '''\
 # Found by --config PATH, else $SURFAUDIT_CONFIG, else ./surfaudit.toml,
 # else /etc/surfaudit/surfaudit.toml, else these built-in defaults.
 
-[store]
-# Where the Parquet store, manifest, quarantine and audit log live.
-# A relative path is relative to this file's directory. Created private (0700).
-path = "surfaudit-data"
-
-[schedule]                      # all times are local to `timezone`
-# IANA time zone; clock changes (BST/GMT) are handled by the tz database.
-timezone = "Europe/London"
-# Days on which work hours and breaks apply; other days are "outside hours".
-workdays = ["mon", "tue", "wed", "thu", "fri"]
-# Local working hours, "HH:MM-HH:MM" (end exclusive).
-work_hours = "08:00-17:00"
-# Official breaks: social media use inside these windows is allowed by policy.
-breaks = ["10:30-10:50", "12:00-13:00"]
-
-[social]
-# A host is social when it equals one of these or ends with "." + one of them.
-domains = ["facebook.com", "instagram.com", "twitter.com", "x.com", "tiktok.com", "youtube.com", "linkedin.com", "snapchat.com"]
-# Exact hosts never counted as social (embedded widgets, share buttons).
-ignore_hosts = []
-# A request covers the time until the next social request when that gap is at
-# most idle_gap_seconds; otherwise (and after the last request) tail_seconds.
-idle_gap_seconds = 300
-tail_seconds = 60
-# A day is flagged when social time outside breaks (in work hours) reaches this.
-flag_minutes = 30
-
-[blocked]
-# Blocked requests to the same host within this many seconds of the previous
-# one count as a single attempt.
-burst_seconds = 60
-
-[retention]
-# Months of data kept; older month partitions are purged (policy: one year).
-months = 12
-
-[ingest]
-# A plain log file untouched for this many seconds is finished: its last line is
-# read even without a final newline. A file written more recently is live, and an
-# unfinished last line waits for the next run ("held back" in the summary).
-settle_seconds = 300
-# Lines longer than this are rejected as too long (never held in memory).
-max_line_bytes = 65536
-# Read the subdirectories of a directory given to ingest/nightly.
-recursive = false
-# This machine's site, for stores that several schools write into ("" = the host
-# name). Accepted and checked; this version does not store it with the rows yet.
-site = ""
-
+''' + init_text() + '''
 [formats.squid]
 # squid | common | combined | referrer | useragent, or the body of a custom
 # logformat line copied from squid.conf (e.g. "%ts.%03tu %6tr %>a %Ss/%03>Hs ...").
@@ -358,6 +346,6 @@ logformat = "squid"
 # decision = "Action"
 # allowed = ["Allowed"]
 # blocked = ["Blocked"]
-# encoding = "utf-8"                 # utf-8 (a BOM is tolerated) | cp1252
+# encoding = "utf-8"                 # utf-8 (a BOM is tolerated) | cp1252 | utf-16 (with its BOM)
 # delimiter = ","
 ''' + ORG_TOML

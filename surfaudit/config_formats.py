@@ -37,7 +37,7 @@ class CsvFormat:
     time_format: str | None = None  # strptime pattern; None = ISO 8601
     allowed: tuple[str, ...] = ("allowed",)
     blocked: tuple[str, ...] = ("blocked",)
-    encoding: str = "utf-8"  # utf-8 (a BOM is tolerated) | cp1252
+    encoding: str = "utf-8"  # utf-8 (a BOM is tolerated) | cp1252 | utf-16 (with its BOM)
     delimiter: str = ","
 
 
@@ -53,7 +53,8 @@ class Formats:
 BUILTIN_FORMATS = ("auto", "squid", "surfprotect", "e2guardian", "squidguard", "fortigate")
 _CSV_KEYS = {"kind", "time", "time_format", "user", "client_ip", "url", "category", "decision",
              "allowed", "blocked", "encoding", "delimiter"}
-_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "cp1252": "cp1252",
+# A UTF-16 file (with its BOM) is read as UTF-8 by the stream under every format.
+_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-8", "cp1252": "cp1252",
               "windows-1252": "cp1252"}
 
 
@@ -116,7 +117,7 @@ def _csv_format(name: str, spec: dict, where: str, source: Path | None) -> CsvFo
         raise ConfigError(_where(source, f"{where}.time_format: expected a strptime pattern such as \"%d/%m/%Y %H:%M\""))
     encoding = str(spec.get("encoding", "utf-8")).strip().lower()
     if encoding not in _ENCODINGS:
-        raise ConfigError(_where(source, f"{where}.encoding: {encoding!r} is not supported (utf-8 or cp1252)"))
+        raise ConfigError(_where(source, f"{where}.encoding: {encoding!r} is not supported (utf-8, utf-16 or cp1252)"))
     delimiter = spec.get("delimiter", ",")
     if delimiter == "\\t":
         delimiter = "\t"

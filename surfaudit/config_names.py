@@ -1,4 +1,4 @@
-"""Names in the configuration: week days and host names (issue 12, point 7).
+"""Names in the configuration: week days and host names.
 
 Kept out of config.py, which parses and validates sections, because these two are
 where a plausible typo used to be accepted silently: `"monkey"` read as Monday

@@ -1,4 +1,4 @@
-"""Naming people in reports (issue 13, point 6): when a report or a `users` listing
+"""Naming people in reports: when a report or a `users` listing
 shows people by name, and the audit entry that records it.
 
 Why: the ICO's employment-practices guidance on monitoring at work asks that

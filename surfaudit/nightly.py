@@ -118,6 +118,10 @@ def _step(name: str, log: Log, run: Callable[[], Any], summarise: Callable[[Any]
                     f"ingest: failed {fr.file}: {fr.error}")
             elif getattr(fr, "skipped", None):
                 log(f"ingest: skipped {fr.file}: {fr.skipped}")
+        rejected = sum(fr.rejected for fr in step.result)
+        if rejected:
+            log(f"ingest: {rejected} rejected lines were quarantined in the store; "
+                "see them with `surfaudit quarantine` (--file NAME)")
     return step
 
 

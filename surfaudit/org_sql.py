@@ -137,7 +137,10 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg, date_from: date, date_to: date,
                                             schema={"staff_only": pl.Boolean, "site": pl.String,
                                                     "grp": pl.String}).to_arrow())
     wrap = cfg.org.directory_path is not None or filters.any
-    exists = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'events_stored'").fetchone()[0]
+    if hasattr(con, "has_view"):  # another engine (surfaudit.spark_engine)
+        exists = con.has_view("events_stored")
+    else:
+        exists = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'events_stored'").fetchone()[0]
     if wrap and not exists:
         con.execute("ALTER VIEW events RENAME TO events_stored")
         # scoped or filtered: people_events; else only the aliases (half the cost per row)

@@ -1,4 +1,4 @@
-"""Finding a person (issue 13, point 5): what `--user` means.
+"""Finding a person: what `--user` means.
 
 Why: identities are stored lower-cased (DESIGN §3) while technicians type them as
 they see them (`AMorgan`, `LTE\\DPatel`, "Alice Morgan"), and a report that says

@@ -1,4 +1,4 @@
-"""Data is text, never markup, escape codes or formulas (issue 12, point 5).
+"""Data is text, never markup, escape codes or formulas.
 
 Identities, hosts, URLs and categories come from proxy logs, and `--user`/`--reason`
 from the command line; none of it is trusted. Two rules, in one place:

@@ -24,6 +24,11 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 
 COLUMNS: tuple[str, ...] = tuple(EVENT_SCHEMA)
 
+# What the store keeps per row: the event, and the site whose ingest wrote it
+# (`[ingest] site`, else the host name). Parts written before the column existed
+# read it as null.
+STORED_SCHEMA: dict[str, pl.DataType] = {**EVENT_SCHEMA, "site": pl.String()}
+
 ACTIONS = ("allowed", "blocked", "auth", "error")
 
 # Quarantined (rejected) lines: where they came from and why.

@@ -12,6 +12,8 @@ as DuckDB `$named` parameters, never formatted into the SQL text. The only text
 substitution is `{{other_query}}`, which inlines another *query file's* body so a
 report can aggregate exactly the rows another query returns (the social report is
 built on the per-request segments query this way, so the two cannot disagree).
+An included file may also be a fragment of a WITH list (`timetable_ctes`: CTEs
+that several queries share), so a rule is written in one file only.
 
 This module also turns a Config's schedule into query parameters
 (`schedule_params`): the time zone, the ISO workday numbers, and the elementary
@@ -123,7 +125,9 @@ def load_query(name: str, _stack: tuple[str, ...] = ()) -> Query:
 def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> pl.DataFrame:
     """Run a named query with bound parameters and return a polars DataFrame.
 
-    Only the parameters the query declares are bound (DuckDB rejects extras);
+    `con` is a DuckDB connection or an engine's look-alike with its own
+    `run_query` (surfaudit.spark_engine.SparkConnection), the one place a query
+    runs. Only the parameters the query declares are bound (DuckDB rejects extras);
     a declared one missing from `params` is a programming error. The session
     time zone is set to UTC so TIMESTAMPTZ columns come back as UTC.
     """
@@ -131,9 +135,12 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any])
     missing = [p for p in query.params if p not in params]
     if missing:
         raise KeyError(f"query {name!r} needs parameters {missing}")
-    con.sql("SET TimeZone = 'UTC'")
-    rel = con.sql(query.sql, params={p: params[p] for p in query.params})
-    df = rel.pl()
+    if hasattr(con, "run_query"):  # another engine (surfaudit.spark_engine): it translates and binds
+        df = con.run_query(name, params)
+    else:
+        con.sql("SET TimeZone = 'UTC'")
+        rel = con.sql(query.sql, params={p: params[p] for p in query.params})
+        df = rel.pl()
     return df.with_columns(
         pl.col(c).dt.convert_time_zone("UTC")
         for c, t in df.schema.items()
@@ -198,7 +205,7 @@ def dated_params(cfg: Config, date_from: Any, date_to: Any, user: str | None) ->
 
     For callers that may not import surfaudit.reports (the export, DESIGN §2).
     `date_from`/`date_to` are `datetime.date` values (local, inclusive); the UTC
-    bounds follow the same rule as `surfaudit.reports.common.needed_utc_range`
+    bounds follow the same rule as `surfaudit.reports.specs.needed_utc_range`
     (at least a day either side, never less than the longest coverage before
     nor the idle gap after); tests/test_export_csv.py checks the two agree.
     """

@@ -1,6 +1,6 @@
 """`surfaudit verify [--repair]`: find damage in the store, name it, and set it aside.
 
-Corruption must be found, not silently absorbed (issue 12, point 6). The store
+Corruption must be found, not silently absorbed. The store
 records each part's size, sha256 and row count at commit and chains its manifest
 (surfaudit.store.integrity, surfaudit.store.manifest); every read already makes the
 cheap check (sizes). This module makes the full check on demand:
@@ -66,6 +66,11 @@ def verify_store(store: Store, deep: bool = True) -> VerifyResult:
     """Check the manifest, every live part (`deep`: checksum, rows, schema, month) and the bookkeeping."""
     if not store.exists():
         raise UsageError(f"{store.root}: no store here (check --store or [store].path)")
+    if getattr(store, "backend", "local") == "delta":  # object storage: the Delta table's files
+        from surfaudit.store import delta_upkeep
+
+        parts, problems, notes = delta_upkeep.verify_lines(store, deep)
+        return VerifyResult(parts, [Problem(line) for line in problems], notes)
     result = VerifyResult()
     with store.reading():  # the parts checked stay on disk while we read them
         parsed = store.manifest_state()

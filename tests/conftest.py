@@ -1,4 +1,12 @@
-"""Shared fixtures: a private store per test, a real-subprocess CLI runner, log builders."""
+"""Shared fixtures: a private store per test, the CLI run in-process or in a real
+subprocess, log builders.
+
+`run_cli` runs `surfaudit.cli.main` inside Typer's `CliRunner` isolation (stdout,
+stderr and exit code kept apart, the environment and cwd swapped for the call), which
+costs milliseconds instead of an interpreter start. `run_cli_subprocess` runs
+`python -m surfaudit` for the few smoke tests that need a real process (a terminal on
+stderr, the console-script entry point, the environment a cron job gets).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest_s3 import s3_server, s3_store  # noqa: F401 - the object-store fixtures (moto)
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"
@@ -19,10 +29,42 @@ SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"
 def pytest_sessionstart(session):
     """Compile the parsers' scanners once before any test: numba caches them on
     disk, so CLI subprocesses and the crash tests' timing calibration never pay
-    the one-time compile (~15 s on a fresh install)."""
+    the one-time compile. Under pytest-xdist the controller runs this before the
+    workers start, so each worker then only loads the cache (and in-process CLI
+    runs never pause on it)."""
     from ingest.pipeline import warm
 
     warm()
+
+
+# -- the reliability suite's "what was tried" summary, gathered from every xdist worker --
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):
+        from tests.reliability.helpers import export_tally
+
+        session.config.workeroutput["reliability_tally"] = export_tally()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from tests.reliability.helpers import merge_tally
+
+    merge_tally(getattr(node, "workeroutput", {}).get("reliability_tally", {}))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from tests.reliability.helpers import LONG, TALLY
+
+    if not TALLY:
+        return
+    tr = terminalreporter
+    tr.section(f"reliability: what was tried ({'long' if LONG else 'CI'} mode)")
+    for suite in sorted(TALLY):
+        tally = TALLY[suite]
+        counts = ", ".join(f"{n} {what}" for what, n in sorted(tally.tried.items()))
+        tr.write_line(f"{suite}: {counts}; {len(tally.failed)} failures")
+        for message in tally.failed[:20]:
+            tr.write_line(f"  FAILED {message}")
 
 
 @dataclass
@@ -32,11 +74,51 @@ class Run:
     err: str
 
 
+CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
             timeout: float = 120) -> Run:
+    """Run the CLI in this process, as `python -m surfaudit ARGS` would in a subprocess.
+
+    $SURFAUDIT_* variables of this process are hidden, `env` is set for the call, and
+    the CLI's consoles are rebuilt inside the isolation so they see its width and
+    streams. `timeout` is accepted for symmetry with `run_cli_subprocess` and unused."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from surfaudit import cli as cli_module
+
+    call_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SURFAUDIT_")}
+    call_env.update(CLI_ENV)
+    call_env.update(env or {})
+    saved = (sys.argv, os.getcwd(), cli_module.out, cli_module.err)
+    code = 0
+    with CliRunner().isolation(input=input, env=call_env) as (stdout, stderr, _mixed):
+        try:
+            sys.argv = ["surfaudit", *map(str, args)]
+            if cwd is not None:
+                os.chdir(cwd)
+            cli_module.out = Console(highlight=False, width=None if os.environ.get("COLUMNS") else 160)
+            cli_module.err = Console(stderr=True, highlight=False, soft_wrap=True)
+            try:
+                cli_module.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved[0]
+            os.chdir(saved[1])
+            cli_module.out, cli_module.err = saved[2], saved[3]
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return Run(code, stdout.getvalue().decode("utf-8", "replace"), stderr.getvalue().decode("utf-8", "replace"))
+
+
+def run_cli_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
+                       timeout: float = 120) -> Run:
     """Run the real `surfaudit` CLI in a subprocess (stdout, stderr, exit code kept apart)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")}
-    full_env.update({"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+    full_env.update(CLI_ENV)
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "surfaudit", *args], cwd=cwd, env=full_env, input=input,
                           capture_output=True, text=True, timeout=timeout)

@@ -1,16 +1,15 @@
-"""Helpers for the organisation tests (issue 13): a config with a staff directory,
+"""Helpers for the organisation tests: a config with a staff directory,
 named schedules, groups, sites and a calendar, written to a temporary directory.
 
-Not a pytest conftest; the test files import it by path, like conftest_reports.
+Not a pytest conftest: a module of the `tests` package, imported by the test files.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from conftest_reports import ev
-
 from surfaudit.config import Config, load_config
+from tests.conftest_reports import ev
 
 
 def org_cfg(tmp_path: Path, toml: str, directory: str | None = None, store: Path | None = None) -> Config:

@@ -37,7 +37,7 @@ def test_import_linter_contracts_hold():
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     if exe is None:
         pytest.fail("lint-imports is not installed: install the dev dependency group")
-    run = subprocess.run([exe, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run([exe, str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -79,6 +79,39 @@ def test_modules_stay_small_and_documented():
     for path, tree in modules():
         assert ast.get_docstring(tree), f"{path.relative_to(ROOT)} has no module docstring"
         assert len(path.read_text().splitlines()) <= 450, f"{path.relative_to(ROOT)} is too long"
+
+
+def test_every_dependency_is_pinned_in_constraints():
+    """constraints.txt (tools/lock.sh) pins each runtime and dev dependency and the
+    [fast] extra, so the installs .ci/run makes are reproducible; a dependency added
+    without a new lock fails here."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = (project["project"]["dependencies"] + project["dependency-groups"]["dev"]
+                + project["project"]["optional-dependencies"]["fast"])
+    norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731 - PEP 503 names
+    wanted = {norm(re.match(r"[A-Za-z0-9._-]+", spec).group()) for spec in declared}
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            pins[norm(name)] = version
+    assert sorted(wanted - set(pins)) == [], "not in constraints.txt: run tools/lock.sh"
+
+
+def test_requires_python_has_no_upper_bound():
+    """The bound was numba's (it supports a new CPython release months after it
+    is out); numba is the optional [fast] extra now, so a new release installs and
+    runs on the reference parsers instead of being refused."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert not any(d.startswith("numba") for d in project["dependencies"])
 
 
 def test_only_the_compiled_scanners_import_numba():

@@ -1,4 +1,4 @@
-"""The calendar (DESIGN §5 `[calendar]`, issue 13 point 3): closed days and ranges
+"""The calendar (DESIGN §5 `[calendar]`): closed days and ranges
 and UK bank holidays are non-workdays for everyone (outside hours all day).
 
 Dates (all GMT, local = UTC): Thu 2026-01-01 New Year's Day (a bank holiday in every
@@ -9,18 +9,14 @@ covers its 60 s tail: outside break on a workday, outside hours on a closed day.
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_org import evc, org_cfg  # noqa: E402
-from conftest_reports import events_con, rows_of  # noqa: E402
-
-from surfaudit.closed_days import bank_holidays, closed_days  # noqa: E402
-from surfaudit.reports import social_report  # noqa: E402
+from surfaudit.closed_days import bank_holidays, closed_days
+from surfaudit.reports import social_report
+from tests.conftest_org import evc, org_cfg
+from tests.conftest_reports import events_con, rows_of
 
 FB = "www.facebook.com"
 OUTSIDE_BREAK = (1.0, 1.0, 0.0, 0.0, 1, False)

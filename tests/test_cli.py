@@ -1,4 +1,5 @@
-"""The CLI as a technician uses it: real subprocesses, stdout/stderr/exit codes apart.
+"""The CLI as a technician uses it: stdout/stderr/exit codes apart, run in-process
+(tests.conftest.run_cli) except the smoke tests that need a real `python -m surfaudit`.
 
 Golden CSVs pin every report over sample_logs/; the quickstart is run with the
 clock set years ahead to prove it keeps showing flagged rows as time passes.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli
+from tests.conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli, run_cli_subprocess
 
 GOLDEN = ROOT / "tests" / "golden"
 RANGE = ("--from", "2026-10-26", "--to", "2026-11-06")
@@ -36,8 +37,10 @@ def cli(store: Path, *args: str, **kw):
 # -- ingest ------------------------------------------------------------------
 
 def test_ingest_summary_json_and_exit_code(tmp_path):
+    """A real subprocess: the console entry point's exit code and streams."""
     store = tmp_path / "s"
-    run = cli(store, "ingest", str(SAMPLES), "--format", "json")
+    run = run_cli_subprocess("--config", str(SAMPLE_CONFIG), "--store", str(store), "ingest", str(SAMPLES),
+                             "--summary", "json")
     assert run.code == 1
     files = {Path(r["file"]).name: r for r in json.loads(run.out)}
     assert {n for n, r in files.items() if r["status"] != "skipped"} == {"access.log", "access.log.1.gz",
@@ -46,9 +49,11 @@ def test_ingest_summary_json_and_exit_code(tmp_path):
     assert files["access.log"]["rejected"] == 2 and files["access.log"]["rows"] == 2012
     assert files["surfprotect-export.csv"]["format"] == "surfprotect"
     assert run.err == ""  # bad lines are counted, not errors: nothing on stderr
-    again = cli(store, "ingest", str(SAMPLES), "--summary", "json")
+    again = cli(store, "ingest", str(SAMPLES), "--format", "json")  # the old spelling still works, with a warning
     assert again.code == 0  # nothing new, nothing rejected this time
     assert sum(r["rows"] for r in json.loads(again.out)) == 0
+    assert again.err == ("surfaudit: warning: --format json is deprecated: --format names the log format; "
+                         "use --summary json for a JSON summary\n")
 
 
 def test_ingest_missing_file_is_one_line_exit_1(tmp_path):
@@ -105,7 +110,7 @@ def test_flagged_and_user_filters(sample_store):
     users = {r["user"] for r in csv.DictReader(io.StringIO(run.out))}
     assert users == {"amorgan"}
     run = cli(sample_store, "report", "social", *RANGE, "--user", "amorgan' OR '1'='1", "--format", "csv")
-    # matched literally: no such identity, so exit 2 (never "no rows", exit 0; issue 13)
+    # matched literally: no such identity, so exit 2 (never "no rows", exit 0)
     assert run.code == 2 and run.out == "" and "no such identity" in run.err and run.err.count("\n") == 1
 
 
@@ -181,6 +186,17 @@ def test_pseudonymised_report_names_nobody(sample_store):
     assert again == pseudo.out  # stable
 
 
+@pytest.mark.parametrize("kind", ["social", "blocked"])
+def test_pseudonymised_rows_are_in_pseudonym_order_not_real_name_order(sample_store, kind):
+    """Rows left in real-name order would let anyone with the staff list match each
+    pseudonym to a person by its rank within a day."""
+    rows = list(csv.DictReader(io.StringIO(cli(sample_store, "report", kind, *RANGE, "--format", "csv",
+                                               "--pseudonymise").out)))
+    assert len({r["user"] for r in rows}) >= 2
+    keys = [(r["date"], r["user"]) for r in rows]
+    assert keys == sorted(keys)
+
+
 # -- the README quickstart, whatever today's date is ------------------------------
 
 def readme_commands() -> list[str]:
@@ -202,11 +218,12 @@ def test_quickstart_shows_flagged_rows_whatever_the_date(tmp_path, today):
     steps = [s.strip() for s in re.split(r"&&|;", quick) if "surfaudit " in s]
     assert len(steps) == 2
     env = {"SURFAUDIT_NOW": today}
+    run = run_cli_subprocess if today.startswith("2026") else run_cli  # one date as a real subprocess
     results = []
     for step in steps:
         args = step.split("surfaudit", 1)[1].split()
         args = ["--store", str(tmp_path / "store"), *args]
-        results.append(run_cli(*args, cwd=ROOT, env=env))
+        results.append(run(*args, cwd=ROOT, env=env))
     assert results[0].code in (0, 1) and "surfaudit: error" not in results[0].err
     assert results[1].code == 0
     assert "FLAGGED" in results[1].out and "c.nguyen" in results[1].out
@@ -238,12 +255,12 @@ def test_progress_bar_only_when_stderr_is_a_terminal(tmp_path):
     assert proc.returncode == 1  # the sample's malformed lines, repeated
     assert b"Ingest summary" in proc.stdout and b"\x1b[" not in proc.stdout
     assert "access.log".encode() in drawn  # the bar names the file on the terminal
-    quiet = run_cli("--store", str(tmp_path / "s2"), "ingest", str(log))
+    quiet = run_cli_subprocess("--store", str(tmp_path / "s2"), "ingest", str(log))
     assert quiet.err == ""  # not a terminal: no progress output at all
 
 
 def test_output_format_follows_the_extension(sample_store, tmp_path):
-    """`--output r.csv` without --format writes the CSV (it used to write JSON); issue 12."""
+    """`--output r.csv` without --format writes the CSV (it used to write JSON)."""
     run = cli(sample_store, "report", "social", *RANGE, "--output", str(tmp_path / "r.csv"))
     assert run.code == 0 and run.out == "" and run.err.startswith("wrote ")
     assert (tmp_path / "r.csv").read_text() == (GOLDEN / "report_social.csv").read_text()

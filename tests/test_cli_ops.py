@@ -86,7 +86,7 @@ def test_export_unknown_identity_exit_2_no_file(store, tmp_path):
     out = tmp_path / "inv.csv"
     run = cli(store, "export", "--user", "nobody", "--reason", "test", "--from", "2026-10-26", "--to", "2026-11-06",
               "--output", str(out))
-    # no such identity: a usage error (issue 13), one line, no file
+    # no such identity: a usage error, one line, no file
     assert run.code == 2 and not out.exists() and run.err.count("\n") == 1 and "no such identity" in run.err
 
 
@@ -104,7 +104,7 @@ def test_report_reads_only_the_months_it_needs(store):
     assert late.months_read == ["2026-11"]
 
 
-# -- issue 12, point 7: small but real ---------------------------------------------------------
+# -- small but real -----------------------------------------------------------------------
 
 def test_nightly_prints_the_error_type_only(tmp_path, monkeypatch):
     """An unexpected error's text can hold URLs or names: nightly logs its type only."""

@@ -13,8 +13,9 @@ from surfaudit.errors import ConfigError
 
 def test_init_template_has_every_key_and_equals_the_defaults():
     data = tomllib.loads(DEFAULT_TOML)
-    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "formats",
+    assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "engine", "formats",
                          "directory", "calendar", "privacy", "policy"}
+    assert data["engine"] == {"kind": "duckdb", "master": "local[*]"}
     assert set(data["directory"]) == {"path", "scope"} and set(data["calendar"]) == {"closed", "bank_holidays"}
     assert set(data["privacy"]) == {"reports_name_people"} and set(data["policy"]) == {"name", "date", "clauses"}
     for commented in ("# [schedules.", "# [groups.", "# work_hosts = ", "# [sites.", "# clients = "):
@@ -25,7 +26,7 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     cfg = parse_config(data)
     default = Config()
     assert (cfg.schedule, cfg.social, cfg.blocked, cfg.retention) == (default.schedule, default.social, default.blocked, default.retention)
-    assert (cfg.ingest, cfg.formats) == (default.ingest, default.formats)
+    assert (cfg.ingest, cfg.formats, cfg.engine) == (default.ingest, default.formats, default.engine)
     assert cfg.org == default.org
     assert cfg.schedule.breaks == (Window(630, 650), Window(720, 780))
 
@@ -107,7 +108,7 @@ def test_builtin_defaults_when_nothing_is_found(tmp_path, monkeypatch):
 
 
 def test_day_names_and_hosts_that_used_to_pass_silently():
-    """`monkey` is not Monday; a URL or a wildcard domain says what to write instead (issue 12)."""
+    """`monkey` is not Monday; a URL or a wildcard domain says what to write instead."""
     cfg = parse_config(tomllib.loads('[schedule]\nworkdays = ["Monday", "TUE", " wed ", "thursday"]\n'))
     assert cfg.schedule.workdays == (0, 1, 2, 3)
     with pytest.raises(ConfigError, match='write "www.youtube.com"'):
@@ -118,7 +119,7 @@ def test_day_names_and_hosts_that_used_to_pass_silently():
     assert cfg.social.domains == ("x.com", "10.1.2.3", "2001:db8::1")
 
 
-# -- issue 13: [directory], [schedules.*], [groups.*], [sites.*], [calendar], [privacy], [policy]
+# -- the organisation: [directory], [schedules.*], [groups.*], [sites.*], [calendar], [privacy], [policy]
 
 def test_organisation_keys_parse(tmp_path):
     from datetime import date
@@ -190,8 +191,11 @@ def test_organisation_errors_name_the_key(toml, key):
 
 
 @pytest.mark.parametrize("toml,key", [
-    ('[store]\npath = "s3://trust/sa"\n', "[store].path: s3:// stores are not supported"),
-    ('[engine]\nkind = "spark"\n', "[engine].kind"),
+    ('[store]\npath = "gs://trust/sa"\n', "[store].path: gs:// stores are not supported"),
+    ('[store]\npath = "s3://Trust_Bucket/sa"\n', "[store].path: 's3://Trust_Bucket/sa' is not an S3 location"),
+    ('[store]\npath = "s3://trust/sa"\nendpoint = "ftp://x"\n', "[store].endpoint"),
+    ('[engine]\nkind = "flink"\n', "[engine].kind"),
+    ('[engine]\nkind = "spark"\nmaster = "http://head"\n', "[engine].master"),
     ('[engine]\nthreads = 4\n', "[engine].threads"),
 ])
 def test_store_uris_and_engines_this_version_cannot_serve_are_refused(toml, key):
@@ -207,7 +211,15 @@ def test_engine_duckdb_is_accepted():
 def test_a_store_uri_on_the_command_line_is_refused(tmp_path):
     from tests.conftest import run_cli
 
-    run = run_cli("--store", "s3://trust/sa", "report", "summary", cwd=tmp_path)
+    run = run_cli("--store", "gs://trust/sa", "report", "summary", cwd=tmp_path)
     assert run.code == 2 and run.out == ""
-    assert "s3:// stores are not supported" in run.err
-    assert not (tmp_path / "s3:").exists()
+    assert "gs:// stores are not supported" in run.err
+    assert not (tmp_path / "gs:").exists()
+
+
+def test_an_s3_uri_is_a_store_location_never_a_path():
+    cfg = parse_config(tomllib.loads('[store]\npath = "s3://trust/sa/"\nendpoint = "http://127.0.0.1:9000"\n'))
+    assert (cfg.store_uri, cfg.store_endpoint) == ("s3://trust/sa", "http://127.0.0.1:9000")
+    from surfaudit.config import load_config
+
+    assert load_config(None, "s3://trust/x").store_uri == "s3://trust/x"

@@ -1,4 +1,4 @@
-"""The staff directory (DESIGN §5 `[directory]`, issue 13 point 1): parsing, errors that
+"""The staff directory (DESIGN §5 `[directory]`): parsing, errors that
 name the file and line, aliases resolved when reports run, and scope "staff".
 
 2026-01-05 is a Monday in GMT (local = UTC); default [schedule] (work 08:00-17:00).
@@ -6,19 +6,15 @@ name the file and line, aliases resolved when reports run, and scope "staff".
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_org import evc, org_cfg  # noqa: E402
-from conftest_reports import events_con, rows_of  # noqa: E402
-
-from surfaudit.directory import load_directory, parse_directory  # noqa: E402
-from surfaudit.errors import ConfigError  # noqa: E402
-from surfaudit.reports import blocked_report, social_report  # noqa: E402
+from surfaudit.directory import load_directory, parse_directory
+from surfaudit.errors import ConfigError
+from surfaudit.reports import blocked_report, social_report
+from tests.conftest_org import evc, org_cfg
+from tests.conftest_reports import events_con, rows_of
 
 D = date(2026, 1, 5)
 FB = "www.facebook.com"

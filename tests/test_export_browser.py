@@ -18,7 +18,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import date, timedelta
@@ -26,9 +25,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import ev  # noqa: E402
-from test_export_csv import export, make_store, sample_rows  # noqa: E402
+from tests.conftest_reports import ev
+from tests.test_export_csv import export, make_store, sample_rows
 
 pytestmark = pytest.mark.browser
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

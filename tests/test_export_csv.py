@@ -14,7 +14,6 @@ import io
 import os
 import re
 import stat
-import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -22,13 +21,12 @@ import duckdb
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import cfg as default_cfg, ev  # noqa: E402
-
-from surfaudit.errors import NoDataError, UsageError  # noqa: E402
-from surfaudit.export import ExportResult, export_investigation  # noqa: E402
-from surfaudit.schema import conform  # noqa: E402
-from surfaudit.store import Store  # noqa: E402
+from surfaudit.errors import NoDataError, UsageError
+from surfaudit.export import ExportResult, export_investigation
+from surfaudit.schema import conform
+from surfaudit.store import Store
+from tests.conftest_reports import cfg as default_cfg
+from tests.conftest_reports import ev
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -168,7 +166,7 @@ def test_formula_injection_neutralised(store, tmp_path):
 def test_identity_matched_exactly(store, tmp_path):
     rows = read_csv(export(store, tmp_path, user=SQLISH).path)
     assert len(rows) == 1 and rows[0]["local_time"] == "2026-01-07 09:00:00.000"
-    for user in ("%", "jsmith%", "' OR '1'='1", "*"):  # no such identity: exit 2 (issue 13)
+    for user in ("%", "jsmith%", "' OR '1'='1", "*"):  # no such identity: exit 2
         with pytest.raises(UsageError):
             export(store, tmp_path, user=user, name="none.csv")
     assert not (tmp_path / "none.csv").exists()
@@ -187,7 +185,7 @@ def test_reason_required(store, tmp_path, reason):
 
 
 def test_unknown_user_writes_nothing(store, tmp_path):
-    with pytest.raises(UsageError) as err:  # an identity that does not exist: exit 2 (issue 13)
+    with pytest.raises(UsageError) as err:  # an identity that does not exist: exit 2
         export(store, tmp_path, user="nobody")
     assert err.value.exit_code == 2 and "no such identity" in str(err.value)
     assert "nobody" not in str(err.value)  # error messages never carry identities
@@ -200,7 +198,7 @@ def test_no_data_in_range(store, tmp_path):
         export(store, tmp_path, date_from="2026-02-01", date_to="2026-02-03")
 
 
-@pytest.mark.parametrize("name", ["out.txt", "out", "out.csv.gz", "out.xls"])  # .xlsx is a workbook now (issue 14)
+@pytest.mark.parametrize("name", ["out.txt", "out", "out.csv.gz", "out.xls"])  # .xlsx is a workbook now
 def test_output_suffix(store, tmp_path, name):
     with pytest.raises(UsageError):
         export(store, tmp_path, name=name)
@@ -231,7 +229,7 @@ def test_private_atomic_and_audited(store, tmp_path):
 
 def test_audit_after_data_before_publish(store, tmp_path, monkeypatch):
     """Writing the data fails (disk full): no audit entry and no file. The audit
-    entry fails: no file. (The entry is appended between the two, issue 12 point 4.)"""
+    entry fails: no file. (The entry is appended between the two.)"""
     import errno
 
     import surfaudit.atomic as atomic
@@ -262,7 +260,7 @@ def test_audit_after_data_before_publish(store, tmp_path, monkeypatch):
 def test_dated_params_agree_with_reports():
     from dataclasses import replace
 
-    from surfaudit.reports.common import range_params
+    from surfaudit.reports import range_params
     from surfaudit.sql import dated_params
 
     base = default_cfg()

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import re
 import stat
-import sys
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import cfg as default_cfg, ev  # noqa: E402
-from test_export_csv import D1, D2, EVIL, NOW, export, make_store, sample_rows, social_report_for  # noqa: E402
-
-from surfaudit.errors import NoDataError, UsageError  # noqa: E402
+from surfaudit.errors import NoDataError, UsageError
+from tests.conftest_reports import cfg as default_cfg
+from tests.conftest_reports import ev
+from tests.test_export_csv import (
+    D1,
+    D2,
+    EVIL,
+    NOW,
+    export,
+    make_store,
+    sample_rows,
+    social_report_for,
+)
 
 XSS_HOST = '<img src="https://evil.example/x.png" onerror="alert(1)">.com'
 XSS_REASON = 'Parent complaint <script src="https://evil.example/a.js"></script> & "quotes"'
@@ -115,7 +122,7 @@ def test_self_contained(store, tmp_path):
     css = "".join(page.styles)
     assert "@import" not in css and not re.search(r"url\(\s*['\"]?(https?:)?//", css)
     assert "@media print" in css and "size:A4" in css and "break-inside:avoid" in css
-    assert "break-before:page" not in css  # forced page breaks left half-empty pages (issue 14)
+    assert "break-before:page" not in css  # forced page breaks left half-empty pages
     assert not re.search(r"(src|href)\s*=\s*['\"]?https?://", html, re.I)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -140,7 +147,7 @@ def test_audit_names_html_file(store, tmp_path):
 def test_refusals_write_nothing(store, tmp_path):
     with pytest.raises(UsageError):
         export(store, tmp_path, name="r.html", reason=" ")
-    with pytest.raises(UsageError):  # no such identity (issue 13): exit 2, no file
+    with pytest.raises(UsageError):  # no such identity: exit 2, no file
         export(store, tmp_path, name="r.html", user="nobody")
     with pytest.raises(NoDataError):
         export(store, tmp_path, name="r.html", date_from=date(2025, 1, 1), date_to=date(2025, 1, 2))
@@ -155,7 +162,7 @@ def test_no_social_time_still_reports(store, tmp_path):
     _ = NOW
 
 
-# -- issue 14 point 1: sites, sessions and blocked attempts printed in the page; plain words ---------
+# -- sites, sessions and blocked attempts printed in the page; plain words ---------
 
 def section_cells(path: Path, section: str) -> list[str]:
     """The table cells inside <section id=...>, in order."""
@@ -224,7 +231,7 @@ def test_device_address_labelled_with_caveat(tmp_path):
 
 
 def test_markup_comes_from_autoescaped_templates():
-    """Issue 15 point 3: no hand escaping or HTML string-building left in the export's Python."""
+    """No hand escaping or HTML string-building left in the export's Python."""
     from surfaudit.export import html_export
 
     export_dir = Path(html_export.__file__).parent

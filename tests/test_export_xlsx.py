@@ -8,7 +8,6 @@ tail 60 s, flag 30 min). Expected values are worked out by hand in the comments.
 from __future__ import annotations
 
 import stat
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -16,11 +15,9 @@ import pytest
 
 openpyxl = pytest.importorskip("openpyxl")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import ev  # noqa: E402
-from test_export_csv import EVIL, export, make_store, read_csv, sample_rows  # noqa: E402
-
-from tests.conftest import run_cli  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402 - after the importorskip
+from tests.conftest_reports import ev  # noqa: E402
+from tests.test_export_csv import EVIL, export, make_store, read_csv, sample_rows  # noqa: E402
 
 SHEETS = ["Summary", "Days", "Sessions", "Sites", "Blocked", "Requests"]
 

@@ -1,4 +1,4 @@
-"""Exactly-once ingest (issue 2, point 6): fingerprints by content, not by path."""
+"""Exactly-once ingest: fingerprints by content, not by path."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import gzip
 import lzma
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import duckdb
 import pytest

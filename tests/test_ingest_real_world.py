@@ -1,4 +1,4 @@
-"""Logs as real deployments leave them (issue 11, points 4-8): no line lost silently,
+"""Logs as real deployments leave them: no line lost silently,
 one odd file never stops the others, directories as squid leaves them, lines over
 the limit, CR-only and CRLF line ends. Every summary adds up:
 lines = rows + duplicates + expired + rejected + held back."""
@@ -11,6 +11,7 @@ import json
 import os
 import tarfile
 import time
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -317,6 +318,46 @@ def test_a_huge_first_line_does_not_defeat_detection(store, tmp_path):
     log.write_text("\n".join([huge] + [squid_line(t) for t in T[:5]]) + "\n")
     r, = ingest(store, log)
     assert (r.format, r.rows, r.rejected) == ("squid", 5, 1) and adds_up(r)
+
+
+@pytest.mark.parametrize("bom,codec", [(b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")])
+def test_a_log_saved_as_utf16_is_detected_read_and_read_once(store, tmp_path, bom, codec):
+    """Notepad's "Unicode" / Excel's "Unicode Text": UTF-16 with a BOM, CRLF."""
+    log = tmp_path / "access.log"
+    log.write_bytes(bom + "".join(squid_line(t, user="josé") + "\r\n" for t in T[:4]).encode(codec))
+    settled(log)
+    r, = ingest(store, log)
+    assert (r.format, r.lines, r.rows, r.rejected) == ("squid", 4, 4, 0) and adds_up(r)
+    gz = tmp_path / "access.log.1.gz"
+    gz.write_bytes(gzip.compress(log.read_bytes()))
+    again, = ingest(store, gz)  # the same file rotated and compressed: nothing new
+    assert (again.rows, again.duplicates) == (0, 4) and adds_up(again)
+    con = duckdb.connect()
+    store.events_view(con)
+    assert con.sql("select distinct username from events").fetchall() == [("josé",)]
+
+
+def test_a_vendor_export_saved_as_unicode_text(store, tmp_path):
+    """Excel's "Unicode Text": UTF-16LE, tab-separated, CRLF, accented names."""
+    from surfaudit.config import parse_config
+
+    cfg = parse_config(tomllib.loads('[formats.smoothwall]\ntime = "Date"\nuser = "User"\nurl = "URL"\n'
+                                    'decision = "Action"\ntime_format = "%d/%m/%Y %H:%M"\n'
+                                    'delimiter = "\\t"\nencoding = "utf-16"\n'))
+    cfg = replace(cfg, store_path=store.root, retention=Retention(12))
+    text = "Date\tUser\tURL\tAction\r\n" + "".join(
+        f"02/11/2026 09:0{i}\tZoë Brontë\thttps://www.facebook.com/{i}\t{'Blocked' if i % 2 else 'Allowed'}\r\n"
+        for i in range(5))
+    csv = tmp_path / "export.txt"
+    csv.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    settled(csv)
+    with store.lock():
+        r, = ingest_paths(store, cfg, [csv], fmt="smoothwall", now=NOW)
+    assert (r.lines, r.rows, r.rejected, r.ignored) == (5, 5, 0, 1) and adds_up(r)  # the header is counted apart
+    con = duckdb.connect()
+    store.events_view(con)
+    assert con.sql("select distinct username from events").fetchall() == [("Zoë Brontë",)]
+    assert con.sql("select count(*) from events where action = 'blocked'").fetchall() == [(2,)]
 
 
 def test_detection_skips_a_bom_and_blank_lines(store, tmp_path):

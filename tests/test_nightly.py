@@ -109,7 +109,9 @@ def test_rejected_lines_make_exit_1_but_everything_runs(store: Store, monkeypatc
     result = run_nightly(store, CFG, ["a.log"], now=NOW, log=lines.append)
     assert lines[0] == "ingest: 2 files, 5 rows, 2 rejected, 1 failed"
     assert lines[1] == "ingest: failed: broken.log.gz: truncated gzip"
-    assert lines[2].startswith("purge: removed 2025-09") and lines[3].startswith("compact: ")
+    assert lines[2] == ("ingest: 2 rejected lines were quarantined in the store; "
+                        "see them with `surfaudit quarantine` (--file NAME)")
+    assert lines[3].startswith("purge: removed 2025-09") and lines[4].startswith("compact: ")
     assert not result.ok and result.exit_code == 1
     assert [s.ok for s in result.steps] == [False, True, True, True]
 

@@ -5,16 +5,12 @@ Default burst_seconds = 60. January dates are GMT (local = UTC); 2026-01-05 is a
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import cfg, ev, events_con, rows_of  # noqa: E402
-
-from surfaudit.reports import BLOCKED_COLUMNS, blocked_report, social_report  # noqa: E402
+from surfaudit.reports import BLOCKED_COLUMNS, blocked_report, social_report
+from tests.conftest_reports import cfg, ev, events_con, rows_of
 
 D = date(2026, 1, 5)
 

@@ -7,22 +7,22 @@ Default config: Europe/London, mon-fri, work 08:00-17:00, breaks 10:30-10:50 and
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import cfg, ev, events_con, rows_of  # noqa: E402
-
-from surfaudit.config import Schedule, Window  # noqa: E402
-from surfaudit.reports import (  # noqa: E402
-    SOCIAL_COLUMNS, needed_utc_range, report_parameters, social_report, social_segments,
+from surfaudit.config import Schedule, Window
+from surfaudit.reports import (
+    SOCIAL_COLUMNS,
+    needed_utc_range,
+    report_parameters,
+    social_report,
+    social_segments,
 )
-from surfaudit.sql import schedule_segments  # noqa: E402
+from surfaudit.sql import schedule_segments
+from tests.conftest_reports import cfg, ev, events_con, rows_of
 
 FB = "www.facebook.com"
 D = date(2026, 1, 5)  # Monday, GMT

@@ -5,16 +5,13 @@ from __future__ import annotations
 import socket
 import sys
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_reports import cfg, ev, events_con, rows_of  # noqa: E402
-
-from surfaudit.errors import UsageError  # noqa: E402
-from surfaudit.reports import registrable_domain, summary_report, top_report  # noqa: E402
-from surfaudit.reports import top as top_module  # noqa: E402
+from surfaudit.errors import UsageError
+from surfaudit.reports import registrable_domain, summary_report, top_report
+from surfaudit.reports import specs as top_module
+from tests.conftest_reports import cfg, ev, events_con, rows_of
 
 D = date(2026, 1, 5)
 
@@ -47,6 +44,12 @@ def test_by_host():
         ("m.facebook.com", 1, 200),
         ("www.bbc.co.uk", 1, 1000),
     ]
+
+
+def test_blocked_only_counts_blocked_requests_alone():
+    """The dashboard's top blocked sites: bob's one blocked Facebook request, nothing allowed."""
+    assert rows_of(top("host", blocked_only=True)) == [("www.facebook.com", 1, 5)]
+    assert rows_of(top("user", blocked_only=True)) == [("bob", 1, 5)]
 
 
 def test_by_domain():

@@ -1,4 +1,4 @@
-"""Which timetable applies (DESIGN §6, issue 13 point 2), with hand-computed figures.
+"""Which timetable applies (DESIGN §6), with hand-computed figures.
 
 2026-01-05 is a Monday in GMT (local = UTC), so every literal time below is local.
 [schedule] (the default): work 08:00-17:00, breaks 10:30-10:50 and 12:00-13:00.
@@ -8,18 +8,14 @@ in the bucket of the request's own minute under the identity's timetable.
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest_org import evc, org_cfg  # noqa: E402
-from conftest_reports import events_con, rows_of  # noqa: E402
-
-from surfaudit.errors import ConfigError  # noqa: E402
-from surfaudit.reports import social_report, social_segments  # noqa: E402
+from surfaudit.errors import ConfigError
+from surfaudit.reports import social_report, social_segments
+from tests.conftest_org import evc, org_cfg
+from tests.conftest_reports import events_con, rows_of
 
 MON, TUE, WED = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
 FB, IG = "www.facebook.com", "www.instagram.com"

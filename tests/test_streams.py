@@ -1,4 +1,4 @@
-"""Line ends read the same whatever the read sizes: a bare CR is LF, CRLF stays (issue 11, point 5)."""
+"""Line ends read the same whatever the read sizes: a bare CR is LF, CRLF stays."""
 
 from __future__ import annotations
 
@@ -38,3 +38,53 @@ def test_known_cases():
     for data, want in [(b"a\r\nb\rc\n", b"a\r\nb\nc\n"), (b"\r", b"\n"), (b"\r\r\n", b"\n\r\n"), (b"", b""),
                        (b"x" * 10000 + b"\r", b"x" * 10000 + b"\n")]:
         assert _read_all(_LineEnds(io.BytesIO(data)), rng) == want
+
+
+# -- UTF-16 ("Unicode Text" from Excel, "Unicode" from Notepad) -------------------
+
+def _utf16_files(tmp_path, text: str):
+    import gzip
+
+    le = tmp_path / "le.txt"
+    le.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    be = tmp_path / "be.txt"
+    be.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    gz = tmp_path / "le.txt.gz"
+    gz.write_bytes(gzip.compress(le.read_bytes()))
+    return le, be, gz
+
+
+def test_utf16_with_either_bom_reads_as_utf8_whatever_the_read_sizes(tmp_path):
+    from ingest.streams import open_stream
+
+    text = "Zeit\tBenutzer\tURL\r\n" + "".join(f"30/11/2026 09:{i % 60:02d}\tJosé Ñúñez\thttp://x.com/{i}\r\n"
+                                              for i in range(3000)) + "last 𝄞 line, no end"
+    for path in _utf16_files(tmp_path, text):
+        with open_stream(path) as fh:
+            got = _read_all(fh, random.Random(3))
+        assert got == text.encode("utf-8"), path.name
+
+
+def test_damaged_utf16_rejects_the_file_naming_it(tmp_path):
+    import pytest
+
+    from ingest.streams import read_blocks
+    from surfaudit.errors import InputError
+
+    bad = tmp_path / "export.txt"
+    bad.write_bytes(b"\xff\xfe" + "user,url\n".encode("utf-16-le") + b"\x00\xd8" + "x\n".encode("utf-16-le"))
+    with pytest.raises(InputError, match=r"export\.txt: corrupt or truncated file \(not valid UTF-16 text"):
+        list(read_blocks(bad))
+    odd = tmp_path / "cut.txt"
+    odd.write_bytes(b"\xff\xfe" + "user,url\n".encode("utf-16-le") + b"x")  # an odd trailing byte
+    with pytest.raises(InputError, match=r"cut\.txt: corrupt or truncated file"):
+        list(read_blocks(odd))
+
+
+def test_a_file_that_only_starts_like_utf16_is_not_touched(tmp_path):
+    from ingest.streams import open_stream
+
+    plain = tmp_path / "a.log"
+    plain.write_bytes(b"\xff\xfd" + b"abc\n")
+    with open_stream(plain) as fh:
+        assert fh.read() == b"\xff\xfdabc\n"

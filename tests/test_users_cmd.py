@@ -1,4 +1,4 @@
-"""Finding people and naming them (issue 13 points 1, 5, 6) through the real CLI:
+"""Finding people and naming them through the real CLI:
 `--user` by alias, any case or directory name; an unknown `--user` (exit 2 with close
 matches on stderr); scope "staff" hiding a pupil whom `users --unknown` lists; and the
 audit entries of reports and listings that name people.

@@ -39,16 +39,14 @@ def session(rng: random.Random, start: datetime, minutes: float, hosts: list[str
 def squid_line(rng, ts: datetime, ip: str, user: str, host: str, blocked: bool) -> str:
     elapsed = rng.randint(3, 2500)
     if blocked:
-        tag, status, size = "TCP_DENIED/403", 403, 3950
+        tag, size = "TCP_DENIED/403", 3950
         method, url, hier = "CONNECT", f"{host}:443", "HIER_NONE/-"
     elif rng.random() < 0.8:
-        tag, status, size = "TCP_TUNNEL/200", 200, rng.randint(400, 90000)
+        tag, size = "TCP_TUNNEL/200", rng.randint(400, 90000)
         method, url, hier = "CONNECT", f"{host}:443", f"HIER_DIRECT/93.184.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
     else:
-        tag, status, size = rng.choice(["TCP_MISS/200", "TCP_HIT/200", "TCP_REFRESH_UNMODIFIED/304"]), 200, rng.randint(200, 50000)
+        tag, size = rng.choice(["TCP_MISS/200", "TCP_HIT/200", "TCP_REFRESH_UNMODIFIED/304"]), rng.randint(200, 50000)
         method, url, hier = "GET", f"http://{host}/{rng.choice(['', 'news', 'index.html', 'a/b?q=1'])}", "HIER_DIRECT/93.184.216.34"
-        if tag.endswith("304"):
-            status = 304
     mime = "-" if method == "CONNECT" else "text/html"
     epoch = ts.timestamp()
     return f"{int(epoch)}.{int(round((epoch % 1) * 1000)) % 1000:03d} {elapsed:6d} {ip} {tag} {size} {method} {url} {user} {hier} {mime}"

@@ -48,3 +48,19 @@ def enabled() -> bool:
 def load(name: str) -> ModuleType:
     """The compiled module `ingest.fast.<name>` (the caller checked `enabled()`)."""
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def cache_misses() -> int:
+    """How many times a compiled function of the parsers has missed the cache in this
+    process; a rise while scanners load means numba is compiling, not loading."""
+    import sys
+
+    total = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("ingest.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            misses = getattr(getattr(value, "stats", None), "cache_misses", None)
+            if isinstance(misses, dict):
+                total += sum(misses.values())
+    return total

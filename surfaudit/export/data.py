@@ -3,9 +3,11 @@
 Why a module of its own: the CSV and the HTML must show the same numbers as
 `report social` and `report blocked`. So this runs the very same query files
 (`social_segments`, `social`, `blocked`) with the same parameters, built by
-`surfaudit.sql` helpers, and never re-implements the estimator. The only extra
-reading is the identity's raw requests (for the non-social and blocked rows of
-the CSV); an allowed request is social exactly when `social_segments` lists it.
+`surfaudit.sql` helpers, and never re-implements the estimator or the periods
+(DESIGN §6): every period and piece start shown comes from the SQL. The only
+extra reading is the identity's requests with their periods (`request_periods`,
+for the non-social and blocked rows of the CSV); an allowed request is social
+exactly when `social_segments` lists it.
 
 The export may not import `surfaudit.reports` (DESIGN §2 import rules).
 """
@@ -13,16 +15,15 @@ The export may not import `surfaudit.reports` (DESIGN §2 import rules).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import duckdb
 import polars as pl
 
 from surfaudit.config import Config
+from surfaudit.engine import connect
 from surfaudit.org_sql import prepare
-from surfaudit.sql import dated_params, run_query, schedule_params, schedule_segments, social_params
+from surfaudit.sql import dated_params, run_query, schedule_params, social_params
 from surfaudit.store import Store
 
 REQUEST_COLUMNS = ("local_time", "host", "url", "action", "category", "social", "period", "covered_seconds")
@@ -32,16 +33,6 @@ DAILY_COLUMNS = (
 )
 BLOCKED_COLUMNS = ("date", "requests", "attempts", "hosts", "top_host")
 ATTEMPT_COLUMNS = ("date", "host", "first_local", "last_local", "requests")  # queries/blocked_attempts.sql
-
-# The identity's own requests; `user` is a bound parameter, matched exactly.
-_RAW_SQL = """
-SELECT e.ts, e.host, e.url, e.action, e.category
-FROM events AS e
-WHERE e."user" = $user::VARCHAR
-  AND e.ts >= timezone('UTC', $utc_from::TIMESTAMP)
-  AND e.ts < timezone('UTC', $utc_to::TIMESTAMP)
-"""
-
 
 @dataclass
 class Investigation:
@@ -69,7 +60,7 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
     params = {**dated_params(cfg, date_from, date_to, user), **schedule_params(cfg), **social_params(cfg)}
     params["flag_minutes"] = float(cfg.social.flag_minutes)
     params["burst_ms"] = int(cfg.blocked.burst_seconds) * 1000
-    con = duckdb.connect()
+    con = connect(cfg)  # DuckDB, or Spark under [engine] kind = "spark" (surfaudit.engine)
     try:
         lo = params["utc_from"].replace(tzinfo=timezone.utc)
         hi = params["utc_to"].replace(tzinfo=timezone.utc)
@@ -91,17 +82,6 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
     return inv
 
 
-def period_expr(cfg: Config, local: pl.Expr) -> pl.Expr:
-    """in_break | outside_break | outside_hours for a local (naive) datetime column."""
-    minute = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
-    workday = (local.dt.weekday() - 1).is_in(list(cfg.schedule.workdays))
-    expr = pl.lit("outside_hours")
-    for seg in reversed(schedule_segments(cfg.schedule)):
-        expr = pl.when(workday & (minute >= seg["start_min"]) & (minute < seg["end_min"])).then(
-            pl.lit(seg["period"])).otherwise(expr)
-    return expr
-
-
 def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: date, d2: date):
     tz = cfg.schedule.timezone
     keys = ["ts", "host", "url"]
@@ -113,7 +93,6 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
         pl.col("ts").dt.convert_time_zone(tz).dt.replace_time_zone(None).alias("local_time"),
     ).with_columns(
         pl.col("local_time").dt.date().alias("date"),
-        (pl.col("period") if "period" in raw.columns else period_expr(cfg, pl.col("local_time"))).alias("period"),
         pl.lit(False).alias("social"),
         pl.lit(0.0).alias("covered_seconds"),
         pl.col("ts").alias("ts_utc"),
@@ -121,9 +100,8 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
     ).filter(pl.col("date").is_between(d1, d2))
 
     category = raw.filter(pl.col("action") == "allowed").unique(subset=keys, keep="first").select(*keys, "category")
-    starts = _piece_starts_sql(segments) if "piece_start_ms" in segments.columns else _piece_starts(cfg, segments)
     social = segments.with_columns(
-        pl.Series("ts_utc", starts, dtype=pl.Datetime("us", "UTC")),
+        _piece_start().alias("ts_utc"),
         pl.lit("allowed").alias("action"),
         pl.lit(True).alias("social"),
         pl.col("req_id").cast(pl.Int64).alias("order"),
@@ -143,65 +121,17 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
     return rows, pieces
 
 
-def _piece_starts_sql(segments: pl.DataFrame) -> list[datetime]:
+def _piece_start() -> pl.Expr:
     """When each piece starts, from the query (`piece_start_ms`, the later of the
     coverage start and the start of the identity's own timetable slot), so a person
     on another schedule gets that schedule's edges; a request's own first piece
     keeps the request's exact time (microseconds)."""
     own_ms = (pl.col("ts").dt.epoch("us") + 500) // 1000  # as the SQL's round(epoch_us / 1000.0)
-    df = segments.select(
+    return (
         pl.when(pl.col("piece_start_ms") == own_ms).then(pl.col("ts").dt.convert_time_zone("UTC"))
-        .otherwise(pl.from_epoch(pl.col("piece_start_ms"), time_unit="ms").dt.replace_time_zone("UTC")
-                   .dt.cast_time_unit("us"))
-        .alias("start"))
-    return df["start"].to_list()
-
-
-def _piece_starts(cfg: Config, segments: pl.DataFrame) -> list[datetime]:
-    """When each (request, date, period) piece starts.
-
-    A request's coverage is one interval from its own time; a piece on another
-    date or in another period starts at the first schedule boundary after the
-    request where that (date, period) begins (local midnight or a work-hours or
-    break edge). Giving continuation pieces that start time, rather than the
-    request's, is what makes the CSV's per-date sums equal the social report.
-    """
-    zone = ZoneInfo(cfg.schedule.timezone)
-    segs = schedule_segments(cfg.schedule)
-    cache: dict[tuple[date, str], list[datetime]] = {}
-
-    def boundaries(d: date, period: str) -> list[datetime]:
-        key = (d, period)
-        if key not in cache:
-            if d.weekday() in cfg.schedule.workdays:
-                mins = [s["start_min"] for s in segs if s["period"] == period]
-            else:
-                mins = [0] if period == "outside_hours" else []
-            cache[key] = [datetime.combine(d, time(m // 60, m % 60), tzinfo=zone).astimezone(timezone.utc)
-                          for m in mins]
-        return cache[key]
-
-    out: list[datetime] = []
-    for ts, d, period in segments.select("ts", "date", "period").iter_rows():
-        ts = ts.astimezone(timezone.utc)
-        local = ts.astimezone(zone)
-        own = _period_of(cfg, segs, local)
-        if local.date() == d and own == period:
-            out.append(ts)
-            continue
-        later = [b for b in boundaries(d, period) if b > ts]
-        out.append(min(later) if later else ts)
-    return out
-
-
-def _period_of(cfg: Config, segs: list[dict], local: datetime) -> str:
-    if local.weekday() not in cfg.schedule.workdays:
-        return "outside_hours"
-    minute = local.hour * 60 + local.minute
-    for seg in segs:
-        if seg["start_min"] <= minute < seg["end_min"]:
-            return seg["period"]
-    return "outside_hours"
+        .otherwise(pl.from_epoch(pl.col("piece_start_ms"), time_unit="ms").dt.replace_time_zone("UTC"))
+        .cast(pl.Datetime("us", "UTC"))
+    )
 
 
 def _totals(inv: Investigation) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from surfaudit.people import resolve_user
 from surfaudit.store import Store
 
 FORMATS = {".csv": "csv", ".html": "html", ".xlsx": "xlsx"}
+EXPORT_DAYS = 30  # without --from/--to: the 30 days ending today
 
 
 @dataclass
@@ -49,9 +50,7 @@ def check_arguments(user: object, reason: object, date_from, date_to, output) ->
         raise UsageError("--reason is required: state why this investigation is being run (policy: monitoring needs a valid reason)")
     if not isinstance(user, str) or not user:
         raise UsageError("--user is required: the identity to export")
-    d1, d2 = as_date(date_from, "--from"), as_date(date_to, "--to")
-    if d1 > d2:
-        raise UsageError(f"--from {d1} is after --to {d2}")
+    d1, d2 = clock.check_range(as_date(date_from, "--from"), as_date(date_to, "--to"))
     if output is None or str(output) == "":
         raise UsageError("--output is required (a .csv, .html or .xlsx file)")
     path = Path(output)
@@ -65,11 +64,12 @@ def check_arguments(user: object, reason: object, date_from, date_to, output) ->
     return user, reason.strip(), d1, d2, path, fmt
 
 
-def export_investigation(store: Store, cfg: Config, user: str, reason: str, date_from: date | str,
-                         date_to: date | str, output: Path | str, now: datetime | None = None,
+def export_investigation(store: Store, cfg: Config, user: str, reason: str, date_from: date | str | None,
+                         date_to: date | str | None, output: Path | str, now: datetime | None = None,
                          wait: float = 10) -> ExportResult:
     """Write the CSV, HTML or Excel investigation file for `user` and record it in the audit log.
 
+    Without `date_from`/`date_to` the range is the EXPORT_DAYS local days ending today.
     Raises UsageError (exit 2) for a missing reason, bad dates or an output that is
     not .csv/.html/.xlsx; NoDataError (exit 1) when the identity has no requests in the
     range, in which case no file is written and nothing is audited. The audit entry
@@ -78,6 +78,7 @@ def export_investigation(store: Store, cfg: Config, user: str, reason: str, date
     written (read-only store, full disk, lock held) there is no file; if the rename
     fails after it, an `export-failed` entry follows.
     """
+    date_from, date_to = clock.local_range(cfg.schedule.timezone, date_from, date_to, EXPORT_DAYS)
     user, reason, d1, d2, path, fmt = check_arguments(user, reason, date_from, date_to, output)
     user = resolve_user(store, cfg, user)  # alias, any case, directory name or pseudonym -> the identity
     inv = gather(store, cfg, user, d1, d2)

@@ -54,7 +54,7 @@ CLAUSES: tuple[tuple[str, str, str], ...] = (
 
 
 def load_policy(org) -> tuple[str, tuple[tuple[str, str, str], ...]]:
-    """The title and clauses the HTML export quotes: `[policy]` (issue 13, point 7) or
+    """The title and clauses the HTML export quotes: `[policy]` or
     the shipped ones above.
 
     The clauses file is UTF-8 text in blocks separated by blank lines: the policy's

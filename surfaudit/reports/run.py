@@ -1,33 +1,38 @@
-"""One entry point per report for the CLI: open the store's view, run, describe.
+"""Running a report for the CLI: check its options, read the store, name or
+pseudonymise people, order and cut the rows, describe what the figures assume.
 
-The CLI stays thin: it parses options and calls `run_report`, which reads only
-the month partitions the date range needs (the store knows which files those
-are) and returns the table plus the parameters the estimate used, so the table
-view can state them.
+The CLI stays thin: it parses options and calls `run_report`, which refuses an
+option the report cannot use (the table in `surfaudit.reports.specs`), fills in
+the default date range, reads only the month partitions the range needs (the
+store knows which files those are) and returns the table plus the parameters
+the estimate used, so the terminal view can state them.
+
+Row order: CSV and JSON keep the documented order (date, then user; top by
+requests) unless `--sort` is given, so scripts and the golden files never see
+a change; the terminal puts what matters first (flagged days, then minutes
+outside breaks; blocked attempts; top requests).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import duckdb
 import polars as pl
 
 from surfaudit import naming
+from surfaudit.clock import check_range, local_range
 from surfaudit.config import Config
+from surfaudit.engine import connect
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import check_filters, prepare
 from surfaudit.people import resolve_user
-from surfaudit.reports.blocked import blocked_report
-from surfaudit.reports.common import check_range, needed_utc_range, report_parameters
-from surfaudit.reports.social import social_report
-from surfaudit.reports.summary import summary_report
-from surfaudit.reports.top import top_report
+from surfaudit.reports.specs import (DEFAULT_DAYS, KINDS, SPECS, TOP_LIMIT, blocked_report, check_options,
+                                     needed_utc_range, per_person, report_parameters, social_report, sort_keys,
+                                     spec_for, summary_report, top_report)
 from surfaudit.store import Store
-
-KINDS = ("social", "blocked", "top", "summary")
 
 
 @dataclass
@@ -40,50 +45,109 @@ class ReportResult:
     totals: dict[str, Any] = field(default_factory=dict)
     months_read: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # exemptions and scope the figures reflect
+    by: str | None = None  # "user" for the per-person view of social/blocked; top's grouping
+    sort: str | None = None  # the order the rows are in (None: the documented one)
+    total_rows: int = 0  # rows before --limit
+    order_keys: tuple[tuple[str, bool], ...] = ()  # (column, descending) of `sort`
+    sorts: tuple[str, ...] = ()  # the --sort values this report takes
 
 
-def run_report(store: Store, cfg: Config, kind: str, date_from: date, date_to: date, *, user: str | None = None,
-               flagged: bool = False, by: str = "host", limit: int = 20, site: str | None = None,
+def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | None = None,
+               date_to: date | str | None = None, *, user: str | None = None, flagged: bool = False,
+               by: str | None = None, limit: int | None = None, sort: str | None = None, site: str | None = None,
                group: str | None = None, pseudonymise: bool = False, reveal: bool = False,
-               reason: str | None = None) -> ReportResult:
-    """Run one report. `user` is matched as `surfaudit.people.resolve_user` says (exit 2
-    with suggestions when nothing matches); `site`/`group` limit it to those people;
-    naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a report
-    that names people with a directory is recorded in the audit log."""
+               reason: str | None = None, readable: bool = False, blocked_only: bool = False,
+               engine: str | None = None, proxy_site: str | None = None) -> ReportResult:
+    """Run one report. An option the report does not take, an unknown `--sort` or
+    `--by`, a bad `--limit` or date range: UsageError (exit 2). Dates default to the
+    last week (summary: the whole store). `user` is matched as
+    `surfaudit.people.resolve_user` says; `site`/`group` limit it to those people;
+    naming follows `[privacy]` and `--reveal --reason` (surfaudit.naming), and a
+    report that names people with a directory is recorded in the audit log.
+    `readable`: order for the terminal when no `--sort` is given; `blocked_only` (top):
+    blocked requests alone, for the dashboard's top blocked sites. `engine`
+    (duckdb | spark) overrides `[engine] kind` (surfaudit.engine). `proxy_site` keeps
+    only the rows ingested at that site (`[ingest] site`), whoever the people are."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
+    check_options(SPECS[kind], {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
+                                "--sort": sort, "--limit": limit, "--by": by, "--pseudonymise": pseudonymise,
+                                "--reveal": reveal})
+    spec = spec_for(kind, by)
+    order = sort or (spec.table_sort if readable else None)
+    keys = sort_keys(spec, order) if order else None
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
-    con = duckdb.connect()
-    if kind == "summary":
-        months = store.events_view(con)  # one manifest state; its parts stay on disk while con lives
-        return ReportResult(kind, summary_report(con), None, None, totals=manifest_totals(store), months_read=months)
-    d1, d2 = check_range(date_from, date_to)
+    con = connect(cfg, engine)
+    if not spec.dated:
+        return _summary(store, cfg, con, *check_range(date_from, date_to), proxy_site=proxy_site)
+    d1, d2 = local_range(cfg.schedule.timezone, date_from, date_to, DEFAULT_DAYS)
     filters = check_filters(cfg, site, group)
     if pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
         raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
                          "give the pseudonym to --user instead")
     identity = resolve_user(store, cfg, user)
-    lo, hi = needed_utc_range(cfg, d1, d2)
-    months = store.events_view(con, lo, hi)
+    months = store.events_view(con, *needed_utc_range(cfg, d1, d2), site=proxy_site)
+    top_by = by or "host"
     if kind == "social":
-        table = social_report(con, cfg, d1, d2, user=identity, flagged_only=flagged, filters=filters)
+        table = social_report(con, cfg, d1, d2, user=identity, flagged_only=flagged and by is None, filters=filters)
     elif kind == "blocked":
         table = blocked_report(con, cfg, d1, d2, user=identity, filters=filters)
     else:
         prepare(con, cfg, d1, d2, filters)
-        table = top_report(con, cfg, d1, d2, by=by, user=identity, limit=limit)
-    column = "user" if "user" in table.columns else None
-    if column:
-        naming.record(store, cfg, how, f"report {kind}", table, target=identity, date_from=d1, date_to=d2,
+        in_sql = order in (None, "requests")  # the query's own order: let it cut the rows
+        table = top_report(con, cfg, d1, d2, by=top_by, user=identity, limit=(limit or TOP_LIMIT) if in_sql else None,
+                           blocked_only=blocked_only)
+        limit = limit or TOP_LIMIT
+    if by == "user" and kind != "top":
+        table = per_person(kind, table)
+        if flagged:
+            table = table.filter(pl.col("flagged_days") > 0)
+    table = naming.apply(store, how, table)
+    if how.pseudonymise and "user" in table.columns:  # before --sort: its ties keep this order
+        table = _in_pseudonym_order(table, kind, top_by)
+    if keys:
+        table = _ordered(table, keys, top_by if kind == "top" else None)
+    total = table.height
+    table = table.head(limit) if limit else table
+    if "user" in table.columns:
+        naming.record(store, cfg, how, f"report {kind}" + (" --by user" if by == "user" else ""), table,
+                      target=identity, date_from=d1, date_to=d2,
                       filters={"user": user, "site": filters.site, "group": filters.group, "flagged": flagged})
-        table = naming.apply(store, how, table)
     notes = report_notes(cfg, kind)
     parameters = report_parameters(cfg) | ({"notes": notes} if notes else {})  # JSON states them too
-    return ReportResult(kind, table, d1, d2, parameters, months_read=months, notes=notes)
+    return ReportResult(kind, table, d1, d2, parameters, months_read=months, notes=notes,
+                        by=top_by if kind == "top" else by, sort=order, total_rows=total,
+                        order_keys=tuple((top_by if c == "key" else c, d) for c, d in keys or ()),
+                        sorts=tuple(spec.sorts))
+
+
+def _in_pseudonym_order(table: pl.DataFrame, kind: str, top_by: str | None) -> pl.DataFrame:
+    """The documented order again, now over the pseudonyms: rows still in real-name order
+    would let anyone with the staff list match pseudonyms to people by their rank."""
+    if kind == "top":
+        return table.sort(["requests", top_by], descending=[True, False], nulls_last=True) if top_by == "user" else table
+    return table.sort(["date", "user"] if "date" in table.columns else ["user"], nulls_last=True)
+
+
+def _ordered(table: pl.DataFrame, keys: tuple[tuple[str, bool], ...], key_column: str | None) -> pl.DataFrame:
+    """The rows sorted by `keys` ((column, descending); "key" is top's --by column)."""
+    columns = [key_column if c == "key" and key_column else c for c, _ in keys]
+    return table.sort(columns, descending=[d for _, d in keys], nulls_last=True, maintain_order=True)
+
+
+def _summary(store: Store, cfg: Config, con, d1: date | None, d2: date | None,
+             proxy_site: str | None = None) -> ReportResult:
+    """What the store holds: per UTC month, events of [d1, d2] (all when absent), and its ingest runs."""
+    months = store.events_view(con, site=proxy_site)  # one manifest state; its parts stay on disk while con lives
+    table = summary_report(con, cfg, d1, d2)
+    return ReportResult("summary", table, d1, d2, {"timezone": cfg.schedule.timezone},
+                        totals=ingest_totals(store, cfg, d1, d2), months_read=months, total_rows=table.height)
 
 
 def report_notes(cfg: Config, kind: str) -> list[str]:
-    """What the figures reflect beyond [schedule]: scope and work-use exemptions (point 4)."""
+    """What the figures reflect beyond [schedule]: scope and work-use exemptions."""
     org, notes = cfg.org, []
     if org.staff_only:
         notes.append("Scope: staff directory members only ([directory] scope = \"staff\"); "
@@ -104,12 +168,24 @@ def report_notes(cfg: Config, kind: str) -> list[str]:
     return notes
 
 
-def manifest_totals(store: Store) -> dict[str, int]:
-    """Files ingested and lines rejected/expired/skipped, from the ingest manifest."""
-    records = [r for r in store.manifest() if r.get("kind") == "ingest"]
+def ingest_totals(store: Store, cfg: Config, d1: date | None = None, d2: date | None = None) -> dict[str, int]:
+    """Ingest runs (one audit entry each, however many files and commits a run made),
+    files ingested and lines rejected/expired, for runs on local dates [d1, d2] (all when absent)."""
+    zone = ZoneInfo(cfg.schedule.timezone)
+
+    def within(stamp: str | None) -> bool:
+        if d1 is None and d2 is None:
+            return True
+        if not stamp:
+            return False
+        day = datetime.fromisoformat(stamp).astimezone(zone).date()
+        return (d1 is None or day >= d1) and (d2 is None or day <= d2)
+
+    records = [r for r in store.manifest() if r.get("kind") == "ingest" and within(r.get("at"))]
+    runs = [e for e in store.audit_entries() if e.get("command") == "ingest" and within(e.get("time"))]
     return {
+        "ingest_runs": len(runs),
         "files_ingested": len({r.get("lineage") for r in records}),
-        "ingest_runs": len(records),
         "rows_written": sum(r.get("rows", 0) for r in records),
         "lines_rejected": sum(r.get("rejected", 0) for r in records),
         "rows_expired": sum(r.get("expired", 0) for r in records),

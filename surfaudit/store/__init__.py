@@ -52,6 +52,8 @@ ARROW_SCHEMA = pa.schema(
         ("elapsed_ms", pa.int64()), ("category", pa.string()), ("source", pa.string()),
     ]
 )
+SITE_FIELD = pa.field("site", pa.string())  # stored after the event columns (schema.STORED_SCHEMA)
+STORED_ARROW_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [SITE_FIELD])
 ROW_GROUP = 1_000_000
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
@@ -141,8 +143,11 @@ class Store(Reading):
             if not flock_within(fd, wait or 0, 0.1):
                 raise LockedError(f"{self.root}: store is locked by another surfaudit run (pid {_holder(fd)})")
             mine = f"{os.getpid()}\n".encode()
-            os.pwrite(fd, mine, 0)  # never empty while held: a loser reads a pid, not a gap
-            os.ftruncate(fd, len(mine))
+            try:  # never empty while held: a loser reads a pid, not a gap
+                os.pwrite(fd, mine, 0)
+                os.ftruncate(fd, len(mine))
+            except OSError:  # a full disk: the pid is only a courtesy; the command says what failed
+                pass
             self._lock_depth = 1
             held = True
             self.recover()

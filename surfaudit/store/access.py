@@ -1,4 +1,4 @@
-"""Before a command touches a store: is there one, and is it ours? (issue 12, point 7)
+"""Before a command touches a store: is there one, and is it ours?
 
 A store is private to the operating-system user who owns it (directories 0700, files
 0600). Run as anyone else, reading fails half-way with an I/O error and writing would

@@ -1,7 +1,7 @@
 """The manifest's integrity: a hash chain over its records and a head file.
 
 Part of the store package. `manifest.jsonl` is the store's truth, so damage to it
-must be found, never absorbed (issue 12, point 6):
+must be found, never absorbed:
 
 * every record carries `seq` (1, 2, ...) and `prev`, a hash of the previous
   record's line: a record edited, removed or replaced by garbage in the middle

@@ -7,7 +7,7 @@ trusted: a part must look like `events/month=YYYY-MM/part-<id>.parquet`, a
 quarantine file like `quarantine/q-<id>.parquet`, and no component between the
 store root and the file may be a symlink. Anything else stops the command with a
 one-line StoreError naming the path, before anything is deleted, renamed or
-chmod'ed (issue 12, point 1). The store root itself may be a symlink (a configured
+chmod'ed. The store root itself may be a symlink (a configured
 `/var/lib/surfaudit -> /data/surfaudit` is an administrator's choice).
 """
 

@@ -1,6 +1,6 @@
 """Readers and deleters: a part a reader may still use is never deleted under it.
 
-Part of the store package (issue 12, point 3). A report reads ONE manifest state and
+Part of the store package. A report reads ONE manifest state and
 then opens that state's parts, lazily, for as long as its DuckDB connection lives;
 compaction and purge meanwhile commit records that replace parts. So:
 

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
 import pyarrow.parquet as pq
 
-from surfaudit.errors import StoreError
-from surfaudit.schema import EVENT_SCHEMA
+from surfaudit.errors import StoreError, UsageError
+from surfaudit.schema import EVENT_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
 from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error
 
@@ -60,6 +60,10 @@ class Reading:
             for rel in record.get("parts", []):
                 live[rel] = {**(files.get(rel) or {}), "month": month_of(rel)}
         return live
+
+    def lineage_records(self, lineage: str) -> list[dict]:
+        """The committed ingest records of one source (its fingerprint checkpoints)."""
+        return [r for r in self.manifest() if r.get("kind") == "ingest" and r.get("lineage") == lineage]
 
     def live_parts(self) -> dict[str, str]:
         """Committed, not replaced parts: relative path -> month."""
@@ -117,8 +121,9 @@ class Reading:
 
     def events_view(self, con: "duckdb.DuckDBPyConnection", utc_from: datetime | None = None,
                     utc_to: datetime | None = None, name: str = "events",
-                    records: list[dict] | None = None) -> list[str]:
-        """Create view `name` over the committed parts of the months overlapping [from, to).
+                    records: list[dict] | None = None, site: str | None = None) -> list[str]:
+        """Create view `name` over the committed parts of the months overlapping [from, to)
+        (with `site`: only the rows that site's ingest wrote).
 
         Returns the months read. The reader lock is taken before the manifest is read
         and held while `con` lives, so the view is one committed state of the store
@@ -134,10 +139,23 @@ class Reading:
         chosen = [(rel, info["month"]) for rel, info in sorted(live.items()) if lo <= info["month"] <= hi]
         files = [str(path) for path in self._checked([rel for rel, _ in chosen], live)]
         con.execute("SET TimeZone = 'UTC'")
-        if files:
+        if files and getattr(con, "engine", "duckdb") != "duckdb":  # Spark: the canonical columns
+            if site is not None:
+                raise UsageError("--proxy-site: reports on --engine spark cannot filter by site yet; "
+                                 "use the default engine")
             con.read_parquet(files).create_view(name, replace=True)
+        elif files:
+            import duckdb
+
+            rel = con.read_parquet(files, union_by_name=True)  # parts older than `site` read it as null
+            if "site" not in rel.columns:
+                rel = rel.select(*[duckdb.ColumnExpression(c) for c in rel.columns],
+                                 duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias("site"))
+            if site is not None:
+                rel = rel.filter(duckdb.ColumnExpression("site") == duckdb.ConstantExpression(site))
+            rel.create_view(name, replace=True)
         else:
-            con.register(f"_{name}_empty", pl.DataFrame(schema=EVENT_SCHEMA).to_arrow())
+            con.register(f"_{name}_empty", pl.DataFrame(schema=STORED_SCHEMA).to_arrow())
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
         return sorted({month for _, month in chosen})
 
@@ -233,7 +251,7 @@ class Reading:
         if not files:
             return pl.DataFrame(schema=EVENT_SCHEMA)
         try:
-            return pl.concat([pl.read_parquet(f) for f in files]).cast(EVENT_SCHEMA)
+            return pl.concat([_stored(pl.read_parquet(f)) for f in files]).select(list(EVENT_SCHEMA))
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(f"{self.root}: cannot read parts ({type(exc).__name__}); run `surfaudit verify`") from None
 
@@ -252,12 +270,12 @@ class Reading:
             return
         con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(self.staging_dir / "duckdb-spill")})
         try:
-            rel = con.read_parquet(files)
+            rel = con.read_parquet(files, union_by_name=True)
             if ts_from is not None:
                 rel = rel.filter(duckdb.ColumnExpression("ts") >= duckdb.ConstantExpression(ts_from))
             reader = rel.order("ts").to_arrow_reader(batch_rows)
             for batch in reader:
-                yield pl.from_arrow(pa.Table.from_batches([batch])).cast(EVENT_SCHEMA)
+                yield _stored(pl.from_arrow(pa.Table.from_batches([batch])))
         except (OSError, duckdb.Error) as exc:
             bad = self.find_unreadable_part(rels)
             where = f"{bad}: cannot read Parquet part" if bad else f"{self.root}: cannot read parts"
@@ -280,9 +298,65 @@ class Reading:
                 raise symlink_error(path)
         return files
 
+    def disk_bytes(self) -> int:
+        """Bytes the store takes on disk: its regular files, symlinks neither followed nor counted."""
+        import os
+        import stat
+
+        total = 0
+        for top, dirs, files in os.walk(self.root):  # os.walk does not descend into symlinked directories
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(top, name))
+                except OSError:  # removed meanwhile (a sweep, a purge)
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+        return total
+
+    def quarantined_lines(self) -> pl.DataFrame:
+        """The rejected lines of every committed ingest whose quarantine file is still kept
+        (purge forgets them with the data), in commit order: file, line_no, reason, line
+        and `ingested` (the UTC time of the commit). Only files a committed record names
+        are read, never one a crash left between rename and commit."""
+        from surfaudit.schema import QUARANTINE_SCHEMA
+
+        schema = {**QUARANTINE_SCHEMA, "ingested": pl.Datetime("us", "UTC")}
+        frames = []
+        for record in self.manifest():
+            for rel in record.get("quarantine", []):
+                path = self.quarantine_path(rel)
+                refuse_symlink(path)
+                try:
+                    frame = pl.read_parquet(path)
+                except FileNotFoundError:  # forgotten by a purge since the manifest was read
+                    continue
+                except (OSError, pl.exceptions.PolarsError) as exc:
+                    raise StoreError(f"{path}: cannot read quarantine file ({type(exc).__name__}); "
+                                     "run `surfaudit verify`") from None
+                at = _commit_time(record.get("at")) or self.quarantine_written_at(path)
+                frames.append(frame.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items())
+                              .with_columns(pl.lit(at, schema["ingested"]).alias("ingested")))
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
     def quarantine_written_at(self, path: Path) -> datetime:
         """When a quarantine file was written: its transaction id's time, else its mtime."""
         try:
             return datetime.strptime(path.name[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
         except ValueError:
             return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+
+
+def _stored(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows of a part in the stored schema (a part older than `site` gets it as null)."""
+    if "site" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("site"))
+    return df.select(pl.col(c).cast(t) for c, t in STORED_SCHEMA.items())
+
+
+def _commit_time(text: object) -> datetime | None:
+    """A manifest record's `at` as a UTC datetime (None when absent or unreadable)."""
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc) if isinstance(text, str) else None
+    except ValueError:
+        return None

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from surfaudit.errors import StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
-from surfaudit.store import ARROW_SCHEMA, ROW_GROUP, _fsync_dir, _mkdir, private_file
+from surfaudit.store import ROW_GROUP, STORED_ARROW_SCHEMA, _fsync_dir, _mkdir, private_file
 from surfaudit.store.integrity import describe
 from surfaudit.store.paths import confined
 
@@ -40,11 +40,18 @@ if TYPE_CHECKING:
 # only (DuckDB prunes row groups on ts; rows are in time order, so the min/max of
 # a string column spans nearly everything and cost a quarter of the write);
 # delta encoding for the integer columns (smaller and faster than zstd alone).
-WRITE_SCHEMA = pa.schema([pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type) for f in ARROW_SCHEMA])
+WRITE_SCHEMA = pa.schema([pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type)
+                          for f in STORED_ARROW_SCHEMA])
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=1, write_statistics=["ts"], store_schema=False,
                        use_dictionary=["user", "username", "client_ip", "method", "host", "url", "action", "category",
-                                       "source"],
+                                       "source", "site"],
                        column_encoding=dict.fromkeys(("ts", "bytes", "elapsed_ms"), "DELTA_BINARY_PACKED"))
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 class Transaction:
@@ -62,6 +69,7 @@ class Transaction:
         self._lock = threading.Lock()
         self.removes: list[str] = []
         self.rows = 0
+        self.site = getattr(store, "site", None) or _host()
 
     def _rel(self, key: tuple[str, int]) -> str:
         month, slot = key
@@ -73,6 +81,8 @@ class Transaction:
         different threads; writes to one slot must come from one thread at a time."""
         if df.height == 0:
             return
+        if "site" not in df.columns:  # parsed rows; a rewrite (compaction) keeps each row's own
+            df = df.with_columns(pl.lit(self.site, pl.String).alias("site"))
         lo, hi = df.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).row(0)
         if lo is not None and (lo.year, lo.month) == (hi.year, hi.month):  # the usual case: one month
             self._write_month((lo.strftime("%Y-%m"), slot), df)
@@ -84,7 +94,7 @@ class Transaction:
     def _write_month(self, key: tuple[str, int], part: pl.DataFrame) -> None:
         """Zero-copy hand-over (string views) to the month's Parquet writer; the
         file keeps no Arrow schema, so it reads back as ARROW_SCHEMA (string)."""
-        table = part.to_arrow(compat_level=pl.CompatLevel.newest()).cast(WRITE_SCHEMA)
+        table = part.select(WRITE_SCHEMA.names).to_arrow(compat_level=pl.CompatLevel.newest()).cast(WRITE_SCHEMA)
         with self._lock:
             if key not in self._writers:
                 fh = private_file(self.dir / self._staged(key))

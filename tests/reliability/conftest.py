@@ -1,22 +1,5 @@
-"""Reliability suite: print what every test tried, whatever pytest captured.
-
-Tests call `helpers.tried(suite, what, n)` and `helpers.failed(suite, message)`; the
-session summary prints one line per suite with the counts, and each recorded failure.
+"""Reliability suite: tests call `helpers.tried(suite, what, n)` and
+`helpers.failed(suite, message)`; the session summary printed by tests/conftest.py
+(so that it also gathers the counts of every pytest-xdist worker) shows one line per
+suite with the counts, and each recorded failure, whatever pytest captured.
 """
-
-from __future__ import annotations
-
-from .helpers import LONG, TALLY
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not TALLY:
-        return
-    tr = terminalreporter
-    tr.section(f"reliability: what was tried ({'long' if LONG else 'CI'} mode)")
-    for suite in sorted(TALLY):
-        tally = TALLY[suite]
-        counts = ", ".join(f"{n} {what}" for what, n in sorted(tally.tried.items()))
-        tr.write_line(f"{suite}: {counts}; {len(tally.failed)} failures")
-        for message in tally.failed[:20]:
-            tr.write_line(f"  FAILED {message}")

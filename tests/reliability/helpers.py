@@ -43,6 +43,19 @@ def failed(suite: str, message: str) -> None:
     TALLY.setdefault(suite, Tally()).failed.append(message)
 
 
+def export_tally() -> dict:
+    """This process's tally as plain data (an xdist worker hands it to the controller)."""
+    return {suite: {"tried": dict(t.tried), "failed": list(t.failed)} for suite, t in TALLY.items()}
+
+
+def merge_tally(data: dict) -> None:
+    """Add a worker's `export_tally()` to this process's tally."""
+    for suite, t in data.items():
+        mine = TALLY.setdefault(suite, Tally())
+        mine.tried.update(t["tried"])
+        mine.failed.extend(t["failed"])
+
+
 # -- sources -------------------------------------------------------------------------------
 def squid(seq: int, ts: datetime, user: str = "jsmith", host: str = "www.facebook.com", *,
           ip: str = "10.0.0.5", tag: str = "TCP_TUNNEL/200", url: str | None = None) -> str:

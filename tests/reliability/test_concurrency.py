@@ -1,4 +1,4 @@
-"""Concurrency (issue 7, point 4): real CLI processes racing for one store.
+"""Concurrency: real CLI processes racing for one store.
 
 * Two `nightly` runs started together: exactly one writes; the other exits 3 naming
   the holder's pid — or, with `--wait`, waits and then finds nothing new.
@@ -13,15 +13,18 @@ import csv
 import io
 import re
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from surfaudit.store import Store
 
 from .helpers import LONG, assert_clean_stderr, cli_argv, cli_env, failed, run_cli, squid, tried, visible_column, \
     write_lines
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 UTC = timezone.utc
 NOW = "2026-11-20T12:00:00+00:00"

@@ -1,4 +1,4 @@
-"""Corruption is found, not silently absorbed (issue 12, point 6).
+"""Corruption is found, not silently absorbed.
 
 A store of 4 ingests over 2 months (1,200 rows) is damaged in one way per case; then
 the real CLI runs `report summary` and `surfaudit verify`. On the old code every

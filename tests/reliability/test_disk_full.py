@@ -1,4 +1,4 @@
-"""Disk full (issue 7, point 5): ingest into a store on a 2 MB tmpfs.
+"""Disk full: ingest into a store on a 2 MB tmpfs.
 
 The store lives on a freshly mounted `tmpfs -o size=2m` (unmounted afterwards); when
 mounting is not permitted the test simulates the full disk in-process by making Parquet

@@ -1,4 +1,4 @@
-"""Every investigation export is audited, or there is no export (issue 12, point 4).
+"""Every investigation export is audited, or there is no export.
 
 * A store whose audit log cannot be written — read-only (run as the store's owner with
   the store's files made read-only) or on a full filesystem (a 1 MB tmpfs) — gives no

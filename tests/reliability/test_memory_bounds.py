@@ -1,4 +1,4 @@
-"""Bounded memory whatever the input (issue 11, point 8).
+"""Bounded memory whatever the input.
 
 A 2 GB stream of zeros in a gzip (a "gzip bomb": one line with no newline) and a
 plain log whose tail is a 1.5 GB sparse hole (as after a crash with preallocation)
@@ -17,7 +17,11 @@ import time
 import zlib
 from pathlib import Path
 
+import pytest
+
 from .helpers import cli_argv, cli_env, tried
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 GIB = 1024**3
 NOW = "2026-11-20T12:00:00+00:00"

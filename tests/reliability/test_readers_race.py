@@ -1,4 +1,4 @@
-"""Reports during nightly compaction and purge read one committed state (issue 12, point 3).
+"""Reports during nightly compaction and purge read one committed state.
 
 Another process runs, in a loop and as fast as it can, the real `run_nightly` (purge,
 then compaction, then the nightly check; its ingest step is given nothing to read)
@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from surfaudit.config import load_config
 from surfaudit.reports.run import run_report
@@ -29,6 +30,8 @@ from surfaudit.schema import conform
 from surfaudit.store import Store
 
 from .helpers import LONG, ROOT, cli_env, failed, run_cli, tried
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 UTC = timezone.utc
 SUITE = "readers race"

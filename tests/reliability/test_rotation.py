@@ -1,4 +1,4 @@
-"""Rotation and re-feeding (issue 7, point 2): every order of six operations on a live log.
+"""Rotation and re-feeding: every order of six operations on a live log.
 
 The operations: ingest the live `access.log`; append lines to it; rotate it
 (`access.log` -> `access.log.1`, a new live file); compress the rotated file
@@ -28,6 +28,8 @@ from surfaudit.config import Config
 from surfaudit.store import Store
 
 from .helpers import LONG, failed, seq_of_squid, squid_lines, tried, visible_column, write_lines
+
+pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

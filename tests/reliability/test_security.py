@@ -1,4 +1,4 @@
-"""Security (issue 7, point 6): hostile identities, a store among other files, umask 000.
+"""Security: hostile identities, a store among other files, umask 000.
 
 * `--user` values with quotes, `%`, `_`, `;` and SQL keywords are matched literally by
   the reports (real CLI): each returns exactly that identity's rows, and probes that
@@ -56,7 +56,7 @@ def test_hostile_user_values_are_matched_literally(tmp_path):
         for kind in ("social", "blocked") if user in ("%", "' or '1'='1", "a%") else ("social",):
             r = run_cli("--store", str(store), "report", kind, "--user", user, "--format", "csv",
                         "--from", "2026-11-01", "--to", "2026-11-30", now=NOW)
-            # an identity that does not exist is a usage error, never "no rows" (issue 13)
+            # an identity that does not exist is a usage error, never "no rows"
             assert_clean_stderr(r, (0, 1) if user in per_user else (2,))
             rows = list(csv.DictReader(io.StringIO(r.out)))
             users = {row["user"] for row in rows}

@@ -1,4 +1,4 @@
-"""Confinement (issue 12, point 1): the store never trusts paths from its own files.
+"""Confinement: the store never trusts paths from its own files.
 
 An attacker who can write into the store (or a damaged store) plants a journal entry,
 a manifest record or a symlink. Whatever they plant, nothing outside the store is

@@ -1,0 +1,73 @@
+"""Scale run of the engines: `report social` and `report blocked` on DuckDB and on
+Spark (local mode) over one generated month, through the real CLI.
+
+    python bench/spark.py                   # the full size: a 30 M-row month
+    python bench/spark.py --rows 3000000    # what a shared 2-core box manages quickly
+
+The store is generated once (bench/run.py's make_store, under bench/out/) and
+reused. Each report runs as `python -m surfaudit ... --engine E` in its own
+process (so Spark's time includes starting its JVM, as a user sees it), measured
+by bench/run.py's wrapper (wall, CPU, peak RSS of the process tree's largest
+member). The two CSVs must be byte-identical, else the run fails. Prints a
+table (or --json) with the Spark/DuckDB wall-time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import run as harness  # noqa: E402  (bench/run.py: make_store, measure, cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=30_000_000, help="rows of the generated month")
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    ap.add_argument("--kinds", default="social,blocked")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = args.out / f"store-reports-{args.rows}-1"
+    if not (store / ".complete").exists():
+        t = time.perf_counter()
+        harness.make_store(store, args.rows, 1)
+        (store / ".complete").write_text("")
+        print(f"# generated store {args.rows} rows / 1 month in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    results = []
+    for kind in args.kinds.split(","):
+        runs = {}
+        for engine in ("duckdb", "spark"):
+            csv = args.out / f"engines-{kind}-{engine}.csv"
+            run = harness.measure(harness.cli(store, "report", kind, "--from", "2025-01-01", "--to", "2025-01-31",
+                                              "--format", "csv", "--output", str(csv), "--engine", engine), args.out)
+            if run["rc"] != 0:
+                raise SystemExit(f"report {kind} --engine {engine} failed (exit {run['rc']})")
+            runs[engine] = run | {"csv": csv.read_bytes()}
+        same = runs["spark"]["csv"] == runs["duckdb"]["csv"]
+        if not same:
+            raise SystemExit(f"report {kind}: the Spark CSV differs from DuckDB's")
+        results.append({
+            "report": kind, "rows": args.rows, "identical_csv": same,
+            **{f"{e}_wall_s": round(runs[e]["wall"], 2) for e in runs},
+            **{f"{e}_peak_rss_mib": round(runs[e]["maxrss_mib"]) for e in runs},
+            "spark_over_duckdb": round(runs["spark"]["wall"] / runs["duckdb"]["wall"], 1),
+        })
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{'report':8} {'rows':>11} {'duckdb s':>9} {'MiB':>6} {'spark s':>9} {'MiB':>6} {'ratio':>6}  csv")
+    for r in results:
+        print(f"{r['report']:8} {r['rows']:>11,} {r['duckdb_wall_s']:>9} {r['duckdb_peak_rss_mib']:>6} "
+              f"{r['spark_wall_s']:>9} {r['spark_peak_rss_mib']:>6} {r['spark_over_duckdb']:>6}  identical")
+
+
+if __name__ == "__main__":
+    main()

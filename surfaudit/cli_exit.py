@@ -1,0 +1,29 @@
+"""How the command line ends when a command does not: Ctrl-C and click's usage errors.
+
+Kept apart from `surfaudit.cli` so the command definitions stay one screenful each;
+the console to print on is passed in (this module imports no UI library).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from surfaudit.safetext import printable
+
+
+def interrupted(err, exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: what the interrupted command committed (when it says), then exit 130."""
+    if err.is_terminal:
+        err.print()  # past the terminal's ^C echo
+    for line in exc.lines() if hasattr(exc, "lines") else []:
+        err.print(f"surfaudit: {printable(line)}", markup=False)
+    if not hasattr(exc, "lines"):
+        err.print("surfaudit: interrupted")
+    sys.exit(130)
+
+
+def is_click_usage_error(exc: Exception) -> bool:
+    """Typer may vendor click: recognise its usage errors by class name, not identity."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    usage = {"UsageError", "BadParameter", "NoSuchOption", "MissingParameter", "BadOptionUsage", "BadArgumentUsage"}
+    return bool(names & usage) and hasattr(exc, "exit_code")

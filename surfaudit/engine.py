@@ -1,0 +1,28 @@
+"""Which SQL engine runs the report and export queries: DuckDB (default) or Spark.
+
+Why one function: the reports and the export open "a connection" in one place
+each; `connect` gives them DuckDB's, or a `surfaudit.spark_engine.SparkConnection`
+(with the same small API) when `[engine] kind = "spark"` or `--engine spark` says
+so. pyspark is imported only then, so DuckDB users never need it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from surfaudit.errors import UsageError
+
+KINDS = ("duckdb", "spark")
+
+
+def connect(cfg, engine: str | None = None):
+    """A connection for `engine` (else the config's `[engine] kind`)."""
+    kind = (engine or cfg.engine.kind).strip().lower()
+    if kind not in KINDS:
+        raise UsageError(f"--engine: expected one of {', '.join(KINDS)}, got {engine!r}")
+    if kind == "duckdb":
+        return duckdb.connect()
+    from surfaudit.spark_engine import SparkConnection, check_available
+
+    check_available()
+    return SparkConnection(cfg.engine.master)

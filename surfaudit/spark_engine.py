@@ -1,0 +1,193 @@
+"""Run the report queries on Apache Spark instead of DuckDB (`[engine] kind = "spark"`).
+
+Why a connection look-alike: the store, `surfaudit.org_sql` and the reports talk
+to "a connection" (register a table, create a view over the committed parts,
+register a UDF, run a named query). `SparkConnection` offers that same small
+surface over a Spark session, so every caller, and the store's reader pin,
+works unchanged and the SQL stays the DuckDB files, translated by
+`surfaudit.spark_sql`.
+
+One JVM per process: `spark_session(master)` starts it once; each connection is
+a `newSession()` of it, with its own temporary views and functions. The session
+time zone is UTC, the UI is off and shuffles use few partitions (report-sized
+data); `sc://` masters use Spark Connect (pyspark's connect extras).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from surfaudit.errors import UsageError
+
+_LOCK = threading.Lock()
+_SESSIONS: dict[str, Any] = {}
+SHUFFLE_PARTITIONS = 4
+
+
+def check_available() -> None:
+    """One line naming what to install when pyspark or Java is missing (exit 2)."""
+    try:
+        import pyspark  # noqa: F401
+        import sqlglot  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"--engine spark needs pyspark and sqlglot ({exc.name} is not installed): "
+                         "pip install 'surfaudit[spark]'") from None
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and os.path.isfile(os.path.join(java_home, "bin", "java"))) and not shutil.which("java"):
+        raise UsageError("--engine spark needs Java 17 or later: install a JRE "
+                         "(Debian: apt-get install default-jre-headless)")
+
+
+def spark_session(master: str = "local[*]"):
+    """The process's Spark session for `master`, started on first use."""
+    check_available()
+    with _LOCK:
+        if master in _SESSIONS:
+            return _SESSIONS[master]
+        from pyspark.sql import SparkSession
+
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # UDF workers: this interpreter
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        local = master.startswith("local")
+        if local:  # no network: bind the loopback only (a cluster's executors must reach the driver)
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = SparkSession.builder.appName("surfaudit")
+        if master.startswith("sc://"):
+            builder = builder.remote(master)
+        else:
+            log4j = Path(__file__).with_name("spark_log4j2.properties")
+            os.environ.setdefault("PYSPARK_SUBMIT_ARGS",
+                                  f"--driver-java-options -Dlog4j2.configurationFile=file:{log4j} pyspark-shell")
+            builder = (builder.master(master)
+                       .config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false"))
+            if local:
+                builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+        # Spark would otherwise create ./spark-warehouse wherever the command runs
+        warehouse = tempfile.mkdtemp(prefix="surfaudit-spark-")
+        atexit.register(shutil.rmtree, warehouse, True)
+        builder = (builder.config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.warehouse.dir", warehouse)
+                   .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001 - the JVM did not start: one line, exit 2
+            raise UsageError(f"--engine spark: cannot start Spark ({shown_master(master)}): "
+                             f"{str(exc).splitlines()[0][:200]}") from None
+        _SESSIONS[master] = spark
+        return spark
+
+
+class _Relation:
+    """What `con.read_parquet(files)` returns: enough to `create_view` over the files."""
+
+    def __init__(self, con: "SparkConnection", files: list[str]):
+        self.con, self.files = con, files
+
+    def create_view(self, name: str, replace: bool = True) -> None:
+        from surfaudit.schema import EVENT_SCHEMA
+
+        df = self.con.spark.read.parquet(*self.files)
+        self.con.spark_view(name, df.select(*EVENT_SCHEMA))  # the canonical columns, in order
+
+
+class SparkConnection:
+    """A Spark session with the part of DuckDB's connection API the store and reports use."""
+
+    engine = "spark"
+
+    def __init__(self, master: str = "local[*]"):
+        self.spark = spark_session(master).newSession()
+        self.views: list[str] = []
+
+    # -- what the store and org_sql call ------------------------------------------
+    def read_parquet(self, files: list[str]) -> _Relation:
+        return _Relation(self, [str(f) for f in files])
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.spark_view(name, self.spark.createDataFrame(table))
+
+    def spark_view(self, name: str, df) -> None:
+        df.createOrReplaceTempView(name)
+        if name not in self.views:
+            self.views.append(name)
+
+    def has_view(self, name: str) -> bool:
+        return self.spark.catalog.tableExists(name)
+
+    def execute(self, sql: str) -> "SparkConnection":
+        """A DDL statement written for DuckDB (SET TimeZone, CREATE/ALTER VIEW)."""
+        from surfaudit.spark_sql import translate
+
+        text = sql.strip()
+        if text.upper().startswith("SET TIMEZONE"):
+            return self  # the session time zone is UTC already
+        if text.upper().startswith("ALTER VIEW"):
+            _, _, old, _, _, new = text.split()
+            self.spark_view(new, self.spark.table(old))
+            self.spark.catalog.dropTempView(old)
+            return self
+        head, sep, body = text.partition(" AS ")
+        words = head.upper().split()
+        if sep and words[:1] == ["CREATE"] and "VIEW" in words:
+            name = head.split()[-1]
+            self.spark_view(name, self.spark.sql(translate(body)))
+            return self
+        raise ValueError(f"statement not supported on the Spark engine: {text[:60]!r}")
+
+    sql = execute  # the export sets the time zone with con.sql(...)
+
+    def create_function(self, name: str, fn, *args, **kwargs) -> None:
+        """Register a scalar string -> string Python function (the UDFs of reports and org_sql)."""
+        from pyspark.sql.types import StringType
+
+        inner = getattr(fn, "__wrapped__", fn)  # an lru_cache wrapper does not pickle; its function does
+        self.spark.udf.register(name, lambda value: inner(value), StringType())
+
+    def remove_function(self, name: str) -> None:
+        return None  # registering again replaces it
+
+    def close(self) -> None:
+        for name in self.views:
+            self.spark.catalog.dropTempView(name)
+        self.views.clear()
+
+    # -- the one place a query runs ---------------------------------------------
+    def run_query(self, name: str, params: dict[str, Any]) -> pl.DataFrame:
+        """Run the Spark form of query `name` with bound named parameters."""
+        from surfaudit.spark_sql import spark_query
+
+        query = spark_query(name)
+        args = {p: _arg(params[p]) for p in query.params}
+        df = self.spark.sql(query.sql, args=args)
+        table = df.toArrow()
+        return pl.from_arrow(table) if table.num_rows or table.num_columns else pl.DataFrame()
+
+
+def _arg(value: Any):
+    """A bound parameter for spark.sql(args=...): lists as array literals, None as NULL."""
+    from pyspark.sql import functions as F
+
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return F.array()  # the query casts it (a cast here is refused as a parameter)
+        return F.array(*[F.lit(v) for v in value])
+    if value is None:
+        return F.lit(None)
+    return value
+
+
+def shown_master(master: str) -> str:
+    """`master` fit to print: a Spark Connect URL's parameters (`sc://host:15002/;token=…`) may hold a credential."""
+    return master.split("/;", 1)[0].split(";", 1)[0]

@@ -1,0 +1,157 @@
+"""Compaction, retention and verification primitives of the object-store (Delta) store.
+
+Part of the store package; `surfaudit.compact`, `retention.purge_delta` and
+`surfaudit.verify` build their results from these. The same effects as the local store's, by
+Delta's own operations: `optimize.compact` per month (one commit replaces a
+month's small files), `delete` for expired months and the `--exact` trim (one
+commit; a month partition delete removes whole files without reading them), and
+`vacuum`, which physically deletes what no commit names any more once it is older
+than the grace period (`DeltaStore.grace_hours`, which protects a report still
+reading an older version and a concurrent run's uploads that are not committed
+yet). So expired rows are invisible from the purge's commit on and gone from the
+bucket at the first purge (every nightly runs one) after the grace period: within
+a day of expiring with a daily nightly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+from surfaudit.errors import StoreError
+from surfaudit.store.delta import DeltaStore, _delta
+
+
+def _props(record: dict):
+    from deltalake.transaction import CommitProperties
+
+    return CommitProperties(custom_metadata={"surfaudit": json.dumps(record, separators=(",", ":"))})
+
+
+def _tx(kind: str) -> str:
+    import uuid
+
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10] + "-" + kind
+
+
+def compact_months(store, min_files: int = 2, months: list[str] | None = None,
+                   wait: float = 600) -> list[dict]:
+    """Compact every month with >= `min_files` files, under the upkeep lease (waiting up to
+    `wait` s for another run's); one dict per month compacted (month, files_before, rows, tx)."""
+    with store.upkeep(wait):
+        table = store._table()
+        if table is None:
+            return []
+        files = store.live_files()  # one snapshot: other writers may commit meanwhile
+        by_month: dict[str, list[str]] = {}
+        for rel, info in sorted(files.items()):
+            by_month.setdefault(info["month"], []).append(rel)
+        dl = _delta()
+        done = []
+        for month, rels in sorted(by_month.items()):
+            if (months is not None and month not in months) or len(rels) < max(min_files, 2):
+                continue
+            rows = sum(files[r].get("rows") or 0 for r in rels)
+            tx = _tx("compact")
+            record = {"tx": tx, "kind": "compact", "month": month, "rows": rows, "files_before": len(rels),
+                      "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            try:
+                table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
+                                       commit_properties=_props(record))
+            except dl.exceptions.CommitFailedError:  # another writer's compaction of this month won
+                continue
+            except (dl.exceptions.DeltaError, OSError) as exc:
+                raise StoreError(f"{store.root}: compacting {month} failed ({type(exc).__name__}); "
+                                 "the table was left as it was") from None
+            done.append({"month": month, "files_before": len(rels), "rows": rows, "tx": tx})
+        return done
+
+
+def month_stats(store: DeltaStore) -> dict[str, dict]:
+    """Month -> files (relative), rows and the ts range, from the log alone."""
+    out: dict[str, dict] = {}
+    for rel, info in sorted(store.live_files().items()):
+        m = out.setdefault(info["month"], {"parts": [], "rows": 0, "ts_min": None, "ts_max": None})
+        m["parts"].append(rel)
+        m["rows"] += info.get("rows") or 0
+        if info.get("ts_min") and (m["ts_min"] is None or info["ts_min"] < m["ts_min"]):
+            m["ts_min"] = info["ts_min"]
+        if info.get("ts_max") and (m["ts_max"] is None or info["ts_max"] > m["ts_max"]):
+            m["ts_max"] = info["ts_max"]
+    return out
+
+
+def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cutoff: datetime,
+                record: dict) -> tuple[str | None, int]:
+    """One Delta commit deleting the whole `months` and, when `straddle` is given, that
+    month's rows before `cutoff`. Returns (tx, rows trimmed from the straddling month)."""
+    table = store._table()
+    if table is None or not (months or straddle):
+        return None, 0
+    for month in months + ([straddle] if straddle else []):
+        if not re.fullmatch(r"\d{4}-\d{2}", month):
+            raise StoreError(f"{store.root}: not a month partition {month!r}")
+    # Months are our own YYYY-MM partition values and the cutoff our own instant:
+    # the predicate holds no user text.
+    terms = ["month IN (" + ", ".join(f"'{m}'" for m in months) + ")"] if months else []
+    kept_before = 0
+    if straddle:
+        kept_before = store.read_months([straddle], ["ts"]).height
+        stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        terms.append(f"(month = '{straddle}' AND ts < '{stamp}')")
+    tx = _tx("purge")
+    dl = _delta()
+    try:
+        table.delete(" OR ".join(terms), commit_properties=_props({
+            "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
+    except (dl.exceptions.DeltaError, OSError) as exc:  # e.g. a concurrent writer's commit conflicted
+        raise StoreError(f"{store.root}: purge's delete failed ({type(exc).__name__}); nothing was deleted, "
+                         "run it again") from None
+    trimmed = kept_before - store.read_months([straddle], ["ts"]).height if straddle else 0
+    return tx, trimmed
+
+
+def forget_quarantine(store: DeltaStore, cutoff: datetime) -> int:
+    old = [name for name in store.quarantine_files() if store.quarantine_written_at(name) < cutoff]
+    store.objects.delete(old)
+    return len(old)
+
+
+def verify_lines(store, deep: bool = True) -> tuple[int, list[str], list[str]]:
+    """(parts, problems, notes): every live file present with its committed size; `deep`:
+    it decodes, holds its committed rows, and only rows of its month."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute  # noqa: F401 - pa.compute
+    import pyarrow.parquet as pq
+
+    live = store.live_files()
+    problems = list(store.check_sizes())
+    notes: list[str] = []
+    bad = {line.split(": ", 1)[0] for line in problems}
+    if deep:
+        for rel, info in sorted(live.items()):
+            if f"{store.root}/{rel}" in bad:
+                continue
+            body = store.objects.get(rel)
+            try:
+                table = pq.read_table(io.BytesIO(body or b""))
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                problems.append(f"{store.root}/{rel}: cannot be read as Parquet ({type(exc).__name__})")
+                continue
+            if info.get("rows") is not None and table.num_rows != info["rows"]:
+                problems.append(f"{store.root}/{rel}: holds {table.num_rows} rows, {info['rows']} were committed")
+            if table.num_rows:
+                ts = table.column("ts")
+                for edge in (pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()):
+                    if edge.astimezone(timezone.utc).strftime("%Y-%m") != info["month"]:
+                        problems.append(f"{store.root}/{rel}: holds rows outside its month {info['month']}")
+                        break
+    stray = [name for name, _, _ in store.objects.list("events/")
+             if not name.startswith("events/_delta_log/") and name not in live]
+    if stray:
+        notes.append(f"{len(stray)} files no commit names (replaced, or uploads of a run that did not "
+                     f"commit); vacuum deletes them after {store.grace_hours:g} hours")
+    return len(live), problems, notes

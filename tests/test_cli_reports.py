@@ -1,0 +1,224 @@
+"""Reports a technician can read: the 80-column terminal view, --sort/--limit/--by user,
+options a report cannot use, the one date-range check, and what `report summary` counts.
+
+Real subprocesses over the shipped samples; stdout, stderr and the exit code are checked
+apart. The terminal views are golden text files (tests/golden/*_80.txt, regenerated with
+SURFAUDIT_REGEN_GOLDEN=1 like the CSVs).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli
+
+GOLDEN = ROOT / "tests" / "golden"
+RANGE = ("--from", "2026-10-26", "--to", "2026-11-06")
+INGESTED_AT = "2026-11-06T20:00:00Z"  # the one ingest run of the fixture, on a date of the samples
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("reports") / "store"
+    run = run_cli("--config", str(SAMPLE_CONFIG), "--store", str(store), "ingest", str(SAMPLES),
+                  env={"SURFAUDIT_NOW": INGESTED_AT})
+    assert run.code == 1, run.err  # the samples carry malformed lines on purpose
+    return store
+
+
+def cli(store: Path, *args: str, columns: int = 200, **kw):
+    env = {"COLUMNS": str(columns), **kw.pop("env", {})}
+    return run_cli("--config", str(SAMPLE_CONFIG), "--store", str(store), *args, env=env, **kw)
+
+
+def rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def golden(name: str, text: str) -> str:
+    path = GOLDEN / name
+    if os.environ.get("SURFAUDIT_REGEN_GOLDEN"):
+        path.write_text(text)
+    return path.read_text()
+
+
+# -- the terminal view at 80 columns ---------------------------------------------------------
+
+@pytest.mark.parametrize("name,args", [
+    ("report_social_80.txt", ("social", *RANGE, "--limit", "12")),
+    ("report_social_by_user_80.txt", ("social", *RANGE, "--by", "user")),
+    ("report_blocked_80.txt", ("blocked", *RANGE, "--limit", "6")),
+    ("report_top_80.txt", ("top", *RANGE, "--limit", "8")),
+    ("report_summary_80.txt", ("summary",)),
+])
+def test_terminal_view_at_80_columns_is_golden(store, name, args):
+    run = cli(store, "report", *args, columns=80)
+    assert run.code == 0 and run.err == ""
+    assert run.out == golden(name, run.out)
+    assert max(len(line) for line in run.out.splitlines()) <= 80
+    assert "…" not in run.out  # nothing cut with an ellipsis
+
+
+def test_social_view_keeps_what_matters_at_80_columns(store):
+    run = cli(store, "report", "social", *RANGE, columns=80)
+    lines = run.out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("user"))
+    body = lines[header + 2:header + 4]  # after the rule: the two flagged days come first
+    assert body[0].split()[:2] == ["c.nguyen", "2026-10-29"] and body[0].endswith("FLAGGED")
+    assert body[1].split()[:2] == ["c.nguyen", "2026-11-05"] and body[1].endswith("FLAGGED")
+    assert "lte\\dpatel" in run.out and "10.20.1.57" in run.out  # full names and dates, never c.nguy…
+    assert "Sorted by flagged, outside break (highest first), then date, user" in run.out
+
+
+def test_narrow_terminal_drops_the_least_important_columns_and_says_so(store):
+    run = cli(store, "report", "social", *RANGE, "--limit", "3", columns=60)
+    assert run.code == 0 and run.err == ""
+    assert max(len(line) for line in run.out.splitlines()) <= 60
+    assert "Not shown at 60 columns: in break, outside hours" in " ".join(run.out.split())
+    assert "FLAGGED" in run.out and "c.nguyen" in run.out and "2026-10-29" in run.out
+
+
+def test_top_shows_bytes_for_people_and_csv_keeps_the_number(store):
+    table = cli(store, "report", "top", *RANGE, "--limit", "1")
+    assert "28.7 MB" in table.out and "28,737,184" not in table.out
+    data = cli(store, "report", "top", *RANGE, "--limit", "1", "--format", "csv")
+    assert data.out == "host,requests,bytes\nwww.bbc.co.uk,846,28737184\n" and data.code == 0
+
+
+# -- --sort, --limit, --by user ------------------------------------------------------------
+
+def test_csv_keeps_the_documented_order_unless_sort_is_given(store):
+    plain = cli(store, "report", "social", *RANGE, "--format", "csv")
+    assert plain.out == (GOLDEN / "report_social.csv").read_text()
+    first = cli(store, "report", "social", *RANGE, "--format", "csv", "--limit", "3")
+    assert first.out.splitlines() == plain.out.splitlines()[:4]  # header + the first 3 in date order
+    ordered = cli(store, "report", "social", *RANGE, "--format", "csv", "--sort", "outside", "--limit", "3")
+    assert ordered.code == 0 and ordered.err == ""
+    assert [(r["user"], r["date"], r["outside_break_minutes"]) for r in rows(ordered.out)] == [
+        ("c.nguyen", "2026-10-29", "39.58"), ("c.nguyen", "2026-11-05", "38.75"), ("amorgan", "2026-11-05", "28.96")]
+    assert ordered.out.splitlines()[0] == plain.out.splitlines()[0]  # the same columns
+    by_user = cli(store, "report", "social", *RANGE, "--format", "csv", "--sort", "user")
+    assert [r["user"] for r in rows(by_user.out)] == sorted(r["user"] for r in rows(plain.out))
+
+
+def test_top_sort_by_bytes_ranks_all_hosts_before_the_limit(store):
+    run = cli(store, "report", "top", *RANGE, "--sort", "bytes", "--limit", "2", "--format", "csv")
+    assert run.code == 0
+    assert [(r["host"], r["bytes"]) for r in rows(run.out)] == [("www.bbc.co.uk", "28737184"),
+                                                                 ("www.gov.uk", "13626726")]
+
+
+def test_social_by_user_sums_the_days(store):
+    daily = rows(cli(store, "report", "social", *RANGE, "--format", "csv").out)
+    run = cli(store, "report", "social", *RANGE, "--by", "user", "--format", "csv")
+    assert run.code == 0 and run.err == ""
+    assert run.out.splitlines()[0] == ("user,days,flagged_days,social_minutes,outside_break_minutes,"
+                                       "in_break_minutes,outside_hours_minutes,requests")
+    people = {r["user"]: r for r in rows(run.out)}
+    assert sorted(people) == sorted({r["user"] for r in daily})  # documented order: by user
+    assert list(people) == sorted(people)
+    mine = [r for r in daily if r["user"] == "c.nguyen"]
+    assert people["c.nguyen"]["days"] == str(len(mine)) and people["c.nguyen"]["flagged_days"] == "2"
+    assert float(people["c.nguyen"]["outside_break_minutes"]) == pytest.approx(
+        sum(float(r["outside_break_minutes"]) for r in mine), abs=0.011)
+    assert int(people["c.nguyen"]["requests"]) == sum(int(r["requests"]) for r in mine)
+    flagged = cli(store, "report", "social", *RANGE, "--by", "user", "--flagged", "--format", "csv")
+    assert [r["user"] for r in rows(flagged.out)] == ["c.nguyen"]
+
+
+def test_blocked_by_user(store):
+    run = cli(store, "report", "blocked", *RANGE, "--by", "user", "--format", "csv")
+    assert run.code == 0 and run.err == ""
+    assert run.out == "user,days,requests,attempts\nbokafor,6,251,18\nc.nguyen,10,84,10\n"
+
+
+# -- refused, not ignored -------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (("blocked", "--flagged"), "report blocked does not take --flagged (it takes --by, --group, --limit, "
+                               "--pseudonymise, --reveal, --site, --sort, --user)"),
+    (("top", "--flagged"), "report top does not take --flagged (it takes --by, --group, --limit, "
+                           "--pseudonymise, --reveal, --site, --sort, --user)"),
+    (("summary", "--user", "amorgan"), "report summary does not take --user (it takes only --from, --to, "
+                                       "--format and --output)"),
+    (("summary", "--limit", "3"), "report summary does not take --limit (it takes only --from, --to, "
+                                  "--format and --output)"),
+    (("summary", "--sort", "month"), "report summary does not take --sort (it takes only --from, --to, "
+                                     "--format and --output)"),
+    (("social", "--by", "host"), "--by host: report social takes --by user"),
+    (("top", "--by", "date"), "--by date: report top takes --by host or domain or category or user"),
+    (("social", "--sort", "bytes"), "--sort bytes: report social sorts by flagged, outside, social, requests, "
+                                    "user, date"),
+    (("social", "--by", "user", "--sort", "date"), "--sort date: report social sorts by flagged, outside, social, "
+                                                   "requests, days, user"),
+    (("blocked", "--sort", "flagged"), "--sort flagged: report blocked sorts by attempts, requests, hosts, user, date"),
+    (("top", "--sort", "attempts"), "--sort attempts: report top sorts by requests, bytes, name"),
+    (("social", "--limit", "0"), "--limit: expected a positive integer, got 0"),
+])
+def test_an_option_a_report_cannot_use_is_refused(store, args, message):
+    run = cli(store, "report", *args, *RANGE)
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err == f"surfaudit: error: {message}\n"
+
+
+@pytest.mark.parametrize("command", [
+    ("report", "social"), ("report", "summary"), ("audit",),
+    ("export", "--user", "amorgan", "--reason", "check", "--output", "x.csv"),
+])
+def test_every_command_checks_a_date_range_the_same_way(store, tmp_path, command):
+    after = cli(store, *command, "--from", "2026-11-06", "--to", "2026-11-01", cwd=tmp_path)
+    assert (after.code, after.out) == (2, "")
+    assert after.err == "surfaudit: error: --from 2026-11-06 is after --to 2026-11-01\n"
+    bad = cli(store, *command, "--from", "2026-13-01", cwd=tmp_path)
+    assert (bad.code, bad.out) == (2, "")
+    assert bad.err == "surfaudit: error: --from: expected a date YYYY-MM-DD, got '2026-13-01'\n"
+    assert list(tmp_path.iterdir()) == []  # no export written
+
+
+# -- report summary ---------------------------------------------------------------------------
+
+def test_summary_counts_runs_not_commits(tmp_path):
+    store = tmp_path / "store"
+    first = cli(store, "ingest", str(SAMPLES), env={"SURFAUDIT_NOW": "2026-11-02T20:00:00Z"})
+    assert first.code == 1  # three files, three commits, one run
+    again = cli(store, "ingest", str(SAMPLES / "access.log"), env={"SURFAUDIT_NOW": "2026-11-03T20:00:00Z"})
+    assert again.code == 0  # nothing new: still a run
+    data = json.loads(cli(store, "report", "summary", "--format", "json").out)
+    assert data["totals"]["ingest_runs"] == 2 and data["totals"]["files_ingested"] == 3
+    one_day = json.loads(cli(store, "report", "summary", "--from", "2026-11-03", "--to", "2026-11-03",
+                             "--format", "json").out)
+    assert one_day["totals"]["ingest_runs"] == 1
+    table = cli(store, "report", "summary")
+    assert table.code == 0 and table.err == ""
+    assert "2 ingest runs: 3 source files ingested, 4 lines rejected" in " ".join(table.out.split())
+
+
+def test_summary_honours_from_and_to(store):
+    run = cli(store, "report", "summary", "--from", "2026-11-02", "--to", "2026-11-06", "--format", "json")
+    assert run.code == 0 and run.err == ""
+    data = json.loads(run.out)
+    assert (data["from"], data["to"]) == ("2026-11-02", "2026-11-06")
+    assert [(r["month"], r["rows"]) for r in data["rows"]] == [("2026-11", 2586)]  # 1 Nov's 5 requests left out
+    assert data["rows"][0]["first_ts"].startswith("2026-11-02T08:03:00")
+    assert data["totals"]["ingest_runs"] == 1  # the fixture's run, made on 6 Nov
+    whole = json.loads(cli(store, "report", "summary", "--format", "json").out)
+    assert [(r["month"], r["rows"]) for r in whole["rows"]] == [("2026-10", 2645), ("2026-11", 2591)]
+    before = json.loads(cli(store, "report", "summary", "--to", "2026-11-05", "--format", "json").out)
+    assert before["totals"]["ingest_runs"] == 0
+
+
+def test_summary_table_prints_seconds_and_explains_users(store):
+    run = cli(store, "report", "summary")
+    assert run.code == 0 and run.err == ""
+    assert "2026-10-31 23:59:14 " in run.out and "23:59:14.201" not in run.out and "+00:00" not in run.out
+    text = " ".join(run.out.split())
+    assert "users: distinct identities as the logs record them (the login name, or the client address when the " \
+           "filter logged none), before directory aliases merge them" in text
+    assert "1 ingest run: 3 source files ingested, 4 lines rejected (quarantined), 0 rows expired" in text

@@ -1,0 +1,152 @@
+"""Ctrl-C during ingest: exit 130, stderr names what was committed and what was not,
+and the store stays consistent (a second ingest reads the rest exactly once).
+
+The real thing: a subprocess ingesting a large generated log is sent SIGINT while
+it reads that log, after the file before it was committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from surfaudit.errors import StoreError
+from surfaudit.interrupt import deferred
+from surfaudit.store import Store
+from tests.conftest import ROOT, run_cli
+
+sys.path.insert(0, str(ROOT / "bench"))
+import gen  # noqa: E402  (bench/gen.py: deterministic squid logs)
+
+BIG = 2_000_000  # lines: several seconds of parsing, so the signal lands inside it
+
+
+def test_deferred_holds_sigint_until_the_block_ends():
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt):
+        with deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run: noted, not raised
+            reached_end = True
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_deferred_without_a_signal_changes_nothing():
+    with deferred():
+        value = 1
+    assert value == 1 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _committed(s: Store, name: str) -> bool:
+    try:
+        return any(r.get("file") == name for r in s.manifest())
+    except StoreError:  # caught between the manifest append and the head write
+        return False
+
+
+def _rows(store: Path) -> int:
+    s = Store(store)
+    con = duckdb.connect()
+    s.events_view(con)
+    return con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def test_sigint_mid_ingest_reports_committed_files_and_a_second_run_completes(tmp_path):
+    logs = tmp_path / "logs"
+    a = gen.write(gen.squid_lines(2_000, seed=11), logs / "a.log")
+    b = gen.write(gen.squid_lines(BIG, seed=12), logs / "b.log")
+    c = gen.write(gen.squid_lines(3_000, seed=13), logs / "c.log")
+    old = time.time() - 3600  # finished files (past the settle time)
+    for path in (a, b, c):
+        os.utime(path, (old, old))
+    store = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+    proc = subprocess.Popen([sys.executable, "-m", "surfaudit", "--store", str(store), "ingest", "--format", "squid",
+                             str(a), str(b), str(c)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 300
+    s = Store(store)
+    while time.monotonic() < deadline and proc.poll() is None:  # a.log committed, b.log being read
+        if _committed(s, "a.log") and s.staging_dir.is_dir() and list(s.staging_dir.iterdir()):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the ingest finished before it could be interrupted"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert out == ""  # no summary of a run that did not finish
+    assert err.splitlines() == [
+        f"surfaudit: committed: {a} (2,000 rows)",
+        f"surfaudit: not committed: {b} (interrupted while reading it; nothing of this run's reading of it was stored)",
+        f"surfaudit: not committed: {c} (not started)",
+        "surfaudit: interrupted: 1 files committed, 2 not; run the same ingest again to read the rest "
+        "(committed lines are never read twice)",
+    ]
+    assert [r["file"] for r in s.manifest() if r["kind"] == "ingest"] == ["a.log"]
+    assert _rows(store) == 2_000
+    assert list(s.staging_dir.iterdir()) == []  # the aborted transaction left nothing behind
+    entry = [e for e in s.audit_entries() if e["command"] == "ingest"][-1]
+    assert entry["detail"] == "interrupted: 1 files committed, 2 not committed, 0 lines rejected"
+    assert entry["rows"] == 2_000
+
+    again = run_cli("--store", str(store), "ingest", "--format", "squid", str(a), str(b), str(c),
+                    "--summary", "json", timeout=600)
+    assert again.code == 0, again.err
+    files = {Path(r["file"]).name: r for r in json.loads(again.out)}
+    assert (files["a.log"]["rows"], files["a.log"]["duplicates"]) == (0, 2_000)
+    assert (files["b.log"]["rows"], files["b.log"]["duplicates"]) == (BIG, 0)
+    assert (files["c.log"]["rows"], files["c.log"]["duplicates"]) == (3_000, 0)
+    assert _rows(store) == 2_000 + BIG + 3_000  # every line exactly once
+    verify = run_cli("--store", str(store), "verify")
+    assert verify.code == 0, verify.out + verify.err
+
+
+def test_ctrl_c_that_typer_turns_into_exit_130_still_says_what_was_committed(monkeypatch, capsys):
+    """nightly and every other command: typer reports Ctrl-C as Exit(130) from the
+    KeyboardInterrupt; an interrupted ingest's lines are printed, else one line."""
+    import typer
+
+    from ingest.interrupted import Interrupted
+    from surfaudit import cli
+
+    def interrupted_app(**kwargs):  # what main() passes: prog_name, standalone_mode
+        try:
+            raise Interrupted([], "/logs/b.log", False, 0, ["/logs/c.log"])
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(130) from exc
+
+    monkeypatch.setattr(cli, "app", interrupted_app)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 130
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "surfaudit: not committed: /logs/b.log (interrupted while reading it; nothing of this run's reading of it "
+        "was stored)",
+        "surfaudit: not committed: /logs/c.log (not started)",
+        "surfaudit: interrupted: 0 files committed, 2 not; run the same ingest again to read the rest "
+        "(committed lines are never read twice)",
+    ]
+
+    def plain_interrupt(**kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(130) from exc
+
+    monkeypatch.setattr(cli, "app", plain_interrupt)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 130 and capsys.readouterr().err == "surfaudit: interrupted\n"
