@@ -23,8 +23,9 @@ original text.
 
 Why like this: syslog-wrapped squid must still parse at over a million lines a
 second, so the envelope is found by one compiled pass over the batch bytes
-(`_message_starts`), and the wrapped parser gets the same bytes with each line's
-start advanced past its envelope: no line is copied. The envelope is ASCII
+(`ingest.fast.envelope_scan`; without the compiled scanners `message_start`,
+the same rules in Python, line by line), and the wrapped parser gets the same
+bytes with each line's start advanced past its envelope: no line is copied. The envelope is ASCII
 (but for a BOM), so its byte length gives its length in characters, which lets
 the String column of the stripped lines (needed only by the parsers' slow
 paths) be cut from the original column.
@@ -32,200 +33,90 @@ paths) be cut from the original column.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 
-from ingest import tokens
-from ingest.jit import inline, jit
+from ingest import fast, tokens
 
-_MONTHS = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", dtype=np.uint8)
-
-
-@inline
-def _digit(c):
-    return 48 <= c <= 57
-
-
-@inline
-def _token_end(data, p, e):
-    """End of the run of printable ASCII (33..126) at p; -1 if another byte
-    (not a space) interrupts it or the run is empty."""
-    q = p
-    while q < e and 33 <= data[q] <= 126:
-        q += 1
-    if q == p or (q < e and data[q] != 32):
-        return -1
-    return q
+# The envelope's pieces (bytes; see the module docstring), for the reference path.
+_PRI = re.compile(rb"<[0-9]{1,3}>")
+_ISO = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}(?::[0-9]{2}|[0-9]{2}))(?= )")
+_BSD = re.compile(rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}(?= )")
+_TOKEN = re.compile(rb"[!-~]+(?= |\Z)")
+_SD = re.compile(rb'(?:\[(?:"(?:\\.|[^"\\])*"|[^"\]])*\])+(?= |\Z)')
+_BOM = b"\xef\xbb\xbf"
 
 
-@inline
-def _iso_end(data, p, e):
-    """End of an ISO 8601 timestamp `YYYY-MM-DDTHH:MM:SS[.f](Z|+hh:mm|+hhmm)` at p
-    followed by a space; -1 otherwise."""
-    if p + 20 > e:
-        return -1
-    for k in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18):
-        if not _digit(data[p + k]):
-            return -1
-    if data[p + 4] != 45 or data[p + 7] != 45 or (data[p + 10] != 84 and data[p + 10] != 116) \
-            or data[p + 13] != 58 or data[p + 16] != 58:
-        return -1
-    q = p + 19
-    if q < e and data[q] == 46:
-        q += 1
-        f = q
-        while q < e and _digit(data[q]):
-            q += 1
-        if q == f:
-            return -1
-    if q < e and (data[q] == 90 or data[q] == 122):
-        q += 1
-    elif q + 5 <= e and (data[q] == 43 or data[q] == 45) and _digit(data[q + 1]) and _digit(data[q + 2]):
-        if data[q + 3] == 58 and q + 6 <= e and _digit(data[q + 4]) and _digit(data[q + 5]):
-            q += 6
-        elif _digit(data[q + 3]) and _digit(data[q + 4]):
-            q += 5
-        else:
-            return -1
-    else:
-        return -1
-    if q >= e or data[q] != 32:
-        return -1
-    return q
+def _end(pattern: re.Pattern, line: bytes, p: int) -> int:
+    """End of `pattern` matched at p, or -1."""
+    m = pattern.match(line, p)
+    return m.end() if m else -1
 
 
-@inline
-def _bsd_end(data, p, e):
-    """End of `Mmm dd hh:mm:ss` at p followed by a space; -1 otherwise."""
-    if p + 16 > e:
-        return -1
-    month = False
-    for m in range(12):
-        if data[p] == _MONTHS[3 * m] and data[p + 1] == _MONTHS[3 * m + 1] and data[p + 2] == _MONTHS[3 * m + 2]:
-            month = True
-    if not month or data[p + 3] != 32 or not (data[p + 4] == 32 or _digit(data[p + 4])) or not _digit(data[p + 5]):
-        return -1
-    if data[p + 6] != 32 or data[p + 9] != 58 or data[p + 12] != 58:
-        return -1
-    for k in (7, 8, 10, 11, 13, 14):
-        if not _digit(data[p + k]):
-            return -1
-    if data[p + 15] != 32:
-        return -1
-    return p + 15
-
-
-@inline
-def _sd_end(data, p, e):
-    """End of RFC 5424 structured data at p (`-` or `[...]` elements); -1 if malformed."""
-    if data[p] == 45:
-        return p + 1
-    q = p
-    while q < e and data[q] == 91:
-        q += 1
-        quoted = False
-        while q < e:
-            c = data[q]
-            if quoted:
-                if c == 92:
-                    q += 1
-                elif c == 34:
-                    quoted = False
-            elif c == 34:
-                quoted = True
-            elif c == 93:
-                break
-            q += 1
-        if q >= e:
-            return -1
-        q += 1  # past ']'
-    if q == p or (q < e and data[q] != 32):
-        return -1
-    return q
-
-
-@inline
-def _message(data, p, e, s):
-    """p when a message (not only spaces) starts there, else s (the line stays whole)."""
-    for q in range(p, e):
-        if data[q] != 32:
-            return p
-    return s
-
-
-@inline
-def _message_start(data, s, e):
-    """Where the message of line data[s:e] starts, or s when it has no envelope
-    (or nothing but spaces after one)."""
-    while e > s and data[e - 1] == 13:
-        e -= 1
-    p = s
-    pri = False
-    if p < e and data[p] == 60:  # <PRI>
-        q = p + 1
-        while q < e and q < p + 4 and _digit(data[q]):
-            q += 1
-        if q == p + 1 or q >= e or data[q] != 62:
-            return s
-        p = q + 1
-        pri = True
-    if pri and p + 1 < e and _digit(data[p]) and data[p + 1] == 32 and data[p] != 48:  # RFC 5424, version 1..9
+def message_start(line: bytes) -> int:
+    """Where the message of `line` starts: after its syslog envelope, or 0 when it
+    has none (or nothing but spaces after one). The rules of the module docstring,
+    one line at a time (the compiled pass `ingest.fast.envelope_scan` is the same)."""
+    line = line.rstrip(b"\r")
+    e = len(line)
+    p = _end(_PRI, line, 0)
+    pri = p > 0
+    p = max(p, 0)
+    if line.startswith(b"<") and not pri:
+        return 0
+    if pri and p + 1 < e and line[p] in b"123456789" and line[p + 1] == 32:  # RFC 5424, version 1..9
         p += 2
         if p >= e:
-            return s
-        if data[p] == 45:
-            q = p + 1 if p + 1 < e and data[p + 1] == 32 else -1
-        else:
-            q = _iso_end(data, p, e)
+            return 0
+        q = (p + 1 if line[p + 1 : p + 2] == b" " else -1) if line[p] == 45 else _end(_ISO, line, p)
         if q < 0:
-            return s
+            return 0
         p = q + 1
-        for _ in range(4):  # HOSTNAME APP-NAME PROCID MSGID
-            q = _token_end(data, p, e)
+        for _ in range(4):  # HOSTNAME APP-NAME PROCID MSGID, each followed by a space
+            q = _end(_TOKEN, line, p)
             if q < 0 or q >= e:
-                return s
+                return 0
             p = q + 1
         if p >= e:
-            return s
-        q = _sd_end(data, p, e)
+            return 0
+        q = p + 1 if line[p] == 45 else _end(_SD, line, p)  # structured data: `-` or [elements]
         if q < 0 or q + 1 >= e:
-            return s
+            return 0
         p = q + 1
-        if p + 3 <= e and data[p] == 0xEF and data[p + 1] == 0xBB and data[p + 2] == 0xBF:
+        if line.startswith(_BOM, p):
             p += 3
-        return _message(data, p, e, s)
-    if p < e and _digit(data[p]):
-        q = _iso_end(data, p, e)
-    else:
-        q = _bsd_end(data, p, e)
+        return p if line[p:].strip(b" ") else 0
+    q = _end(_ISO, line, p) if p < e and 48 <= line[p] <= 57 else _end(_BSD, line, p)
     if q < 0:
-        return s
+        return 0
     p = q + 1
-    while p < e and data[p] == 32:
+    while p < e and line[p] == 32:
         p += 1
-    q = _token_end(data, p, e)  # HOST
+    q = _end(_TOKEN, line, p)  # HOST
     if q < 0 or q + 1 >= e:
-        return s
+        return 0
     p = q + 1
-    q = _token_end(data, p, e)  # TAG[PID]: (optional)
-    if q > 0 and data[q - 1] == 58 and q - p <= 64 and q + 1 < e:
+    q = _end(_TOKEN, line, p)  # TAG[PID]: (optional)
+    if q > 0 and line[q - 1] == 58 and q - p <= 64 and q + 1 < e:
         p = q + 1
-    return _message(data, p, e, s)
+    return p if line[p:].strip(b" ") else 0
 
 
-@jit
-def _message_starts(data, starts, ends):
-    out = np.empty(len(starts), dtype=np.int64)
-    for i in range(len(starts)):
-        out[i] = _message_start(data, starts[i], ends[i])
-    return out
+def _message_starts(raw: tokens.Raw) -> np.ndarray:
+    """Where each line's message starts in raw.data (compiled when it can be)."""
+    if fast.enabled():
+        return fast.load("envelope_scan").message_starts(raw.data, raw.starts, raw.ends)
+    data = raw.data
+    return np.array([s + message_start(data[s:e].tobytes()) for s, e in zip(raw.starts.tolist(), raw.ends.tolist())],
+                    dtype=np.int64).reshape(-1)
 
 
 def strip_line(line: str) -> str:
     """`line` without its syslog envelope (unchanged when it has none)."""
     raw = line.encode("utf-8", "surrogateescape")
-    data = np.frombuffer(raw + b" ", dtype=np.uint8)
-    at = int(_message_starts(data, np.zeros(1, dtype=np.int64), np.array([len(raw)], dtype=np.int64))[0])
+    at = message_start(raw)
     return raw[at:].decode("utf-8", "surrogateescape") if at else line
 
 
@@ -237,7 +128,7 @@ def present(first_lines: list[str]) -> bool:
 
 def strip_raw(raw: tokens.Raw) -> tokens.Raw:
     """The same lines without their envelopes: the same bytes, starts advanced."""
-    starts = _message_starts(raw.data, raw.starts, raw.ends)
+    starts = _message_starts(raw)
     out = tokens.Raw.__new__(tokens.Raw)
     out.source, out.data, out.w8 = raw.source, raw.data, raw.w8
     out.starts, out.ends = starts, raw.ends
@@ -277,8 +168,3 @@ class Enveloped:
             idx = (bad.get_column("line_no") - first_line_no).to_numpy()
             bad = bad.with_columns(raw.lines_at(idx).alias("line"))
         return rows, bad
-
-
-def warm() -> None:
-    """Compile (or load from numba's cache) before the first batch."""
-    strip_line("Nov 30 09:17:01 h t: x")

@@ -1,61 +1,46 @@
 """What the e2guardian, squidGuard and FortiGate parsers share.
 
-What: the layout of their compiled scanners' output (flags, numbers, string-view
-columns), byte-level helpers inlined into those scanners (civil date to epoch
-microseconds, the IP-address shape, UTF-8 validation, word tables), and
-`finish`, which turns a scanner's output into canonical rows (DESIGN §3) and
-bad lines with one reason each: naive local times placed in the configured
-timezone as Python's `zoneinfo` does with `fold=0` (as `ingest.surfprotect`
-does), the `user` column, hosts of unusual URLs by `ingest.squid.with_host`.
+What: the layout of their scanners' output (flags, numbers, string columns);
+`finish`, which turns it into canonical rows (DESIGN §3) and bad lines with one
+reason each: naive local times placed in the configured timezone as Python's
+`zoneinfo` does with `fold=0` (as `ingest.surfprotect` does), the `user`
+column, hosts of unusual URLs by `ingest.squid.with_host`; `LineParser`, which
+reads a batch with the format's compiled kernel (`ingest.fast`) or, without
+it, with the format's `read_line` through `reference_scan`, and the small
+Python helpers those share (numbers, dates, the IP-address shape).
 
 Why: each of these formats is read by one compiled pass per line (issue 11
 asks for at least 0.5 M lines/s on two cores; a polars regex with the dozen
 captures these lines need costs over 2 µs a line), and a scanner that also
-names the reason of every line it rejects is the format's one definition, so
-no line is parsed two ways. Keeping the shared part here keeps each format
-module to its own line shape.
+names the reason of every line it rejects is the format's definition; its
+Python twin (`read_line`, one line at a time) keeps ingest working where numba
+does not, and tests/reliability/test_reference_paths.py holds both to the same
+rows. Keeping the shared part here keeps each format module to its own line
+shape.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import re
 from datetime import UTC
-from itertools import pairwise
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 
-from ingest import scan_util, tokens
-from ingest.bytescan import (  # noqa: F401
-    KeyTable,
-    Words,
-    any_high,
-    blank,
-    civil_us,
-    dec,
-    find2,
-    ip_shaped,
-    key_code,
-    number,
-    spaces,
-    trim,
-    utf8_ok,
-    word_code,
-)
-from ingest.jit import inline
-from ingest.scan_util import view
-from ingest.squid import with_host
+from ingest import fast, tokens
+from ingest.squid import plain_host, with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
 
 # Bits of `flags` (one uint8 per line).
 OK = 1  # a request: its row is complete
-SLOW_HOST = scan_util.SLOW_HOST  # (2) the URL has an unusual shape: `with_host` computes the host
+SLOW_HOST = tokens.SLOW_HOST  # (2) the URL has an unusual shape: `with_host` computes the host
 NO_USER = 4  # no user name
 NO_METHOD = 8  # no method
 NO_CATEGORY = 16  # no category
-NO_HOST = scan_util.NO_HOST  # (32) `scan_util.host`: the URL has no host (such lines are rejected)
+NO_HOST = tokens.NO_HOST  # (32) `squid.plain_host`: the URL has no host (such lines are rejected)
 SLOW_USER = 32  # `user` is left to the caller (a non-ASCII or escaped name)
 FIX_USER = 64  # the user name carries %XX escapes: the caller decodes it
 BAD = 128  # not a request: numbers[REASON] says why
@@ -70,15 +55,8 @@ ACTIONS = ["allowed", "blocked", "auth", "error"]
 
 MIN_US = 631_152_000_000_000  # 1990-01-01T00:00:00Z: earlier timestamps are rejected
 MAX_US = 4_133_980_800_000_000  # 2101-01-01T00:00:00Z: so are these and later ones
+_IP_BYTES = re.compile(rb"[0-9A-Fa-f:.]+")
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-filterlog")
-
-
-@inline
-def reject(flags, numbers, i, code):
-    """Mark line i as bad, for reason `code`."""
-    flags[i] = BAD
-    numbers[i, REASON] = code
 
 
 def check_tz(tz: str) -> str:
@@ -90,50 +68,7 @@ def check_tz(tz: str) -> str:
     return tz
 
 
-def scan(raw: tokens.Raw, kernel) -> tokens.Scanned:
-    """Run `kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf)`
-    over the lines of `raw`, in two threads for a large batch (the kernels release
-    the GIL); every line's flags say OK, BAD or nothing (a blank line). As
-    `scan_util.in_pieces`, with a seventh view column (USER)."""
-    n = len(raw.starts)
-    flags = np.empty(n, dtype=np.uint8)
-    numbers = np.empty((n, WIDTH), dtype=np.int64)
-    views = np.zeros((7, n, 2), dtype=np.uint64)
-    cuts = [0, n // 2, n] if n > 10_000 else [0, n]
-    # A line writes less than three times its length to extra (a built URL, lower-cased copies).
-    extras = [np.empty(3 * int((raw.ends[a:z] - raw.starts[a:z]).sum()) + 64, dtype=np.uint8)
-              for a, z in pairwise(cuts)]
-
-    def piece(k: int) -> int:
-        return kernel(raw.data, raw.w8, raw.starts, raw.ends, cuts[k], cuts[k + 1], flags, numbers, views,
-                      extras[k], k + 1)
-
-    other = _POOL.submit(piece, 1) if len(extras) > 1 else None
-    used = [piece(0)] + ([other.result()] if other is not None else [])
-    return tokens.Scanned(raw, (flags, numbers, views, [x[:u] for x, u in zip(extras, used)]), OK | BAD)
-
-
-@inline
-def user_view(views, i, udata, uw8, ubuf, a, b, no_user, data, w8, ca, cb, extra, xw8, xbuf, used):
-    """views[USER, i]: the name udata[a:b] (Arrow buffer `ubuf`) trimmed and
-    lower-cased (ASCII), or the client data[ca:cb] when there is no name. Returns
-    (used, SLOW_USER or 0): a name with a byte >= 0x80 is lower-cased by the caller."""
-    if not no_user:
-        while a < b and (udata[a] == 32 or udata[a] == 9):
-            a += 1
-        while b > a and (udata[b - 1] == 32 or udata[b - 1] == 9):
-            b -= 1
-    if no_user or b <= a:
-        return view(views, USER, i, data, w8, ca, cb - ca, False, extra, xw8, xbuf, used), 0
-    slow = 0
-    for p in range(a, b):
-        if udata[p] >= 0x80:
-            slow = SLOW_USER
-            break
-    return view(views, USER, i, udata, uw8, a, b - a, True, extra, xw8, xbuf, used, ubuf), slow
-
-
-def finish(raw: tokens.Raw, got: tokens.Scanned, tz: str, source: str, reasons: list[str],
+def finish(raw: tokens.Raw, got: tokens.Scanned | tokens.Listed, tz: str, source: str, reasons: list[str],
            first_line_no: int, fix_user=None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical rows (in line order) and bad lines of a scanner's output.
     `fix_user` maps the distinct user names flagged FIX_USER to their decoded form."""
@@ -141,16 +76,14 @@ def finish(raw: tokens.Raw, got: tokens.Scanned, tz: str, source: str, reasons: 
     ok = (flags & OK) != 0
     bad_at = np.flatnonzero(~ok)
     bad = _bad(raw, got.idx[bad_at], numbers[bad_at, REASON], reasons, first_line_no)
+    keep = None
     if len(bad_at):
         keep = np.flatnonzero(ok)
         flags, numbers = flags[keep], numbers[keep]
-        views = got.views[:, keep]
-    else:
-        views = got.views
     n = len(flags)
 
     def strings(col: int, null: int = 0) -> pl.Series:
-        return tokens.view_series(views[col], got.buffers, (flags & null) != 0 if null else None)
+        return got.column(col, keep, (flags & null) != 0 if null else None)
 
     frame = pl.DataFrame({
         "ts": _timestamps(numbers[:, TS], numbers[:, LOCAL] != 0, tz),
@@ -227,13 +160,17 @@ def _timestamps(us: np.ndarray, local: np.ndarray, tz: str) -> pl.Series:
 
 class LineParser:
     """The parser of a format read by one compiled kernel (e2guardian, squidGuard,
-    FortiGate): a subclass names the format (`name`), its bad-line `reasons`, its
-    `kernel` (as `scan` wants it) and, if any, `fix_user` (see `finish`)."""
+    FortiGate) or, without the compiled scanners, by its reference: a subclass
+    names the format (`name`), its bad-line `reasons`, its compiled module in
+    `ingest.fast` (`fast_module`, whose `scan(raw)` gives a `tokens.Scanned`),
+    its `read_line` (bytes of one line -> None for a blank line, a reason code,
+    or a `Line`) and, if any, `fix_user` (see `finish`)."""
 
     name = ""
     reasons: list[str] = []
     header_lines = 0
-    kernel = None
+    fast_module = ""
+    read_line = None
     fix_user = None
 
     def __init__(self, tz: str):
@@ -243,7 +180,121 @@ class LineParser:
               raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Rows and bad lines of `lines`, or of `raw` (the same lines as bytes) when `lines` is None."""
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
-        got = scan(raw, type(self).kernel)
+        if fast.enabled():
+            got = fast.load(self.fast_module).scan(raw)
+        else:
+            got = reference_scan(raw, type(self).read_line)
         fix = type(self).fix_user
         rows, bad = finish(raw, got, self.tz, self.name, self.reasons, first_line_no, fix_user=fix)
         return conform(rows), bad
+
+
+# -- the reference path: one line at a time, in Python -------------------------------------------------
+
+class Line(NamedTuple):
+    """What a format's `read_line` found in a request line: as the compiled
+    kernels leave it (strings as bytes; those a flag nulls or replaces are not read)."""
+
+    flags: int
+    ts: int
+    local: bool
+    status: int
+    nbytes: int
+    action: int
+    username: bytes
+    client: bytes
+    method: bytes
+    host: bytes
+    url: bytes
+    category: bytes
+    user: bytes
+
+
+def reference_scan(raw: tokens.Raw, read_line) -> tokens.Listed:
+    """The kernels' output for the lines of `raw`, from `read_line` applied to each."""
+    n = len(raw.starts)
+    flags = np.zeros(n, dtype=np.uint8)
+    numbers = np.zeros((n, WIDTH), dtype=np.int64)
+    columns = [[""] * n for _ in range(7)]
+    for i, (s, e) in enumerate(zip(raw.starts.tolist(), raw.ends.tolist())):
+        got = read_line(raw.data[s:e].tobytes())
+        if got is None:
+            continue
+        if isinstance(got, int):
+            flags[i], numbers[i, REASON] = BAD, got
+            continue
+        flags[i] = got.flags
+        numbers[i, :REASON] = got.ts, int(got.local), got.status, got.nbytes, got.action
+        for col, text in ((USERNAME, got.username), (CLIENT, got.client), (METHOD, got.method), (HOST, got.host),
+                          (URL, got.url), (CATEGORY, got.category), (USER, got.user)):
+            columns[col][i] = text.decode("utf-8", "replace")
+    return tokens.Listed(flags, numbers, columns, OK | BAD)
+
+
+def trimmed(line: bytes) -> bytes:
+    """The line without trailing spaces, tabs and CRs and leading spaces and tabs."""
+    return line.rstrip(b" \r\t").lstrip(b" \t")
+
+
+def utf8_ok(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def number(text: bytes, most: int) -> int:
+    """Value of `text` if it is 1..most ASCII digits; -1 if it is not digits; -2 if too long."""
+    if not text.isdigit():
+        return -1
+    return int(text) if len(text) <= most else -2
+
+
+def blank(text: bytes | None) -> bool:
+    """`text` is absent, empty or `-`."""
+    return text is None or text in (b"", b"-")
+
+
+def civil_us(y: int, mo: int, d: int, h: int, mi: int, s: int) -> int:
+    """Epoch microseconds of a civil date and time (-1 when it is no valid date or time)."""
+    if not (1 <= mo <= 12 and d >= 1 and 0 <= h <= 23 and 0 <= mi <= 59 and 0 <= s <= 59):
+        return -1
+    dim = 30 if mo in (4, 6, 9, 11) else 31
+    if mo == 2:
+        dim = 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
+    if d > dim:
+        return -1
+    yy = y - (1 if mo <= 2 else 0)  # days from the civil date (H. Hinnant's algorithm)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * ((mo + 9) % 12) + 2) // 5 + d - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return (((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000
+
+
+def ip_shaped(text: bytes) -> bool:
+    """`text` is shaped like an IPv4 address (four groups of 1-3 digits) or an IPv6
+    one (hex digits, colons and dots, at least two colons)."""
+    if not 2 <= len(text) <= 45 or not _IP_BYTES.fullmatch(text):
+        return False
+    if text.count(b":") >= 2:
+        return True
+    groups = text.split(b".")
+    return len(groups) == 4 and all(1 <= len(g) <= 3 and g.isdigit() for g in groups)
+
+
+def host_of(url: bytes) -> tuple[bytes, int]:
+    """The URL's host, ASCII lower-cased, and the host flags (`squid.plain_host`)."""
+    start, end, how = plain_host(url)
+    return url[start:end].lower(), how
+
+
+def user_of(name: bytes, no_user: bool, client: bytes) -> tuple[bytes, int]:
+    """(the `user` column, SLOW_USER or 0): the name trimmed of spaces and tabs and
+    lower-cased (ASCII; a name with a byte >= 0x80 is lower-cased by `finish`), or
+    the client when there is no name."""
+    name = b"" if no_user else name.strip(b" \t")
+    if not name:
+        return client, 0
+    return name.lower(), 0 if name.isascii() else SLOW_USER

@@ -22,7 +22,8 @@ occurrence of a key wins (FortiAnalyzer exports repeat `date`/`time`).
   other value rejects the line;
 - `url` is a full URL in FortiOS 6.2+ and a path before: a path is joined to
   `hostname` as `https://` when `service` is HTTPS or `dstport` is 443, else
-  `http://` (the port is not added);
+  `http://` (the port is not added); a hostname that is an IPv6 address (FortiOS
+  logs the server's address when a request names none) goes in brackets;
 - user = `user`, else `unauthuser` (FSSO/RSSO names); client = `srcip`;
   category = `catdesc`; bytes = `rcvdbyte` (what the client received);
   method = `httpmethod`, else the `Method=` item of `rawdata` (extended
@@ -36,12 +37,7 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-import polars as pl
-
 from ingest import filterlog as fl
-from ingest.jit import inline, kernel
-from ingest.scan_util import host, starts_with, view
 
 NAME = "fortigate"
 
@@ -52,21 +48,16 @@ REASONS = [
     "bad byte count",
 ]
 _UTF8, _PAIR, _OTHER, _NOTIME, _TIME, _RANGE, _LARGE, _NOACTION, _ACTION, _SRC, _NOURL, _BYTES = range(1, 13)
-_KEYS = fl.KeyTable({k: i for i, k in enumerate((
-    "date", "time", "tz", "eventtime", "type", "subtype", "action", "user", "unauthuser", "srcip", "hostname",
-    "url", "catdesc", "rcvdbyte", "service", "dstport", "httpmethod", "rawdata", "status"))})
-(_DATE, _CLOCK, _TZ, _EVENTTIME, _TYPE, _SUBTYPE, _ACT, _USER, _UNAUTH, _SRCIP, _HOSTNAME, _URLKEY, _CATDESC,
- _RCVD, _SERVICE, _DSTPORT, _HTTPMETHOD, _RAWDATA, _STATUSKEY) = range(19)
-_ACTIONS = fl.Words({
+# The keys the format reads (the compiled scanner numbers them in this order).
+KEYS = ("date", "time", "tz", "eventtime", "type", "subtype", "action", "user", "unauthuser", "srcip", "hostname",
+        "url", "catdesc", "rcvdbyte", "service", "dstport", "httpmethod", "rawdata", "status")
+ACTIONS = {
     **dict.fromkeys(("blocked", "block", "dropped", "drop", "deny", "denied", "warning"), fl.BLOCKED),
     **dict.fromkeys(("passthrough", "pass", "allowed", "allow", "accept", "exempt", "monitored", "monitor"),
                     fl.ALLOWED),
     "authenticate": fl.AUTH,
-})
-_VALUES = fl.Words({"webfilter": 1, "https": 2})
-_HTTPS, _HTTP = (np.frombuffer(t, dtype=np.uint8) for t in (b"https://", b"http://"))
-_METHOD_ITEM = np.frombuffer(b"Method=", dtype=np.uint8)
-_NO_WORDS = np.empty(0, dtype=np.uint64)  # `extra` is read byte by byte (it is rarely used)
+}
+VALUES = {"webfilter": 1, "https": 2}  # words of `subtype`/`type` and `service` (ASCII case ignored)
 
 _KV = r'[A-Za-z_][A-Za-z0-9_]*=(?:"(?:[^"\\]|\\.)*"|\S*)'
 _PAIR_RE = re.compile(rf"^(?:<\d{{1,3}}>)?{_KV}(?: +{_KV})* *$")
@@ -93,290 +84,177 @@ class Parser(fl.LineParser):
 
     name = NAME
     reasons = REASONS
-    kernel = staticmethod(lambda *args: _kernel(*args))  # _kernel is defined below
+    fast_module = "fortigate_scan"
+    read_line = staticmethod(lambda line: read_line(line))  # defined below
 
 
-def warm() -> None:
-    """Compile the scanner (or load it from numba's cache) before the first batch."""
-    Parser("UTC").parse(pl.Series("line", ['date=2026-11-30 time=09:17:01 type="utm" subtype="webfilter" srcip=10.0.0.5 hostname="x.com" action="blocked" url="/"']), 1)
+# -- the reference path (the compiled scanner is `ingest.fast.fortigate_scan`) ------------------------
+
+_WANTED = frozenset(k.encode() for k in KEYS)
+_KEY_END = re.compile(rb"[= ]")
+_QUOTED_END = re.compile(rb'["\\]')
+_PRI = re.compile(rb"<[0-9]+>")
+_LETTERS = re.compile(rb"[A-Za-z]*")
+_ACTION_CODES = {w.encode(): code for w, code in ACTIONS.items()}
 
 
-_NKEYS = len(_KEYS.codes)
+def _pairs(line: bytes, p: int) -> dict[bytes, tuple[bytes, bool]] | None:
+    """The first value of each wanted key (and whether a `\\` escape was in its
+    quotes) of the `key=value` pairs from p on; None when a pair is malformed."""
+    found: dict[bytes, tuple[bytes, bool]] = {}
+    e = len(line)
+    while p < e:
+        while p < e and line[p] == 32:
+            p += 1
+        if p >= e:
+            break
+        m = _KEY_END.search(line, p)
+        q = m.start() if m else e
+        if q >= e or line[q] != 61 or q == p:
+            return None
+        key, p = line[p:q], q + 1
+        escaped = False
+        if p < e and line[p] == 34:  # quoted: `\x` is an escape, up to the next `"`
+            a = p = p + 1
+            while True:
+                m = _QUOTED_END.search(line, p)
+                p = m.start() if m else e
+                if p + 1 < e and line[p] == 92:
+                    escaped, p = True, p + 2
+                    continue
+                break
+            if p >= e or line[p] != 34:
+                return None
+            value, p = line[a:p], p + 1
+        else:
+            q = line.find(b" ", p)
+            q = e if q < 0 else q
+            value, p = line[p:q], q
+        if key in _WANTED and key not in found:
+            found[key] = (value, escaped)
+    return found
 
 
-def _kernel(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf):
-    # Where each key's value starts and ends and whether it holds `\"`; one more
-    # slot for the keys not looked for (written, never read).
-    va, vb = np.empty(_NKEYS + 1, dtype=np.int64), np.empty(_NKEYS + 1, dtype=np.int64)
-    esc = np.empty(_NKEYS + 1, dtype=np.bool_)
-    return _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf, va, vb, esc, _NO_WORDS,
-                       _KEYS.lo, _KEYS.hi, _KEYS.lens, _KEYS.codes, _KEYS.slots, _KEYS.mult,
-                       _ACTIONS.words, _ACTIONS.offsets, _ACTIONS.codes,
-                       _VALUES.words, _VALUES.offsets, _VALUES.codes, _HTTPS, _HTTP, _METHOD_ITEM)
-
-
-@inline
-def _two(data, p):
-    """The two-digit number at data[p:p+2], -1 if it is not two digits."""
-    return fl.number(data, p, p + 2, 2)
-
-
-@inline
-def _epoch_us(data, a, b):
+def _epoch_us(text: bytes) -> int:
     """Epoch µs of `eventtime` (s, ms, µs or ns by magnitude); -1 not digits, -2 too large."""
-    if b - a == 19 and 48 <= data[a] <= 56:
-        v = fl.number(data, a, b, 19)
-    else:
-        v = fl.number(data, a, b, 18)
+    v = fl.number(text, 19 if len(text) == 19 and 48 <= text[0] <= 56 else 18)
     if v < 0:
         return v
     if v < 100_000_000_000:
         return v * 1_000_000
     if v < 100_000_000_000_000:
         return v * 1000
-    if v < 100_000_000_000_000_000:
-        return v
-    return v // 1000
+    return v if v < 100_000_000_000_000_000 else v // 1000
 
 
-@inline
-def _local_us(data, da, db, ta, tb):
+def _local_us(date: bytes, clock: bytes) -> int:
     """Epoch µs of `date=YYYY-MM-DD time=HH:MM:SS` read as UTC; -1 bad, -2 out of range."""
-    if db - da != 10 or tb - ta != 8 or data[da + 4] != 45 or data[da + 7] != 45 or data[ta + 2] != 58 \
-            or data[ta + 5] != 58:
+    if len(date) != 10 or len(clock) != 8 or date[4] != 45 or date[7] != 45 or clock[2] != 58 or clock[5] != 58:
         return -1
-    year = fl.number(data, da, da + 4, 4)
-    mo, d, h, mi, s = _two(data, da + 5), _two(data, da + 8), _two(data, ta), _two(data, ta + 3), _two(data, ta + 6)
-    if year < 0 or mo < 0 or d < 0 or h < 0 or mi < 0 or s < 0:
+    parts = [fl.number(date[0:4], 4)] + [fl.number(t[k : k + 2], 2) for t, k in
+                                         ((date, 5), (date, 8), (clock, 0), (clock, 3), (clock, 6))]
+    if min(parts) < 0:
         return -1
-    us = fl.civil_us(year, mo, d, h, mi, s)
+    us = fl.civil_us(*parts)
     if us < 0:
         return -1
-    return us if 1990 <= year <= 2100 else -2
+    return us if 1990 <= parts[0] <= 2100 else -2
 
 
-@inline
-def _offset_us(data, a, b):
-    """The UTC offset `+HHMM` / `-HH:MM` of data[a:b] in µs; -1 when it is not one (None: 0)."""
-    if b - a == 6 and data[a + 3] == 58:
-        mm = _two(data, a + 4)
-    elif b - a == 5:
-        mm = _two(data, a + 3)
+def _offset_us(tz: bytes) -> int:
+    """The UTC offset `+HHMM` / `+HH:MM` in µs; -1 when it is not one."""
+    if len(tz) == 6 and tz[3] == 58:
+        mm = fl.number(tz[4:6], 2)
+    elif len(tz) == 5:
+        mm = fl.number(tz[3:5], 2)
     else:
         return -1
-    hh = _two(data, a + 1)
-    if hh < 0 or mm < 0 or hh > 23 or mm > 59 or (data[a] != 43 and data[a] != 45):
+    hh = fl.number(tz[1:3], 2)
+    if hh < 0 or mm < 0 or hh > 23 or mm > 59 or tz[0] not in b"+-":
         return -1
-    return (1 if data[a] == 43 else -1) * (hh * 60 + mm) * 60_000_000
+    return (1 if tz[0] == 43 else -1) * (hh * 60 + mm) * 60_000_000
 
 
-@kernel
-def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xbuf, va, vb, esc, xw8,
-                klo, khi, klens, kcodes, kslots, kmult, awords, aoffsets, acodes, vwords, voffsets, vcodes,
-                https, http, method_item):
-    """Read lines lo..hi into row i of the outputs (see `ingest.filterlog`)."""
-    used = 0
-    nkeys = len(klens)  # a key not looked for is stored in the extra slot nkeys
-    for i in range(lo, hi):
-        flags[i] = 0
-        numbers[i, fl.REASON] = 0
-        s, e = fl.trim(data, starts[i], ends[i])
-        if e <= s:
-            continue
-        high = fl.any_high(data, s, e)
-        if high and not fl.utf8_ok(data, s, e):
-            fl.reject(flags, numbers, i, _UTF8)
-            continue
-        va[:] = -1
-        vb[:] = -1
-        esc[:] = False
-        p = s
-        if data[p] == 60:  # a bare syslog <PRI>
-            q = p + 1
-            while q < e and 48 <= data[q] <= 57:
-                q += 1
-            if q < e and data[q] == 62 and q > p + 1:
-                p = q + 1
-        good = True
-        while p < e:
-            while p < e and data[p] == 32:
-                p += 1
-            if p >= e:
-                break
-            ka = p
-            p = fl.find2(data, p, e, 61, 32)
-            if p >= e or data[p] != 61 or p == ka:
-                good = False
-                break
-            kb = p
-            p += 1
-            escaped = False
-            if p < e and data[p] == 34:
-                a = p + 1
-                p += 1
-                while True:
-                    p = fl.find2(data, p, e, 34, 92)
-                    if p + 1 < e and data[p] == 92:
-                        escaped = True
-                        p += 2
-                    else:
-                        break
-                if p >= e or data[p] != 34:
-                    good = False
-                    break
-                b = p
-                p += 1
-            else:
-                a = p
-                p = fl.find2(data, p, e, 32, 32)
-                b = p
-            # The first occurrence of a key wins; stored without a branch on the key.
-            key = fl.key_code(data, w8, ka, kb, klo, khi, klens, kcodes, kslots, kmult)
-            key = key if (key >= 0) & (va[key] < 0) else nkeys  # (va[-1] is the extra slot)
-            va[key] = a
-            vb[key] = b
-            esc[key] = escaped
-        if not good:
-            fl.reject(flags, numbers, i, _PAIR)
-            continue
-        if not ((va[_SUBTYPE] >= 0 and fl.word_code(data, va[_SUBTYPE], vb[_SUBTYPE], vwords, voffsets, vcodes) == 1)
-                or (va[_TYPE] >= 0 and fl.word_code(data, va[_TYPE], vb[_TYPE], vwords, voffsets, vcodes) == 1)):
-            fl.reject(flags, numbers, i, _OTHER)
-            continue
-        local = False
-        if va[_EVENTTIME] >= 0:
-            ts = _epoch_us(data, va[_EVENTTIME], vb[_EVENTTIME])
-            if ts == -2:
-                fl.reject(flags, numbers, i, _LARGE)
-                continue
-            if ts >= 0 and not fl.MIN_US <= ts < fl.MAX_US:
-                ts = -2
-        elif va[_DATE] >= 0 and va[_CLOCK] >= 0:
-            ts = _local_us(data, va[_DATE], vb[_DATE], va[_CLOCK], vb[_CLOCK])
-            if ts >= 0 and va[_TZ] >= 0 and vb[_TZ] > va[_TZ]:
-                off = _offset_us(data, va[_TZ], vb[_TZ])
-                ts = ts - off if off != -1 else -1
-            elif ts >= 0:
-                local = True
-        else:
-            fl.reject(flags, numbers, i, _NOTIME)
-            continue
-        if ts < 0:
-            fl.reject(flags, numbers, i, _TIME if ts == -1 else _RANGE)
-            continue
-        act = _ACT if va[_ACT] >= 0 else _STATUSKEY  # FortiOS 5 writes the verdict as status=
-        if va[act] < 0:
-            fl.reject(flags, numbers, i, _NOACTION)
-            continue
-        action = fl.word_code(data, va[act], vb[act], awords, aoffsets, acodes)
-        if action < 0:
-            fl.reject(flags, numbers, i, _ACTION)
-            continue
-        if va[_SRCIP] < 0 or not fl.ip_shaped(data, va[_SRCIP], vb[_SRCIP]):
-            fl.reject(flags, numbers, i, _SRC)
-            continue
-        nbytes = 0
-        if va[_RCVD] >= 0:
-            nbytes = fl.number(data, va[_RCVD], vb[_RCVD], 18)
-            if nbytes < 0:
-                fl.reject(flags, numbers, i, _LARGE if nbytes == -2 else _BYTES)
-                continue
-        # The URL: as logged when absolute, else scheme://hostname + path (in extra).
-        ua, ub = va[_URLKEY], vb[_URLKEY]
-        absolute = False
-        start = 0
-        url_end = 0
-        if ua >= 0:
-            q = ua
-            while q < ub and (65 <= data[q] <= 90 or 97 <= data[q] <= 122):
-                q += 1
-            absolute = q > ua and q + 2 < ub and data[q] == 58 and data[q + 1] == 47 and data[q + 2] == 47
-        ha, hb = va[_HOSTNAME], vb[_HOSTNAME]
-        if not absolute and (ha < 0 or hb <= ha or used + (hb - ha) + max(ub - ua, 1) + 8 > len(extra)):
-            fl.reject(flags, numbers, i, _NOURL)
-            continue
-        f = fl.OK | (fl.SLOW_HOST if high else 0)
-        if absolute:
-            rs, he, hflags = host(data, ua, ub)
-        else:
-            scheme = http
-            if (va[_SERVICE] >= 0 and fl.word_code(data, va[_SERVICE], vb[_SERVICE], vwords, voffsets, vcodes) == 2) \
-                    or (va[_DSTPORT] >= 0 and fl.number(data, va[_DSTPORT], vb[_DSTPORT], 5) == 443):
-                scheme = https
-            start = used
-            for c in scheme:
-                extra[used] = c
-                used += 1
-            for q in range(ha, hb):
-                extra[used] = data[q]
-                used += 1
-            if ub <= ua or data[ua] != 47:
-                extra[used] = 47
-                used += 1
-            for q in range(max(ua, 0), max(ub, 0)):
-                extra[used] = data[q]
-                used += 1
-            url_end = used
-            rs, he, hflags = host(extra, start, url_end)
-        if hflags & fl.NO_HOST:
-            fl.reject(flags, numbers, i, _NOURL)
-            continue
-        f |= hflags
-        a, b = va[_USER], vb[_USER]
-        if a < 0 or fl.blank(data, a, b):
-            a, b = va[_UNAUTH], vb[_UNAUTH]
-        ma, mb = va[_HTTPMETHOD], vb[_HTTPMETHOD]
-        if (ma < 0 or mb <= ma) and va[_RAWDATA] >= 0:  # `rawdata="Method=GET|URI=...|..."`
-            ma = -1
-            for q in range(va[_RAWDATA], vb[_RAWDATA]):
-                if starts_with(data, q, vb[_RAWDATA], method_item) and (q == va[_RAWDATA] or data[q - 1] == 124):
-                    ma = q + 7
-                    mb = ma
-                    while mb < vb[_RAWDATA] and data[mb] != 124:
-                        mb += 1
-                    break
-        if ma < 0 or mb <= ma:
-            f |= fl.NO_METHOD
-            ma, mb = 0, 0
-        if a < 0 or fl.blank(data, a, b):
-            f |= fl.NO_USER
-            a, b = 0, 0
-        ca, cb = va[_CATDESC], vb[_CATDESC]
-        if ca < 0 or fl.blank(data, ca, cb):
-            f |= fl.NO_CATEGORY
-            ca, cb = 0, 0
-        flags[i] = f
-        row = numbers[i]
-        row[fl.TS] = ts
-        row[fl.LOCAL] = 1 if local else 0
-        row[fl.STATUS] = 0
-        row[fl.BYTES] = nbytes
-        row[fl.ACTION] = action
-        if esc[_USER] or esc[_UNAUTH]:  # `\"` inside the quotes: the name, unescaped, in extra
-            at = used
-            q = a
-            while q < b:
-                if data[q] == 92 and q + 1 < b and data[q + 1] == 34:
-                    q += 1
-                extra[used] = data[q]
-                used += 1
-                q += 1
-            end = used
-            used = view(views, fl.USERNAME, i, extra, xw8, at, end - at, False, extra, xw8, xbuf, used, xbuf)
-            used, slow = fl.user_view(views, i, extra, xw8, xbuf, at, end, False, data, w8, va[_SRCIP], vb[_SRCIP],
-                                      extra, xw8, xbuf, used)
-        else:
-            used = view(views, fl.USERNAME, i, data, w8, a, b - a, False, extra, xw8, xbuf, used)
-            used, slow = fl.user_view(views, i, data, w8, 0, a, b, (f & fl.NO_USER) != 0, data, w8, va[_SRCIP],
-                                      vb[_SRCIP], extra, xw8, xbuf, used)
-        flags[i] = f | slow
-        used = view(views, fl.CLIENT, i, data, w8, va[_SRCIP], vb[_SRCIP] - va[_SRCIP], False, extra, xw8, xbuf, used)
-        used = view(views, fl.METHOD, i, data, w8, ma, mb - ma, False, extra, xw8, xbuf, used)
-        used = view(views, fl.CATEGORY, i, data, w8, ca, cb - ca, False, extra, xw8, xbuf, used)
-        if absolute:
-            used = view(views, fl.HOST, i, data, w8, rs, he - rs, True, extra, xw8, xbuf, used)
-            used = view(views, fl.URL, i, data, w8, ua, ub - ua, False, extra, xw8, xbuf, used)
-        else:
-            used = view(views, fl.URL, i, extra, xw8, start, url_end - start, False, extra, xw8, xbuf, used, xbuf)
-            used = view(views, fl.HOST, i, extra, xw8, rs, he - rs, True, extra, xw8, xbuf, used, xbuf)
-    return used
+def read_line(line: bytes) -> fl.Line | int | None:
+    """One FortiGate line by the rules of the module docstring: a row (`fl.Line`),
+    a reason code, or None for a blank line."""
+    line = fl.trimmed(line)
+    if not line:
+        return None
+    high = not line.isascii()
+    if high and not fl.utf8_ok(line):
+        return _UTF8
+    pri = _PRI.match(line)
+    kv = _pairs(line, pri.end() if pri else 0)
+    if kv is None:
+        return _PAIR
+    value = {k.decode(): v for k, (v, _) in kv.items()}
+    kinds = (value.get("subtype"), value.get("type"))
+    if not any(v is not None and v.lower() == b"webfilter" for v in kinds):
+        return _OTHER
+    local = False
+    if "eventtime" in value:
+        ts = _epoch_us(value["eventtime"])
+        if ts == -2:
+            return _LARGE
+        if ts >= 0 and not fl.MIN_US <= ts < fl.MAX_US:
+            ts = -2
+    elif "date" in value and "time" in value:
+        ts = _local_us(value["date"], value["time"])
+        if ts >= 0 and value.get("tz"):
+            off = _offset_us(value["tz"])
+            ts = ts - off if off != -1 else -1
+        elif ts >= 0:
+            local = True
+    else:
+        return _NOTIME
+    if ts < 0:
+        return _TIME if ts == -1 else _RANGE
+    verdict = value.get("action", value.get("status"))  # FortiOS 5 writes the verdict as status=
+    if verdict is None:
+        return _NOACTION
+    action = _ACTION_CODES.get(verdict.lower(), -1)
+    if action < 0:
+        return _ACTION
+    client = value.get("srcip")
+    if client is None or not fl.ip_shaped(client):
+        return _SRC
+    nbytes = fl.number(value["rcvdbyte"], 18) if "rcvdbyte" in value else 0
+    if nbytes < 0:
+        return _LARGE if nbytes == -2 else _BYTES
+    url, hostname = value.get("url"), value.get("hostname")
+    scheme = _LETTERS.match(url).end() if url is not None else 0
+    absolute = url is not None and scheme > 0 and scheme + 2 < len(url) and url[scheme : scheme + 3] == b"://"
+    if not absolute:  # a path: joined to hostname
+        if not hostname:
+            return _NOURL
+        service, port = value.get("service"), value.get("dstport")
+        https = (service is not None and service.lower() == b"https") or (port is not None and fl.number(port, 5) == 443)
+        path = url or b""
+        if hostname.count(b":") >= 2 and not hostname.startswith(b"["):  # an IPv6 address: in brackets
+            hostname = b"[" + hostname + b"]"
+        url = (b"https://" if https else b"http://") + hostname + (b"" if path.startswith(b"/") else b"/") + path
+    host, how = fl.host_of(url)
+    if how & fl.NO_HOST:
+        return _NOURL
+    f = fl.OK | (fl.SLOW_HOST if high else 0) | how
+    name = value.get("user")
+    if fl.blank(name):
+        name = value.get("unauthuser")
+    method = value.get("httpmethod")
+    if not method and "rawdata" in value:  # `rawdata="Method=GET|URI=...|..."`
+        items = value["rawdata"].split(b"|")
+        method = next((item[7:] for item in items if item.startswith(b"Method=")), None)
+    if not method:
+        f |= fl.NO_METHOD
+    if fl.blank(name):
+        f |= fl.NO_USER
+        name = b""
+    if kv.get(b"user", (b"", False))[1] or kv.get(b"unauthuser", (b"", False))[1]:
+        name = name.replace(b'\\"', b'"')  # `\"` inside the quotes
+    category = value.get("catdesc")
+    if fl.blank(category):
+        f |= fl.NO_CATEGORY
+    user, slow = fl.user_of(name, bool(f & fl.NO_USER), client)
+    return fl.Line(f | slow, ts, local, 0, nbytes, action, name, client, method or b"", host, url, category or b"",
+                   user)

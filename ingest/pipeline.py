@@ -14,6 +14,7 @@ as `ignored`). The caller holds the lock.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import detect, fingerprint, sources
+from ingest import detect, fast, fingerprint, sources
 from ingest.interrupted import FileInterrupted, Interrupted
 from ingest.reader import Tail, first_lines, iter_batches, prefetch
 from ingest.streams import compression_of
@@ -69,18 +70,25 @@ COMPILING = ("compiling the log parser for this format (once after an install or
              "on a busy machine, later runs load it from the cache)")
 COMPILED = "the log parser is compiled"  # told after COMPILING, when the compile has ended
 SLOW_AFTER = 2.0  # seconds of loading the scanners before COMPILING is told
+UNCACHED = ("no writable cache directory for the compiled log parsers ({where}): every run compiles them again "
+            "(up to two minutes per format); set NUMBA_CACHE_DIR to a writable directory")
+REFERENCE = ("the compiled log parsers are not available (numba is not installed, or does not import): "
+             "reading with the reference parsers, several times slower; install surfaudit[fast]")
+Notice = Callable[[str], None]
 
-# The compiled (numba) scanners each format uses, by module: compiled on the first
-# file of that format (numba then caches them on disk), never all at once.
+# The compiled scanners (modules of `ingest.fast`) each format uses: compiled on
+# the first file of that format (then cached on disk), never all at once.
 _SCANNERS = {
     "squid": ("squid_scan",),
-    "surfprotect": ("csv_scan", "vendor_scan", "text"),
-    "e2guardian": ("e2guardian",),
-    "squidguard": ("squidguard",),
-    "fortigate": ("fortigate",),
+    "surfprotect": ("csv_scan", "vendor_scan", "text_scan"),
+    "e2guardian": ("e2guardian_scan",),
+    "squidguard": ("squidguard_scan",),
+    "fortigate": ("fortigate_scan",),
 }
-_VENDOR_SCANNERS = ("vendor_scan", "text")
+_VENDOR_SCANNERS = ("vendor_scan", "text_scan")
 _warmed: set[str] = set()
+_warned: set[str] = set()  # what `warn` was told in this process (each once)
+_cache_misses = fast.cache_misses  # (a name of this module: tests stand in for it)
 
 
 def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
@@ -88,17 +96,27 @@ def _scanners_of(choice: detect.Choice, cfg: Config | None) -> list[str]:
     if choice.format.NAME == "squid" and cfg is not None and cfg.formats.squid_logformat != "squid":
         names.append("squid_logformat_scan")
     if choice.enveloped:
-        names.append("envelope")
+        names.append("envelope_scan")
     return names
 
 
-def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = None) -> None:
-    """Compile (or load from numba's cache) the scanners of `names` not yet loaded
-    in this process; `notice` is told COMPILING, once, if after SLOW_AFTER seconds
-    numba is really compiling (a cache load that is merely slow on a busy machine
-    says nothing: cron mails whatever reaches stderr), then COMPILED when it ends."""
-    import importlib
+def _warn_once(warn: Notice | None, text: str) -> None:
+    if warn is not None and text not in _warned:
+        _warned.add(text)
+        warn(text)
 
+
+def _warm_modules(names: Iterable[str], notice: Notice | None = None, warn: Notice | None = None) -> None:
+    """Compile (or load from the cache) the compiled scanners of `names` not yet
+    loaded in this process; `notice` is told COMPILING, once, if after SLOW_AFTER
+    seconds numba is really compiling (a cache load that is merely slow on a busy
+    machine says nothing: cron mails whatever reaches stderr), then COMPILED when
+    it ends; `warn`, once per process, when there is no compiled scanner or no
+    cache to keep them in."""
+    if not fast.enabled():
+        if fast.wanted():  # (SURFAUDIT_NO_JIT=1 is a choice: nothing to say)
+            _warn_once(warn, REFERENCE)
+        return
     todo = [n for n in names if n not in _warmed]
     if not todo:
         return
@@ -119,7 +137,10 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
         watcher.start()
     try:
         for name in todo:
-            warm_fn = getattr(importlib.import_module(f"ingest.{name}"), "warm", None)
+            warm_fn = getattr(fast.load(name), "warm", None)
+            if fast.load("jit").uncached():
+                where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the package, the user's cache"
+                _warn_once(warn, UNCACHED.format(where=where))
             if warm_fn is not None:
                 warm_fn()
             _warmed.add(name)
@@ -131,22 +152,6 @@ def _warm_modules(names: Iterable[str], notice: Callable[[str], None] | None = N
                 notice(COMPILED)
 
 
-def _cache_misses() -> int:
-    """How many times a compiled function of the parsers has missed numba's cache in this
-    process; a rise while scanners load means numba is compiling, not loading."""
-    import sys
-
-    total = 0
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("ingest.") or module is None:
-            continue
-        for value in list(vars(module).values()):
-            misses = getattr(getattr(value, "stats", None), "cache_misses", None)
-            if isinstance(misses, dict):
-                total += sum(misses.values())
-    return total
-
-
 def warm(notice: Callable[[str], None] | None = None) -> None:
     """Compile every parser's scanners now (numba; after the first run they load
     from its on-disk cache in a fraction of a second). Tests and benchmarks call
@@ -154,7 +159,8 @@ def warm(notice: Callable[[str], None] | None = None) -> None:
     compiles only what each file's format needs, on first use."""
     from ingest.reader import make_batch
 
-    every = {m for mods in _SCANNERS.values() for m in mods} | {"squid_logformat_scan", "envelope", *_VENDOR_SCANNERS}
+    every = {m for mods in _SCANNERS.values() for m in mods} | {"squid_logformat_scan", "envelope_scan",
+                                                                *_VENDOR_SCANNERS}
     _warm_modules(sorted(every), notice)
     make_batch(b"x\n", 1, 0)
 
@@ -166,25 +172,27 @@ def expand(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
 
 def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str = "auto",
                  progress: Progress | None = None, now: datetime | None = None,
-                 notice: Callable[[str], None] | None = None) -> list[FileResult]:
+                 notice: Notice | None = None, warn: Notice | None = None) -> list[FileResult]:
     """Ingest every file; one FileResult each. The caller holds the store lock.
-    `notice` hears of a slow first run (see `warm`)."""
+    `notice` hears of a slow first run (see `warm`); `warn`, once per process, of
+    what makes every run slow (no compiled parsers, or no cache for them)."""
     store.ensure()
     if fmt != "auto":
         try:  # an unknown --format is a usage error, before any file is read
             detect.get_format(fmt, cfg)
         except InputError as exc:
             raise UsageError(str(exc)) from None
-    from ingest import squid_logformat
+    from ingest import squid_logformat, vendor_csv
 
     squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
-    _check_csv_formats(cfg)
+    vendor_csv.check_time_formats(cfg)  # one that cannot be read is a config error, before any file
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
     found = sources.expand(paths, cfg.ingest.recursive)
     results: list[FileResult] = []
     for i, src in enumerate(found):
         try:
-            results.append(ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice))
+            results.append(ingest_file(store, cfg, src.path, fmt, cutoff, progress, found=src.found, notice=notice,
+                                       warn=warn))
         except KeyboardInterrupt as exc:
             cut = exc if isinstance(exc, FileInterrupted) else None
             stop = Interrupted(results, str(src.path), bool(cut and cut.committed), cut.rows if cut else 0,
@@ -200,27 +208,14 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
     return results
 
 
-def _check_csv_formats(cfg: Config) -> None:
-    """A [formats.NAME] time_format that cannot be read is a config error, before any file."""
-    from ingest import vendor_csv
-
-    for spec in cfg.formats.csv:
-        if spec.time_format is not None:
-            try:
-                vendor_csv.chrono_format(spec.time_format)
-            except ValueError as exc:
-                where = f"{cfg.source}: " if cfg.source else ""
-                raise ConfigError(f"{where}[formats.{spec.name}].time_format: {exc}") from None
-
-
 def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
                 progress: Progress | None = None, found: bool = False,
-                notice: Callable[[str], None] | None = None) -> FileResult:
+                notice: Notice | None = None, warn: Notice | None = None) -> FileResult:
     """One file into the store; never raises for a problem of the file itself
     (`found`: the file came from a directory, so one that is no log is skipped)."""
     result = FileResult(file=str(path))
     try:
-        _ingest_file(store, cfg, path, fmt, cutoff, progress, found, result, notice)
+        _ingest_file(store, cfg, path, fmt, cutoff, progress, found, result, notice, warn)
     except ConfigError:
         raise  # the configuration is wrong for every file: stop, naming the key
     except (InputError, StoreError) as exc:
@@ -239,7 +234,7 @@ def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetim
 
 def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetime,
                  progress: Progress | None, found: bool, result: FileResult,
-                 notice: Callable[[str], None] | None = None) -> None:
+                 notice: Notice | None = None, warn: Notice | None = None) -> None:
     if not path.exists() and not path.is_symlink():
         raise InputError(f"{path}: no such file")
     why = sources.not_a_log(path)
@@ -273,7 +268,7 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     checkpoints = [(r["offset_to"], r["hash"]) for r in records]
     resume = fingerprint.find_resume(path, checkpoints)
     overlap = fingerprint.Overlap.find(store, records, resume.offset)
-    _warm_modules(_scanners_of(choice, cfg), notice)
+    _warm_modules(_scanners_of(choice, cfg), notice, warn)
     first = lines[0] if lines else ""
     if choice.enveloped:
         from ingest import envelope

@@ -3,7 +3,8 @@
 Files are streamed in large blocks so memory does not grow with file size. The
 compression is detected from the magic bytes (a rotated `access.log.1.gz` renamed
 without its suffix still reads). Each block is read straight into the batch's own
-buffer and its newlines found eight bytes at a time (`scan_util.line_offsets`); the
+buffer and its newlines found 64 bytes at a time (`ingest.fast.scan_util.line_offsets`,
+else numpy); the
 parsers' scanners read that buffer, and a String column of the lines (string views
 into it: no copy of the text) is made only if a parser needs one. `prefetch` runs
 reading, decompression and hashing in a thread beside the parser (they release the
@@ -26,7 +27,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ingest.scan_util import line_offsets
+from ingest import fast
 from ingest.streams import BLOCK, _opened, compression_of, open_stream, read_blocks  # noqa: F401 - re-exported
 from ingest.tokens import Raw, windows8
 
@@ -298,7 +299,11 @@ def prefetch(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
 def make_batch(buf: bytes, first_line_no: int, start: int) -> Batch:
     """Split `buf` (ending with a newline) into lines."""
     data = np.frombuffer(buf, dtype=np.uint8)
-    return Batch(first_line_no, start, start + len(buf), line_offsets(data, windows8(data)), buf)
+    if fast.enabled():
+        offsets = fast.load("scan_util").line_offsets(data, windows8(data))
+    else:
+        offsets = np.concatenate([[0], np.flatnonzero(data == 10) + 1]).astype(np.int64)
+    return Batch(first_line_no, start, start + len(buf), offsets, buf)
 
 
 def _string_views(buf: bytes, offsets: np.ndarray) -> pl.Series:

@@ -8,7 +8,9 @@ left and the user runs up to the hierarchy field (the first later token shaped
 which the MIME type follows; fields after the MIME type (a logformat appending
 Referer, User-Agent or vendor tags) are ignored. A user token never opens a
 quote. A line with no hierarchy-shaped field is read as before: its last two
-fields are the hierarchy and the MIME type. Squid's other built-in formats and
+fields are the hierarchy and the MIME type. A line of an ICP query (method
+`ICP_QUERY`, result `UDP_*`: a neighbour cache asking, no one's request) is
+not a request: counted apart, not stored. Squid's other built-in formats and
 custom logformats (`[formats.squid] logformat`) are compiled by
 `ingest.squid_logformat`; `make_parser` chooses.
 
@@ -16,12 +18,14 @@ Why it looks like this: ingest is benchmarked on millions of lines, so a batch i
 never parsed with a Python loop per line. The format is defined by two regexes
 (a strict one assuming a space-free user name, and one allowing spaces), but
 running them over every line cost ~0.8 s per million lines. So `_fast` first
-has the compiled scanner `ingest.squid_scan` read the plain lines (one pass,
+has the compiled scanner `ingest.fast.squid_scan` read the plain lines (one pass,
 fields as string views into the batch buffer), accepting only lines whose fields
 have exactly the shapes the regexes would capture; the rest (odd spacing, tabs,
 non-ASCII, other timestamp shapes, ...) go through the regexes, and only lines
-rejected by both are diagnosed (a reason per line, vectorised).
-tests/test_parse_fast_paths.py checks that both routes give the same rows.
+rejected by both are diagnosed (a reason per line, vectorised). Without the
+compiled scanners (`ingest.fast`) every line takes the regex route, the
+reference path; tests/test_parse_fast_paths.py checks that both routes give
+the same rows.
 Squid's log escaping of the user field (``\\\\`` and ``%XX``) is undone by the
 scanner for names that stay plain ASCII, and by `unescape_user` over the
 *distinct* other names, which are few.
@@ -35,7 +39,7 @@ import re
 import numpy as np
 import polars as pl
 
-from ingest import squid_logformat, squid_scan, tokens
+from ingest import fast, squid_logformat, tokens
 from surfaudit.schema import EVENT_SCHEMA, conform
 
 NAME = "squid"
@@ -92,6 +96,39 @@ def with_host(frame: pl.LazyFrame, url: str = "url", out: str = "host") -> pl.La
         )
         .with_columns(pl.when(u.str.starts_with("error:") | (h == "")).then(None).otherwise(h).alias(out))
     )
+
+
+_SPECIAL = re.compile(rb"[/?#@\[:]")  # what ends a host (or makes it unusual)
+
+
+def plain_host(url: bytes) -> tuple[int, int, int]:
+    """(start, end, flags) of the host in `url` for the plain shapes (`host:port`,
+    `http(s)://host[:port][/?#...]`), `tokens.NO_HOST` for `error:...` or an empty
+    host, `tokens.SLOW_HOST` for every other shape (then `with_host` decides). The
+    compiled scanners' rule (`ingest.fast.scan_util.host`), for the reference paths."""
+    if url.startswith(b"error:"):
+        return 0, 0, tokens.NO_HOST
+    if url.startswith(b"https://"):
+        start = 8
+    elif url.startswith(b"http://"):
+        start = 7
+    elif b"://" in url:  # another scheme
+        return 0, 0, tokens.SLOW_HOST
+    else:
+        start = 0
+    found = _SPECIAL.search(url, start)
+    end = found.start() if found else len(url)
+    if found and url[end] in b"@[":  # userinfo, IPv6 brackets
+        return start, start, tokens.SLOW_HOST
+    if found and url[end] == 58:  # a port: up to 16 digits, then the end or / ? #
+        after = _SPECIAL.search(url, end + 1)
+        stop = after.start() if after else len(url)
+        port = url[end + 1 : stop]
+        if (stop < len(url) and url[stop] not in b"/?#") or (port and not (len(port) <= 16 and port.isdigit())):
+            return start, start, tokens.SLOW_HOST
+    while end > start and url[end - 1] == 46:  # trailing dots
+        end -= 1
+    return start, end, tokens.NO_HOST if end == start else 0
 
 
 def unescape_user(raw: str) -> str:
@@ -180,9 +217,13 @@ class Parser:
         """Rows and bad lines of `lines`, or of `raw` (the same lines as bytes: the
         reader's batch buffer, read without a copy) when `lines` is None."""
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
-        done, fast = _fast(raw)
+        if fast.enabled():
+            done, taken = _fast(raw)
+        else:  # the reference path: every line through the regexes
+            done, taken = np.zeros(len(raw.starts), dtype=bool), _typed(pl.DataFrame(
+                schema={"i": pl.UInt32, **EVENT_SCHEMA}))
         if done.all():
-            return conform(fast), _bad_frame(None, first_line_no)
+            return _neighbours_apart(taken, _bad_frame(None, first_line_no), raw, first_line_no)
         # The lines the tokenizer did not take (rare) go through the regexes, which
         # define the format: first assuming a user name without spaces, then not.
         rest = np.flatnonzero(~done)
@@ -198,12 +239,31 @@ class Parser:
         plain = _extract(rest, PLAIN_RE)
         plain_miss = plain.get_column("ts").is_null()
         good = pl.concat([ok, slow.filter(~slow_miss), plain.filter(~plain_miss)])
-        rows = pl.concat([fast, _finish(good)]).sort("i") if good.height else fast
-        return conform(rows), _bad_frame(rest.filter(plain_miss), first_line_no)
+        rows = pl.concat([taken, _finish(good)]).sort("i") if good.height else taken
+        return _neighbours_apart(rows, _bad_frame(rest.filter(plain_miss), first_line_no), raw, first_line_no)
+
+
+NEIGHBOUR_QUERY = "not a request (an ICP query from a neighbour cache)"
+
+
+def _neighbours_apart(rows: pl.DataFrame, bad: pl.DataFrame, raw: tokens.Raw,
+                      first_line_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The canonical rows without squid's log lines of ICP queries (method
+    `ICP_QUERY`, result `UDP_*`, status 000: a neighbour cache asking whether an
+    object is cached, no one's web request), which join the bad lines with the
+    reason NEIGHBOUR_QUERY, so ingest counts them apart as not requests."""
+    icp = (rows.get_column("method") == "ICP_QUERY").fill_null(False)
+    if not icp.any():
+        return conform(rows), bad
+    at = rows.get_column("i").filter(icp).to_numpy()
+    apart = pl.DataFrame({"line_no": pl.Series(at.astype(np.int64) + first_line_no),
+                          "reason": pl.Series([NEIGHBOUR_QUERY] * len(at), dtype=pl.String),
+                          "line": raw.lines_at(at).str.strip_chars_end("\r")})
+    return conform(rows.filter(~icp)), pl.concat([bad, apart.cast(bad.schema)]).sort("line_no")
 
 
 def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
-    """The plain lines, tokenized by the compiled scanner (`ingest.squid_scan`):
+    """The plain lines, tokenized by the compiled scanner (`ingest.fast.squid_scan`):
     printable ASCII, the timestamp as ten digits and three decimals, one run of
     at most 6 spaces after it (the padded elapsed field), single spaces between
     the other fields, a user name that may hold spaces but does not start or end
@@ -212,6 +272,7 @@ def _fast(raw: tokens.Raw | pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
     order). Escaped user names and unusual URLs are finished here with the exact
     polars code."""
     raw = raw if isinstance(raw, tokens.Raw) else tokens.Raw.of(raw)
+    squid_scan = fast.load("squid_scan")
     got = tokens.Scanned(raw, squid_scan.scan(raw), squid_scan.OK)
     done, idx, flags, numbers, strings = got.done, got.idx, got.flags, got.numbers, got.strings
 
@@ -312,7 +373,7 @@ def _finish(g: pl.DataFrame) -> pl.DataFrame:
 
 def action_expr(tag: pl.Expr, status: pl.Expr, url: pl.Expr) -> pl.Expr:
     """DESIGN §3's action from squid's result tag, HTTP status and URL (the one
-    definition; the compiled scanner's table in squid_scan follows it, and
+    definition; the compiled scanner's table in fast/squid_scan follows it, and
     tests/test_parse_fast_paths.py checks that they agree): 407 is auth; NONE,
     TAG_NONE and `error:` URLs are errors; a *_DENIED tag is blocked."""
     return (

@@ -5,7 +5,7 @@ What: `compile_format(text, tz)` turns a logformat body (or a whole
 `logformat NAME ...` line, or a built-in name) into a list of literals and
 fields, and from it both a regular expression (a named group per field the
 canonical schema needs; it defines the format) and a program for the compiled
-matcher `ingest.squid_logformat_scan`. The returned
+matcher `ingest.fast.squid_logformat_scan`. The returned
 `ingest.squid_logformat_parse.Parser` maps the fields to canonical rows:
 
 - time: `%ts` (+ `%tu` milliseconds), else `%tS`, else `%tg` (UTC), else `%tl`
@@ -42,7 +42,7 @@ import re
 
 import numpy as np
 
-from ingest import squid_logformat_scan
+from ingest import squid_logformat_parse as K
 from ingest.squid_logformat_parse import Parser
 from surfaudit.errors import ConfigError
 
@@ -59,7 +59,6 @@ _TOKEN = r"[^ ]+"
 _TEXT = r".*?"
 _USER = r"[^ ](?:.*?[^ ])??"
 _QUOTED = r'(?:[^"\\]|\\.)*'
-K = squid_logformat_scan
 # Known codes: (kind, most digits, minus allowed, `-` allowed) for numbers, else (kind,).
 _SPECS = {
     "ts": (K.NUM, 12, 0, 0), "tu": (K.NUM, 3, 0, 0), "tS": (K.FLOAT, 12, 0, 0), "tr": (K.NUM, 12, 1, 1),

@@ -1,8 +1,9 @@
 """Rows from the lines of one compiled squid logformat (see `ingest.squid_logformat`).
 
-What: `Parser` runs the compiled matcher (`ingest.squid_logformat_scan`) over a
-batch, sends the lines it does not take to the format's regex (polars
-`str.extract_groups`, which defines the format), and maps the captured fields to
+What: `Parser` runs the compiled matcher (`ingest.fast.squid_logformat_scan`)
+over a batch, sends the lines it does not take (all of them without the
+compiled scanners) to the format's regex (polars `str.extract_groups`, which
+defines the format), and maps the captured fields to
 the canonical schema: time, user, client, method, URL and host, status, bytes,
 elapsed time and the action by the native squid rules.
 
@@ -18,10 +19,14 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from ingest import squid_logformat_scan, tokens
+from ingest import fast as compiled
+from ingest import tokens
 from surfaudit.schema import conform
 
-K = squid_logformat_scan
+# Kinds of the logformat's pieces (a literal, then the field shapes), as the
+# compiler (`ingest.squid_logformat`) and the compiled matcher use them.
+LIT, NUM, TOKEN, USER, TEXT, QUOTED, FLOAT, TIME = range(8)
+VALUE, CLF_TIME = 1, 2  # program[:, 9]: the matcher reads the field's value (a number, a CLF time in µs)
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
 
 
@@ -37,12 +42,12 @@ class Parser:
         self.regex = regex
         self.line_re = re.compile(self.regex)
         self.program = program
-        self.url_quoted = any(not isinstance(op, str) and op[2] == "url" and op[1][0] == K.QUOTED for op in ops)
-        self.times = {op[2]: op[6] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
-        self.time_shapes = {op[2]: op[5] for op in ops if not isinstance(op, str) and op[1][0] == K.TIME and op[2]}
+        self.url_quoted = any(not isinstance(op, str) and op[2] == "url" and op[1][0] == QUOTED for op in ops)
+        self.times = {op[2]: op[6] for op in ops if not isinstance(op, str) and op[1][0] == TIME and op[2]}
+        self.time_shapes = {op[2]: op[5] for op in ops if not isinstance(op, str) and op[1][0] == TIME and op[2]}
         # Fields the compiled matcher reads as numbers (NUM) or µs (squid's default time shape).
         self.valued = {} if program is None else {names[col]: int(v) for col, v in program[0][:, [3, 9]] if v}
-        self.numeric = [op[2] for op in ops if not isinstance(op, str) and op[2] and op[1][0] == K.NUM]
+        self.numeric = [op[2] for op in ops if not isinstance(op, str) and op[2] and op[1][0] == NUM]
 
     def matches(self, line: str) -> bool:
         return self.line_re.match(line.rstrip("\r")) is not None
@@ -53,7 +58,7 @@ class Parser:
         n = len(raw.starts)
         done = np.zeros(n, dtype=bool)
         parts = []
-        if self.program is not None and n:
+        if self.program is not None and n and compiled.enabled():
             done, fast = self._fast(raw)
             if fast.height:
                 parts.append(fast)
@@ -86,7 +91,8 @@ class Parser:
 
     def _fast(self, raw: tokens.Raw) -> tuple[np.ndarray, pl.DataFrame]:
         """The lines the compiled matcher took (mask) and their fields, as `_common` gives them."""
-        ok, hflags, views, numbers = squid_logformat_scan.scan(raw, *self.program, len(self.names),
+        scan = compiled.load("squid_logformat_scan")
+        ok, hflags, views, numbers = scan.scan(raw, *self.program, len(self.names),
                                                                self.names.index("url"))
         done = ok.astype(bool)
         idx = np.flatnonzero(done)
@@ -97,13 +103,13 @@ class Parser:
         for k, name in enumerate(self.names):
             if name in self.valued:
                 vals = numbers[:, k] if every else numbers[idx, k]
-                cols[name] = pl.Series(pl.from_arrow(pa.array(vals, mask=vals == squid_logformat_scan.NONE)))
+                cols[name] = pl.Series(pl.from_arrow(pa.array(vals, mask=vals == scan.NONE)))
             else:
                 cols[name] = tokens.view_series(views[k] if every else views[k][idx], buffers)
         fast = pl.DataFrame({"i": pl.Series(idx.astype(np.uint32)), **cols,
                              "host": tokens.view_series(views[-1] if every else views[-1][idx], buffers,
-                                                        (hf & squid_logformat_scan.NO_HOST) != 0),
-                             "_slow": pl.Series(((hf & squid_logformat_scan.SLOW_HOST) != 0) | self.url_quoted)})
+                                                        (hf & tokens.NO_HOST) != 0),
+                             "_slow": pl.Series(((hf & tokens.SLOW_HOST) != 0) | self.url_quoted)})
         shapes = {t: shape for t, shape in self.time_shapes.items() if t not in self.valued}
         if shapes:  # the time as the regex wants it, else the regex decides
             fit = fast.select(pl.all_horizontal(pl.col(t).str.contains(f"^(?:{shape})$")
@@ -121,13 +127,19 @@ class Parser:
 
     def _finish(self, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Canonical rows (in line order) of the matched groups, and the lines whose time is unreadable."""
-        from ingest.squid import unescape_user, with_host
+        from ingest.squid import NEIGHBOUR_QUERY, unescape_user, with_host
 
         if not good.get_column("i").is_sorted():  # lines from both routes
             good = good.sort("i")
         bad_ts = good.filter(pl.col("_ts").is_null()).select("i", pl.lit("bad timestamp").alias("reason"))
         if bad_ts.height:
             good = good.filter(pl.col("_ts").is_not_null())
+        if "method" in good.columns:  # ICP queries of neighbour caches: counted apart (see ingest.squid)
+            icp = (pl.col("method") == "ICP_QUERY").fill_null(False)
+            queries = good.filter(icp).select("i", pl.lit(NEIGHBOUR_QUERY).alias("reason"))
+            if queries.height:
+                good = good.filter(~icp)
+                bad_ts = pl.concat([bad_ts, queries]).sort("i")
         c, has = pl.col, self.groups.__contains__
         user_codes = [n for n in ("ul", "ue", "us", "ui") if has(n)]
         if has("un"):
@@ -182,7 +194,7 @@ class Parser:
         if "tS" in self.groups:
             return ((c("tS").cast(pl.Float64) * 1000.0).round().cast(pl.Int64) * 1000).cast(pl.Datetime("us", "UTC"))
         name = "tg" if "tg" in self.groups else "tl"
-        if fast and self.valued.get(name) == K.CLF_TIME:
+        if fast and self.valued.get(name) == CLF_TIME:
             return c(name).cast(pl.Datetime("us", "UTC"))
         fmt = self.times[name]
         parsed = c(name).str.replace_all(" +", " ").str.to_datetime(fmt, strict=False, time_unit="us")

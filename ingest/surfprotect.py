@@ -5,7 +5,8 @@ columns are found by case-insensitive aliases (time, user, client IP, url,
 category, decision) and extra columns are ignored. Nearly every line of an
 export is plain (printable ASCII, simple fields, `...T10:00:00.123Z` times, a
 known decision, a plain URL), and those are read by the compiled scanner
-`ingest.csv_scan` in one pass, as string views into the batch buffer. Every
+`ingest.fast.csv_scan` in one pass, as string views into the batch buffer
+(without the compiled scanners, every line takes the general path). Every
 other line (quoted fields, local times, UK dates, accented names, odd URLs, bad
 lines) is read by the general CSV reader of the vendor formats
 (`ingest.vendor_csv.Parser`, with the aliases' columns and the decision words
@@ -35,8 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import polars as pl
 
-from ingest import csv_scan, localtime, text, tokens, vendor_csv
-from ingest import vendor_scan as vs
+from ingest import fast, localtime, text, tokens, vendor_csv
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
 
@@ -54,8 +54,8 @@ DECISIONS = {
     **dict.fromkeys(("allowed", "permitted", "permit", "pass"), "allowed"),
     **dict.fromkeys(("blocked", "rejected", "reject", "denied", "deny"), "blocked"),
 }
-_COLUMN = {"time": vs.TIME, "user": vs.USERNAME, "client_ip": vs.CLIENT, "url": vs.URL,
-           "category": vs.CATEGORY, "decision": vs.DECISION}
+_COLUMN = {"time": vendor_csv.TIME, "user": vendor_csv.USERNAME, "client_ip": vendor_csv.CLIENT, "url": vendor_csv.URL,
+           "category": vendor_csv.CATEGORY, "decision": vendor_csv.DECISION}
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
 # An export whose lines are not plain (UK dates...) skips the scanner, trying it again every so many batches.
 _PROBE_EVERY = 8
@@ -130,12 +130,12 @@ class Parser:
 
     def __init__(self, n_fields: int, found: dict[str, int], tz: str, header: str = ""):
         self.tz, self.header, self.found, self.n_fields = tz, header, found, n_fields
-        self.layout = csv_scan.Layout(n_fields, found, DECISIONS)
+        self.layout = fast.load("csv_scan").Layout(n_fields, found, DECISIONS) if fast.enabled() else None
         columns = [-1] * n_fields
         for key, j in found.items():
             columns[j] = _COLUMN[key]
         self._probe = 0  # batches since the compiled scanner last found no plain line (0: use it)
-        self.general = vendor_csv.Parser(NAME, vs.Layout(columns, ",", header, DECISIONS), DECISIONS, "utf-8",
+        self.general = vendor_csv.Parser(NAME, vendor_csv.Layout(columns, ",", header, DECISIONS), DECISIONS, "utf-8",
                                          read_times(tz))
 
     def parse(self, lines: pl.Series | None, first_line_no: int,
@@ -144,7 +144,7 @@ class Parser:
         reader's batch buffer, read without a copy) when `lines` is None. The
         plain lines are read by the compiled scanner, the rest by `_general`."""
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
-        if self._probe % _PROBE_EVERY:  # the last try found no plain lines: general path only
+        if self.layout is None or self._probe % _PROBE_EVERY:  # no compiled scanner, or it found no plain lines
             self._probe += 1
             done, fast = np.zeros(len(raw.starts), dtype=bool), None
         else:
@@ -168,6 +168,7 @@ class Parser:
 
     def _fast(self, raw: tokens.Raw) -> tuple[np.ndarray, pl.DataFrame]:
         """The mask of the plain lines and their rows (with the line index `i`)."""
+        csv_scan = fast.load("csv_scan")
         got = tokens.Scanned(raw, csv_scan.scan(raw, self.layout), csv_scan.OK)
         done, idx, numbers, strings = got.done, got.idx, got.numbers, got.strings
 

@@ -19,6 +19,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+# Bits every scanner sets in its per-line flags about the URL's host.
+SLOW_HOST = 2  # the URL has an unusual shape: `ingest.squid.with_host` gives the host
+NO_HOST = 32  # the URL has no host (squid's `error:` pseudo-URL, or empty)
+
 
 class Raw:
     """Lines as bytes for the compiled scanners: line i is data[starts[i]:ends[i]]
@@ -112,6 +116,35 @@ class Scanned:
     def strings(self, col: int, null: int = 0) -> pl.Series:
         """String column `col` of the views, null where flags has bit `null`."""
         return view_series(self.views[col], self.buffers, (self.flags & null) != 0 if null else None)
+
+    def column(self, col: int, keep: np.ndarray | None, null: np.ndarray | None) -> pl.Series:
+        """String column `col` of the lines taken at positions `keep` (None: all), null where `null`."""
+        return view_series(self.views[col] if keep is None else self.views[col][keep], self.buffers, null)
+
+
+class Listed:
+    """What a reference scanner (plain Python) returned, with the interface of
+    `Scanned`: per line its flags and numbers and, per string column, its text
+    (any value where the line was not taken)."""
+
+    def __init__(self, flags: np.ndarray, numbers: np.ndarray, columns: list[list[str]], ok: int):
+        self.done = (flags & ok) != 0
+        self.idx = np.flatnonzero(self.done)
+        if len(self.idx) < len(flags):
+            flags, numbers = flags[self.idx], numbers[self.idx]
+        self.flags, self.numbers = flags, numbers
+        self._columns = columns
+
+    def strings(self, col: int, null: int = 0) -> pl.Series:
+        """String column `col` of the lines taken, null where flags has bit `null`."""
+        return self.column(col, None, (self.flags & null) != 0 if null else None)
+
+    def column(self, col: int, keep: np.ndarray | None, null: np.ndarray | None) -> pl.Series:
+        """String column `col` of the lines taken at positions `keep` (None: all), null where `null`."""
+        values = self._columns[col]
+        at = self.idx.tolist() if keep is None else self.idx[keep].tolist()
+        nulls = null.tolist() if null is not None else [False] * len(at)
+        return pl.Series([None if no else values[i] for i, no in zip(at, nulls)], dtype=pl.String)
 
 
 def constants(values: list[str], codes: np.ndarray) -> pl.Series:

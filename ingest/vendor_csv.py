@@ -9,8 +9,9 @@ ignored) and `make_parser(first_line, tz)`; `get(cfg, name)` finds one by name.
 
 How a line is read: the batch is decoded in the configured encoding
 (`ingest.text`: cp1252, or UTF-8 with a cp1252 fallback per line), split into
-fields by the compiled tokenizer `ingest.vendor_scan` (quotes, `""`, the
-delimiter, spaces around fields), then every step is vectorised polars: the
+fields by the compiled tokenizer `ingest.fast.vendor_scan` (quotes, `""`, the
+delimiter, spaces around fields; without the compiled scanners by its Python
+twin `ingest.csv_fields`), then every step is vectorised polars: the
 time by the configured strptime pattern (translated to the chrono pattern
 polars uses) or as ISO 8601, a time without an offset being local time in the
 schedule's timezone (`ingest.localtime`, zoneinfo's fold=0); the decision by
@@ -33,15 +34,47 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import polars as pl
 
-from ingest import localtime, text, tokens
-from ingest import vendor_scan as vs
+from ingest import fast, localtime, text, tokens
 from ingest.squid import with_host
 from surfaudit.config import CsvFormat
-from surfaudit.errors import InputError
+from surfaudit.errors import ConfigError, InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
 
-_COLUMN = {"time": vs.TIME, "url": vs.URL, "decision": vs.DECISION, "user": vs.USERNAME,
-           "client_ip": vs.CLIENT, "category": vs.CATEGORY}
+# What the CSV tokenizer (`ingest.fast.vendor_scan`, or `ingest.csv_fields` without it)
+# gives per line: flags, and the wanted fields in these columns.
+OK = 1  # the line has the header's number of fields (extra empty fields allowed)
+NO_USERNAME = 2  # no user column, or the user field is empty or "-"
+NO_CLIENT = 4  # no client IP column, or the field is empty or "-"
+NO_CATEGORY = 8  # no category column, or the field is empty
+SKIP = 16  # a blank line (only spaces, tabs and delimiters) or the header again
+BAD_QUOTE = 32  # a quoted field without its closing quote, or text after it
+WIDE_USER = 64  # the user name has non-ASCII bytes: lower-cased by polars
+SLOW = 128  # the URL's host needs `ingest.squid.with_host`
+
+# Columns of `views`; `layout` gives, per field of the header, the column it fills (-1: none).
+USERNAME, USER, CLIENT, URL, HOST, CATEGORY, TIME, DECISION = range(8)
+N_VIEWS = 8
+WIDTH = 2  # numbers: [fields found, decision code (0 unknown, 1 allowed, 2 blocked)]
+
+
+class Layout:
+    """What the kernel needs of a header: the column each field fills, the
+    delimiter, the header line's bytes (to skip it when it comes again) and the
+    decision words, lower-cased, with their codes (1 allowed, 2 blocked)."""
+
+    def __init__(self, columns: list[int], delimiter: str, header: str, decisions: dict[str, str]):
+        self.layout = np.array(columns, dtype=np.int64)
+        self.delim = ord(delimiter)
+        self.header = np.frombuffer(header.encode("utf-8") or b"\n", dtype=np.uint8)  # "\n": matches no line
+        ascii_words = {w: a for w, a in decisions.items() if w.isascii()}
+        texts = [w.encode() for w in ascii_words]
+        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
+        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
+        self.codes = np.array([1 if a == "allowed" else 2 for a in ascii_words.values()], dtype=np.int64)
+
+
+_COLUMN = {"time": TIME, "url": URL, "decision": DECISION, "user": USERNAME,
+           "client_ip": CLIENT, "category": CATEGORY}
 _BAD_SCHEMA = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
 # strptime directives polars (chrono) reads the same way; `.%f` becomes `%.f`.
 _SAME = set("aAbBhdmyYHIMSpjz%")
@@ -138,7 +171,7 @@ class VendorCsv:
         for key, j in found.items():
             columns[j] = _COLUMN[key]
         header = first_line.strip("\r\n").lstrip("\ufeff")
-        layout = vs.Layout(columns, spec.delimiter, header, self.decisions)
+        layout = Layout(columns, spec.delimiter, header, self.decisions)
         return Parser(self.NAME, layout, self.decisions, spec.encoding, time_reader(pattern, tz))
 
 
@@ -169,7 +202,7 @@ class Parser:
 
     header_lines = 1
 
-    def __init__(self, name: str, layout: vs.Layout, decisions: dict[str, str], encoding: str,
+    def __init__(self, name: str, layout: Layout, decisions: dict[str, str], encoding: str,
                  read_time: Callable[[pl.Series], pl.Series]):
         self.name, self.layout, self.decisions, self.encoding = name, layout, decisions, encoding
         self.read_time = read_time
@@ -188,36 +221,42 @@ class Parser:
         """Rows (with `i`, the line's position in the batch) and bad lines of the
         decoded lines `raw`, which are lines `index` of the batch (None: all);
         `texts(k)` gives the text of raw's lines k (for the bad lines)."""
-        result = vs.scan(raw, self.layout)
-        flags, fields = result[0], result[1][:, 0]
-        rows = self._rows(tokens.Scanned(raw, result, vs.OK))
+        if fast.enabled():
+            result = fast.load("vendor_scan").scan(raw, self.layout)
+            flags, fields, got = result[0], result[1][:, 0], tokens.Scanned(raw, result, OK)
+        else:
+            from ingest.csv_fields import split
+
+            flags, numbers, columns = split(raw, self.layout)
+            fields, got = numbers[:, 0], tokens.Listed(flags, numbers, columns, OK)
+        rows = self._rows(got)
         ok_bad = rows.filter(pl.col("reason").is_not_null()).select("i", "reason")
         rows = rows.filter(pl.col("reason").is_null()).drop("reason")
-        shape = np.flatnonzero((flags & (vs.OK | vs.SKIP)) == 0)
+        shape = np.flatnonzero((flags & (OK | SKIP)) == 0)
         bad = self._bad(shape, flags, fields, ok_bad, first_line_no, texts, index)
         if index is not None:
             rows = rows.with_columns(pl.Series("i", index[rows.get_column("i").to_numpy()].astype(np.uint32)))
         return rows, bad
 
-    def _rows(self, got: tokens.Scanned) -> pl.DataFrame:
+    def _rows(self, got: tokens.Scanned | tokens.Listed) -> pl.DataFrame:
         """The lines with the header's fields, as canonical columns plus `i` and `reason`."""
         flags, numbers, strings, m = got.flags, got.numbers, got.strings, len(got.idx)
         none = lambda dtype: pl.Series([None], dtype=dtype).new_from_index(0, m)  # noqa: E731
-        username = strings(vs.USERNAME, vs.NO_USERNAME)
+        username = strings(USERNAME, NO_USERNAME)
         frame = pl.DataFrame({
             "i": pl.Series(got.idx.astype(np.uint32)),
-            "time": strings(vs.TIME),
-            "decision": strings(vs.DECISION),
-            "user": strings(vs.USER),
+            "time": strings(TIME),
+            "decision": strings(DECISION),
+            "user": strings(USER),
             "username": username,
-            "client_ip": strings(vs.CLIENT, vs.NO_CLIENT),
-            "host": strings(vs.HOST, vs.SLOW),
-            "url": strings(vs.URL),
+            "client_ip": strings(CLIENT, NO_CLIENT),
+            "host": strings(HOST, SLOW),
+            "url": strings(URL),
             "action": tokens.constants([None, "allowed", "blocked"], numbers[:, 1].astype(np.uint8)),
-            "category": strings(vs.CATEGORY, vs.NO_CATEGORY),
+            "category": strings(CATEGORY, NO_CATEGORY),
         })
-        no_one = ((flags & vs.NO_USERNAME) != 0) & ((flags & vs.NO_CLIENT) != 0)
-        wide = (flags & vs.WIDE_USER) != 0
+        no_one = ((flags & NO_USERNAME) != 0) & ((flags & NO_CLIENT) != 0)
+        wide = (flags & WIDE_USER) != 0
         fix = []
         if wide.any():  # non-ASCII names: Unicode lower case
             frame = frame.with_columns(pl.Series("wide", wide))
@@ -230,7 +269,7 @@ class Parser:
                                    .replace_strict(self.decisions, default=None)).alias("action"))
         for f in fix:
             frame = frame.with_columns(f)
-        slow = np.flatnonzero(flags & vs.SLOW)
+        slow = np.flatnonzero(flags & SLOW)
         if len(slow):
             hosts = with_host(pl.DataFrame({"url": frame.get_column("url").gather(slow)}).lazy()).collect()
             col = frame.get_column("host").clone()
@@ -260,7 +299,7 @@ class Parser:
         `flags` and field counts `fields` of every line) and the rows in `ok_bad`."""
         if not len(shape) and not ok_bad.height:
             return pl.DataFrame(schema=_BAD_SCHEMA)
-        why = pl.DataFrame({"i": pl.Series(shape.astype(np.uint32)), "quote": (flags[shape] & vs.BAD_QUOTE) != 0,
+        why = pl.DataFrame({"i": pl.Series(shape.astype(np.uint32)), "quote": (flags[shape] & BAD_QUOTE) != 0,
                             "n": fields[shape]}).select(
             "i", pl.when(pl.col("quote")).then(pl.lit("unclosed quote"))
             .otherwise(pl.format("wrong field count ({} of {})", pl.col("n"), pl.lit(self.n_fields))).alias("reason"))
@@ -271,6 +310,17 @@ class Parser:
             pl.Series("line_no", at.astype(np.int64) + first_line_no), "reason",
             texts(local).str.strip_chars_end("\r").alias("line"),
         ).cast(_BAD_SCHEMA)
+
+
+def check_time_formats(cfg) -> None:
+    """ConfigError for a [formats.NAME] time_format that cannot be read (before any file)."""
+    for spec in cfg.formats.csv:
+        if spec.time_format is not None:
+            try:
+                chrono_format(spec.time_format)
+            except ValueError as exc:
+                where = f"{cfg.source}: " if cfg.source else ""
+                raise ConfigError(f"{where}[formats.{spec.name}].time_format: {exc}") from None
 
 
 def formats(cfg) -> list[VendorCsv]:

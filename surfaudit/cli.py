@@ -118,7 +118,7 @@ def ingest(
     try:
         with render.feedback(err) as shown, store.lock(wait):  # a bar, and why a first run is slow
             results = ingest_paths(store, cfg, paths, "auto" if fmt == "json" else fmt, progress=shown.progress,
-                                   notice=shown.notice)
+                                   notice=shown.notice, warn=shown.warn)
     except Interrupted as exc:  # Ctrl-C: which files were committed and which were not
         interrupted(err, exc)
     if summary is OutFmt.json or fmt == "json":

@@ -59,11 +59,14 @@ class NightlyResult:
         return next((s for s in self.steps if s.name == name), None)
 
 
+_warnings: list[str] = []  # what the pipeline warned of during the ingest step
+
+
 def _ingest_paths(store: Store, cfg: Config, paths: list, fmt: str, now: datetime):
     """Indirection so tests can stand in for the pipeline."""
     from ingest.pipeline import ingest_paths
 
-    return ingest_paths(store, cfg, paths, fmt=fmt, now=now)
+    return ingest_paths(store, cfg, paths, fmt=fmt, now=now, warn=_warnings.append)
 
 
 def _purge(store: Store, cfg: Config, now: datetime, exact: bool):
@@ -84,6 +87,8 @@ def run_nightly(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str
     result = NightlyResult()
     with store.lock(wait):
         result.steps.append(_step("ingest", log, lambda: _ingest_paths(store, cfg, paths, fmt, now), _ingest_summary))
+        while _warnings:
+            log(f"ingest: warning: {_warnings.pop(0)}")
         result.steps.append(_step("purge", log, lambda: _purge(store, cfg, now, exact), lambda r: (True, r.summary())))
         result.steps.append(_step("compact", log, lambda: compact(store, min_files=min_files),
                                   lambda r: (True, r.summary())))

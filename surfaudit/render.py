@@ -59,6 +59,10 @@ class Feedback:
         else:
             self.console.print(f"surfaudit: {text}", markup=False)
 
+    def warn(self, text: str) -> None:
+        """The pipeline's warn callback: what makes every run slow, terminal or not."""
+        self.console.print(f"surfaudit: warning: {text}", markup=False)
+
 
 @contextmanager
 def feedback(console: Console) -> Iterator[Feedback]:

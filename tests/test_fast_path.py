@@ -219,7 +219,7 @@ def test_line_offsets_are_every_newline(size):
     the newlines numpy finds, for every block boundary and newline density."""
     import numpy as np
 
-    from ingest.scan_util import line_offsets
+    from ingest.fast.scan_util import line_offsets
     from ingest.tokens import windows8
 
     rng = np.random.default_rng(size)

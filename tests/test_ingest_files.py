@@ -187,7 +187,8 @@ def test_a_slow_first_compile_is_announced_once(monkeypatch):
     is told, once, instead of facing a silent pause; a warm start says nothing."""
     import time
 
-    from ingest import csv_scan, pipeline
+    from ingest import pipeline
+    from ingest.fast import csv_scan
 
     heard = []
     pipeline.warm(heard.append)

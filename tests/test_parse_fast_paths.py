@@ -1,7 +1,7 @@
 """The compiled fast paths of the parsers give exactly what the regex paths give.
 
-Both parsers read plain lines with a compiled scanner (`ingest.squid_scan`,
-`ingest.csv_scan`) and send every other line to the regex path that defines the
+Both parsers read plain lines with a compiled scanner (`ingest.fast.squid_scan`,
+`ingest.fast.csv_scan`) and send every other line to the regex path that defines the
 format. These tests generate seeded random lines full of near-misses (odd
 spacing, tabs, non-ASCII, long numbers, quotes, escapes, odd URLs and
 timestamps) and compare, frame for frame, the parser as shipped with the same
@@ -19,7 +19,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ingest import csv_scan, scan_util, squid, surfprotect, tokens
+from ingest import squid, surfprotect, tokens
+from ingest.fast import csv_scan, scan_util
 
 RNG_SEEDS = [1, 2, 3]
 

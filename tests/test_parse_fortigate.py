@@ -197,3 +197,19 @@ SQUID = "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook
 ])
 def test_looks_like(lines, expected):
     assert fortigate.looks_like(lines) is expected
+
+
+@pytest.mark.parametrize("hostname, url, host", [
+    ("2001:db8::b5", "http://[2001:db8::b5]/bizsquads", "2001:db8::b5"),
+    ("[2001:db8::b5]", "http://[2001:db8::b5]/bizsquads", "2001:db8::b5"),  # already bracketed: kept
+    ("ambrishsriv.wixsite.com:8080", "http://ambrishsriv.wixsite.com:8080/bizsquads", "ambrishsriv.wixsite.com"),
+])
+def test_an_ipv6_hostname_is_bracketed_in_the_url(hostname, url, host):
+    """The log message reference's FortiOS 6.0 line (a path URL joined to
+    `hostname`), its server an IPv6 address: FortiOS logs that address as the
+    hostname when a request names none (LOG_ID_URL_FILTER_INVALID_HOSTNAME_*)."""
+    line = DOC_60.replace("dstip=185.230.61.185", "dstip=2001:db8::b5").replace(
+        'hostname="ambrishsriv.wixsite.com"', f'hostname="{hostname}"')
+    rows, bad = parse([line])
+    assert bad.height == 0
+    assert rows.select("url", "host").row(0) == (url, host)

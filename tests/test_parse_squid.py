@@ -253,3 +253,37 @@ def test_every_tag_gives_its_action_with_and_without_extra_fields(tag, action):
     rows, bad = parse([plain, plain + f' "-" {UA}', odd, odd + f' "-" {UA} x=1'])
     assert bad.height == 0
     assert rows.to_dicts() == [row(action=action, status=status)] * 4
+
+
+# squid's FAQ on access.log: "Method: the HTTP request method (GET, POST, etc), or
+# ICP_QUERY for ICP requests"; "Code: for ICP requests this is always 000"; the UDP_
+# result codes are ICP's. With `log_icp_queries on` (the default) a parent cache logs
+# every query of its neighbours.
+ICP_LINES = [
+    "1066036250.604      0 192.0.2.7 UDP_HIT/000 83 ICP_QUERY http://www.example.com/index.html - NONE/- -",
+    "1066036251.118      0 192.0.2.7 UDP_MISS/000 80 ICP_QUERY http://www.facebook.com/ - NONE/- -",
+    "1066036251.220      1 192.0.2.8 UDP_DENIED/000 80 ICP_QUERY http://www.facebook.com/x - NONE/- -",
+]
+
+
+def test_icp_queries_of_neighbour_caches_are_not_requests():
+    web = "1066036252.000     12 10.0.0.5 TCP_MISS/200 1234 GET http://www.example.com/ jsmith HIER_DIRECT/1.2.3.4 text/html"
+    rows, bad = squid.Parser().parse(pl.Series("line", [ICP_LINES[0], web, *ICP_LINES[1:]]), 10)
+    assert rows.get_column("url").to_list() == ["http://www.example.com/"]
+    assert bad.get_column("line_no").to_list() == [10, 12, 13]
+    assert set(bad.get_column("reason")) == {squid.NEIGHBOUR_QUERY}
+    assert bad.get_column("line").to_list() == [ICP_LINES[0], *ICP_LINES[1:]]
+
+
+def test_icp_queries_are_counted_apart_by_ingest(tmp_path):
+    from ingest.pipeline import NOT_A_REQUEST, ingest_paths
+    from surfaudit.config import Config, Retention
+    from surfaudit.store import Store
+
+    assert squid.NEIGHBOUR_QUERY.startswith(NOT_A_REQUEST)
+    log = tmp_path / "access.log"
+    log.write_text("\n".join([*ICP_LINES, "1066036252.000     12 10.0.0.5 TCP_MISS/200 1234 GET http://x.org/ - "
+                              "HIER_DIRECT/1.2.3.4 text/html"]) + "\n")
+    store = Store(tmp_path / "store")
+    (result,) = ingest_paths(store, Config(store_path=store.root, retention=Retention(600)), [log])
+    assert (result.lines, result.rows, result.rejected, result.not_requests) == (1, 1, 0, 3)

@@ -296,7 +296,8 @@ def test_compiled_matcher_equals_regex(seed, logformat, monkeypatch):
     parser = squid.make_parser("", "Europe/London", cfg(logformat))
     rows, bad = parser.parse(series, 3)
     assert rows.height > 300 and bad.height > 300
-    from ingest import squid_logformat_scan, tokens
+    from ingest import tokens
+    from ingest.fast import squid_logformat_scan
     ok = squid_logformat_scan.scan(tokens.Raw.of(series), *parser.program, len(parser.names),
                                   parser.names.index("url"))[0]
     assert 0.1 < ok.mean() < 0.9  # both routes are exercised
@@ -307,10 +308,22 @@ def test_compiled_matcher_equals_regex(seed, logformat, monkeypatch):
 
 
 def test_compiled_matcher_takes_the_plain_lines():
-    from ingest import squid_logformat_scan, tokens
+    from ingest import tokens
+    from ingest.fast import squid_logformat_scan
 
     parser = squid.make_parser("", "UTC", cfg("combined"))
     lines = [c.values[0] for c in COMBINED] + ["x"]
     ok = squid_logformat_scan.scan(tokens.Raw.of(pl.Series(lines)), *parser.program, len(parser.names))[0]
     assert ok.tolist() == [1, 1, 1, 1, 0]
     assert np.asarray(ok).dtype == np.uint8
+
+
+def test_icp_queries_are_not_requests_in_a_custom_logformat_too():
+    """squid's FAQ: ICP requests are logged with the method ICP_QUERY and status 000."""
+    lines = ['1066036250.604 192.0.2.7:3130 - UDP_HIT/000 83 0 "ICP_QUERY http://www.example.com/ HTTP/0.0" '
+             'NONE/- - "-" "-"',
+             '1066036252.000 10.0.0.5:51234 jsmith TCP_MISS/200 1234 12 "GET http://www.example.com/ HTTP/1.1" '
+             'HIER_DIRECT/1.2.3.4 text/html "-" "Mozilla/5.0"']
+    rows, bad = parse(CUSTOM, lines, first_line_no=5)
+    assert rows.get_column("user").to_list() == ["jsmith"]
+    assert bad.select("line_no", "reason").rows() == [(5, squid.NEIGHBOUR_QUERY)]

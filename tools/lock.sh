@@ -11,11 +11,11 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 "$PY" -m venv "$TMP/venv"
 "$TMP/venv/bin/python" -m pip install -q --upgrade "pip>=25.1"
-"$TMP/venv/bin/python" -m pip install -q . --group dev
+"$TMP/venv/bin/python" -m pip install -q '.[fast]' --group dev
 {
   echo "# Pinned versions of every dependency (runtime and dev group), from a fresh install"
   echo "# with $("$TMP/venv/bin/python" -V). Regenerate with tools/lock.sh; used by .ci/run as"
-  echo "# pip install -c constraints.txt -e . --group dev"
+  echo "# pip install -c constraints.txt -e '.[fast]' --group dev"
   "$TMP/venv/bin/python" -m pip freeze --exclude-editable | grep -iv '^surfaudit\b' | LC_ALL=C sort -f
 } > constraints.txt
 echo "wrote constraints.txt ($(grep -vc '^#' constraints.txt) pins)"

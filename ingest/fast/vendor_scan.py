@@ -21,23 +21,40 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest import text, tokens
-from ingest.jit import inline, jit
-from ingest.scan_util import _POOL, NO_HOST, PIECES, SLOW_HOST, host, line_end, put_view, view
-
-OK = 1  # the line has the header's number of fields (extra empty fields allowed)
-NO_USERNAME = 2  # no user column, or the user field is empty or "-"
-NO_CLIENT = 4  # no client IP column, or the field is empty or "-"
-NO_CATEGORY = 8  # no category column, or the field is empty
-SKIP = 16  # a blank line (only spaces, tabs and delimiters) or the header again
-BAD_QUOTE = 32  # a quoted field without its closing quote, or text after it
-WIDE_USER = 64  # the user name has non-ASCII bytes: lower-cased by polars
-SLOW = 128  # the URL's host needs `ingest.squid.with_host`
-
-# Columns of `views`; `layout` gives, per field of the header, the column it fills (-1: none).
-USERNAME, USER, CLIENT, URL, HOST, CATEGORY, TIME, DECISION = range(8)
-N_VIEWS = 8
-WIDTH = 2  # numbers: [fields found, decision code (0 unknown, 1 allowed, 2 blocked)]
+from ingest import tokens
+from ingest.fast import text_scan
+from ingest.fast.jit import inline, jit
+from ingest.fast.scan_util import (
+    _POOL,
+    NO_HOST,
+    PIECES,
+    SLOW_HOST,
+    host,
+    line_end,
+    put_view,
+    view,
+)
+from ingest.vendor_csv import (
+    BAD_QUOTE,
+    CATEGORY,
+    CLIENT,
+    DECISION,
+    HOST,
+    N_VIEWS,
+    NO_CATEGORY,
+    NO_CLIENT,
+    NO_USERNAME,
+    OK,
+    SKIP,
+    SLOW,
+    TIME,
+    URL,
+    USER,
+    USERNAME,
+    WIDE_USER,
+    WIDTH,
+    Layout,
+)
 
 
 @inline
@@ -227,24 +244,10 @@ def _scan_range(data, w8, starts, ends, lo, hi, layout, delim, header, words, of
     return used
 
 
-class Layout:
-    """What the kernel needs of a header: the column each field fills, the
-    delimiter, the header line's bytes (to skip it when it comes again) and the
-    decision words, lower-cased, with their codes (1 allowed, 2 blocked)."""
-
-    def __init__(self, columns: list[int], delimiter: str, header: str, decisions: dict[str, str]):
-        self.layout = np.array(columns, dtype=np.int64)
-        self.delim = ord(delimiter)
-        self.header = np.frombuffer(header.encode("utf-8") or b"\n", dtype=np.uint8)  # "\n": matches no line
-        ascii_words = {w: a for w, a in decisions.items() if w.isascii()}
-        texts = [w.encode() for w in ascii_words]
-        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
-        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
-        self.codes = np.array([1 if a == "allowed" else 2 for a in ascii_words.values()], dtype=np.int64)
-
 
 def scan(raw: tokens.Raw, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """(flags uint8[n], numbers int64[n, 2], views uint64[8, n, 2], extras) for the
+    """(flags uint8[n], numbers int64[n, 2], views uint64[8, n, 2], extras) (flags
+    and columns: see `ingest.vendor_csv`) for the
     lines of `raw`, in PIECES threads; views point into raw.data (buffer 0) or
     extras[k - 1] (buffer k). Rows without OK carry only their flags and field count."""
     n = len(raw.starts)
@@ -271,7 +274,7 @@ def scan(raw: tokens.Raw, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def warm() -> None:
     """Compile (or load from numba's cache) before the first batch, with the
     decoding kernels of `ingest.text` that the CSV formats use."""
-    text.warm()
+    text_scan.warm()
     lay = Layout([TIME, URL, DECISION], ",", "t,u,d", {"allowed": "allowed"})
     line = b"2026-01-01 00:00,\"a\"\"b\",allowed\n"
     scan(tokens.Raw(line, np.zeros(1, dtype=np.int64), np.array([len(line) - 1], dtype=np.int64)), lay)

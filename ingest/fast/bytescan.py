@@ -7,7 +7,8 @@ validation, trimming, and byte searches eight bytes at a time.
 
 Why: the three formats cut the same kinds of fields out of their lines; one
 definition of each shape keeps their rules alike (e.g. what counts as an IP
-address or a number too large for the Int64 columns). `ingest.filterlog`
+address or a number too large for the Int64 columns; `ingest.filterlog` holds
+their Python twins for the reference paths). `ingest.fast.filterlog_scan`
 re-exports them, so a scanner refers to them as `fl.name`.
 """
 
@@ -19,8 +20,8 @@ from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-from ingest.jit import inline
-from ingest.scan_util import word_at
+from ingest.fast.jit import inline
+from ingest.fast.scan_util import word_at
 
 
 @intrinsic

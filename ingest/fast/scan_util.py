@@ -1,13 +1,15 @@
-"""Compiled helpers shared by the line scanners (`ingest.squid_scan`, `ingest.csv_scan`).
+"""Compiled helpers shared by the line scanners of `ingest.fast`.
 
 What: byte-level pieces inlined into the scanners' per-line loops: Arrow
 string-view structs of a byte range (lower-cased on request), decimal digits,
 prefix tests, the spaces of a line eight bytes at a time, and the host of a URL
-by the rules of DESIGN §3 for the plain URL shapes.
+by the rules of DESIGN §3 for the plain URL shapes; `in_pieces`, which runs a
+kernel over a batch in two threads; `line_offsets`, the reader's newline search.
 
-Why: both parsers cut the same kinds of fields out of their batch buffer, and
+Why: the parsers cut the same kinds of fields out of their batch buffer, and
 the host rules must be one definition (`ingest.squid.with_host` is the exact
-one, used for every URL shape these helpers flag as unusual).
+one, used for every URL shape these helpers flag as unusual; `ingest.squid.plain_host`
+is this rule in Python, for the reference paths).
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ingest.jit import inline, jit
+from ingest.fast.jit import inline, jit
+from ingest.tokens import NO_HOST, SLOW_HOST
 
-SLOW_HOST = 2  # the URL has another shape: the caller computes the host
-NO_HOST = 32  # no host (`error:` pseudo-URL or empty)
 HTTPS, HTTP, ERROR_PREFIX = (np.frombuffer(t, dtype=np.uint8) for t in (b"https://", b"http://", b"error:"))
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _HIGH = np.uint64(0x8080808080808080)

@@ -20,12 +20,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ingest import scan_util, tokens
-from ingest.jit import inline, jit
-from ingest.scan_util import host, line_end, longest_line, positions, put_view
+from ingest import tokens
+from ingest.fast import scan_util
+from ingest.fast.jit import inline, jit
+from ingest.fast.scan_util import host, line_end, longest_line, positions, put_view
+from ingest.squid_logformat_parse import (  # noqa: F401
+    CLF_TIME,
+    FLOAT,
+    LIT,
+    NUM,
+    QUOTED,
+    TEXT,
+    TIME,
+    TOKEN,
+    USER,
+    VALUE,
+)
 
 NO_HOST, SLOW_HOST = scan_util.NO_HOST, scan_util.SLOW_HOST  # bits of the host flags
-LIT, NUM, TOKEN, USER, TEXT, QUOTED, FLOAT, TIME = range(8)
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="surfaudit-logformat")
 
 
@@ -81,7 +93,6 @@ def _number(data, p, e, maxd, minus, dash, frac):
 
 
 NONE = np.iinfo(np.int64).min  # in `numbers`: the field was `-`
-VALUE, CLF_TIME = 1, 2  # prog[:, 9]: the field's value goes to `numbers` (a number, a CLF time in µs)
 _MON = np.frombuffer(b"JanFebMarAprMayJunJulAugSepOctNovDec", dtype=np.uint8)
 _DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 

@@ -21,10 +21,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest import scan_util, tokens
-from ingest.jit import inline, jit
+from ingest import tokens
+from ingest.fast import scan_util
+from ingest.fast.jit import inline, jit
+from ingest.fast.scan_util import (
+    NO_HOST,
+    SLOW_HOST,
+    count,
+    digits,
+    host,
+    line_end,
+    longest_line,
+    positions,
+    view,
+)
 from ingest.localtime import FIRST_YEAR, LAST_YEAR
-from ingest.scan_util import NO_HOST, SLOW_HOST, count, digits, host, line_end, longest_line, positions, view
 
 OK = 1
 NO_USERNAME = 2  # the user field is absent, empty or "-"

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest import scan_util, tokens
-from ingest.jit import inline, kernel
-from ingest.scan_util import (
+from ingest import tokens
+from ingest.fast import scan_util
+from ingest.fast.jit import inline, kernel
+from ingest.fast.scan_util import (
     ERROR_PREFIX,
     digits,
     host,
