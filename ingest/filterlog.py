@@ -22,7 +22,6 @@ shape.
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from ingest import fast, tokens
+from ingest.localtime import wall_to_utc_us
 from ingest.squid import plain_host, with_host
 from surfaudit.errors import InputError
 from surfaudit.schema import EVENT_SCHEMA, conform
@@ -137,25 +137,12 @@ def _bad(raw: tokens.Raw, index: np.ndarray, codes: np.ndarray, reasons: list[st
 
 def _timestamps(us: np.ndarray, local: np.ndarray, tz: str) -> pl.Series:
     """UTC timestamps: `us` as epoch microseconds, or where `local`, as the wall
-    clock time of `tz` (zoneinfo's fold=0: the earlier of a repeated autumn hour,
-    the offset before the change for a skipped spring hour)."""
-    exact = pl.Series("ts", us).cast(pl.Datetime("us", "UTC"))
-    if not local.any():
-        return exact
-    naive = pl.Series("ts", us).cast(pl.Datetime("us"))
-    placed = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    gap = placed.is_null().to_numpy() & local
-    if gap.any():  # the skipped hour: zoneinfo, once per distinct wall clock time
-        zone = ZoneInfo(tz)
-        values = naive.gather(np.flatnonzero(gap))
-        fixed = {v: v.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
-                 for v in values.unique().to_list()}
-        placed = placed.clone()
-        placed.scatter(np.flatnonzero(gap), values.replace_strict(fixed, return_dtype=pl.Datetime("us"))
-                       .dt.replace_time_zone("UTC"))
-    if local.all():
-        return placed.alias("ts")
-    return pl.select(pl.when(pl.lit(pl.Series(local))).then(pl.lit(placed)).otherwise(pl.lit(exact))).to_series()
+    clock time of `tz` (`localtime.wall_to_utc_us`: zoneinfo's fold=0)."""
+    at = np.flatnonzero(local)
+    if len(at):
+        us = us.copy()
+        us[at] = wall_to_utc_us(us[at], tz)
+    return pl.Series("ts", us).cast(pl.Datetime("us", "UTC"))
 
 
 class LineParser:

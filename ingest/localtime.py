@@ -19,7 +19,7 @@ distinct value. One module, so every CSV format agrees to the microsecond.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -118,23 +118,45 @@ def to_utc(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
     UTC instant: naive - offset when an offset was given, else the wall clock
     `naive` in `tz` read with fold=0; null where `naive` is null."""
     naive, offset_s = pl.col("naive"), pl.col("offset_s")
-    exact = naive.dt.replace_time_zone("UTC") - pl.duration(seconds=offset_s)
-    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    out = frame.with_columns(pl.when(offset_s.is_not_null()).then(exact).otherwise(local).alias("ts"))
-    return _fix_gap(out, tz)
+    out = frame.with_columns((naive.dt.replace_time_zone("UTC") - pl.duration(seconds=offset_s)).alias("ts"))
+    wall = np.flatnonzero(frame.select(offset_s.is_null() & naive.is_not_null()).to_series().to_numpy())
+    if len(wall) == 0:
+        return out
+    us = frame.get_column("naive").cast(pl.Datetime("us")).gather(wall).to_physical().to_numpy()
+    ts = out.get_column("ts").clone()
+    ts.scatter(wall, pl.Series(wall_to_utc_us(us, tz)).cast(pl.Datetime("us", "UTC")))
+    return out.with_columns(ts)
 
 
-def _fix_gap(g: pl.DataFrame, tz: str) -> pl.DataFrame:
-    """Rows whose naive local time falls in a skipped (spring-forward) hour: place
-    them as zoneinfo does with fold=0 (the offset before the change)."""
-    gap = pl.col("ts").is_null() & pl.col("naive").is_not_null() & pl.col("offset_s").is_null()
-    values = g.filter(gap).get_column("naive").unique()
-    if values.len() == 0:
-        return g
+_HOUR_US = 3_600_000_000
+_EPOCH = datetime(1970, 1, 1)
+_CLAMP = (int((datetime(1800, 1, 1) - _EPOCH) / timedelta(microseconds=1)),
+          int((datetime(2400, 1, 1) - _EPOCH) / timedelta(microseconds=1)))
+
+
+def wall_to_utc_us(wall: np.ndarray, tz: str) -> np.ndarray:
+    """UTC epoch microseconds of the wall-clock times `wall` (epoch microseconds of
+    the naive time) in `tz`, read as zoneinfo reads them with fold=0. The offset
+    is asked of zoneinfo once per distinct hour (at its first and last
+    microsecond); only an hour in which the offset changes is resolved value by
+    value. A time far outside the sane window keeps its hour's offset at the clamp
+    (such rows are rejected anyway)."""
     zone = ZoneInfo(tz)
-    fixed = {
-        n: n.replace(tzinfo=zone, fold=0).astimezone(UTC).replace(tzinfo=None)
-        for n in values.to_list()
-    }
-    placed = pl.col("naive").replace_strict(fixed, default=None, return_dtype=pl.Datetime("us"))
-    return g.with_columns(pl.when(gap).then(placed.dt.replace_time_zone("UTC")).otherwise(pl.col("ts")).alias("ts"))
+    wall = np.asarray(wall, dtype=np.int64)
+    clamped = np.clip(wall, *_CLAMP)
+    hours, at = np.unique(clamped // _HOUR_US, return_inverse=True)
+    first = np.array([_offset_us(zone, h * _HOUR_US) for h in hours.tolist()], dtype=np.int64)
+    last = np.array([_offset_us(zone, (h + 1) * _HOUR_US - 1) for h in hours.tolist()], dtype=np.int64)
+    out = wall - first[at]
+    mixed = np.flatnonzero((first != last)[at])
+    if len(mixed):  # an hour with a change of offset: each distinct time alone
+        values, where = np.unique(clamped[mixed], return_inverse=True)
+        offsets = np.array([_offset_us(zone, v) for v in values.tolist()], dtype=np.int64)
+        out[mixed] = wall[mixed] - offsets[where]
+    return out
+
+
+def _offset_us(zone: ZoneInfo, wall_us: int) -> int:
+    """The UTC offset (µs) of the naive wall-clock time `wall_us` in `zone`, fold=0."""
+    offset = (_EPOCH + timedelta(microseconds=wall_us)).replace(tzinfo=zone, fold=0).utcoffset()
+    return 0 if offset is None else offset // timedelta(microseconds=1)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -394,6 +394,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
 
 NOT_A_REQUEST = "not a request"  # the reason a parser gives for a record that is no web request
 SANE_FROM, SANE_TO = datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
+_SANE_US = tuple((t - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) for t in (SANE_FROM, SANE_TO))
 
 
 def _sane(rows: pl.DataFrame, first_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -401,10 +402,11 @@ def _sane(rows: pl.DataFrame, first_no: int) -> tuple[pl.DataFrame, pl.DataFrame
     parsers reject such lines themselves; this is the net under them, so that no
     parser's oversight can become an exception (a year past 9999) or a partition
     of nonsense. The parser's row gives no line number: the URL stands in for the line."""
-    ts = pl.col("ts")
-    ok = ts.is_between(SANE_FROM, SANE_TO, closed="left")
-    if rows.height == 0 or rows.select(ok.all()).item():
+    us = rows.get_column("ts").dt.cast_time_unit("us").to_physical().to_numpy()
+    ok = (us >= _SANE_US[0]) & (us < _SANE_US[1])  # null (NaN) compares False
+    if ok.all():
         return rows, pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "line": pl.String})
+    ok = pl.Series(ok)
     odd = rows.filter(~ok).select(pl.lit(None, pl.Int64).alias("line_no"),
                                   pl.lit("timestamp out of range (before 1990 or after 2099)").alias("reason"),
                                   pl.col("url").fill_null("").alias("line"))

@@ -1,5 +1,5 @@
 """`python -m surfaudit` runs the CLI (used by tests that need a real subprocess)."""
 
-from surfaudit.cli import main
+from surfaudit.cli import entry
 
-main()
+entry()
