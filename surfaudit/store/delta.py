@@ -38,7 +38,7 @@ from surfaudit.errors import StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import ARROW_SCHEMA
 from surfaudit.store.manifest import Parsed
-from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME
+from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, tx_time
 from surfaudit.store.s3 import Location, Objects
 
 TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [("site", pa.string()), ("month", pa.string())])
@@ -388,8 +388,7 @@ class DeltaStore:
         return sum(size for _, size, _ in self.objects.list(""))
 
     def quarantine_written_at(self, name: str) -> datetime:
-        stem = name.rsplit("/", 1)[-1]
-        return datetime.strptime(stem[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+        return tx_time(name)
 
     def pseudonym_key(self) -> bytes:
         key = self.objects.get("pseudonym.key")

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from surfaudit.errors import StoreError, UsageError
 from surfaudit.schema import EVENT_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
-from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error
+from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error, tx_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -342,7 +342,7 @@ class Reading:
     def quarantine_written_at(self, path: Path) -> datetime:
         """When a quarantine file was written: its transaction id's time, else its mtime."""
         try:
-            return datetime.strptime(path.name[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+            return tx_time(path.name)
         except ValueError:
             return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
 
