@@ -114,7 +114,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     if "user" in table.columns:
         naming.record(store, cfg, how, f"report {kind}" + (" --by user" if by == "user" else ""), table,
                       target=identity, date_from=d1, date_to=d2,
-                      filters={"user": user, "site": filters.site, "group": filters.group, "flagged": flagged})
+                      filters={"user": user, "site": filters.site, "group": filters.group, "proxy-site": proxy_site,
+                               "flagged": flagged})
     notes = report_notes(cfg, kind)
     parameters = report_parameters(cfg) | ({"notes": notes} if notes else {})  # JSON states them too
     return ReportResult(kind, table, d1, d2, parameters, months_read=months, notes=notes,
