@@ -182,6 +182,29 @@ def test_every_command_checks_a_date_range_the_same_way(store, tmp_path, command
     assert list(tmp_path.iterdir()) == []  # no export written
 
 
+@pytest.mark.parametrize("args,message", [
+    (("social", "--from", "2026-11-06", "--to", "2026-11-01"), "--from 2026-11-06 is after --to 2026-11-01"),
+    (("summary", "--from", "2026-13-01"), "--from: expected a date YYYY-MM-DD, got '2026-13-01'"),
+    (("social", *RANGE, "--site", "nowhere"), "--site"),
+    (("social", *RANGE, "--user", "nobody-at-all"), "--user: no such identity"),
+    (("social", *RANGE, "--user", "amorgan", "--pseudonymise"), "--user and --pseudonymise cannot be combined"),
+    (("top", *RANGE, "--proxy-site", "north"), "--proxy-site: reports on --engine spark cannot filter by site"),
+    (("summary", "--proxy-site", "north"), "--proxy-site: reports on --engine spark cannot filter by site"),
+    (("social", *RANGE, "--limit", "0"), "--limit: expected a positive integer, got 0"),
+])
+def test_a_bad_option_exits_2_before_the_spark_engine_starts(store, monkeypatch, args, message):
+    """Every option is checked before `connect` (which starts a JVM for --engine spark)."""
+    from surfaudit.reports import run as report_run
+
+    def no_engine(*a, **k):
+        raise AssertionError("connect() was called before the options were checked")
+
+    monkeypatch.setattr(report_run, "connect", no_engine)
+    run = cli(store, "report", *args, "--engine", "spark")
+    assert run.code == 2 and run.out == "", run.err
+    assert run.err.startswith("surfaudit: error: ") and message in run.err, run.err
+
+
 # -- report summary ---------------------------------------------------------------------------
 
 def test_summary_counts_runs_not_commits(tmp_path):

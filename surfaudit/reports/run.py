@@ -25,7 +25,7 @@ import polars as pl
 from surfaudit import naming
 from surfaudit.clock import check_range, local_range
 from surfaudit.config import Config
-from surfaudit.engine import connect
+from surfaudit.engine import connect, engine_kind
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import check_filters, prepare
 from surfaudit.people import resolve_user
@@ -79,15 +79,17 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
-    con = connect(cfg, engine)
+    store.check_site_filter(engine_kind(cfg, engine), proxy_site)
     if not spec.dated:
-        return _summary(store, cfg, con, *check_range(date_from, date_to), proxy_site=proxy_site)
+        d1, d2 = check_range(date_from, date_to)
+        return _summary(store, cfg, connect(cfg, engine), d1, d2, proxy_site=proxy_site)
     d1, d2 = local_range(cfg.schedule.timezone, date_from, date_to, DEFAULT_DAYS)
     filters = check_filters(cfg, site, group)
     if pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
         raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
                          "give the pseudonym to --user instead")
     identity = resolve_user(store, cfg, user)
+    con = connect(cfg, engine)  # every option checked: a bad one never waits for a JVM to start
     months = store.events_view(con, *needed_utc_range(cfg, d1, d2), site=proxy_site)
     top_by = by or "host"
     if kind == "social":

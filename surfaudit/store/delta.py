@@ -249,6 +249,9 @@ class DeltaStore:
             data = data.filter((ds.field("month") >= months[0]) & (ds.field("month") <= months[1]))
         return data
 
+    def check_site_filter(self, engine: str, site: str | None) -> None:
+        """Every engine can: the rows are kept to the site before any engine sees them."""
+
     def events_view(self, con, utc_from: datetime | None = None, utc_to: datetime | None = None,
                     name: str = "events", records=None, site: str | None = None) -> list[str]:
         """View `name` over the months overlapping [from, to) of one table version
