@@ -205,6 +205,27 @@ def test_a_bad_option_exits_2_before_the_spark_engine_starts(store, monkeypatch,
     assert run.err.startswith("surfaudit: error: ") and message in run.err, run.err
 
 
+def test_report_kinds_and_the_limit_have_one_rule_each():
+    """The CLI's KIND choices are the reports' table; run_report and top_report share
+    one --limit check (specs.check_limit) and one unknown-report check (specs.report_spec)."""
+    import duckdb
+
+    from surfaudit import cli as cli_module
+    from surfaudit.config import Config
+    from surfaudit.errors import UsageError
+    from surfaudit.reports.run import run_report
+    from surfaudit.reports.specs import KINDS, top_report
+
+    assert [k.value for k in cli_module.Kind] == list(KINDS)
+    with pytest.raises(UsageError, match="^unknown report 'weekly' \\(choose social, blocked, top, summary\\)$"):
+        run_report(None, Config(), "weekly")
+    for limit in (0, -1, True, 2.5):
+        for call in (lambda: run_report(None, Config(), "top", limit=limit),
+                     lambda: top_report(duckdb.connect(), Config(), "2026-01-01", "2026-01-02", limit=limit)):
+            with pytest.raises(UsageError, match=f"^--limit: expected a positive integer, got {limit!r}$"):
+                call()
+
+
 # -- report summary ---------------------------------------------------------------------------
 
 def test_summary_counts_runs_not_commits(tmp_path):

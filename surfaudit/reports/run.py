@@ -29,9 +29,9 @@ from surfaudit.engine import connect, engine_kind
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import check_filters, prepare
 from surfaudit.people import resolve_user
-from surfaudit.reports.specs import (DEFAULT_DAYS, KINDS, SPECS, TOP_LIMIT, blocked_report, check_options,
-                                     needed_utc_range, per_person, report_parameters, social_report, sort_keys,
-                                     spec_for, summary_report, top_report)
+from surfaudit.reports.specs import (DEFAULT_DAYS, TOP_LIMIT, blocked_report, check_limit, check_options,
+                                     needed_utc_range, per_person, report_parameters, report_spec, social_report,
+                                     sort_keys, spec_for, summary_report, top_report)
 from surfaudit.store import Store
 
 
@@ -68,16 +68,13 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     blocked requests alone, for the dashboard's top blocked sites. `engine`
     (duckdb | spark) overrides `[engine] kind` (surfaudit.engine). `proxy_site` keeps
     only the rows ingested at that site (`[ingest] site`), whoever the people are."""
-    if kind not in KINDS:
-        raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
-    check_options(SPECS[kind], {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
+    check_options(report_spec(kind), {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
                                 "--sort": sort, "--limit": limit, "--by": by, "--pseudonymise": pseudonymise,
                                 "--reveal": reveal})
     spec = spec_for(kind, by)
     order = sort or (spec.table_sort if readable else None)
     keys = sort_keys(spec, order) if order else None
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
+    check_limit(limit)
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
     store.check_site_filter(engine_kind(cfg, engine), proxy_site)
     if not spec.dated:
