@@ -1,4 +1,4 @@
-"""Names in the configuration: week days and host names.
+"""Names in the configuration: week days, host names and the object-store endpoint.
 
 Kept out of config.py, which parses and validates sections, because these two are
 where a plausible typo used to be accepted silently: `"monkey"` read as Monday
@@ -6,7 +6,9 @@ where a plausible typo used to be accepted silently: `"monkey"` read as Monday
 URL (`"https://www.youtube.com/"`) or a wildcard (`"*.linkedin.com"`) was kept as
 written and matched no host at all. Now a day must be `mon`..`sun` or a full
 English name, and a host must be a host name or an IP address; the error names
-the key and, for a URL or wildcard, says what to write instead.
+the key and, for a URL or wildcard, says what to write instead. The endpoint rule
+(`endpoint_problem`) is the one both `[store].endpoint` and the endpoint a store
+location finds in the environment are held to.
 """
 
 from __future__ import annotations
@@ -47,6 +49,33 @@ def host_problem(value: object) -> str | None:
     if "://" in host or "/" in host:
         return f"is a URL, not a host name{hint}"
     return f"is not a host name{hint}"
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why `url` cannot be an S3 endpoint (None when it can): an http(s):// URL with a
+    host, and plain http only for this machine (a test server, a local MinIO), so
+    credentials never cross a network in clear."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "not an http(s):// URL"
+    if parts.scheme not in ("http", "https") or not host or any(ch.isspace() for ch in url):
+        return "not an http(s):// URL"
+    if parts.scheme == "http" and not _local_host(host):
+        return "plain http is only allowed for an endpoint on this machine (localhost); use https"
+    return None
+
+
+def _local_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_ip(text: str) -> bool:

@@ -40,7 +40,7 @@ from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
 from surfaudit.store import manifest as chain
-from surfaudit.store.paths import confined, flock_within, no_symlink_below, open_private, refuse_symlink
+from surfaudit.store.paths import confined, flock_within, new_tx_id, no_symlink_below, open_private, refuse_symlink
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
 
 ARROW_SCHEMA = pa.schema(
@@ -327,7 +327,7 @@ class Store(Reading):
                 os.replace(path, self.damaged_dir / f"{rel.split('/')[1]}-{path.name}")
             moved.append(rel)
         _fsync_dir(self.damaged_dir)
-        record = {"tx": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-repair",
+        record = {"tx": new_tx_id("repair"),
                   "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "why": why, "parts": [], "removes": moved, "quarantine": []}
         record = self._append_manifest(record)

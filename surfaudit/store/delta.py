@@ -38,7 +38,7 @@ from surfaudit.errors import StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import ARROW_SCHEMA
 from surfaudit.store.manifest import Parsed
-from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME
+from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, tx_time
 from surfaudit.store.s3 import Location, Objects
 
 TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [("site", pa.string()), ("month", pa.string())])
@@ -249,6 +249,9 @@ class DeltaStore:
             data = data.filter((ds.field("month") >= months[0]) & (ds.field("month") <= months[1]))
         return data
 
+    def check_site_filter(self, engine: str, site: str | None) -> None:
+        """Every engine can: the rows are kept to the site before any engine sees them."""
+
     def events_view(self, con, utc_from: datetime | None = None, utc_to: datetime | None = None,
                     name: str = "events", records=None, site: str | None = None) -> list[str]:
         """View `name` over the months overlapping [from, to) of one table version
@@ -388,8 +391,7 @@ class DeltaStore:
         return sum(size for _, size, _ in self.objects.list(""))
 
     def quarantine_written_at(self, name: str) -> datetime:
-        stem = name.rsplit("/", 1)[-1]
-        return datetime.strptime(stem[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+        return tx_time(name)
 
     def pseudonym_key(self) -> bytes:
         key = self.objects.get("pseudonym.key")

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import threading
-import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 from surfaudit.errors import StoreError
 from surfaudit.store import ROW_GROUP, STORED_ARROW_SCHEMA, _fsync_dir, _mkdir, private_file, quarantine_arrow
 from surfaudit.store.integrity import describe
-from surfaudit.store.paths import confined
+from surfaudit.store.paths import confined, new_tx_id
 
 if TYPE_CHECKING:
     from surfaudit.store import Store
@@ -59,7 +58,7 @@ class Transaction:
     def __init__(self, store: Store, kind: str):
         self.store = store
         self.kind = kind
-        self.id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
+        self.id = new_tx_id()
         self.dir = store.staging_dir / self.id
         _mkdir(self.dir)
         # (month, slot) -> writer: a slot is one file per month, written by one thread.
