@@ -48,9 +48,10 @@ def test_a_failure_after_the_commit_says_committed_with_60_commits_after_ours(s3
     log = tmp_path / "access.log"
     log.write_text(lines(0, 300))
     monkeypatch.setattr(DeltaStore, "commit_actions", commit_then_fail)
-    run = sa(s3_store, "ingest", str(log))
+    run = sa(s3_store, "ingest", "--summary", "json", str(log))
     monkeypatch.setattr(DeltaStore, "commit_actions", REAL_COMMIT)
     assert "data was committed" in run.err and "(DeltaError)" in run.err and "nothing" not in run.err, run.err
+    assert '"rows": 300' in run.out, run.out  # the summary counts what was stored
     store = open_s3(s3_store)
     assert store._table().version() == ours["version"] + 60
     assert rows_of(store)[0][0] == 300  # its files were kept: the table reads

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow.parquet as pq
 
-from surfaudit.errors import StoreError
+from surfaudit.errors import CommittedError, StoreError
 from surfaudit.store import ROW_GROUP, quarantine_arrow
 from surfaudit.store.paths import PART_NAME, TX_NAME, new_tx_id
 
@@ -234,7 +234,7 @@ def find_commit(store: DeltaStore, since: int, tx: str) -> dict | None:
 def _after_commit(root: str, tx: str, exc: BaseException, landed: bool | None) -> StoreError:
     """What is true after a failure once the commit was sent: it landed (or may have)."""
     if landed:
-        return StoreError(f"{root}: this run's data was committed (transaction {tx}), but the write then failed "
+        return CommittedError(f"{root}: this run's data was committed (transaction {tx}), but the write then failed "
                           f"({type(exc).__name__}): the Delta log's post-commit upkeep (checkpoint, log clean-up) "
                           "may not have run, a later commit does it; a rerun skips what was committed")
     return StoreError(f"{root}: the write failed ({type(exc).__name__}) and whether this run's data was committed "
