@@ -2,13 +2,13 @@
 -- description: Social report (DESIGN §6): per identity and local date, social minutes split by period, requests made that date, flagged.
 -- params: $flag_minutes
 --
--- Built on the social_segments query (inlined below), so summing its
--- covered_seconds per user and date gives exactly these minutes x 60.
+-- Built on social_pieces (inlined below), the rows social_segments lists, so summing
+-- their covered_seconds per user and date gives exactly these minutes x 60.
 -- Minutes are rounded half-up to 2 decimals from whole milliseconds;
 -- flagged compares the rounded outside_break_minutes with $flag_minutes.
 WITH
 seg AS (
-    {{social_segments}}
+    {{social_pieces}}
 ),
 daily AS (
     SELECT "user", date,
