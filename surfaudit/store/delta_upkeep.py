@@ -20,7 +20,9 @@ import re
 from datetime import datetime, timezone
 
 from surfaudit.errors import StoreError
-from surfaudit.store.delta import DeltaStore, _delta
+from surfaudit.store.delta import DeltaStore
+from surfaudit.store.part import Part
+from surfaudit.store.s3 import deltalake
 
 
 def _props(record: dict):
@@ -40,14 +42,14 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
     """Compact every month with >= `min_files` files, under the upkeep lease (waiting up to
     `wait` s for another run's); one dict per month compacted (month, files_before, rows, tx)."""
     with store.upkeep(wait):
-        table = store._table()
+        table = store.delta_table()
         if table is None:
             return []
         files = store.live_files()  # one snapshot: other writers may commit meanwhile
         by_month: dict[str, list[str]] = {}
         for rel, info in sorted(files.items()):
             by_month.setdefault(info["month"], []).append(rel)
-        dl = _delta()
+        dl = deltalake()
         done = []
         for month, rels in sorted(by_month.items()):
             if (months is not None and month not in months) or len(rels) < max(min_files, 2):
@@ -69,11 +71,11 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
 
 
 def month_stats(store: DeltaStore) -> dict[str, dict]:
-    """Month -> files (relative), rows and the ts range, from the log alone."""
+    """Month -> its parts, rows and the ts range, from the log alone."""
     out: dict[str, dict] = {}
     for rel, info in sorted(store.live_files().items()):
         m = out.setdefault(info["month"], {"parts": [], "rows": 0, "ts_min": None, "ts_max": None})
-        m["parts"].append(rel)
+        m["parts"].append(Part.in_partition(rel))
         m["rows"] += info.get("rows") or 0
         if info.get("ts_min") and (m["ts_min"] is None or info["ts_min"] < m["ts_min"]):
             m["ts_min"] = info["ts_min"]
@@ -86,7 +88,7 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
                 record: dict) -> tuple[str | None, int]:
     """One Delta commit deleting the whole `months` and, when `straddle` is given, that
     month's rows before `cutoff`. Returns (tx, rows trimmed from the straddling month)."""
-    table = store._table()
+    table = store.delta_table()
     if table is None or not (months or straddle):
         return None, 0
     for month in months + ([straddle] if straddle else []):
@@ -101,7 +103,7 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
         stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         terms.append(f"(month = '{straddle}' AND ts < '{stamp}')")
     tx = _tx("purge")
-    dl = _delta()
+    dl = deltalake()
     try:
         table.delete(" OR ".join(terms), commit_properties=_props({
             "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
