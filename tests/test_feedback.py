@@ -26,7 +26,7 @@ class _Kernel:
 
 
 def _slow_module(monkeypatch, seconds: float, compiles: bool = True) -> str:
-    module = types.ModuleType("ingest._slow_for_test")
+    module = types.ModuleType("ingest.fast._slow_for_test")
     module.kernel = _Kernel(0)
 
     def warm():

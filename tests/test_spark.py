@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import ROOT, SAMPLE_CONFIG, SAMPLES, run_cli
 from surfaudit.config import load_config, parse_config
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]  # one worker, so one JVM
 SAMPLE_RANGE = (date(2026, 10, 26), date(2026, 11, 6))
 
 

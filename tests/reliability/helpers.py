@@ -112,7 +112,15 @@ def cli_argv(*args: str) -> list[str]:
 
 
 def run_cli(*args: str, now: str | None = None, umask: int | None = None, cwd: Path | None = None,
-            timeout: float = 180, env: dict | None = None) -> Run:
+            timeout: float = 180, env: dict | None = None, subprocess_: bool = False) -> Run:
+    """The CLI in this process (`tests.conftest.run_cli`: Typer's isolation, milliseconds
+    instead of an interpreter start), or in a real `python -m surfaudit` when asked
+    (`subprocess_`) or when the call needs a process of its own (a umask)."""
+    if umask is None and not subprocess_:
+        from tests.conftest import run_cli as in_process
+
+        got = in_process(*args, cwd=cwd, env={**({"SURFAUDIT_NOW": now} if now else {}), **(env or {})})
+        return Run(got.code, got.out, got.err)
     preexec = (lambda: os.umask(umask)) if umask is not None else None
     proc = subprocess.run(cli_argv(*args), env=cli_env(now, env), cwd=cwd, capture_output=True,
                           timeout=timeout, preexec_fn=preexec)
@@ -138,9 +146,20 @@ def visible_files_open(store: Store) -> list[Path]:
     return parts
 
 
+_CON: list = []
+
+
+def _duckdb():
+    if not _CON:
+        _CON.append(duckdb.connect())
+    return _CON[0]
+
+
 def visible_column(store: Store, column: str = "bytes") -> Counter:
-    """Multiset of one column over the committed rows, read the way reports read them."""
-    con = duckdb.connect()
+    """Multiset of one column over the committed rows, read the way reports read them
+    (one DuckDB database for the process: a new one costs ~30 ms, which the rotation
+    trials would pay hundreds of times; the view is rebuilt each call)."""
+    con = _duckdb()
     store.events_view(con)
     return Counter(v for (v,) in con.execute(f'select "{column}" from events').fetchall())
 

@@ -103,7 +103,7 @@ def test_reports_during_a_big_ingest_see_only_committed_totals(tmp_path):
         out = []
         while True:
             done = ingest.poll() is not None
-            r = run_cli("--store", str(store), "report", kind, "--format", "csv", *dates, now=NOW)
+            r = run_cli("--store", str(store), "report", kind, "--format", "csv", *dates, now=NOW, subprocess_=True)
             if r.code == 1 and not r.out.strip():  # nothing committed yet: "no data"
                 assert_clean_stderr(r)
                 out.append((kind, 0))

@@ -233,7 +233,7 @@ def test_streams_stay_streams(hostile_store, tmp_path):
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and got["data"].startswith("user,date,")
     for target in ("/dev/stdout", "-", "/dev/fd/1"):
         before = os.lstat("/dev/stdout")
-        run = _report(hostile_store, "--format", "csv", "--output", target)
+        run = _report(hostile_store, "--format", "csv", "--output", target, subprocess_=True)  # a real fd 1
         assert run.code == 0, run.err
         assert run.out.startswith("user,date,"), target
         assert os.lstat("/dev/stdout") == before and stat.S_ISLNK(before.st_mode)

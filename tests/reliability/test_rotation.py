@@ -160,10 +160,14 @@ def orders() -> list[tuple[str, ...]]:
     return every if LONG else random.Random(7).sample(every, CI_ORDERS)
 
 
-def test_every_order_of_rotation_and_refeed():
+CHUNKS = 4  # the sample in four tests, so that pytest-xdist spreads it over the cores
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_every_order_of_rotation_and_refeed(chunk):
     errors = []
-    chosen = orders()
-    for i, order in enumerate(chosen):
+    chosen = orders()[chunk::CHUNKS]
+    for i, order in zip(range(chunk, 10**6, CHUNKS), chosen):
         try:
             run_order(order, seed=i)
         except AssertionError as exc:
