@@ -387,7 +387,6 @@ class Store(Reading):
             return self.key_path.read_bytes()
 
 
-
 def _holder(fd: int, wait: float = 1.0) -> str:
     """The lock holder's pid; a winner writes it just after taking the flock, so wait briefly."""
     import time
