@@ -66,9 +66,14 @@ def bench_ingest(name: str, path: Path, lines: int, out: Path, ref: str) -> dict
             "ref": ref, "ref_s": reference["wall"], "ratio": run["wall"] / reference["wall"]}
 
 
-def make_store(store: Path, rows: int, months: int, first: str = "2025-01") -> None:
+SOCIAL_SHARE = 0.10  # of requests to a social-media host: about what a school's proxy sees
+
+
+def make_store(store: Path, rows: int, months: int, first: str = "2025-01", social: float = SOCIAL_SHARE) -> None:
     """A store of `rows` canonical rows spread evenly over `months` months, written
-    through the store's Transaction API (one transaction per month)."""
+    through the store's Transaction API (one transaction per month); a share
+    `social` of the requests go to the social-media hosts of bench/gen.py (the
+    reports' heavy case: `report social` sessionises exactly those rows)."""
     import numpy as np
     import polars as pl
 
@@ -80,7 +85,8 @@ def make_store(store: Path, rows: int, months: int, first: str = "2025-01") -> N
     st = Store(store).ensure()
     v = gen.vocab()
     users = pl.Series([u.replace("\\\\", "\\").lower() for u in v["users"]], dtype=pl.String)
-    hosts, ips = pl.Series(v["hosts"].tolist()), pl.Series(v["ips"].tolist())
+    other = [h for h in v["hosts"].tolist() if h not in gen.SOCIAL]
+    hosts, ips = pl.Series(other + gen.SOCIAL), pl.Series(v["ips"].tolist())
     y, m = map(int, first.split("-"))
     rng = np.random.default_rng(3)
     per_month = rows // months
@@ -96,7 +102,8 @@ def make_store(store: Path, rows: int, months: int, first: str = "2025-01") -> N
             base = int(lo.timestamp() * 1e6)
             ts = base + ((np.arange(done, done + n) + rng.random(n)) * (span_us / per_month)).astype(np.int64)
             ui = (len(users) * rng.random(n) ** 2).astype(np.int64)
-            hi_ = (len(hosts) * rng.random(n) ** 3).astype(np.int64)
+            hi_ = np.where(rng.random(n) < social, len(other) + rng.integers(0, len(gen.SOCIAL), n),
+                           (len(other) * rng.random(n) ** 3).astype(np.int64))
             df = pl.DataFrame({
                 "ts": pl.Series(ts).cast(pl.Datetime("us", "UTC")), "user": users.gather(ui),
                 "client_ip": ips.gather(ui % len(ips)), "host": hosts.gather(hi_),

@@ -31,7 +31,7 @@ from ingest.streams import compression_of
 from ingest.writer import BackgroundWriter, writing
 from surfaudit import audit, clock
 from surfaudit.config import Config
-from surfaudit.errors import ConfigError, InputError, StoreError, UsageError
+from surfaudit.errors import CommittedError, ConfigError, InputError, StoreError, UsageError
 from surfaudit.interrupt import deferred
 from surfaudit.safetext import printable
 from surfaudit.store import Store
@@ -218,6 +218,9 @@ def ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: datetim
         _ingest_file(store, cfg, path, fmt, cutoff, progress, found, result, notice, warn)
     except ConfigError:
         raise  # the configuration is wrong for every file: stop, naming the key
+    except CommittedError as exc:  # stored, though something after the commit failed: rows counted
+        result.error = str(exc)
+        return result
     except (InputError, StoreError) as exc:
         result.error = str(exc)
     except OSError as exc:
@@ -383,6 +386,9 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             writer.close()
             txn.abort()
         raise FileInterrupted(committed, result.rows if committed else 0) from None
+    except CommittedError:
+        writer.close()
+        raise
     except BaseException:
         writer.close()
         txn.abort()

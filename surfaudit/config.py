@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from surfaudit.config_names import DAY_NAMES, day_number, host_problem, normalise_host, unknown
+from surfaudit.config_names import (
+    DAY_NAMES, day_number, endpoint_problem, host_problem, normalise_host, unknown,
+)
 from surfaudit.config_formats import CsvFormat, Formats, parse_formats  # noqa: F401 - CsvFormat re-exported
 from surfaudit.config_keys import KNOWN, default, init_text, key as config_key
 from surfaudit.config_org import ORG_TOML, SECTIONS as ORG_SECTIONS, Organisation, parse_org
@@ -205,8 +207,8 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     store_text = reader.get("store", "path")
     store_uri = _store_uri(store_text, _where(source, "[store].path"))
     store_endpoint = reader.get("store", "endpoint").strip()
-    if store_endpoint and not re.match(r"^https?://[^\s/]+(/\S*)?$", store_endpoint):
-        raise ConfigError(_where(source, f"[store].endpoint: {store_endpoint!r} is not an http(s):// URL"))
+    if store_endpoint and endpoint_problem(store_endpoint):
+        raise ConfigError(_where(source, f"[store].endpoint: {store_endpoint!r}: {endpoint_problem(store_endpoint)}"))
     store_path = _local_store(default("store", "path") if store_uri else store_text, _where(source, "[store].path"))
     if not store_path.is_absolute() and source is not None:
         store_path = source.parent / store_path

@@ -1,4 +1,5 @@
-"""Names in the configuration: week days, host names, and the names of keys.
+"""Names in the configuration: week days, host names, the object-store endpoint and
+the names of keys.
 
 Kept out of config.py, which parses and validates sections, because these two are
 where a plausible typo used to be accepted silently: `"monkey"` read as Monday
@@ -9,6 +10,8 @@ English name, and a host must be a host name or an IP address; the error names
 the key and, for a URL or wildcard, says what to write instead. A key or section
 name that is not known is reported with the closest known name (`pth`: did you
 mean path?), since a misspelt key would otherwise look like a missing feature.
+The endpoint rule (`endpoint_problem`) is the one both `[store].endpoint` and the
+endpoint a store location finds in the environment are held to.
 """
 
 from __future__ import annotations
@@ -51,6 +54,33 @@ def host_problem(value: object) -> str | None:
     if "://" in host or "/" in host:
         return f"is a URL, not a host name{hint}"
     return f"is not a host name{hint}"
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why `url` cannot be an S3 endpoint (None when it can): an http(s):// URL with a
+    host, and plain http only for this machine (a test server, a local MinIO), so
+    credentials never cross a network in clear."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "not an http(s):// URL"
+    if parts.scheme not in ("http", "https") or not host or any(ch.isspace() for ch in url):
+        return "not an http(s):// URL"
+    if parts.scheme == "http" and not _local_host(host):
+        return "plain http is only allowed for an endpoint on this machine (localhost); use https"
+    return None
+
+
+def _local_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _is_ip(text: str) -> bool:

@@ -15,11 +15,18 @@ from surfaudit.errors import UsageError
 KINDS = ("duckdb", "spark")
 
 
-def connect(cfg, engine: str | None = None):
-    """A connection for `engine` (else the config's `[engine] kind`)."""
+def engine_kind(cfg, engine: str | None = None) -> str:
+    """The engine `engine` (else the config's `[engine] kind`) names, checked without
+    starting it: a caller validates everything before `connect` starts a JVM."""
     kind = (engine or cfg.engine.kind).strip().lower()
     if kind not in KINDS:
         raise UsageError(f"--engine: expected one of {', '.join(KINDS)}, got {engine!r}")
+    return kind
+
+
+def connect(cfg, engine: str | None = None):
+    """A connection for `engine` (else the config's `[engine] kind`)."""
+    kind = engine_kind(cfg, engine)
     if kind == "duckdb":
         return duckdb.connect()
     from surfaudit.spark_engine import SparkConnection, check_available

@@ -40,6 +40,10 @@ class StoreError(SurfauditError):
     exit_code = 1
 
 
+class CommittedError(StoreError):
+    """A write failed after its commit landed: the data is stored (an ingest counts its rows)."""
+
+
 class LockedError(SurfauditError):
     """Another run holds the store lock (exit 3)."""
 

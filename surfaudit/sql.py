@@ -15,9 +15,10 @@ built on the per-request segments query this way, so the two cannot disagree).
 An included file may also be a fragment of a WITH list (`timetable_ctes`: CTEs
 that several queries share), so a rule is written in one file only.
 
-This module also turns a Config's schedule into query parameters
-(`schedule_params`): the time zone, the ISO workday numbers, and the elementary
-local-clock segments of a workday, each classified for §6 "Social time".
+This module also turns a Config's schedule into its query parameter
+(`schedule_params`: the time zone) and a schedule into the elementary local-clock
+segments of a workday, each classified for §6 "Social time" (`schedule_segments`,
+the rows of the timetable tables `surfaudit.org_sql` registers).
 """
 
 from __future__ import annotations
@@ -177,17 +178,10 @@ def schedule_segments(schedule: Schedule) -> list[dict[str, Any]]:
 
 
 def schedule_params(cfg: Config) -> dict[str, Any]:
-    """Query parameters describing the schedule: $tz, $workdays, $segments.
-
-    `workdays` are ISO day numbers (Monday = 1 .. Sunday = 7, DuckDB's isodow);
-    non-workdays are wholly 'outside_hours' in the SQL.
-    """
-    s = cfg.schedule
-    return {
-        "tz": s.timezone,
-        "workdays": [d + 1 for d in s.workdays],
-        "segments": schedule_segments(s),
-    }
+    """Query parameters of the schedule: $tz. Workdays, hours and breaks reach the
+    queries as the timetable tables `surfaudit.org_sql.prepare` registers (per person),
+    not as parameters."""
+    return {"tz": cfg.schedule.timezone}
 
 
 def social_params(cfg: Config) -> dict[str, Any]:

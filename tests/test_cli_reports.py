@@ -182,6 +182,50 @@ def test_every_command_checks_a_date_range_the_same_way(store, tmp_path, command
     assert list(tmp_path.iterdir()) == []  # no export written
 
 
+@pytest.mark.parametrize("args,message", [
+    (("social", "--from", "2026-11-06", "--to", "2026-11-01"), "--from 2026-11-06 is after --to 2026-11-01"),
+    (("summary", "--from", "2026-13-01"), "--from: expected a date YYYY-MM-DD, got '2026-13-01'"),
+    (("social", *RANGE, "--site", "nowhere"), "--site"),
+    (("social", *RANGE, "--user", "nobody-at-all"), "--user: no such identity"),
+    (("social", *RANGE, "--user", "amorgan", "--pseudonymise"), "--user and --pseudonymise cannot be combined"),
+    (("top", *RANGE, "--proxy-site", "north"), "--proxy-site: reports on --engine spark cannot filter by site"),
+    (("summary", "--proxy-site", "north"), "--proxy-site: reports on --engine spark cannot filter by site"),
+    (("social", *RANGE, "--limit", "0"), "--limit: expected a positive integer, got 0"),
+])
+def test_a_bad_option_exits_2_before_the_spark_engine_starts(store, monkeypatch, args, message):
+    """Every option is checked before `connect` (which starts a JVM for --engine spark)."""
+    from surfaudit.reports import run as report_run
+
+    def no_engine(*a, **k):
+        raise AssertionError("connect() was called before the options were checked")
+
+    monkeypatch.setattr(report_run, "connect", no_engine)
+    run = cli(store, "report", *args, "--engine", "spark")
+    assert run.code == 2 and run.out == "", run.err
+    assert run.err.startswith("surfaudit: error: ") and message in run.err, run.err
+
+
+def test_report_kinds_and_the_limit_have_one_rule_each():
+    """The CLI's KIND choices are the reports' table; run_report and top_report share
+    one --limit check (specs.check_limit) and one unknown-report check (specs.report_spec)."""
+    import duckdb
+
+    from surfaudit import cli as cli_module
+    from surfaudit.config import Config
+    from surfaudit.errors import UsageError
+    from surfaudit.reports.run import run_report
+    from surfaudit.reports.specs import KINDS, top_report
+
+    assert [k.value for k in cli_module.Kind] == list(KINDS)
+    with pytest.raises(UsageError, match="^unknown report 'weekly' \\(choose social, blocked, top, summary\\)$"):
+        run_report(None, Config(), "weekly")
+    for limit in (0, -1, True, 2.5):
+        for call in (lambda: run_report(None, Config(), "top", limit=limit),
+                     lambda: top_report(duckdb.connect(), Config(), "2026-01-01", "2026-01-02", limit=limit)):
+            with pytest.raises(UsageError, match=f"^--limit: expected a positive integer, got {limit!r}$"):
+                call()
+
+
 # -- report summary ---------------------------------------------------------------------------
 
 def test_summary_counts_runs_not_commits(tmp_path):

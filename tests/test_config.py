@@ -194,6 +194,8 @@ def test_organisation_errors_name_the_key(toml, key):
     ('[store]\npath = "gs://trust/sa"\n', "[store].path: gs:// stores are not supported"),
     ('[store]\npath = "s3://Trust_Bucket/sa"\n', "[store].path: 's3://Trust_Bucket/sa' is not an S3 location"),
     ('[store]\npath = "s3://trust/sa"\nendpoint = "ftp://x"\n', "[store].endpoint"),
+    ('[store]\npath = "s3://trust/sa"\nendpoint = "http://minio.example.org:9000"\n',
+     "[store].endpoint: 'http://minio.example.org:9000': plain http is only allowed for an endpoint on this machine"),
     ('[engine]\nkind = "flink"\n', "[engine].kind"),
     ('[engine]\nkind = "spark"\nmaster = "http://head"\n', "[engine].master"),
     ('[engine]\nthreads = 4\n', "[engine].threads"),
@@ -202,6 +204,28 @@ def test_store_uris_and_engines_this_version_cannot_serve_are_refused(toml, key)
     with pytest.raises(ConfigError) as info:
         parse_config(tomllib.loads(toml))
     assert key in str(info.value)
+
+
+@pytest.mark.parametrize("endpoint,ok", [
+    ("https://minio.example.org", True), ("https://s3.eu-west-2.amazonaws.com/", True),
+    ("http://127.0.0.1:9000", True), ("http://localhost:9000", True), ("http://[::1]:9000", True),
+    ("http://minio.example.org:9000", False), ("ftp://x", False), ("https://", False),
+    ("https://a b", False), ("minio.example.org", False), ("http://[bad", False),
+])
+def test_one_endpoint_rule_for_the_config_and_the_store_location(endpoint, ok):
+    """[store].endpoint and the endpoint a store location takes (also from $AWS_ENDPOINT_URL)
+    are held to the same rule: what one accepts the other does."""
+    from surfaudit.store.s3 import Location
+
+    toml = f'[store]\npath = "s3://trust/sa"\nendpoint = "{endpoint}"\n'
+    outcomes = []
+    for check in (lambda: parse_config(tomllib.loads(toml)), lambda: Location.parse("s3://trust/sa", endpoint)):
+        try:
+            check()
+            outcomes.append(True)
+        except ConfigError:
+            outcomes.append(False)
+    assert outcomes == [ok, ok]
 
 
 def test_engine_duckdb_is_accepted():

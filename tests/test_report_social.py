@@ -330,3 +330,13 @@ def test_bad_dates_are_usage_errors():
 def test_empty_store_gives_empty_report_with_columns():
     df = report([ev("2026-01-05T09:00:00Z", "a", "example.org")])
     assert df.height == 0 and tuple(df.columns) == SOCIAL_COLUMNS
+
+
+def test_every_query_parameter_built_is_one_some_query_takes():
+    """schedule_params and social_params build only parameters a query declares (they
+    used to pass $workdays and $segments, which no query reads any more)."""
+    from surfaudit.sql import list_queries, load_query, schedule_params, social_params
+
+    declared = {p for name in list_queries() for p in load_query(name).params}
+    built = {**schedule_params(cfg()), **social_params(cfg())}
+    assert set(built) - declared == set()

@@ -219,30 +219,85 @@ def test_four_nightly_writers_at_once_exact_rows(backend, s3_server, tmp_path, r
 
 # -- SIGKILL trials ---------------------------------------------------------------------------
 
-def _kill_after(args: list[str], delay: float, now: str = NOW) -> int:
-    proc = subprocess.Popen([sys.executable, "-m", "surfaudit", *args], cwd=ROOT,
+# The child of a timed trial marks each named step it reaches in a file (`begin` of
+# an ingest transaction, `write` of a spooled batch, `upload`, `put` (a lease or checkpoint claim), `commit`/`committed`,
+# `delete`/`deleted`, `sweep`) and waits at the last step before its audit entry (`gate`)
+# until killed. So a kill `delay` s after the first step always lands while the run is
+# still working: mid-step, or at that known point; never after it exited.
+TIMED_CHILD = r"""
+import sys, time
+marks, args = sys.argv[1], sys.argv[2:]
+import deltalake
+from surfaudit.store import delta, delta_write, s3
+def mark(text):
+    with open(marks, "a") as fh:
+        fh.write(text + "\n")
+def watch(owner, name, label, done=None):
+    real = getattr(owner, name)
+    def wrapped(*a, **k):
+        mark(label)
+        if label == "gate":
+            while True:
+                time.sleep(60)
+        out = real(*a, **k)
+        if done:
+            mark(done)
+        return out
+    setattr(owner, name, wrapped)
+watch(delta.DeltaStore, "begin", "begin")
+watch(delta_write.DeltaTransaction, "write", "write")
+watch(s3.Objects, "upload", "upload")
+watch(s3.Objects, "put", "put")
+watch(delta.DeltaStore, "commit_actions", "commit", "committed")
+watch(deltalake.DeltaTable, "delete", "delete", "deleted")
+watch(delta.DeltaStore, "sweep", "sweep")
+watch(delta.DeltaStore, "append_audit", "gate")
+from surfaudit.cli import main
+sys.argv = ["surfaudit", *args]
+main()
+"""
+
+
+def _kill_after(args: list[str], start: str, delay: float, marks: Path, now: str = NOW) -> list[str]:
+    """Run the CLI in TIMED_CHILD; SIGKILL it `delay` s after it reaches step `start`.
+    Returns the steps it had reached; fails unless the kill landed while it worked."""
+    proc = subprocess.Popen([sys.executable, "-c", TIMED_CHILD, str(marks), *args], cwd=ROOT,
                             env={**os.environ, "SURFAUDIT_NOW": now},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    reached = lambda: marks.read_text().split() if marks.exists() else []  # noqa: E731
+    deadline = time.monotonic() + 120
+    while start not in reached() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(delay)
+    still_working = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
-    return proc.wait(60)
+    code = proc.wait(60)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert start in reached(), f"never reached {start}: {err[-500:]}"
+    assert still_working and code == -signal.SIGKILL, f"exited with {code} before the kill: {err[-500:]}"
+    return reached()
 
 
-@pytest.mark.parametrize("delay", [1.5, 3.0, 4.5])
+@pytest.mark.parametrize("delay", [0.1, 0.5, 2.0])  # parsing; spooling to committing; at the gate
 def test_sigkill_during_ingest_on_s3_converges(s3_store, tmp_path, delay):
     log = tmp_path / "access.log"
     log.write_text(lines(0, 200_000))
-    _kill_after(["--store", s3_store, "ingest", str(log)], delay)
+    steps = _kill_after(["--store", s3_store, "ingest", str(log)], "begin", delay, tmp_path / "marks")
     store = open_s3(s3_store)
-    if store.exists():
-        assert rows_of(store)[0][0] in (0, 200_000)  # readable; all or nothing
+    before = rows_of(store)[0][0] if store.exists() else 0
+    if "committed" in steps:
+        assert before == 200_000, steps
+    elif "commit" not in steps:
+        assert before == 0, steps  # killed before the commit: nothing stored
+    else:
+        assert before in (0, 200_000), steps  # killed inside the commit: all or nothing
     rerun = sa(s3_store, "ingest", str(log))
     assert rerun.code == 0, rerun.err
     assert rows_of(store)[0][0] == 200_000
     assert sa(s3_store, "verify").code == 0
 
 
-@pytest.mark.parametrize("delay", [0.8, 1.6])
+@pytest.mark.parametrize("delay", [0.03, 0.08, 1.0])  # the lease; the delete's commit; at the gate
 def test_sigkill_during_purge_exact_on_s3_converges(s3_store, tmp_path, delay):
     log = tmp_path / "access.log"
     spread = "".join(squid_line(utc(2026, 10, 1) + timedelta(minutes=20 * i), user=f"u{i % 5}") + "\n"
@@ -252,14 +307,20 @@ def test_sigkill_during_purge_exact_on_s3_converges(s3_store, tmp_path, delay):
     conf = tmp_path / "c.toml"
     conf.write_text(f'[store]\npath = "{s3_store}"\n[retention]\nmonths = 1\n')
     env = {"SURFAUDIT_NOW": "2026-12-10T00:00:00Z"}
-    _kill_after(["--config", str(conf), "purge", "--exact"], delay, env["SURFAUDIT_NOW"])
+    steps = _kill_after(["--config", str(conf), "purge", "--exact"], "put", delay, tmp_path / "marks",
+                        env["SURFAUDIT_NOW"])
     store = open_s3(s3_store)
+    expected = sum(1 for i in range(4000) if utc(2026, 10, 1) + timedelta(minutes=20 * i) >= utc(2026, 11, 10))
     total = rows_of(store)[0][0]
-    assert total > 0  # readable
+    if "deleted" in steps:
+        assert total == expected, steps
+    elif "delete" not in steps:
+        assert total == 4000, steps  # killed before the delete: nothing removed
+    else:
+        assert total in (4000, expected), steps  # killed inside the delete's commit
     again = sa(s3_store, "purge", "--exact", config=conf, env=env)
     assert again.code == 0, again.err
     left, oldest = rows_of(store, "select count(*), min(ts) from events")[0]
-    expected = sum(1 for i in range(4000) if utc(2026, 10, 1) + timedelta(minutes=20 * i) >= utc(2026, 11, 10))
     assert left == expected and oldest >= utc(2026, 11, 10)
     assert sa(s3_store, "verify").code == 0
 

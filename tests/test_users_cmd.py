@@ -123,6 +123,14 @@ def test_reports_and_listings_that_name_people_are_audited(tmp_path):
     assert users["detail"] == "named 4 people" and social["os_user"]
 
 
+def test_a_report_kept_to_one_proxy_site_records_that_filter(tmp_path):
+    cli, _ = make(tmp_path, '[ingest]\nsite = "north-proxy"\n')
+    assert cli("report", "social", *RANGE, "--format", "csv", "--proxy-site", "north-proxy", "--site", "north").code == 0
+    entry = audit_entries(cli)[-1]
+    assert (entry["command"], entry["rows"]) == ("report social", 1)
+    assert entry["detail"] == "named 1 people; filters site=north, proxy-site=north-proxy"
+
+
 def test_privacy_pseudonymises_unless_reveal_with_reason(tmp_path):
     cli, cfg = make(tmp_path, "[privacy]\nreports_name_people = false\n")
     before = len(audit_entries(cli))

@@ -70,12 +70,11 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
         daily = run_query(con, "social", params).select(DAILY_COLUMNS)
         blocked = run_query(con, "blocked", params).select(BLOCKED_COLUMNS)
         attempts = run_query(con, "blocked_attempts", params).select(ATTEMPT_COLUMNS)
-        con.sql("SET TimeZone = 'UTC'")
         # the identity's requests, each with its period under the identity's own timetable
+        # (run_query sets the session to UTC and returns its timestamps in UTC)
         raw = run_query(con, "request_periods", params)
     finally:
         con.close()
-    raw = raw.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
     requests, pieces = _request_rows(cfg, raw, segments, date_from, date_to)
     inv = Investigation(user, date_from, date_to, cfg, requests, daily, blocked, pieces, attempts=attempts)
     inv.totals = _totals(inv)

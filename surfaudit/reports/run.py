@@ -25,13 +25,13 @@ import polars as pl
 from surfaudit import naming
 from surfaudit.clock import check_range, local_range
 from surfaudit.config import Config
-from surfaudit.engine import connect
+from surfaudit.engine import connect, engine_kind
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import check_filters, prepare
 from surfaudit.people import resolve_user
-from surfaudit.reports.specs import (DEFAULT_DAYS, KINDS, SPECS, TOP_LIMIT, blocked_report, check_options,
-                                     needed_utc_range, per_person, report_parameters, social_report, sort_keys,
-                                     spec_for, summary_report, top_report)
+from surfaudit.reports.specs import (DEFAULT_DAYS, TOP_LIMIT, blocked_report, check_limit, check_options,
+                                     needed_utc_range, per_person, report_parameters, report_spec, social_report,
+                                     sort_keys, spec_for, summary_report, top_report)
 from surfaudit.store import Store
 
 
@@ -68,26 +68,25 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     blocked requests alone, for the dashboard's top blocked sites. `engine`
     (duckdb | spark) overrides `[engine] kind` (surfaudit.engine). `proxy_site` keeps
     only the rows ingested at that site (`[ingest] site`), whoever the people are."""
-    if kind not in KINDS:
-        raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
-    check_options(SPECS[kind], {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
+    check_options(report_spec(kind), {"--user": user, "--site": site, "--group": group, "--flagged": flagged,
                                 "--sort": sort, "--limit": limit, "--by": by, "--pseudonymise": pseudonymise,
                                 "--reveal": reveal})
     spec = spec_for(kind, by)
     order = sort or (spec.table_sort if readable else None)
     keys = sort_keys(spec, order) if order else None
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
+    check_limit(limit)
     how = naming.decide(cfg, pseudonymise=pseudonymise, reveal=reveal, reason=reason)
-    con = connect(cfg, engine)
+    store.check_site_filter(engine_kind(cfg, engine), proxy_site)
     if not spec.dated:
-        return _summary(store, cfg, con, *check_range(date_from, date_to), proxy_site=proxy_site)
+        d1, d2 = check_range(date_from, date_to)
+        return _summary(store, cfg, connect(cfg, engine), d1, d2, proxy_site=proxy_site)
     d1, d2 = local_range(cfg.schedule.timezone, date_from, date_to, DEFAULT_DAYS)
     filters = check_filters(cfg, site, group)
     if pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
         raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
                          "give the pseudonym to --user instead")
     identity = resolve_user(store, cfg, user)
+    con = connect(cfg, engine)  # every option checked: a bad one never waits for a JVM to start
     months = store.events_view(con, *needed_utc_range(cfg, d1, d2), site=proxy_site)
     top_by = by or "host"
     if kind == "social":
@@ -114,7 +113,8 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     if "user" in table.columns:
         naming.record(store, cfg, how, f"report {kind}" + (" --by user" if by == "user" else ""), table,
                       target=identity, date_from=d1, date_to=d2,
-                      filters={"user": user, "site": filters.site, "group": filters.group, "flagged": flagged})
+                      filters={"user": user, "site": filters.site, "group": filters.group, "proxy-site": proxy_site,
+                               "flagged": flagged})
     notes = report_notes(cfg, kind)
     parameters = report_parameters(cfg) | ({"notes": notes} if notes else {})  # JSON states them too
     return ReportResult(kind, table, d1, d2, parameters, months_read=months, notes=notes,

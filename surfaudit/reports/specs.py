@@ -112,11 +112,22 @@ SPECS: dict[str, Spec] = {
 KINDS = ("social", "blocked", "top", "summary")
 
 
-def spec_for(kind: str, by: str | None) -> Spec:
-    """The spec of `report KIND [--by BY]`; UsageError for an unknown kind or a --by it lacks."""
+def report_spec(kind: str) -> Spec:
+    """The spec of `report KIND`; UsageError for an unknown kind (the one place it is checked)."""
     if kind not in KINDS:
         raise UsageError(f"unknown report {kind!r} (choose {', '.join(KINDS)})")
-    spec = SPECS[kind]
+    return SPECS[kind]
+
+
+def check_limit(limit: object) -> None:
+    """UsageError unless `limit` is None or a positive integer (`--limit`)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
+
+
+def spec_for(kind: str, by: str | None) -> Spec:
+    """The spec of `report KIND [--by BY]`; UsageError for an unknown kind or a --by it lacks."""
+    spec = report_spec(kind)
     if by is not None and by not in spec.by:
         takes = f"takes --by {' or '.join(spec.by)}" if spec.by else "takes no --by"
         raise UsageError(f"--by {by}: report {kind} {takes}")
@@ -277,8 +288,7 @@ def top_report(con: duckdb.DuckDBPyConnection, cfg: Config, date_from: date | st
     rows (None: all); `blocked_only`: blocked requests alone (the top blocked sites)."""
     if by not in TOP_KEYS:
         raise UsageError(f"--by: expected one of {', '.join(TOP_KEYS)}, got {by!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
+    check_limit(limit)
     register_udf(con)
     params = range_params(cfg, date_from, date_to, user)
     params.update(by=by, limit=limit, blocked_only=bool(blocked_only))

@@ -50,7 +50,7 @@ from surfaudit.store.arrow_schema import (  # noqa: F401 - public names
 )
 from surfaudit.store.files import DIR_MODE, FILE_MODE, fsync_dir, make_dir, private_file  # noqa: F401
 from surfaudit.store.part import Part
-from surfaudit.store.paths import confined, flock_within, no_symlink_below, open_private, refuse_symlink
+from surfaudit.store.paths import confined, flock_within, new_tx_id, no_symlink_below, open_private, refuse_symlink
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
 from surfaudit.store.transaction import Transaction
 
@@ -293,7 +293,7 @@ class Store(Reading):
                 os.replace(path, self.damaged_dir / f"month={part.month}-{part.name}")
             moved.append(rel)
         fsync_dir(self.damaged_dir)
-        record = {"tx": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-repair",
+        record = {"tx": new_tx_id("repair"),
                   "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "why": why, "parts": [], "removes": moved, "quarantine": []}
         record = self.append_record(record)

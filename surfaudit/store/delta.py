@@ -40,7 +40,7 @@ from surfaudit.store.arrow_schema import STORED_ARROW_SCHEMA
 from surfaudit.store.delta_write import DeltaTransaction, alive
 from surfaudit.store.manifest import Parsed
 from surfaudit.store.part import Part
-from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME
+from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, tx_time
 from surfaudit.store.s3 import Location, Objects, deltalake
 
 TABLE_SCHEMA = STORED_ARROW_SCHEMA.append(pa.field("month", pa.string()))  # the partition column last
@@ -203,7 +203,7 @@ class DeltaStore:
                     raise StoreError(f"{self.root}/{name}: damaged checkpoint record; run `surfaudit verify`") from None
         return out
 
-    def _adds(self, table=None) -> list[dict]:
+    def adds(self, table=None) -> list[dict]:
         table = table or self.delta_table()
         if table is None:
             return []
@@ -212,7 +212,7 @@ class DeltaStore:
     def live_files(self, records=None) -> dict[str, dict]:
         """Live part (relative to the store) -> month, size, rows, ts range."""
         out = {}
-        for add in self._adds():
+        for add in self.adds():
             out[f"events/{add['path']}"] = {"month": add.get("partition.month"), "size": add.get("size_bytes"),
                                             "rows": add.get("num_records"), "ts_min": add.get("min.ts"),
                                             "ts_max": add.get("max.ts")}
@@ -242,6 +242,9 @@ class DeltaStore:
         if months is not None:
             data = data.filter((ds.field("month") >= months[0]) & (ds.field("month") <= months[1]))
         return data
+
+    def check_site_filter(self, engine: str, site: str | None) -> None:
+        """Every engine can: the rows are kept to the site before any engine sees them."""
 
     def events_view(self, con, utc_from: datetime | None = None, utc_to: datetime | None = None,
                     name: str = "events", records=None, site: str | None = None) -> list[str]:
@@ -380,8 +383,7 @@ class DeltaStore:
         return sum(size for _, size, _ in self.objects.list(""))
 
     def quarantine_written_at(self, name: str) -> datetime:
-        stem = name.rsplit("/", 1)[-1]
-        return datetime.strptime(stem[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+        return tx_time(name)
 
     def pseudonym_key(self) -> bytes:
         key = self.objects.get("pseudonym.key")

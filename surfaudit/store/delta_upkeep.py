@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 
 from surfaudit.errors import StoreError
 from surfaudit.store.delta import DeltaStore
+from surfaudit.store.delta_write import find_commit
 from surfaudit.store.part import Part
+from surfaudit.store.paths import new_tx_id
 from surfaudit.store.s3 import deltalake
 
 
@@ -29,12 +31,6 @@ def _props(record: dict):
     from deltalake.transaction import CommitProperties
 
     return CommitProperties(custom_metadata={"surfaudit": json.dumps(record, separators=(",", ":"))})
-
-
-def _tx(kind: str) -> str:
-    import uuid
-
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10] + "-" + kind
 
 
 def compact_months(store, min_files: int = 2, months: list[str] | None = None,
@@ -55,17 +51,21 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
             if (months is not None and month not in months) or len(rels) < max(min_files, 2):
                 continue
             rows = sum(files[r].get("rows") or 0 for r in rels)
-            tx = _tx("compact")
+            tx = new_tx_id("compact")
             record = {"tx": tx, "kind": "compact", "month": month, "rows": rows, "files_before": len(rels),
                       "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            base = table.version()
             try:
                 table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
                                        commit_properties=_props(record))
-            except dl.exceptions.CommitFailedError:  # another writer's compaction of this month won
-                continue
             except (dl.exceptions.DeltaError, OSError) as exc:
-                raise StoreError(f"{store.root}: compacting {month} failed ({type(exc).__name__}); "
-                                 "the table was left as it was") from None
+                if _landed(store, base, tx) is not None:
+                    pass  # committed: only the post-commit upkeep of the log failed
+                elif isinstance(exc, dl.exceptions.CommitFailedError):
+                    continue  # another writer's compaction of this month won
+                else:
+                    raise StoreError(f"{store.root}: compacting {month} failed ({type(exc).__name__}); "
+                                     "the table was left as it was") from None
             done.append({"month": month, "files_before": len(rels), "rows": rows, "tx": tx})
         return done
 
@@ -87,7 +87,12 @@ def month_stats(store: DeltaStore) -> dict[str, dict]:
 def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cutoff: datetime,
                 record: dict) -> tuple[str | None, int]:
     """One Delta commit deleting the whole `months` and, when `straddle` is given, that
-    month's rows before `cutoff`. Returns (tx, rows trimmed from the straddling month)."""
+    month's rows before `cutoff`. Returns (tx, rows trimmed from the straddling month).
+
+    The trimmed rows are what this commit deleted (its own metrics) less the rows of the
+    whole months' files in the version it deleted from: rows other writers append
+    meanwhile never enter the count (a count of the month before and after would
+    subtract theirs)."""
     table = store.delta_table()
     if table is None or not (months or straddle):
         return None, 0
@@ -97,21 +102,33 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
     # Months are our own YYYY-MM partition values and the cutoff our own instant:
     # the predicate holds no user text.
     terms = ["month IN (" + ", ".join(f"'{m}'" for m in months) + ")"] if months else []
-    kept_before = 0
     if straddle:
-        kept_before = store.read_months([straddle], ["ts"]).height
         stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         terms.append(f"(month = '{straddle}' AND ts < '{stamp}')")
-    tx = _tx("purge")
+    # whole files of `months` in the version deleted from (a concurrent add there conflicts)
+    whole = sum(add.get("num_records") or 0 for add in store.adds(table) if add.get("partition.month") in months)
+    tx = new_tx_id("purge")
+    base = table.version()
     dl = deltalake()
     try:
-        table.delete(" OR ".join(terms), commit_properties=_props({
+        metrics = table.delete(" OR ".join(terms), commit_properties=_props({
             "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
     except (dl.exceptions.DeltaError, OSError) as exc:  # e.g. a concurrent writer's commit conflicted
-        raise StoreError(f"{store.root}: purge's delete failed ({type(exc).__name__}); nothing was deleted, "
-                         "run it again") from None
-    trimmed = kept_before - store.read_months([straddle], ["ts"]).height if straddle else 0
-    return tx, trimmed
+        entry = _landed(store, base, tx)
+        if entry is None:
+            raise StoreError(f"{store.root}: purge's delete failed ({type(exc).__name__}); nothing was deleted, "
+                             "run it again") from None
+        metrics = entry.get("operationMetrics") or {}  # committed; only the post-commit upkeep failed
+    deleted = int(metrics.get("num_deleted_rows") or 0)
+    return tx, max(deleted - whole, 0) if straddle else 0
+
+
+def _landed(store: DeltaStore, base: int, tx: str) -> dict | None:
+    """The commit of `tx` after version `base`, when an error came after it landed."""
+    try:
+        return find_commit(store, base, tx)
+    except StoreError:
+        return None
 
 
 def forget_quarantine(store: DeltaStore, cutoff: datetime) -> int:

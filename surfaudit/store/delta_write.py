@@ -15,18 +15,17 @@ import os
 import shutil
 import tempfile
 import threading
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow.parquet as pq
 
-from surfaudit.errors import StoreError
+from surfaudit.errors import CommittedError, StoreError
 from surfaudit.store import transaction
 from surfaudit.store.arrow_schema import ROW_GROUP, STORED_ARROW_SCHEMA, quarantine_arrow, with_string_views
 from surfaudit.store.part import Part
-from surfaudit.store.paths import PART_NAME, TX_NAME
+from surfaudit.store.paths import PART_NAME, TX_NAME, new_tx_id
 from surfaudit.store.s3 import deltalake
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ class DeltaTransaction:
 
     def __init__(self, store: DeltaStore, kind: str):
         self.store, self.kind = store, kind
-        self.id = _now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
+        self.id = new_tx_id()
         self.dir = tempfile.mkdtemp(prefix=f"surfaudit-{self.id}-")
         self._writers: dict[tuple[str, int], tuple[pq.ParquetWriter, str]] = {}
         self._rows: dict[tuple[str, int], list] = {}
@@ -53,6 +52,7 @@ class DeltaTransaction:
         self.rows = 0
         self.removes: list[str] = []
         self.uploaded: list[str] = []
+        self._base: int | None = None  # the table version our commit builds on, once it is tried
 
     def write(self, df: pl.DataFrame, slot: int = 0) -> None:
         if df.height == 0:
@@ -139,20 +139,21 @@ class DeltaTransaction:
                     raise _Busy()
                 self._claim(lineage, version, record)
                 app = (f"surfaudit-{lineage}", version)
+            self._base = table.version()  # our commit, if it lands, is a later version (`_committed`)
             store.commit_actions(table, adds, record, app)
-        except _Busy:
-            self.abort()
-            raise StoreError(f"{store.root}: another run is storing the same source right now; nothing from "
-                             "this run was stored (run it again later: it resumes after the other)") from None
-        except dl.exceptions.CommitFailedError:
-            self.abort()
-            raise StoreError(f"{store.root}: another run committed the same source at the same time; nothing "
-                             "from this run was stored (run it again: it resumes after the other)") from None
-        except (OSError, dl.exceptions.DeltaError) as exc:
-            self.abort()
-            raise StoreError(f"{store.root}: write failed ({type(exc).__name__}); the store was left as it was") from None
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            landed = self.abort()
+            if landed is not False and isinstance(exc, Exception):
+                raise _after_commit(store.root, self.id, exc, landed) from None
+            if isinstance(exc, _Busy):
+                raise StoreError(f"{store.root}: another run is storing the same source right now; nothing from "
+                                 "this run was stored (run it again later: it resumes after the other)") from None
+            if isinstance(exc, dl.exceptions.CommitFailedError):
+                raise StoreError(f"{store.root}: another run committed the same source at the same time; nothing "
+                                 "from this run was stored (run it again: it resumes after the other)") from None
+            if isinstance(exc, (OSError, dl.exceptions.DeltaError)):
+                raise StoreError(f"{store.root}: write failed ({type(exc).__name__}); nothing from this run was "
+                                 "stored and the store was left as it was") from None
             raise
         shutil.rmtree(self.dir, ignore_errors=True)
         return record
@@ -189,20 +190,57 @@ class DeltaTransaction:
                 raise _Busy()  # another run is taking this stale claim over
         raise _Busy()
 
-    def _committed(self) -> bool:
-        table = self.store.delta_table()
-        return table is not None and any(self.id in (h.get("surfaudit") or "") for h in table.history(limit=50))
+    def _committed(self) -> bool | None:
+        """Whether our Delta commit landed (None: it could not be read back). Exact however
+        many writers commit meanwhile: every version after the one we built on is looked at."""
+        if self._base is None:  # failed before the commit was tried
+            return False
+        try:
+            return find_commit(self.store, self._base, self.id) is not None
+        except StoreError:
+            return None
 
-    def abort(self) -> None:
+    def abort(self) -> bool | None:
+        """Undo what an unfinished commit left. Returns whether the commit had landed (None:
+        unknown); the uploads of a landed, or maybe landed, commit are kept (vacuum deletes
+        them once no commit names them)."""
         with contextlib.suppress(Exception):
             self._close()
-        if self.uploaded and self._committed():  # a failure after the commit point (a post-commit hook)
-            self.uploaded = []
-        if self.uploaded:
+        landed = self._committed()
+        if self.uploaded and landed is False:
             with contextlib.suppress(StoreError):
                 self.store.objects.delete(self.uploaded)  # uncommitted: no reader can see them
-            self.uploaded = []
+        self.uploaded = []
         shutil.rmtree(self.dir, ignore_errors=True)
+        return landed
+
+
+def find_commit(store: DeltaStore, since: int, tx: str) -> dict | None:
+    """The history entry of the commit carrying surfaudit record `tx` among the versions
+    after `since` (the version the writer built on), else None. Every one of them is read:
+    a fixed window (the newest 50) misses ours when many writers commit meanwhile."""
+    table = store.delta_table()
+    newer = table.version() - since if table is not None else 0
+    if newer <= 0:
+        return None
+    for entry in table.history(limit=newer):
+        try:
+            if json.loads(entry.get("surfaudit") or "{}").get("tx") == tx:
+                return entry
+        except (ValueError, AttributeError):
+            continue
+    return None
+
+
+def _after_commit(root: str, tx: str, exc: BaseException, landed: bool | None) -> StoreError:
+    """What is true after a failure once the commit was sent: it landed (or may have)."""
+    if landed:
+        return CommittedError(f"{root}: this run's data was committed (transaction {tx}), but the write then failed "
+                          f"({type(exc).__name__}): the Delta log's post-commit upkeep (checkpoint, log clean-up) "
+                          "may not have run, a later commit does it; a rerun skips what was committed")
+    return StoreError(f"{root}: the write failed ({type(exc).__name__}) and whether this run's data was committed "
+                      f"(transaction {tx}) could not be read back; `surfaudit verify` shows it, and a rerun stores "
+                      "the source once either way")
 
 
 class _Busy(Exception):

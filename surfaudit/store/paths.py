@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from surfaudit.errors import StoreError
@@ -22,6 +24,21 @@ from surfaudit.errors import StoreError
 PART_NAME = re.compile(r"events/month=(\d{4}-(?:0[1-9]|1[0-2]))/part-[0-9A-Za-z][0-9A-Za-z-]*\.parquet")
 QUARANTINE_NAME = re.compile(r"quarantine/q-[0-9A-Za-z][0-9A-Za-z-]*\.parquet")
 TX_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]*")
+_TX_TIME = "%Y%m%dT%H%M%S"
+
+
+def new_tx_id(kind: str = "") -> str:
+    """A transaction id, one format for both backends: its UTC second first (ids sort by
+    time and `tx_time` reads it back from a file name), then 10 random hex digits so two
+    runs in the same second differ, then `kind` when given (upkeep commits name theirs)."""
+    tx = datetime.now(timezone.utc).strftime(_TX_TIME) + "-" + uuid.uuid4().hex[:10]
+    return f"{tx}-{kind}" if kind else tx
+
+
+def tx_time(name: str) -> datetime:
+    """The UTC time in a `<prefix>-<tx id>` file stem such as `q-<tx>` (ValueError if none)."""
+    stem = name.rsplit("/", 1)[-1].split("-", 1)[-1]
+    return datetime.strptime(stem[:15], _TX_TIME).replace(tzinfo=timezone.utc)
 
 
 def symlink_error(path: Path) -> StoreError:

@@ -27,7 +27,7 @@ from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
 from surfaudit.store.arrow_schema import ARROW_SCHEMA
 from surfaudit.store.part import Part, relpath
-from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error
+from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error, tx_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -133,6 +133,13 @@ class Reading:
             out.setdefault(part.month, []).append(part)
         return out
 
+    def check_site_filter(self, engine: str, site: str | None) -> None:
+        """UsageError when a view kept to `site` cannot be made for `engine`: Spark reads
+        the parts itself here, and parts written before the site column lack it."""
+        if site is not None and engine != "duckdb":
+            raise UsageError("--proxy-site: reports on --engine spark cannot filter by site yet; "
+                             "use the default engine")
+
     def events_view(self, con: "duckdb.DuckDBPyConnection", utc_from: datetime | None = None,
                     utc_to: datetime | None = None, name: str = "events",
                     records: list[dict] | None = None, site: str | None = None) -> list[str]:
@@ -144,6 +151,7 @@ class Reading:
         from the first query to the last. Pass `records` read inside `reading()` to
         use the caller's manifest state.
         """
+        self.check_site_filter(getattr(con, "engine", "duckdb"), site)
         if records is None:
             readers.pin(self, con)
             records = self.manifest()
@@ -154,9 +162,6 @@ class Reading:
         files = [str(path) for path in self._checked([rel for rel, _ in chosen], live)]
         con.execute("SET TimeZone = 'UTC'")
         if files and getattr(con, "engine", "duckdb") != "duckdb":  # Spark: the canonical columns
-            if site is not None:
-                raise UsageError("--proxy-site: reports on --engine spark cannot filter by site yet; "
-                                 "use the default engine")
             con.read_parquet(files).create_view(name, replace=True)
         elif files:
             import duckdb
@@ -355,7 +360,7 @@ class Reading:
     def quarantine_written_at(self, path: Path) -> datetime:
         """When a quarantine file was written: its transaction id's time, else its mtime."""
         try:
-            return datetime.strptime(path.name[2:17], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+            return tx_time(path.name)
         except ValueError:
             return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
 

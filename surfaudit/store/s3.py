@@ -14,23 +14,13 @@ created with a conditional put (`If-None-Match: *`), so exactly one wins.
 from __future__ import annotations
 
 import io
-import ipaddress
 import os
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from surfaudit.config_names import endpoint_problem
 from surfaudit.errors import ConfigError, StoreError
 
 DEFAULT_REGION = "us-east-1"  # S3-compatible services accept any region; AWS needs one to sign
-
-
-def _local_host(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -44,13 +34,9 @@ class Location:
         rest = uri[len("s3://"):]
         bucket, _, prefix = rest.partition("/")
         endpoint = (endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "").strip()
-        if endpoint:
-            parts = urlsplit(endpoint)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(f"store endpoint {endpoint!r}: not an http(s):// URL")
-            if parts.scheme == "http" and not _local_host(parts.hostname):
-                raise ConfigError(f"store endpoint {endpoint!r}: plain http is only allowed for an endpoint on "
-                                  "this machine (localhost); use https")
+        problem = endpoint_problem(endpoint) if endpoint else None  # [store].endpoint's rule, also for $AWS_*
+        if problem:
+            raise ConfigError(f"store endpoint {endpoint!r}: {problem}")
         return cls(bucket, prefix.strip("/"), endpoint or None)
 
     @property

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import threading
-import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,7 +31,7 @@ from surfaudit.store.files import fsync_dir, make_dir, private_file
 from surfaudit.store.integrity import describe
 from surfaudit.store.manifest import Parsed
 from surfaudit.store.part import Part, relpath
-from surfaudit.store.paths import confined
+from surfaudit.store.paths import confined, new_tx_id
 
 
 class StoreHost(Protocol):
@@ -76,7 +75,7 @@ class Transaction:
     def __init__(self, store: StoreHost, kind: str):
         self.store = store
         self.kind = kind
-        self.id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:10]
+        self.id = new_tx_id()
         self.dir = store.staging_dir / self.id
         make_dir(self.dir)
         # (month, slot) -> writer: a slot is one file per month, written by one thread.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -146,22 +147,20 @@ def visible_files_open(store: Store) -> list[Path]:
     return parts
 
 
-_CON: list = []
-
-
-def _duckdb():
-    if not _CON:
-        _CON.append(duckdb.connect())
-    return _CON[0]
+_LOCAL = threading.local()  # trials run in threads (the crash suite): a database each
 
 
 def visible_column(store: Store, column: str = "bytes") -> Counter:
-    """Multiset of one column over the committed rows, read the way reports read them
-    (one DuckDB database for the process: a new one costs ~30 ms, which the rotation
-    trials would pay hundreds of times; the view is rebuilt each call)."""
-    con = _duckdb()
-    store.events_view(con)
-    return Counter(v for (v,) in con.execute(f'select "{column}" from events').fetchall())
+    """Multiset of one column over the committed rows, read the way reports read them:
+    under the store's reader lock, one committed state. One DuckDB database per thread
+    (a new one costs ~30 ms, which the rotation trials would pay hundreds of times), so
+    the lock is the block's (`reading()`), not the connection's lifetime."""
+    if not hasattr(_LOCAL, "db"):
+        _LOCAL.db = duckdb.connect()
+    con = _LOCAL.db
+    with store.reading():
+        store.events_view(con, records=store.manifest())
+        return Counter(v for (v,) in con.execute(f'select "{column}" from events').fetchall())
 
 
 def check_recovered(store: Store) -> None:
