@@ -39,6 +39,7 @@ import polars as pl
 
 from ingest.reader import read_blocks
 from surfaudit.schema import EVENT_SCHEMA
+from surfaudit.store.part import Part
 
 HEAD_LIMIT = 4096
 
@@ -116,17 +117,18 @@ class Overlap:
         if hasattr(store, "overlap_for"):  # object storage: the months those commits touched
             months, quarantine = store.overlap_for(later)
             return cls([], list(quarantine), store=store, months=months)
-        live = store.live_parts()
-        files: dict[str, None] = {}
+        live = store.part_list()  # in commit order
+        committed = set(live)
+        files: dict[Part, None] = {}
         quarantine = []
         for record in later:
-            for rel, month in store.live_parts_of([record]).items():
-                if rel in live:
-                    files[rel] = None
+            for part in store.part_list([record]):
+                if part in committed:
+                    files[part] = None
                 else:  # replaced by compaction or a purge: its month's live parts hold the rows
-                    files.update(dict.fromkeys(r for r, m in live.items() if m == month))
+                    files.update(dict.fromkeys(p for p in live if p.month == part.month))
             quarantine += [store.quarantine_path(rel) for rel in record.get("quarantine", [])]
-        return cls([store.part_path(rel) for rel in files if store.part_path(rel).is_file()],
+        return cls([store.part_path(part) for part in files if store.part_path(part).is_file()],
                    [q for q in quarantine if q.is_file()])
 
     def subtract(self, rows: pl.DataFrame) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from surfaudit import clock
 from surfaudit.store import PartStats, Store
+from surfaudit.store.part import Part
 
 
 @dataclass
@@ -28,7 +29,7 @@ class MonthPlan:
     month: str
     files: int
     rows: int
-    parts: list[str] = field(default_factory=list)  # relative part paths
+    parts: list[Part] = field(default_factory=list)
     ts_min: datetime | None = None
     ts_max: datetime | None = None
 
@@ -40,7 +41,7 @@ class StraddlePlan:
     month: str
     files: int
     rows: int
-    parts: list[str] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
     needs_trim: bool = False  # some row is older than the cutoff (by ts statistics)
 
 
@@ -52,8 +53,8 @@ class PurgePlan:
     expired: list[MonthPlan] = field(default_factory=list)
     straddling: StraddlePlan | None = None
     anomalies: list[str] = field(default_factory=list)  # "path: problem", one per line
-    missing: list[str] = field(default_factory=list)  # committed parts whose file is gone
-    damaged_expired: list[str] = field(default_factory=list)  # damaged parts deleted with their expired month
+    missing: list[Part] = field(default_factory=list)  # committed parts whose file is gone
+    damaged_expired: list[Part] = field(default_factory=list)  # damaged parts deleted with their expired month
 
     @property
     def files(self) -> int:
@@ -64,8 +65,8 @@ class PurgePlan:
         return sum(m.rows for m in self.expired)
 
     @property
-    def parts(self) -> list[str]:
-        return [rel for m in self.expired for rel in m.parts]
+    def parts(self) -> list[Part]:
+        return [part for m in self.expired for part in m.parts]
 
     def describe(self) -> list[str]:
         """Human-readable lines (for --dry-run output), no personal data."""
@@ -79,7 +80,7 @@ class PurgePlan:
         if not self.expired:
             lines.append("nothing expired")
         lines += [f"anomaly: {a}" for a in self.anomalies]
-        lines += [f"missing part: {m}" for m in self.missing]
+        lines += [f"missing part: {m.relpath}" for m in self.missing]
         return lines
 
 
@@ -93,42 +94,42 @@ def plan_purge(store: Store, months: int, now: datetime | None = None) -> PurgeP
     plan.anomalies.extend(store.scan_events_dir())
 
     month_parts = store.month_parts()
-    committed = {rel for rels in month_parts.values() for rel in rels}
-    committed |= {str(p.relative_to(store.root)) for p in store.retired_parts()}  # replaced, awaiting sweep
+    committed = {part.relpath for parts in month_parts.values() for part in parts}
+    committed |= {part.relpath for part in store.retired()}  # replaced, awaiting sweep
     for rel in store.event_files():
         if rel not in committed and rel.endswith(".parquet"):
             plan.anomalies.append(f"{rel}: not a committed part (not in the manifest)")
 
     straddle_month = clock.month_key(cutoff)
-    for month, rels in sorted(month_parts.items()):
-        present = [rel for rel in rels if store.part_path(rel).is_file()]
-        plan.missing.extend(rel for rel in rels if rel not in present)
+    for month, parts in sorted(month_parts.items()):
+        present = [part for part in parts if store.part_path(part).is_file()]
+        plan.missing.extend(part for part in parts if part not in present)
         expired = clock.month_end(month) <= cutoff
         if not expired and month != straddle_month:
             continue
-        problems = {rel: store.part_problem(rel) for rel in present}
+        problems = {part: store.part_problem(part) for part in present}
         damaged = [p for p in problems.values() if p]
         if damaged and not expired:  # never read for a rewrite, nor trimmed: verify names it
             plan.anomalies.extend(f"{p.removeprefix(str(store.root) + '/')}" for p in damaged)
             continue
         # A whole expired month goes, damaged parts included: its partition says its month,
         # and retention must not be defeated by a file nobody can read any more.
-        readable = [rel for rel in present if not problems[rel]]
-        plan.damaged_expired.extend(rel for rel in present if problems[rel])
-        stats = [store.part_stats(rel) for rel in readable]
+        readable = [part for part in present if not problems[part]]
+        plan.damaged_expired.extend(part for part in present if problems[part])
+        stats = [store.part_stats(part) for part in readable]
         rows = sum(s.rows for s in stats)
         if expired:
             late = [s for s in stats if s.ts_max is not None and s.ts_max >= cutoff]
             if late:
                 for s in late:
-                    plan.anomalies.append(f"{s.rel}: holds rows at or after the cutoff "
+                    plan.anomalies.append(f"{s.part.relpath}: holds rows at or after the cutoff "
                                           f"({_span(s)}); not planning its deletion")
                 continue
-            plan.expired.append(MonthPlan(month, len(present), rows, rels,
+            plan.expired.append(MonthPlan(month, len(present), rows, parts,
                                           _min(s.ts_min for s in stats), _max(s.ts_max for s in stats)))
         else:
             needs_trim = any(s.ts_min is not None and s.ts_min < cutoff for s in stats)
-            plan.straddling = StraddlePlan(month, len(present), rows, rels, needs_trim)
+            plan.straddling = StraddlePlan(month, len(present), rows, parts, needs_trim)
     return plan
 
 

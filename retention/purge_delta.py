@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from retention.plan import MonthPlan, PurgePlan, StraddlePlan
+from retention.result import PurgeResult, refuse_on_anomalies
 from surfaudit import audit, clock
 from surfaudit.store import delta_upkeep
 
@@ -38,8 +39,6 @@ def plan(store, months_kept: int, now: datetime) -> PurgePlan:
 def purge(store, cfg, now: datetime | None = None, dry_run: bool = False, exact: bool = False,
           wait: float = 600):
     """Remove what has expired at `now` (under the upkeep lease, waiting up to `wait` s)."""
-    from retention.purge import PurgeResult, refuse_on_anomalies
-
     now = now or clock.now()
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)

@@ -60,23 +60,23 @@ def compact(store: Store, min_files: int = 2, months: list[str] | None = None,
                 progress(f"{m.month}: {m.files_before} -> 1 files, {m.rows} rows")
         return done
     result = CompactResult()
-    for month, rels in sorted(store.month_parts().items()):
+    for month, parts in sorted(store.month_parts().items()):
         if months is not None and month not in months:
             continue
-        if len(rels) < max(min_files, 2):
+        if len(parts) < max(min_files, 2):
             continue
         tx = store.begin("compact")
         rows = 0
         try:  # stream_parts refuses a missing or damaged part (never compacts it away silently)
-            for batch in store.stream_parts(rels):  # sorted by ts, bounded memory
+            for batch in store.stream_parts(parts):  # sorted by ts, bounded memory
                 tx.write(batch)
                 rows += batch.height
-            tx.replace(rels)
-            record = tx.commit({"month": month, "rows": rows, "files_before": len(rels)})
+            tx.replace(parts)
+            record = tx.commit({"month": month, "rows": rows, "files_before": len(parts)})
         except BaseException:
             tx.abort()
             raise
-        result.months.append(MonthCompaction(month, len(rels), rows, record["tx"]))
+        result.months.append(MonthCompaction(month, len(parts), rows, record["tx"]))
         if progress:
-            progress(f"{month}: {len(rels)} -> 1 files, {rows} rows")
+            progress(f"{month}: {len(parts)} -> 1 files, {rows} rows")
     return result

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from surfaudit.config_names import DAY_NAMES, day_number, endpoint_problem, host_problem, normalise_host
+from surfaudit.config_names import (
+    DAY_NAMES, day_number, endpoint_problem, host_problem, normalise_host, unknown,
+)
 from surfaudit.config_formats import CsvFormat, Formats, parse_formats  # noqa: F401 - CsvFormat re-exported
 from surfaudit.config_keys import KNOWN, default, init_text, key as config_key
 from surfaudit.config_org import ORG_TOML, SECTIONS as ORG_SECTIONS, Organisation, parse_org
@@ -197,7 +199,7 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     sections = {*KNOWN, "formats", *ORG_SECTIONS}
     for name in data:
         if name not in sections:
-            raise ConfigError(_where(source, f"unknown section [{name}]"))
+            raise ConfigError(_where(source, unknown(f"unknown section [{name}]", name, sections)))
         if not isinstance(data[name], dict):
             raise ConfigError(_where(source, f"[{name}] must be a table"))
     reader = _Reader(data, source)
@@ -319,7 +321,7 @@ class _Reader:
                 continue
             for key in table:
                 if key not in known:
-                    raise ConfigError(_where(self.source, f"[{section}].{key}: unknown key"))
+                    raise ConfigError(_where(self.source, f"[{section}].{key}: {unknown('unknown key', key, known)}"))
 
 
 DEFAULT_TOML = '''\

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from surfaudit.config_names import unknown
 from surfaudit.errors import ConfigError
 
 
@@ -69,7 +70,7 @@ def parse_formats(table: dict, source: Path | None) -> Formats:
         if name == "squid":
             for key in spec:
                 if key != "logformat":
-                    raise ConfigError(_where(source, f"{where}.{key}: unknown key (known: logformat)"))
+                    raise ConfigError(_where(source, f"{where}.{key}: {unknown('unknown key', key, ['logformat'], True)}"))
             value = spec.get("logformat", "squid")
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(_where(source, f"{where}.logformat: expected a format name or a logformat body"))
@@ -85,7 +86,7 @@ def parse_formats(table: dict, source: Path | None) -> Formats:
 def _csv_format(name: str, spec: dict, where: str, source: Path | None) -> CsvFormat:
     for key in spec:
         if key not in _CSV_KEYS:
-            raise ConfigError(_where(source, f"{where}.{key}: unknown key"))
+            raise ConfigError(_where(source, f"{where}.{key}: {unknown('unknown key', key, _CSV_KEYS)}"))
     kind = spec.get("kind", "csv")
     if kind != "csv":
         raise ConfigError(_where(source, f"{where}.kind: only \"csv\" is supported, got {kind!r}"))

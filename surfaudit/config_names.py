@@ -1,4 +1,5 @@
-"""Names in the configuration: week days, host names and the object-store endpoint.
+"""Names in the configuration: week days, host names, the object-store endpoint and
+the names of keys.
 
 Kept out of config.py, which parses and validates sections, because these two are
 where a plausible typo used to be accepted silently: `"monkey"` read as Monday
@@ -6,15 +7,19 @@ where a plausible typo used to be accepted silently: `"monkey"` read as Monday
 URL (`"https://www.youtube.com/"`) or a wildcard (`"*.linkedin.com"`) was kept as
 written and matched no host at all. Now a day must be `mon`..`sun` or a full
 English name, and a host must be a host name or an IP address; the error names
-the key and, for a URL or wildcard, says what to write instead. The endpoint rule
-(`endpoint_problem`) is the one both `[store].endpoint` and the endpoint a store
-location finds in the environment are held to.
+the key and, for a URL or wildcard, says what to write instead. A key or section
+name that is not known is reported with the closest known name (`pth`: did you
+mean path?), since a misspelt key would otherwise look like a missing feature.
+The endpoint rule (`endpoint_problem`) is the one both `[store].endpoint` and the
+endpoint a store location finds in the environment are held to.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+from collections.abc import Iterable
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -89,3 +94,13 @@ def _is_ip(text: str) -> bool:
 def normalise_host(host: str) -> str:
     """Hosts and domains compare lower-cased, trimmed, without a trailing dot."""
     return host.strip().lower().rstrip(".")
+
+
+def unknown(what: str, name: str, known: Iterable[str], list_known: bool = False) -> str:
+    """`what` (e.g. "unknown key") with, in brackets, the known name closest to `name`
+    when one is close (difflib) and, with `list_known`, every known name."""
+    names = sorted(known)
+    notes = [f"did you mean {match}?" for match in difflib.get_close_matches(name, names, n=1)]
+    if list_known:
+        notes.append(f"known: {', '.join(names)}")
+    return f"{what} ({' '.join(notes)})" if notes else what

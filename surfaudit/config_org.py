@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from surfaudit.config_names import day_number, host_problem, normalise_host, unknown
 from surfaudit.errors import ConfigError
 
 if TYPE_CHECKING:  # config imports this module: the type only, for the annotations
@@ -130,7 +131,7 @@ def _table(data: dict, name: str, source: Path | None) -> dict:
 def _keys(table: dict, where: str, known: set[str], source: Path | None) -> None:
     for key in table:
         if key not in known:
-            raise ConfigError(_where(source, f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"))
+            raise ConfigError(_where(source, f"{where}.{key}: {unknown('unknown key', key, known, True)}"))
 
 
 def _get(table: dict, key: str, kind, default, where: str, source: Path | None):
@@ -181,8 +182,6 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
         if value and value not in schedules:
             raise ConfigError(_where(source, f"{where}.schedule: no [schedules.{value}] is defined"))
         return value or None
-
-    from surfaudit.config_names import host_problem, normalise_host
 
     groups = {}
     for name, table in _table(data, "groups", source).items():
@@ -242,7 +241,6 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
 def schedule_table(table: dict, where: str, base: Schedule, source: Path | None) -> Schedule:
     """A `[schedules.NAME]` table: the keys of [schedule]; unset keys come from `base`."""
     from surfaudit.config import Schedule, _window
-    from surfaudit.config_names import day_number
 
     tz = table.get("timezone", base.timezone)
     if not isinstance(tz, str):

@@ -105,7 +105,7 @@ def _names_ok(store: Store, record: dict) -> bool:
 def _bookkeeping(store: Store, live: set[str], records: list[dict], result: VerifyResult) -> None:
     try:
         result.problems += [Problem(f"{store.root}/{line}") for line in store.scan_events_dir()]
-        retired = {str(p.relative_to(store.root)) for p in store.retired_parts(records)}
+        retired = {part.relpath for part in store.retired(records)}
     except StoreError as exc:
         result.problems.append(Problem(str(exc)))
         return

@@ -126,3 +126,95 @@ def test_only_the_compiled_scanners_import_numba():
             if name.split(".")[0] in ("numba", "llvmlite") or name.startswith("ingest.fast."):
                 offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []
+
+
+# The store's insides (issue #15): callers and the store's own modules use each
+# other's public names only, and the store package imports without a cycle.
+STORE_AND_CALLERS = ("surfaudit/store", "retention", "surfaudit/compact.py", "surfaudit/audit.py",
+                     "surfaudit/verify.py", "surfaudit/nightly.py", "ingest/fingerprint.py")
+
+
+def _under(path: Path, prefixes) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return any(rel == p or rel.startswith(p + "/") for p in prefixes)
+
+
+def _type_checking_only(tree) -> set[int]:
+    """ids of the nodes inside `if TYPE_CHECKING:` blocks (never run)."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for child in node.body for n in ast.walk(child))
+    return skip
+
+
+def test_no_module_touches_another_modules_private_store_helpers():
+    """`store._append_manifest(...)` from a transaction, `from surfaudit.store import _mkdir`:
+    a name with a leading underscore is used only by its own module or class (`self._x`)."""
+    offenders = []
+    for path, tree in modules():
+        where = path.relative_to(ROOT)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("surfaudit.store"):
+                offenders += [f"{where}:{node.lineno}: imports {a.name}" for a in node.names if a.name.startswith("_")]
+            if (_under(path, STORE_AND_CALLERS) and isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                offenders.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    assert offenders == []
+
+
+def test_a_transaction_uses_only_the_stores_public_methods():
+    tree = ast.parse((ROOT / "surfaudit" / "store" / "transaction.py").read_text())
+    private = [f"line {n.lineno}: {ast.unparse(n)}" for n in ast.walk(tree)
+               if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.startswith("__")
+               and "store" in ast.unparse(n.value)]
+    assert private == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, function-level imports included (one
+    that is there only to dodge a cycle is still a cycle); type-only imports are not."""
+    trees = {_module_name(path): (path, tree) for path, tree in modules()}
+    graph: dict[str, set[str]] = {}
+    for name, (path, tree) in trees.items():
+        skip = _type_checking_only(tree)
+        edges = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name in trees)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:  # `from pkg import submodule` imports the submodule
+                    sub = f"{node.module}.{a.name}"
+                    edges.add(sub if sub in trees else node.module)
+        graph[name] = {e for e in edges if e in trees and e != name}
+    return graph
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """A path start -> ... -> start, if there is one."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                return path + [start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, path + [nxt]))
+    return None
+
+
+def test_the_store_and_retention_import_without_cycles():
+    graph = _import_graph()
+    cycles = [_cycle_through(graph, m) for m in sorted(graph)
+              if m.startswith(("surfaudit.store", "retention")) or m in ("surfaudit.compact", "surfaudit.audit",
+                                                                          "ingest.fingerprint")]
+    assert [" -> ".join(c) for c in cycles if c] == []

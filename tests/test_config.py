@@ -247,3 +247,44 @@ def test_an_s3_uri_is_a_store_location_never_a_path():
     from surfaudit.config import load_config
 
     assert load_config(None, "s3://trust/x").store_uri == "s3://trust/x"
+
+
+def test_an_unknown_key_is_told_the_closest_known_one_on_the_cli(tmp_path):
+    from tests.conftest import run_cli
+
+    conf = tmp_path / "surfaudit.toml"
+    conf.write_text('[store]\npth = "data"\n')
+    run = run_cli("--config", str(conf), "report", "summary", cwd=tmp_path)
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err == f"surfaudit: error: {conf}: [store].pth: unknown key (did you mean path?)\n"
+
+
+def test_an_unknown_key_with_no_close_match_gets_no_suggestion(tmp_path):
+    from tests.conftest import run_cli
+
+    conf = tmp_path / "surfaudit.toml"
+    conf.write_text('[store]\ncolour = "blue"\n')
+    run = run_cli("--config", str(conf), "report", "summary", cwd=tmp_path)
+    assert run.code == 2
+    assert run.out == ""
+    assert run.err == f"surfaudit: error: {conf}: [store].colour: unknown key\n"
+
+
+@pytest.mark.parametrize("toml,message", [
+    ('[ingest]\nrecursve = true\n', "[ingest].recursve: unknown key (did you mean recursive?)"),
+    ('[stor]\npath = "x"\n', "unknown section [stor] (did you mean store?)"),
+    ('[colours]\n', "unknown section [colours]"),
+    ('[formats.squid]\nlogfomat = "x"\n', "[formats.squid].logfomat: unknown key (did you mean logformat? "
+                                          "known: logformat)"),
+    ('[formats.squid]\nformat = "x"\n', "[formats.squid].format: unknown key (did you mean logformat? "
+                                        "known: logformat)"),
+    ('[formats.vendor]\ntime = "T"\nurl = "U"\ndecison = "D"\n', "[formats.vendor].decison: unknown key "
+                                                                 "(did you mean decision?)"),
+    ('[policy]\ntitle = "x"\n', "[policy].title: unknown key (known: clauses, date, name)"),
+    ('[policy]\nnmae = "x"\n', "[policy].nmae: unknown key (did you mean name? known: clauses, date, name)"),
+])
+def test_unknown_names_in_every_table_get_the_close_match(toml, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config(tomllib.loads(toml))
+    assert str(info.value) == message

@@ -169,7 +169,7 @@ def test_unexpected_entries_are_refused(store: Store, tmp_path: Path, make: str)
 
 def test_partition_holding_rows_after_cutoff_is_never_planned(store: Store):
     # A misfiled part: rows of this month inside an expired partition's file.
-    rel = store.month_parts()["2025-05"][0]
+    rel = store.month_parts()["2025-05"][0].relpath
     events([utc(2025, 5, 2), utc(2026, 6, 2)]).write_parquet(store.part_path(rel))
     records = store.manifest()  # as committed by an older version: no recorded size to betray it
     for record in records:

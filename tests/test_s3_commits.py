@@ -26,7 +26,7 @@ REAL_COMMIT = DeltaStore.commit_actions  # before any test patches it
 def _other_commits(uri: str, count: int) -> None:
     """`count` commits of another writer (each adds nothing but its record)."""
     other = open_s3(uri)
-    table = other._table()  # each commit moves it to its own version
+    table = other.delta_table()  # each commit moves it to its own version
     for i in range(count):
         REAL_COMMIT(other, table, [], {"tx": f"other-writer-{i}", "kind": "other"})
 
@@ -53,7 +53,7 @@ def test_a_failure_after_the_commit_says_committed_with_60_commits_after_ours(s3
     assert "data was committed" in run.err and "(DeltaError)" in run.err and "nothing" not in run.err, run.err
     assert '"rows": 300' in run.out, run.out  # the summary counts what was stored
     store = open_s3(s3_store)
-    assert store._table().version() == ours["version"] + 60
+    assert store.delta_table().version() == ours["version"] + 60
     assert rows_of(store)[0][0] == 300  # its files were kept: the table reads
     assert store.check_sizes() == []
     rerun = sa(s3_store, "ingest", str(log))

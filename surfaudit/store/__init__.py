@@ -18,7 +18,11 @@ point leaves every row visible exactly once, and `recover()` tidies what was lef
 Parts a record replaces stay on disk until no reader can be using them (readers.py).
 No path read from the journal, the manifest or a directory is trusted (paths.py);
 the manifest and the parts are checked on every read (manifest.py, integrity.py).
-Everything is created private: directories 0700, files 0600, whatever the umask.
+Everything is created private: directories 0700, files 0600, whatever the umask
+(files.py). A part is a `Part` value (part.py) outside the store; the Arrow schemas
+come from the canonical polars ones (arrow_schema.py); the manifest and the audit
+log are read by one JSON-lines reader (jsonl.py). A transaction (transaction.py)
+uses only the Store's public methods.
 """
 
 from __future__ import annotations
@@ -34,58 +38,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
 
 from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
-from surfaudit.store import manifest as chain
+from surfaudit.store import jsonl, manifest as chain
+# The Arrow schemas and the file helpers live in their own modules (the transaction
+# uses them too); they stay importable from here.
+from surfaudit.store.arrow_schema import (  # noqa: F401 - public names
+    ARROW_SCHEMA, ROW_GROUP, SITE_FIELD, STORED_ARROW_SCHEMA, quarantine_arrow,
+)
+from surfaudit.store.files import DIR_MODE, FILE_MODE, fsync_dir, make_dir, private_file  # noqa: F401
+from surfaudit.store.part import Part
 from surfaudit.store.paths import confined, flock_within, new_tx_id, no_symlink_below, open_private, refuse_symlink
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
-
-ARROW_SCHEMA = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("user", pa.string()), ("username", pa.string()), ("client_ip", pa.string()),
-        ("method", pa.string()), ("host", pa.string()), ("url", pa.string()),
-        ("action", pa.string()), ("status", pa.int32()), ("bytes", pa.int64()),
-        ("elapsed_ms", pa.int64()), ("category", pa.string()), ("source", pa.string()),
-    ]
-)
-SITE_FIELD = pa.field("site", pa.string())  # stored after the event columns (schema.STORED_SCHEMA)
-STORED_ARROW_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [SITE_FIELD])
-ROW_GROUP = 1_000_000
-
-
-def quarantine_arrow(bad: pl.DataFrame) -> pa.Table:
-    """Rejected lines as the quarantine files store them, on either backend."""
-    table = bad.select(pl.col(c).cast(t) for c, t in QUARANTINE_SCHEMA.items()).to_arrow()
-    return table.cast(pa.schema([(c, pa.string() if c != "line_no" else pa.int64()) for c in QUARANTINE_SCHEMA]))
-DIR_MODE, FILE_MODE = 0o700, 0o600
-
-
-def _mkdir(path: Path) -> None:
-    refuse_symlink(path)  # never chmod (or write into) a symlink's target
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    refuse_symlink(path)
-    os.chmod(path, DIR_MODE)
-
-
-def private_file(path: Path, mode: str = "wb", exclusive: bool = False):
-    """Open a file that is 0600 from the moment it exists; a symlink there is refused."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC) | (os.O_EXCL if exclusive else 0)
-    fd = open_private(path, flags, FILE_MODE)
-    os.fchmod(fd, FILE_MODE)
-    return os.fdopen(fd, mode)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
+from surfaudit.store.transaction import Transaction
 
 _DAMAGED_NAME = re.compile(r"month=(\d{4}-\d{2})-part-[0-9A-Za-z-]+\.parquet")  # as set_aside names them
 
@@ -113,7 +80,7 @@ class Store(Reading):
             os.chmod(self.root, DIR_MODE)
             self.check_no_symlinks()
             for path in (self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir):
-                _mkdir(path)
+                make_dir(path)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot create store: {exc.strerror}") from None
         return self
@@ -209,7 +176,7 @@ class Store(Reading):
             # a crash before the head write (or between a rewrite's rename and its final head)
             self._write_head(chain.head_for(parsed.last_seq, parsed.last_line))
         self.sweep()
-        self._remove_empty_months()
+        self.remove_empty_months()
 
     # -- manifest ----------------------------------------------------------------
     def manifest(self) -> list[dict]:
@@ -226,10 +193,7 @@ class Store(Reading):
         for _ in range(5):  # a rewrite between reading the head and the manifest: read again
             head = self._head()
             refuse_symlink(self.manifest_path)
-            try:
-                text = self.manifest_path.read_text(errors="replace")
-            except FileNotFoundError:
-                text = ""
+            text = jsonl.read_text(self.manifest_path, errors="replace")
             parsed = chain.parse(text, head, str(self.manifest_path))
             for record, number in zip(parsed.records, parsed.lines):
                 source = f"{self.manifest_path} line {number}"
@@ -263,8 +227,9 @@ class Store(Reading):
     def _write_head(self, head: dict) -> None:
         self._atomic_lines(self.head_path, [json.dumps(head)])
 
-    def _append_manifest(self, record: dict) -> dict:
-        """Append one chained record (the commit point), then move the head to it."""
+    def append_record(self, record: dict) -> dict:
+        """Append one chained record (a transaction's commit point), then move the head to
+        it; the record as committed (with `seq` and `prev`). Call under the lock."""
         line, head = chain.next_line(self.manifest_state(strict=True), record)
         record = json.loads(line)
         self._append_jsonl(self.manifest_path, record)  # serialises to exactly `line`
@@ -316,7 +281,7 @@ class Store(Reading):
         """Move damaged committed parts to damaged/ and commit a record that drops them
         from the manifest (call under the lock); the rest of the store stays usable."""
         self.ensure()
-        _mkdir(self.damaged_dir)
+        make_dir(self.damaged_dir)
         live = self.live_parts()
         moved = []
         for rel in rels:
@@ -324,14 +289,15 @@ class Store(Reading):
             if rel not in live:
                 raise StoreError(f"{path}: not a committed part; nothing set aside")
             if path.exists():
-                os.replace(path, self.damaged_dir / f"{rel.split('/')[1]}-{path.name}")
+                part = Part.of(rel)
+                os.replace(path, self.damaged_dir / f"month={part.month}-{part.name}")
             moved.append(rel)
-        _fsync_dir(self.damaged_dir)
+        fsync_dir(self.damaged_dir)
         record = {"tx": new_tx_id("repair"),
                   "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "why": why, "parts": [], "removes": moved, "quarantine": []}
-        record = self._append_manifest(record)
-        self._remove_empty_months()
+        record = self.append_record(record)
+        self.remove_empty_months()
         return record
 
     def delete_damaged(self, expired) -> list[str]:
@@ -347,7 +313,7 @@ class Store(Reading):
                 path.unlink()
                 gone.append(f"damaged/{path.name}")
         if gone:
-            _fsync_dir(self.damaged_dir)
+            fsync_dir(self.damaged_dir)
         return gone
 
     # -- audit log ---------------------------------------------------------------
@@ -379,17 +345,9 @@ class Store(Reading):
             raise StoreError(f"cannot write the audit log: {exc}") from None
 
     def audit_entries(self) -> list[dict]:
-        try:
-            lines = self.audit_path.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        """The audit log's entries, oldest first; a line that does not read (a torn last
+        line, damage) is skipped (jsonl.py reads the manifest the same way)."""
+        return jsonl.values(jsonl.read_text(self.audit_path))
 
     def filter_audit(self, keep) -> int:
         """Keep the audit entries for which `keep(entry)` is true (retention), read and
@@ -427,9 +385,6 @@ class Store(Reading):
                     raise
                 # another run created it first: use that one
             return self.key_path.read_bytes()
-
-
-from surfaudit.store.transaction import Transaction  # noqa: E402  (needs the helpers above)
 
 
 def _holder(fd: int, wait: float = 1.0) -> str:

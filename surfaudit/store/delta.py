@@ -36,14 +36,14 @@ import pyarrow as pa
 
 from surfaudit.errors import StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
-from surfaudit.store import ARROW_SCHEMA
+from surfaudit.store.arrow_schema import STORED_ARROW_SCHEMA
+from surfaudit.store.delta_write import DeltaTransaction, alive
 from surfaudit.store.manifest import Parsed
+from surfaudit.store.part import Part
 from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, tx_time
-from surfaudit.store.s3 import Location, Objects
+from surfaudit.store.s3 import Location, Objects, deltalake
 
-TABLE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + [("site", pa.string()), ("month", pa.string())])
-FILE_SCHEMA = pa.schema([pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type)
-                         for f in TABLE_SCHEMA if f.name != "month"])
+TABLE_SCHEMA = STORED_ARROW_SCHEMA.append(pa.field("month", pa.string()))  # the partition column last
 AUDIT_SCHEMA = pa.schema([("time", pa.string()), ("os_user", pa.string()), ("command", pa.string()),
                           ("target", pa.string()), ("date_from", pa.string()), ("date_to", pa.string()),
                           ("reason", pa.string()), ("rows", pa.int64()), ("detail", pa.string()), ("pid", pa.int64())])
@@ -52,14 +52,6 @@ AUDIT_SCHEMA = pa.schema([("time", pa.string()), ("os_user", pa.string()), ("com
 TABLE_CONFIG = {"delta.dataSkippingNumIndexedCols": "1", "delta.logRetentionDuration": "interval 400 days",
                 "delta.deletedFileRetentionDuration": "interval 12 hours"}
 GRACE_HOURS = 12  # vacuum keeps unreferenced files this long: a running report or an uncommitted upload
-
-
-def _delta():
-    try:
-        import deltalake
-    except ImportError:  # pragma: no cover - the [s3] extra is missing
-        raise StoreError("an s3:// store needs the deltalake package (pip install 'surfaudit[s3]')") from None
-    return deltalake
 
 
 def _now() -> datetime:
@@ -80,11 +72,14 @@ class DeltaStore:
         self.site = site
         self.grace_hours = grace_hours
         self._opts = self.loc.storage_options()
-        self._lineage_base: dict[str, int] = {}
+        # source lineage -> its committed checkpoint version when this run read it: the
+        # run's own commit of that source must be the next version (delta_write.py)
+        self.lineage_base: dict[str, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------
-    def _table(self, uri: str | None = None):
-        dl = _delta()
+    def delta_table(self, uri: str | None = None):
+        """The Delta table at `uri` (the events table by default); None when there is none yet."""
+        dl = deltalake()
         try:
             return dl.DeltaTable(uri or self.events_uri, storage_options=self._opts)
         except dl.exceptions.TableNotFoundError:
@@ -93,7 +88,7 @@ class DeltaStore:
             raise StoreError(f"{uri or self.events_uri}: cannot open the store ({type(exc).__name__})") from None
 
     def exists(self) -> bool:
-        return self._table() is not None
+        return self.delta_table() is not None
 
     def check(self, must_exist: bool) -> None:
         """UsageError when the bucket is missing, or (`must_exist`) there is no store yet."""
@@ -111,8 +106,8 @@ class DeltaStore:
         return self
 
     def _create(self, uri: str, schema: pa.Schema, partition_by: list[str] | None):
-        dl = _delta()
-        table = self._table(uri)
+        dl = deltalake()
+        table = self.delta_table(uri)
         if table is not None:
             return table
         try:
@@ -120,7 +115,7 @@ class DeltaStore:
                                  configuration=TABLE_CONFIG, storage_options=self._opts)
         except dl.exceptions.DeltaError:
             pass  # another run created it at the same moment: use theirs
-        table = self._table(uri)
+        table = self.delta_table(uri)
         if table is None:
             raise StoreError(f"{uri}: cannot create the store")
         return table
@@ -140,7 +135,6 @@ class DeltaStore:
         import time
 
         from surfaudit.errors import LockedError
-        from surfaudit.store.delta_write import _alive as alive
 
         body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": _now().isoformat()}).encode()
         deadline = time.monotonic() + (wait or 0)
@@ -172,7 +166,7 @@ class DeltaStore:
     # -- the commit log ------------------------------------------------------------------
     def manifest(self) -> list[dict]:
         """Every commit's surfaudit record, oldest first (the whole log: for summaries and verify)."""
-        table = self._table()
+        table = self.delta_table()
         if table is None:
             return []
         out = []
@@ -190,11 +184,11 @@ class DeltaStore:
 
     def lineage_records(self, lineage: str) -> list[dict]:
         """The committed ingest checkpoints of one source: cheap (a listing of its own prefix)."""
-        table = self._table()
+        table = self.delta_table()
         if table is None or not TX_NAME.fullmatch(lineage):
             return []
         committed = table.transaction_version(f"surfaudit-{lineage}") or 0
-        self._lineage_base[lineage] = committed  # this run's commit of the source must be the next one
+        self.lineage_base[lineage] = committed  # this run's commit of the source must be the next one
         out = []
         for name, _, _ in sorted(self.objects.list(f"lineages/{lineage}/")):
             try:
@@ -209,8 +203,8 @@ class DeltaStore:
                     raise StoreError(f"{self.root}/{name}: damaged checkpoint record; run `surfaudit verify`") from None
         return out
 
-    def _adds(self, table=None) -> list[dict]:
-        table = table or self._table()
+    def adds(self, table=None) -> list[dict]:
+        table = table or self.delta_table()
         if table is None:
             return []
         return pa.table(table.get_add_actions(flatten=True)).to_pylist()
@@ -218,7 +212,7 @@ class DeltaStore:
     def live_files(self, records=None) -> dict[str, dict]:
         """Live part (relative to the store) -> month, size, rows, ts range."""
         out = {}
-        for add in self._adds():
+        for add in self.adds():
             out[f"events/{add['path']}"] = {"month": add.get("partition.month"), "size": add.get("size_bytes"),
                                             "rows": add.get("num_records"), "ts_min": add.get("min.ts"),
                                             "ts_max": add.get("max.ts")}
@@ -230,10 +224,10 @@ class DeltaStore:
     def months(self) -> list[str]:
         return sorted(set(self.live_parts().values()))
 
-    def month_parts(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
+    def month_parts(self) -> dict[str, list[Part]]:
+        out: dict[str, list[Part]] = {}
         for rel, month in sorted(self.live_parts().items()):
-            out.setdefault(month, []).append(rel)
+            out.setdefault(month, []).append(Part.in_partition(rel))
         return out
 
     # -- reading -----------------------------------------------------------------------
@@ -241,7 +235,7 @@ class DeltaStore:
         """The table's current version as a pyarrow dataset (no DuckDB extension needed)."""
         import pyarrow.dataset as ds
 
-        table = self._table()
+        table = self.delta_table()
         if table is None:
             return None
         data = table.to_pyarrow_dataset()
@@ -302,8 +296,6 @@ class DeltaStore:
 
     # -- writing -----------------------------------------------------------------------
     def begin(self, kind: str):
-        from surfaudit.store.delta_write import DeltaTransaction
-
         self.ensure()
         return DeltaTransaction(self, kind)
 
@@ -324,7 +316,7 @@ class DeltaStore:
 
     # -- audit log, quarantine, key ---------------------------------------------------------
     def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> None:
-        dl = _delta()
+        dl = deltalake()
         row = {name: entry.get(name) for name in AUDIT_SCHEMA.names}
         row["rows"] = int(row["rows"] or 0)
         row["pid"] = int(row["pid"] or 0)
@@ -336,7 +328,7 @@ class DeltaStore:
             raise StoreError(f"{self.root}: cannot write the audit log ({type(exc).__name__})") from None
 
     def audit_entries(self) -> list[dict]:
-        table = self._table(self.audit_uri)
+        table = self.delta_table(self.audit_uri)
         if table is None:
             return []
         rows = table.to_pyarrow_dataset().to_table().to_pylist()
@@ -344,7 +336,7 @@ class DeltaStore:
 
     def filter_audit(self, keep) -> int:
         """Delete the entries `keep` rejects (retention: by time), then vacuum them away."""
-        table = self._table(self.audit_uri)
+        table = self.delta_table(self.audit_uri)
         if table is None:
             return 0
         drop = sorted({e["time"] for e in self.audit_entries() if not keep(e)})
@@ -406,7 +398,7 @@ class DeltaStore:
     def sweep(self, wait: float = 0.0, grace_hours: float | None = None) -> tuple[int, int]:
         """Vacuum: delete files no commit names that are older than the grace period
         (replaced parts, uploads of runs that died). (deleted, 0)."""
-        table = self._table()
+        table = self.delta_table()
         if table is None:
             return 0, 0
         hours = self.grace_hours if grace_hours is None else grace_hours
@@ -417,7 +409,7 @@ class DeltaStore:
         """What a run that died left: vacuum its uploads, and forget its checkpoint and
         quarantine objects once they are older than the grace period and uncommitted."""
         self.sweep()
-        table = self._table()
+        table = self.delta_table()
         if table is None:
             return
         limit = _now() - timedelta(hours=self.grace_hours)

@@ -20,9 +20,11 @@ import re
 from datetime import datetime, timezone
 
 from surfaudit.errors import StoreError
-from surfaudit.store.delta import DeltaStore, _delta
+from surfaudit.store.delta import DeltaStore
 from surfaudit.store.delta_write import find_commit
+from surfaudit.store.part import Part
 from surfaudit.store.paths import new_tx_id
+from surfaudit.store.s3 import deltalake
 
 
 def _props(record: dict):
@@ -36,14 +38,14 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
     """Compact every month with >= `min_files` files, under the upkeep lease (waiting up to
     `wait` s for another run's); one dict per month compacted (month, files_before, rows, tx)."""
     with store.upkeep(wait):
-        table = store._table()
+        table = store.delta_table()
         if table is None:
             return []
         files = store.live_files()  # one snapshot: other writers may commit meanwhile
         by_month: dict[str, list[str]] = {}
         for rel, info in sorted(files.items()):
             by_month.setdefault(info["month"], []).append(rel)
-        dl = _delta()
+        dl = deltalake()
         done = []
         for month, rels in sorted(by_month.items()):
             if (months is not None and month not in months) or len(rels) < max(min_files, 2):
@@ -69,11 +71,11 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
 
 
 def month_stats(store: DeltaStore) -> dict[str, dict]:
-    """Month -> files (relative), rows and the ts range, from the log alone."""
+    """Month -> its parts, rows and the ts range, from the log alone."""
     out: dict[str, dict] = {}
     for rel, info in sorted(store.live_files().items()):
         m = out.setdefault(info["month"], {"parts": [], "rows": 0, "ts_min": None, "ts_max": None})
-        m["parts"].append(rel)
+        m["parts"].append(Part.in_partition(rel))
         m["rows"] += info.get("rows") or 0
         if info.get("ts_min") and (m["ts_min"] is None or info["ts_min"] < m["ts_min"]):
             m["ts_min"] = info["ts_min"]
@@ -91,7 +93,7 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
     whole months' files in the version it deleted from: rows other writers append
     meanwhile never enter the count (a count of the month before and after would
     subtract theirs)."""
-    table = store._table()
+    table = store.delta_table()
     if table is None or not (months or straddle):
         return None, 0
     for month in months + ([straddle] if straddle else []):
@@ -104,10 +106,10 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
         stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         terms.append(f"(month = '{straddle}' AND ts < '{stamp}')")
     # whole files of `months` in the version deleted from (a concurrent add there conflicts)
-    whole = sum(add.get("num_records") or 0 for add in store._adds(table) if add.get("partition.month") in months)
+    whole = sum(add.get("num_records") or 0 for add in store.adds(table) if add.get("partition.month") in months)
     tx = new_tx_id("purge")
     base = table.version()
-    dl = _delta()
+    dl = deltalake()
     try:
         metrics = table.delete(" OR ".join(terms), commit_properties=_props({
             "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))

@@ -22,11 +22,16 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from surfaudit.errors import CommittedError, StoreError
-from surfaudit.store import ROW_GROUP, quarantine_arrow
+from surfaudit.store import transaction
+from surfaudit.store.arrow_schema import ROW_GROUP, STORED_ARROW_SCHEMA, quarantine_arrow, with_string_views
+from surfaudit.store.part import Part
 from surfaudit.store.paths import PART_NAME, TX_NAME, new_tx_id
+from surfaudit.store.s3 import deltalake
 
 if TYPE_CHECKING:
     from surfaudit.store.delta import DeltaStore
+
+FILE_SCHEMA = with_string_views(STORED_ARROW_SCHEMA)  # a month file (the table adds `month`)
 
 
 def _now() -> datetime:
@@ -50,15 +55,13 @@ class DeltaTransaction:
         self._base: int | None = None  # the table version our commit builds on, once it is tried
 
     def write(self, df: pl.DataFrame, slot: int = 0) -> None:
-        from surfaudit.store.delta import FILE_SCHEMA
-        from surfaudit.store.transaction import PARQUET_OPTIONS
-
         if df.height == 0:
             return
         if "site" not in df.columns:
             df = df.with_columns(pl.lit(self.store.site, pl.String).alias("site"))
         df = df.with_columns(pl.col("ts").dt.strftime("%Y-%m").alias("_month"))
-        options = {**PARQUET_OPTIONS, "use_dictionary": [*PARQUET_OPTIONS["use_dictionary"], "site"]}
+        options = {**transaction.PARQUET_OPTIONS,
+                   "use_dictionary": [*transaction.PARQUET_OPTIONS["use_dictionary"], "site"]}
         for (month,), part in df.partition_by("_month", as_dict=True, maintain_order=True).items():
             key = (month, slot)
             part = part.drop("_month")
@@ -99,17 +102,15 @@ class DeltaTransaction:
         """Upload the files, then one Delta commit adds them (the commit point)."""
         from deltalake.transaction import AddAction
 
-        from surfaudit.store.delta import _delta
-
-        dl = _delta()
+        dl = deltalake()
         store = self.store
         self._close()
         adds, parts, files = [], [], {}
         try:
             for (month, slot), (_, path) in sorted(self._writers.items()):
                 rows, lo, hi = self._rows[(month, slot)]
-                name = f"month={month}/part-{self.id}{f'-{slot}' if slot else ''}.parquet"
-                rel = f"events/{name}"
+                part = Part.written(month, self.id, slot)
+                name, rel = part.partition_path, part.relpath
                 assert PART_NAME.fullmatch(rel)
                 size = os.path.getsize(path)
                 store.objects.upload(rel, path)
@@ -126,14 +127,14 @@ class DeltaTransaction:
                 store.objects.upload(quarantine[0], self._quarantine[1])
                 self.uploaded.append(quarantine[0])
             record = {"tx": self.id, "kind": self.kind, "at": _now().isoformat(timespec="seconds"),
-                      "site": store.site, **record, "parts": parts, "months": sorted({p.split("/")[1][6:] for p in parts}),
+                      "site": store.site, **record, "parts": parts, "months": sorted({Part.of(p).month for p in parts}),
                       "removes": [], "quarantine": quarantine, "files": files}
-            table = store.ensure()._table()
+            table = store.ensure().delta_table()
             app = None
             lineage = record.get("lineage")
             if self.kind == "ingest" and isinstance(lineage, str) and TX_NAME.fullmatch(lineage):
                 now_at = table.transaction_version(f"surfaudit-{lineage}") or 0
-                version = store._lineage_base.get(lineage, now_at) + 1
+                version = store.lineage_base.get(lineage, now_at) + 1
                 if now_at >= version:  # another run committed this source since we read its checkpoints
                     raise _Busy()
                 self._claim(lineage, version, record)
@@ -179,10 +180,10 @@ class DeltaTransaction:
                 at = datetime.fromisoformat(claim.get("at"))
             except (ValueError, TypeError, AttributeError):
                 claim, at = {}, _now() - timedelta(hours=self.store.grace_hours + 1)
-            table = self.store._table()
+            table = self.store.delta_table()
             if table is not None and (table.transaction_version(f"surfaudit-{lineage}") or 0) >= version:
                 raise _Busy()  # committed by another run: never taken over
-            dead = claim.get("host") == socket.gethostname() and not _alive(claim.get("pid"))
+            dead = claim.get("host") == socket.gethostname() and not alive(claim.get("pid"))
             if not dead and at > _now() - timedelta(hours=self.store.grace_hours):
                 raise _Busy()
             if not objects.take_over(name, raw):
@@ -218,7 +219,7 @@ def find_commit(store: DeltaStore, since: int, tx: str) -> dict | None:
     """The history entry of the commit carrying surfaudit record `tx` among the versions
     after `since` (the version the writer built on), else None. Every one of them is read:
     a fixed window (the newest 50) misses ours when many writers commit meanwhile."""
-    table = store._table()
+    table = store.delta_table()
     newer = table.version() - since if table is not None else 0
     if newer <= 0:
         return None
@@ -246,7 +247,7 @@ class _Busy(Exception):
     """Another live run holds the checkpoint version this run needs."""
 
 
-def _alive(pid) -> bool:
+def alive(pid) -> bool:
     """Whether the run of `pid` (on this host) still runs. Our own pid in an object we
     are trying to take means a dead run whose pid was reused (containers start every
     cron run as the same pid)."""

@@ -11,7 +11,8 @@ must be found, never absorbed:
   ends before the head's record. A crash between the two writes leaves the head
   one record behind, which is fine;
 * an unreadable line whose neighbours still chain (a torn append: the crash came
-  before the commit point) hid no record and is tolerated, as before.
+  before the commit point) hid no record and is tolerated, as before (the lines
+  are read by jsonl.py, like the audit log's).
 
 Records written by an older version carry neither field: they are read as they
 are ("unknown"), and the chain starts at the first record that has one.
@@ -22,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+
+from surfaudit.store import jsonl
 
 
 def line_hash(line: str) -> str:
@@ -47,12 +50,9 @@ def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
     """Records of the manifest text, and every integrity problem found."""
     out = Parsed()
     unreadable: list[int] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
+    for entry in jsonl.lines(text):
+        number, line, record = entry.number, entry.text, entry.value
+        if not entry.readable:
             unreadable.append(number)
             continue
         if not isinstance(record, dict):

@@ -85,7 +85,7 @@ def sweep(store: "Store", wait: float = 0.0) -> tuple[int, int]:
         retired = store.retired_parts()  # re-read under the lock
         for path in retired:
             path.unlink(missing_ok=True)
-        store._remove_empty_months()
+        store.remove_empty_months()
         return len(retired), 0
     finally:
         os.close(fd)

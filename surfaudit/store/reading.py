@@ -23,8 +23,10 @@ import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
 import pyarrow.parquet as pq
 
 from surfaudit.errors import StoreError, UsageError
-from surfaudit.schema import EVENT_SCHEMA, STORED_SCHEMA
+from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
+from surfaudit.store.arrow_schema import ARROW_SCHEMA
+from surfaudit.store.part import Part, relpath
 from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error, tx_time
 
 if TYPE_CHECKING:
@@ -34,10 +36,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class PartStats:
     """One committed part: rows and the UTC range of `ts` (None when it has no rows)."""
-    rel: str
+    part: Part
     rows: int
     ts_min: datetime | None
     ts_max: datetime | None
+
+    @property
+    def rel(self) -> str:
+        return self.part.relpath
 
 
 class Reading:
@@ -69,10 +75,14 @@ class Reading:
         """Committed, not replaced parts: relative path -> month."""
         return self.live_parts_of(self.manifest())
 
+    def part_list(self, records: Iterable[dict] | None = None) -> list[Part]:
+        """The live parts (of `records`, else of the manifest) in commit order."""
+        return [Part.of(rel) for rel in self.live_parts_of(self.manifest() if records is None else records)]
+
     def live_files(self, records: list[dict] | None = None) -> dict[str, dict]:
         return self.live_files_of(self.manifest() if records is None else records)
 
-    def retired_parts(self, records: list[dict] | None = None) -> list[Path]:
+    def retired(self, records: list[dict] | None = None) -> list[Part]:
         """Parts a committed record replaced that are still on disk (deleted by `sweep`)."""
         records = self.manifest() if records is None else records
         live = self.live_parts_of(records)
@@ -82,8 +92,12 @@ class Reading:
                 if rel not in live:
                     path = confined(self.root, rel, f"{self.manifest_path}")
                     if path.is_file():
-                        out.add(path)
+                        out.add(Part.of(rel))
         return sorted(out)
+
+    def retired_parts(self, records: list[dict] | None = None) -> list[Path]:
+        """The paths of `retired()`."""
+        return [self.root / part.relpath for part in self.retired(records)]
 
     def sweep(self, wait: float = 0.0) -> tuple[int, int]:
         """Delete retired parts unless a reader is active: (deleted, deferred)."""
@@ -96,11 +110,11 @@ class Reading:
     def months(self) -> list[str]:
         return sorted(set(self.live_parts().values()))
 
-    def _checked(self, rels: Iterable[str], files: dict[str, dict] | None = None) -> list[Path]:
+    def _checked(self, parts: Iterable[Part | str], files: dict[str, dict] | None = None) -> list[Path]:
         """Absolute paths of committed parts, each present with its recorded size (else StoreError)."""
         files = self.live_files() if files is None else files
         out = []
-        for rel in rels:
+        for rel in map(relpath, parts):
             path = confined(self.root, rel, "a committed part")
             integrity.check_cheap(path, files.get(rel))
             out.append(path)
@@ -112,11 +126,11 @@ class Reading:
         return self._checked([rel for rel, info in sorted(files.items())
                               if wanted is None or info["month"] in wanted], files)
 
-    def month_parts(self) -> dict[str, list[str]]:
-        """Month -> its committed part files (relative), for compaction and retention."""
-        out: dict[str, list[str]] = {}
-        for rel, month in sorted(self.live_parts().items()):
-            out.setdefault(month, []).append(rel)
+    def month_parts(self) -> dict[str, list[Part]]:
+        """Month -> its committed parts (sorted), for compaction and retention."""
+        out: dict[str, list[Part]] = {}
+        for part in sorted(self.part_list()):
+            out.setdefault(part.month, []).append(part)
         return out
 
     def check_site_filter(self, engine: str, site: str | None) -> None:
@@ -173,19 +187,19 @@ class Reading:
                 problems.append(problem)
         return problems
 
-    def part_problem(self, rel: str) -> str | None:
+    def part_problem(self, part: Part | str) -> str | None:
         """The cheap check of one committed part: None, or one line naming it."""
+        rel = relpath(part)
         return integrity.cheap_problem(confined(self.root, rel, "a committed part"), self.live_files().get(rel))
 
-    def part_problems(self, rel: str, info: dict) -> list[str]:
+    def part_problems(self, part: Part | str, info: dict) -> list[str]:
         """The deep check of one committed part (verify)."""
-        from surfaudit.store import ARROW_SCHEMA
+        return integrity.deep_problems(confined(self.root, relpath(part), "a committed part"), info, info["month"],
+                                       ARROW_SCHEMA)
 
-        return integrity.deep_problems(confined(self.root, rel, "a committed part"), info, info["month"], ARROW_SCHEMA)
-
-    def find_unreadable_part(self, rels: Iterable[str] | None = None) -> Path | None:
+    def find_unreadable_part(self, parts: Iterable[Part | str] | None = None) -> Path | None:
         """The first committed part whose Parquet footer does not read (to name it in an error)."""
-        for rel in sorted(rels if rels is not None else self.live_parts()):
+        for rel in sorted(map(relpath, parts) if parts is not None else self.live_parts()):
             path = self.root / rel
             try:
                 pq.read_metadata(path)
@@ -220,23 +234,24 @@ class Reading:
                         problems.append(f"{child.relative_to(self.root)}: unexpected entry")
         return problems
 
-    def _remove_empty_months(self) -> None:
+    def remove_empty_months(self) -> None:
+        """Remove month directories left empty (after a commit, a sweep, a repair)."""
         if self.events_dir.is_dir() and not self.events_dir.is_symlink():
             for entry in self.events_dir.iterdir():
                 if entry.is_dir() and not entry.is_symlink() and entry.name.startswith("month=") and not any(entry.iterdir()):
                     entry.rmdir()
 
-    def part_path(self, rel: str) -> Path:
-        """The absolute path of a committed part named relative to the store."""
-        return confined(self.root, rel, "a committed part")
+    def part_path(self, part: Part | str) -> Path:
+        """The absolute path of a committed part (a `Part`, or named relative to the store)."""
+        return confined(self.root, relpath(part), "a committed part")
 
     def quarantine_path(self, rel: str) -> Path:
         """The absolute path of a committed quarantine file named relative to the store."""
         return confined(self.root, rel, "a committed quarantine file", quarantine=True)
 
-    def part_stats(self, rel: str) -> PartStats:
+    def part_stats(self, part: Part | str) -> PartStats:
         """Rows and ts range of one part from its Parquet footer (falls back to reading ts)."""
-        path = self._checked([rel])[0]
+        path = self._checked([part])[0]
         try:
             meta = pq.read_metadata(path)
             col = meta.schema.names.index("ts")
@@ -246,13 +261,13 @@ class Reading:
             else:  # no statistics: read the one column
                 ts = pq.read_table(path, columns=["ts"]).column("ts")
                 lo, hi = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
-            return PartStats(rel, meta.num_rows, lo, hi)
+            return PartStats(Part.of(part), meta.num_rows, lo, hi)
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise StoreError(f"{path}: cannot read Parquet part ({type(exc).__name__}); run `surfaudit verify`") from None
 
-    def read_parts(self, rels: Iterable[str]) -> pl.DataFrame:
+    def read_parts(self, parts: Iterable[Part | str]) -> pl.DataFrame:
         """The rows of the given committed parts (canonical schema)."""
-        files = [str(p) for p in self._checked(list(rels))]
+        files = [str(p) for p in self._checked(list(parts))]
         if not files:
             return pl.DataFrame(schema=EVENT_SCHEMA)
         try:
@@ -260,7 +275,7 @@ class Reading:
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise StoreError(f"{self.root}: cannot read parts ({type(exc).__name__}); run `surfaudit verify`") from None
 
-    def stream_parts(self, rels: Iterable[str], ts_from: datetime | None = None,
+    def stream_parts(self, parts: Iterable[Part | str], ts_from: datetime | None = None,
                      batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
         """The rows of the given parts sorted by ts, in batches, with bounded memory.
 
@@ -269,7 +284,7 @@ class Reading:
         """
         import duckdb  # (imported here: ingest, which never sorts, starts faster without it)
 
-        rels = list(rels)
+        rels = [relpath(part) for part in parts]
         files = [str(p) for p in self._checked(rels)]
         if not files:
             return
@@ -324,8 +339,6 @@ class Reading:
         (purge forgets them with the data), in commit order: file, line_no, reason, line
         and `ingested` (the UTC time of the commit). Only files a committed record names
         are read, never one a crash left between rename and commit."""
-        from surfaudit.schema import QUARANTINE_SCHEMA
-
         schema = {**QUARANTINE_SCHEMA, "ingested": pl.Datetime("us", "UTC")}
         frames = []
         for record in self.manifest():

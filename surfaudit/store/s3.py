@@ -64,6 +64,15 @@ class Location:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=region)
 
 
+def deltalake():
+    """The deltalake module (the [s3] extra), imported on first use."""
+    try:
+        import deltalake as dl
+    except ImportError:  # pragma: no cover - the [s3] extra is missing
+        raise StoreError("an s3:// store needs the deltalake package (pip install 'surfaudit[s3]')") from None
+    return dl
+
+
 class Objects:
     """Small whole objects of a store location (boto3)."""
 

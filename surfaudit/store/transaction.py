@@ -6,6 +6,9 @@ final paths, renames the files into place and appends the manifest record — th
 commit point. abort() (or recover() after a crash) removes whatever was staged.
 The record names each part's size, sha256 and row count (integrity.py); the parts
 it replaces are deleted by `Store.sweep()` once no reader can be using them.
+
+A transaction uses only the public methods of its store (`StoreHost` names them)
+and the store package's leaf modules, so the Store can import it plainly.
 """
 
 from __future__ import annotations
@@ -16,19 +19,34 @@ import shutil
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from surfaudit.errors import StoreError
-from surfaudit.store import ROW_GROUP, STORED_ARROW_SCHEMA, _fsync_dir, _mkdir, private_file, quarantine_arrow
+from surfaudit.store.arrow_schema import ROW_GROUP, STORED_ARROW_SCHEMA, quarantine_arrow, with_string_views
+from surfaudit.store.files import fsync_dir, make_dir, private_file
 from surfaudit.store.integrity import describe
+from surfaudit.store.manifest import Parsed
+from surfaudit.store.part import Part, relpath
 from surfaudit.store.paths import confined, new_tx_id
 
-if TYPE_CHECKING:
-    from surfaudit.store import Store
+
+class StoreHost(Protocol):
+    """What a transaction needs of its store (`Store` has it all, publicly)."""
+
+    root: Path
+    staging_dir: Path
+    journal_dir: Path
+
+    def manifest(self) -> list[dict]: ...
+    def manifest_state(self, strict: bool = False) -> Parsed: ...
+    def append_record(self, record: dict) -> dict: ...
+    def sweep(self, wait: float = 0.0) -> tuple[int, int]: ...
+    def remove_empty_months(self) -> None: ...
+
 
 # Write path (docs/performance.md): polars hands string views over without a copy;
 # zstd level 1 (level 3 costs ~40 % more time for ~1 % smaller files); dictionary
@@ -38,8 +56,7 @@ if TYPE_CHECKING:
 # only (DuckDB prunes row groups on ts; rows are in time order, so the min/max of
 # a string column spans nearly everything and cost a quarter of the write);
 # delta encoding for the integer columns (smaller and faster than zstd alone).
-WRITE_SCHEMA = pa.schema([pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type)
-                          for f in STORED_ARROW_SCHEMA])
+WRITE_SCHEMA = with_string_views(STORED_ARROW_SCHEMA)
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=1, write_statistics=["ts"], store_schema=False,
                        use_dictionary=["user", "username", "client_ip", "method", "host", "url", "action", "category",
                                        "source", "site"],
@@ -55,12 +72,12 @@ def _host() -> str:
 class Transaction:
     """Files written under staging/ that become visible together on commit()."""
 
-    def __init__(self, store: Store, kind: str):
+    def __init__(self, store: StoreHost, kind: str):
         self.store = store
         self.kind = kind
         self.id = new_tx_id()
         self.dir = store.staging_dir / self.id
-        _mkdir(self.dir)
+        make_dir(self.dir)
         # (month, slot) -> writer: a slot is one file per month, written by one thread.
         self._writers: dict[tuple[str, int], tuple[pq.ParquetWriter, object]] = {}
         self._quarantine: tuple[pq.ParquetWriter, object] | None = None
@@ -70,8 +87,7 @@ class Transaction:
         self.site = getattr(store, "site", None) or _host()
 
     def _rel(self, key: tuple[str, int]) -> str:
-        month, slot = key
-        return f"events/month={month}/part-{self.id}{f'-{slot}' if slot else ''}.parquet"
+        return Part.written(key[0], self.id, key[1]).relpath
 
     def write(self, df: pl.DataFrame, slot: int = 0) -> None:
         """Append canonical rows; they are split into UTC month partitions. Writes
@@ -117,12 +133,12 @@ class Transaction:
                 self._quarantine = (pq.ParquetWriter(fh, table.schema, compression="zstd"), fh)
             self._quarantine[0].write_table(table)
 
-    def replace(self, parts: Iterable[str]) -> None:
+    def replace(self, parts: Iterable[Part | str]) -> None:
         """On commit, these committed parts stop being visible (and are deleted by sweep)."""
-        parts = list(parts)
-        for rel in parts:
+        rels = [relpath(part) for part in parts]
+        for rel in rels:
             confined(self.store.root, rel, "a replaced part")
-        self.removes.extend(parts)
+        self.removes.extend(rels)
 
     def _close(self) -> None:
         for writer, fh in list(self._writers.values()) + ([self._quarantine] if self._quarantine else []):
@@ -162,10 +178,10 @@ class Transaction:
                 os.fsync(fh.fileno())
             for src, rel in moves:
                 dst = store.root / rel
-                _mkdir(dst.parent)
+                make_dir(dst.parent)
                 os.replace(src, dst)
-                _fsync_dir(dst.parent)
-            record = store._append_manifest(record)
+                fsync_dir(dst.parent)
+            record = store.append_record(record)
         except StoreError:  # a damaged manifest: nothing is committed to it
             self.abort()
             raise
@@ -175,7 +191,7 @@ class Transaction:
         journal.unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         store.sweep()  # the replaced parts, unless a reader may still be using them
-        store._remove_empty_months()
+        store.remove_empty_months()
         return record
 
     def abort(self) -> None:
