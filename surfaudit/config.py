@@ -88,12 +88,16 @@ class Retention:
     months: int = default("retention", "months")
 
 
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Engine:
     """`[engine]`: which SQL engine runs reports and exports (surfaudit.engine)."""
 
     kind: str = default("engine", "kind")  # duckdb | spark
     master: str = default("engine", "master")  # spark: local[N] | spark://host:7077 | sc://host:15002 (Spark Connect)
+    memory_limit: str = default("engine", "memory_limit")  # duckdb: its memory_limit setting
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,11 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
                                          f"got {ingest.max_line_bytes}"))
     formats = parse_formats(data.get("formats", {}), source)
     engine = Engine(reader.get("engine", "kind").strip().lower(),
-                    reader.get("engine", "master").strip())
+                    reader.get("engine", "master").strip(),
+                    reader.get("engine", "memory_limit").strip())
+    if not _MEMORY.fullmatch(engine.memory_limit):
+        raise ConfigError(_where(source, f"[engine].memory_limit: expected a size such as \"600MB\" or \"4GB\", "
+                                         f"got {engine.memory_limit!r}"))
     if engine.kind not in ("duckdb", "spark"):
         raise ConfigError(_where(source, f"[engine].kind: expected \"duckdb\" or \"spark\", got {engine.kind!r}"))
     if not (engine.master.startswith(("local", "spark://", "sc://", "yarn", "k8s://"))):

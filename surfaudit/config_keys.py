@@ -90,6 +90,9 @@ SECTIONS: tuple[Section, ...] = (
         Key("master", str, "local[*]",
             "Spark's master: local[N] (this machine), spark://host:7077 (a cluster) or\n"
             "sc://host:15002 (Spark Connect)."),
+        Key("memory_limit", str, "600MB",
+            "DuckDB's memory for one report or export (e.g. \"600MB\", \"4GB\"); what does not fit\n"
+            "spills to a private temporary directory. A year of a large trust may need more."),
     )),
 )
 

@@ -28,8 +28,28 @@ def connect(cfg, engine: str | None = None):
     """A connection for `engine` (else the config's `[engine] kind`)."""
     kind = engine_kind(cfg, engine)
     if kind == "duckdb":
-        return duckdb.connect()
+        return duckdb.connect(config={"memory_limit": cfg.engine.memory_limit, "temp_directory": _spill_dir()})
     from surfaudit.spark_engine import SparkConnection, check_available
 
     check_available()
     return SparkConnection(cfg.engine.master)
+
+
+_SPILL: list[str] = []
+
+
+def _spill_dir() -> str:
+    """Where DuckDB may spill what exceeds `[engine] memory_limit`: a directory of its
+    own (DuckDB creates it when it first spills and removes it when the connection
+    closes) inside one private temporary directory of this process (0700: spilled
+    rows are personal data), removed at exit."""
+    if not _SPILL:
+        import atexit
+        import shutil
+        import tempfile
+
+        _SPILL.append(tempfile.mkdtemp(prefix="surfaudit-spill-"))
+        atexit.register(shutil.rmtree, _SPILL[0], True)
+    import uuid
+
+    return f"{_SPILL[0]}/{uuid.uuid4().hex}"

@@ -44,6 +44,12 @@ class CommittedError(StoreError):
     """A write failed after its commit landed: the data is stored (an ingest counts its rows)."""
 
 
+class ResourceError(SurfauditError):
+    """The machine's limits stopped the command, e.g. a query over its memory limit (exit 1)."""
+
+    exit_code = 1
+
+
 class LockedError(SurfauditError):
     """Another run holds the store lock (exit 3)."""
 

@@ -35,6 +35,7 @@ import duckdb
 import polars as pl
 
 from surfaudit.config import Config, Schedule
+from surfaudit.errors import ResourceError
 
 PERIODS = ("in_break", "outside_break", "outside_hours")
 _HEADER = re.compile(r"^--\s*(name|description|params)\s*:\s*(.*)$")
@@ -140,8 +141,12 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any])
         df = con.run_query(name, params)
     else:
         con.sql("SET TimeZone = 'UTC'")
-        rel = con.sql(query.sql, params={p: params[p] for p in query.params})
-        df = rel.pl()
+        try:
+            df = con.sql(query.sql, params={p: params[p] for p in query.params}).pl()
+        except duckdb.OutOfMemoryException:
+            limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            raise ResourceError(f"the {name} query needs more memory than DuckDB may use here "
+                                f"({limit}): raise [engine] memory_limit in the config") from None
     return df.with_columns(
         pl.col(c).dt.convert_time_zone("UTC")
         for c, t in df.schema.items()

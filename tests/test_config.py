@@ -15,7 +15,7 @@ def test_init_template_has_every_key_and_equals_the_defaults():
     data = tomllib.loads(DEFAULT_TOML)
     assert set(data) == {"store", "schedule", "social", "blocked", "retention", "ingest", "engine", "formats",
                          "directory", "calendar", "privacy", "policy"}
-    assert data["engine"] == {"kind": "duckdb", "master": "local[*]"}
+    assert data["engine"] == {"kind": "duckdb", "master": "local[*]", "memory_limit": "600MB"}
     assert set(data["directory"]) == {"path", "scope"} and set(data["calendar"]) == {"closed", "bank_holidays"}
     assert set(data["privacy"]) == {"reports_name_people"} and set(data["policy"]) == {"name", "date", "clauses"}
     for commented in ("# [schedules.", "# [groups.", "# work_hosts = ", "# [sites.", "# clients = "):
