@@ -155,3 +155,16 @@ def constants(values: list[str], codes: np.ndarray) -> pl.Series:
 def repeated(value: str, n: int) -> pl.Series:
     """String column of `value` n times."""
     return pl.Series([value], dtype=pl.String).new_from_index(0, n)
+
+
+class Words:
+    """A table of lower-case ASCII words and their codes, as the compiled scanners'
+    `bytescan.word_code` reads it: the words' bytes end to end, where each starts
+    (`offsets`, one more than there are words) and each one's code."""
+
+    def __init__(self, codes: dict[str, int]):
+        texts = [w.encode() for w in codes]
+        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
+        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
+        self.codes = np.array(list(codes.values()) or [0], dtype=np.int64)
+

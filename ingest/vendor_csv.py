@@ -67,10 +67,8 @@ class Layout:
         self.delim = ord(delimiter)
         self.header = np.frombuffer(header.encode("utf-8") or b"\n", dtype=np.uint8)  # "\n": matches no line
         ascii_words = {w: a for w, a in decisions.items() if w.isascii()}
-        texts = [w.encode() for w in ascii_words]
-        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
-        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
-        self.codes = np.array([1 if a == "allowed" else 2 for a in ascii_words.values()], dtype=np.int64)
+        table = tokens.Words({w: 1 if a == "allowed" else 2 for w, a in ascii_words.items()})
+        self.words, self.offsets, self.codes = table.words, table.offsets, table.codes
 
 
 _COLUMN = {"time": TIME, "url": URL, "decision": DECISION, "user": USERNAME,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
+
+from ingest.tokens import Words  # noqa: F401 - the table word_code reads (built without numba)
 from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
@@ -36,16 +38,6 @@ def load64(typingctx, data, at):
         return builder.load(word, align=1)
 
     return types.uint64(data, at), codegen
-
-
-class Words:
-    """A table of words for `word_code`: lower-case ASCII words and their codes."""
-
-    def __init__(self, codes: dict[str, int]):
-        texts = [w.encode() for w in codes]
-        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
-        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
-        self.codes = np.array(list(codes.values()) or [0], dtype=np.int64)
 
 
 class KeyTable:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ingest import tokens
 from ingest.fast import scan_util
+from ingest.fast.bytescan import civil_us, word_code
 from ingest.fast.jit import inline, jit
 from ingest.fast.scan_util import (
     NO_HOST,
@@ -46,7 +47,6 @@ NO_CATEGORY = 8  # the category field is absent or empty
 USERNAME, USER, CLIENT, URL, HOST, CATEGORY = range(6)
 TIME, DECISION = 6, 7
 LAYOUT_KEYS = ("user", "", "client_ip", "url", "", "category", "time", "decision")
-_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
 @inline
@@ -63,37 +63,10 @@ def iso_utc(data, a, b):
     second, milli = digits(data, a + 17, a + 19, 2), digits(data, a + 20, a + 23, 3)
     if min(year, month, day, hour, minute, second, milli) < 0:
         return 0, False
-    if year < FIRST_YEAR or year > LAST_YEAR or month < 1 or month > 12 or hour > 23 or minute > 59 or second > 59:
+    us = civil_us(year, month, day, hour, minute, second)  # -1: no real date or time of day
+    if year < FIRST_YEAR or year > LAST_YEAR or us < 0:
         return 0, False
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    if day < 1 or day > _DAYS[month] + (1 if leap and month == 2 else 0):
-        return 0, False
-    y = year - (1 if month <= 2 else 0)  # days from the civil date (H. Hinnant's algorithm)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + milli * 1000, True
-
-
-@inline
-def _decision(data, a, b, words, offsets, codes):
-    """The code of the decision word in data[a:b] (ASCII case ignored), 0 if unknown."""
-    for k in range(len(codes)):
-        lo, hi = offsets[k], offsets[k + 1]
-        if hi - lo != b - a:
-            continue
-        same = True
-        for q in range(b - a):
-            c = data[a + q]
-            if 65 <= c <= 90:
-                c += 32
-            if c != words[lo + q]:
-                same = False
-                break
-        if same:
-            return codes[k]
-    return 0
+    return us + milli * 1000, True
 
 
 @inline
@@ -141,7 +114,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, n_fields, layout, words, offsets
         if not good:
             continue
         ts, ok = iso_utc(data, fs[TIME], fe[TIME])
-        action = _decision(data, fs[DECISION], fe[DECISION], words, offsets, codes)
+        action = max(word_code(data, fs[DECISION], fe[DECISION], words, offsets, codes), 0)
         if not ok or action == 0:
             continue
         rs, he, hflags = host(data, fs[URL], fe[URL])
@@ -180,10 +153,8 @@ class Layout:
     def __init__(self, n_fields: int, found: dict[str, int], decisions: dict[str, str]):
         self.n_fields = n_fields
         self.layout = np.array([found.get(k, -1) if k else -1 for k in LAYOUT_KEYS], dtype=np.int64)
-        texts = [w.encode() for w in decisions]
-        self.words = np.frombuffer(b"".join(texts) or b"\0", dtype=np.uint8)
-        self.offsets = np.cumsum([0] + [len(t) for t in texts]).astype(np.int64)
-        self.codes = np.array([1 if a == "allowed" else 2 for a in decisions.values()], dtype=np.int64)
+        table = tokens.Words({w: 1 if a == "allowed" else 2 for w, a in decisions.items()})
+        self.words, self.offsets, self.codes = table.words, table.offsets, table.codes
 
 
 def scan(raw: tokens.Raw, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ingest import tokens
 from ingest.fast import text_scan
+from ingest.fast.bytescan import word_code
 from ingest.fast.jit import inline, jit
 from ingest.fast.scan_util import (
     _POOL,
@@ -61,26 +62,6 @@ from ingest.vendor_csv import (
 def _space(c, delim):
     """A space or tab that is not the delimiter (trimmed around fields)."""
     return (c == 32 or c == 9) and c != delim
-
-
-@inline
-def _code(data, a, b, words, offsets, codes):
-    """The code of the decision word in data[a:b] (ASCII case ignored), 0 if unknown."""
-    for k in range(len(codes)):
-        lo, hi = offsets[k], offsets[k + 1]
-        if hi - lo != b - a:
-            continue
-        same = True
-        for q in range(b - a):
-            c = data[a + q]
-            if 65 <= c <= 90:
-                c += 32
-            if c != words[lo + q]:
-                same = False
-                break
-        if same:
-            return codes[k]
-    return 0
 
 
 @inline
@@ -194,7 +175,7 @@ def _scan_range(data, w8, starts, ends, lo, hi, layout, delim, header, words, of
             continue
         if j < n_fields or extra_text:
             continue
-        numbers[i, 1] = _code(data, fs[DECISION], fe[DECISION], words, offsets, codes)
+        numbers[i, 1] = max(word_code(data, fs[DECISION], fe[DECISION], words, offsets, codes), 0)
         f = OK
         if fs[USERNAME] < 0 or fe[USERNAME] == fs[USERNAME] or (
                 fe[USERNAME] - fs[USERNAME] == 1 and data[fs[USERNAME]] == 45):
