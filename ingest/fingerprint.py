@@ -27,6 +27,12 @@ already committed by the same lineage's later content. Rejected lines are matche
 against those transactions' quarantine by (line number, text). The ordinary
 cases (a grown live file, the same file again, the rotated file) resume at the
 lineage's last checkpoint, have no later records, and pay nothing for this.
+
+The content hash is BLAKE3 (cryptographic like SHA-256, and about four times as
+fast here, where hashing the stream was a sixth of an ingest's CPU time); its
+checkpoints are written `blake3:<hex>`. A bare hex digest is SHA-256, which stores
+written before this change hold: those checkpoints are still matched, by hashing
+with both, and the next commit of the lineage records BLAKE3.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import blake3
 import polars as pl
 
 from ingest.reader import read_blocks
@@ -48,7 +55,23 @@ HEAD_LIMIT = 4096
 class Resume:
     offset: int  # bytes of the decompressed stream already committed
     lines: int  # complete lines in that prefix
-    hasher: "hashlib._Hash"  # sha256 state of content[:offset]
+    hasher: "blake3.blake3"  # the content hash's state after content[:offset]
+
+
+PREFIX = "blake3:"
+
+
+def new_hasher() -> "blake3.blake3":
+    return blake3.blake3()
+
+
+def checkpoint_digest(hasher: "blake3.blake3") -> str:
+    """What a commit records as the hash of the content up to its checkpoint."""
+    return PREFIX + hasher.hexdigest()
+
+
+def _algorithm(digest: str) -> str:
+    return "blake3" if digest.startswith(PREFIX) else "sha256"
 
 
 def lineage_of(first_block: bytes) -> str | None:
@@ -68,12 +91,15 @@ def head_block(path: Path) -> bytes:
 
 def find_resume(path: Path, checkpoints: list[tuple[int, str]]) -> Resume:
     """Hash `path` up to its known checkpoints and return where to resume."""
-    hasher = hashlib.sha256()
-    best = Resume(0, 0, hashlib.sha256())
+    best = Resume(0, 0, new_hasher())
     if not checkpoints:
         return best
     targets = sorted(set(checkpoints))
     last = targets[-1][0]
+    # One running hash per algorithm the checkpoints use; BLAKE3 always, for the resume.
+    hashers = {"blake3": new_hasher()}
+    if any(_algorithm(d) == "sha256" for _, d in targets):
+        hashers["sha256"] = hashlib.sha256()
     pos = lines = 0
     i = 0
     prev_last = b"\n"
@@ -81,16 +107,21 @@ def find_resume(path: Path, checkpoints: list[tuple[int, str]]) -> Resume:
         while i < len(targets) and targets[i][0] <= pos + len(block):
             offset, digest = targets[i]
             piece = block[: offset - pos]
-            probe = hasher.copy()
+            algorithm = _algorithm(digest)
+            probe = hashers[algorithm].copy()
             probe.update(piece)
-            if probe.hexdigest() == digest:
+            if (PREFIX + probe.hexdigest() if algorithm == "blake3" else probe.hexdigest()) == digest:
+                if algorithm != "blake3":
+                    probe = hashers["blake3"].copy()
+                    probe.update(piece)
                 # A checkpoint may end on a finished file's unterminated last line.
                 unterminated = offset > 0 and (piece[-1:] if piece else prev_last) != b"\n"
                 best = Resume(offset, lines + piece.count(b"\n") + (1 if unterminated else 0), probe)
             i += 1
         if i >= len(targets) or pos + len(block) >= last:
             break
-        hasher.update(block)
+        for hasher in hashers.values():
+            hasher.update(block)
         lines += block.count(b"\n")
         prev_last = block[-1:]
         pos += len(block)

@@ -377,7 +377,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             return
         with writing(store), deferred():  # a Ctrl-C lands before or after the commit, never inside
             txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
-                        "hash": hasher.hexdigest(), "file": path.name, "format": result.format,
+                        "hash": fingerprint.checkpoint_digest(hasher), "file": path.name, "format": result.format,
                         "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
                         "expired": result.expired, "rejected": result.rejected})
             committed = True

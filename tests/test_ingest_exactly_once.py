@@ -146,3 +146,64 @@ def test_same_content_twice_in_one_run(store, tmp_path):
     a.write_text(lines(0, 12))
     b.write_text(lines(0, 12))
     assert [r.rows for r in ingest(store, a, b)] == [12, 0]
+
+
+def test_checkpoints_are_blake3_and_sha256_ones_from_older_stores_still_resume(store, tmp_path, monkeypatch):
+    """Stores written before the fingerprint moved to BLAKE3 hold bare SHA-256 digests:
+    a file seen then is still recognised, and the lineage's next commit records BLAKE3."""
+    import hashlib
+
+    from ingest import fingerprint
+
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 50))
+    with monkeypatch.context() as old:  # what the previous release wrote
+        old.setattr(fingerprint, "new_hasher", hashlib.sha256)
+        old.setattr(fingerprint, "checkpoint_digest", lambda h: h.hexdigest())
+        first, = ingest(store, log)
+    old_hash = store.lineage_records(next(iter(_lineages(store))))[0]["hash"]
+    assert first.rows == 50 and len(old_hash) == 64 and ":" not in old_hash
+    assert old_hash == hashlib.sha256(log.read_bytes()).hexdigest()
+    again, = ingest(store, log)
+    assert (again.rows, again.duplicates) == (0, 50)
+    with log.open("a") as fh:
+        fh.write(lines(50, 30))
+    grown, = ingest(store, log)
+    assert (grown.rows, grown.duplicates) == (30, 50)
+    records = store.lineage_records(next(iter(_lineages(store))))
+    newest = max(records, key=lambda r: r["offset_to"])
+    import blake3
+
+    assert newest["hash"] == "blake3:" + blake3.blake3(log.read_bytes()).hexdigest()
+    assert count_rows(store) == 80 and distinct_rows(store) == 80
+    assert ingest(store, log)[0].rows == 0
+
+
+def _lineages(store):
+    return {r["lineage"] for r in store.manifest() if "lineage" in r}
+
+
+def test_find_resume_matches_either_algorithm_and_resumes_with_blake3(tmp_path):
+    import hashlib
+
+    import blake3
+
+    from ingest import fingerprint
+
+    data = b"".join(b"line %d\n" % i for i in range(2000))
+    path = tmp_path / "log"
+    path.write_bytes(data)
+    cut, late = data.index(b"line 700\n"), data.index(b"line 1500\n")
+    for checkpoints, want in [
+        ([(cut, hashlib.sha256(data[:cut]).hexdigest())], cut),
+        ([(cut, "blake3:" + blake3.blake3(data[:cut]).hexdigest())], cut),
+        ([(cut, hashlib.sha256(data[:cut]).hexdigest()),
+          (late, "blake3:" + blake3.blake3(data[:late]).hexdigest())], late),
+        ([(cut, "blake3:" + blake3.blake3(data[:cut]).hexdigest()),
+          (late, hashlib.sha256(data[:late]).hexdigest())], late),
+        ([(late, "blake3:" + blake3.blake3(b"other" + data[5:late]).hexdigest())], 0),  # diverged
+    ]:
+        got = fingerprint.find_resume(path, checkpoints)
+        assert (got.offset, got.lines) == (want, data[:want].count(b"\n"))
+        got.hasher.update(data[want:])  # the state carried on is BLAKE3 of the prefix
+        assert fingerprint.checkpoint_digest(got.hasher) == "blake3:" + blake3.blake3(data).hexdigest()

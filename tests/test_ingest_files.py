@@ -210,3 +210,16 @@ def test_ingest_compiles_only_the_scanners_of_the_formats_it_reads(store, tmp_pa
     log.write_text(squid_line(utc(2026, 11, 2, 9)) + "\n")
     ingest(store, log)
     assert pipeline._warmed == {"squid_scan"}
+
+
+def test_the_compile_cache_is_keyed_on_the_compiled_code_and_what_it_imports():
+    """An edit to the pipeline or the fingerprint keeps the compiled scanners' cache;
+    an edit to a scanner or to a module a scanner imports (its constants, its helpers) does not."""
+    pytest.importorskip("numba")
+    from ingest.fast.jit import _PACKAGE, compiled_sources
+
+    names = {str(p.relative_to(_PACKAGE)) for p in compiled_sources()}
+    fast = {f"fast/{p.name}" for p in (_PACKAGE / "fast").glob("*.py")}
+    assert fast <= names
+    assert {"tokens.py", "localtime.py", "filterlog.py", "vendor_csv.py", "squid_logformat_parse.py"} <= names
+    assert not names & {"pipeline.py", "fingerprint.py", "reader.py", "writer.py", "detect.py", "sources.py"}

@@ -11,7 +11,9 @@ The cache is ours, not numba's default, for two reasons:
 - numba checks only the source file of each compiled function, but the
   scanners inline helpers and bake in constants from other files, so an
   upgrade that changed only a helper would run stale machine code. Here an
-  entry is valid for exactly the source of the whole `ingest` package;
+  entry is valid for exactly the source of `ingest/fast/` and of every
+  `ingest` module it imports, transitively (`compiled_sources`), so an edit
+  elsewhere in the package (the pipeline, the fingerprint) keeps the cache;
 - where: `$NUMBA_CACHE_DIR` when it is set (and only there: an operator who
   names a directory means it), else `__pycache__` beside the module, else the
   user's cache directory. Where none is writable the functions are compiled in
@@ -24,6 +26,7 @@ The cache is ours, not numba's default, for two reasons:
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
@@ -36,11 +39,38 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # ingest/
 _uncached: list[str] = []
 
 
+def compiled_sources() -> list[Path]:
+    """`ingest/fast/*.py` and the `ingest` modules they import, transitively: the
+    source the compiled code can depend on (helpers inlined, constants baked in)."""
+    todo = sorted((_PACKAGE / "fast").glob("*.py"))
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] != "ingest":
+                    continue
+                base = _PACKAGE.joinpath(*parts[1:])
+                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                    if candidate.is_file():
+                        todo.append(candidate)
+    return sorted(seen)
+
+
 @functools.cache
 def package_stamp() -> str:
-    """A hash of every source file of the `ingest` package (what compiled code can depend on)."""
+    """A hash of the compiled code's sources (`compiled_sources`) and numba's version."""
     digest = hashlib.sha256(numba.__version__.encode())
-    for path in sorted(_PACKAGE.rglob("*.py")):
+    for path in compiled_sources():
         digest.update(str(path.relative_to(_PACKAGE)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
