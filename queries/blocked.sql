@@ -2,17 +2,17 @@
 -- description: Blocked report (DESIGN §6): per identity and local date, blocked requests, attempts (bursts), distinct hosts and the top host.
 -- params:
 --
--- The blocked requests and their attempts (chains) are blocked_chain's.
+-- The blocked requests and their chain starts are blocked_chain_ctes' (blocked_attempts
+-- lists the same chains).
 WITH
-chain AS (
-    {{blocked_chain}}
-),
+{{blocked_chain_ctes}},
 per_host AS (
     -- one row per identity, date and host: its blocked requests and attempts
+    -- (the number of chain starts, which is blocked_chain's highest attempt number)
     SELECT "user", date, host,
            count(*) AS n,
-           max(attempt) AS attempts
-    FROM chain
+           sum(starts) AS attempts
+    FROM chained
     GROUP BY "user", date, host
 )
 SELECT "user", date,

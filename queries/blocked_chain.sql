@@ -1,31 +1,11 @@
 -- name: blocked_chain
--- description: Included by blocked and blocked_attempts: every blocked request of the reported local dates, numbered by attempt (DESIGN §6 blocked attempts).
--- params: $tz, $burst_ms, $date_from, $date_to
+-- description: Included by blocked_attempts: every blocked request of the reported local dates, numbered by attempt (DESIGN §6 blocked attempts).
+-- params:
 --
--- Only action = 'blocked' rows count (auth challenges and errors never do).
--- A blocked request starts a new attempt unless the same identity's previous
--- blocked request to the same host on the same local date was at most
--- $burst_ms milliseconds earlier (a chain). Times compare in whole milliseconds.
--- attempt numbers the chains of one (user, date, host) from 1.
+-- The requests and chain starts are blocked_chain_ctes'; attempt numbers the
+-- chains of one (user, date, host) from 1 (the running sum of starts).
 WITH
-b AS (
-    SELECT e."user",
-           rtrim(lower(e.host), '.') AS host,
-           CAST(timezone($tz, e.ts) AS DATE) AS date,
-           timezone($tz, e.ts) AS local_time,
-           CAST(round(epoch_us(e.ts) / 1000.0) AS BIGINT) AS t_ms
-    FROM (
-        {{events_in_range}}
-    ) AS e
-    WHERE e.action = 'blocked'
-),
-chained AS (
-    SELECT *,
-           CASE WHEN t_ms - lag(t_ms) OVER w <= $burst_ms::BIGINT THEN 0 ELSE 1 END AS starts
-    FROM b
-    WHERE date BETWEEN $date_from::DATE AND $date_to::DATE
-    WINDOW w AS (PARTITION BY "user", date, host ORDER BY t_ms)
-)
+{{blocked_chain_ctes}}
 SELECT *,
        sum(starts) OVER (PARTITION BY "user", date, host ORDER BY t_ms
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS attempt

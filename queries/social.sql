@@ -1,25 +1,28 @@
 -- name: social
 -- description: Social report (DESIGN §6): per identity and local date, social minutes split by period, requests made that date, flagged.
--- params: $flag_minutes
+-- params: $flag_minutes, $tz
 --
--- Built on social_pieces (inlined below), the rows social_segments lists, so summing
--- their covered_seconds per user and date gives exactly these minutes x 60.
+-- Built on social_piece_ctes (inlined below), the pieces social_segments lists, so
+-- summing their covered_seconds per user and date gives exactly these minutes x 60.
+-- The pieces are summed as they come, not merged per request first: a request's
+-- pieces in one period add up the same either way. A request is counted on its
+-- local date by the one piece whose slot holds its start (`holds_start`: the slots
+-- of a timetable tile the days without overlap, so exactly one per request), which
+-- is count(DISTINCT request) over the pieces of that date without a distinct.
 -- Minutes are rounded half-up to 2 decimals from whole milliseconds;
 -- flagged compares the rounded outside_break_minutes with $flag_minutes.
 WITH
-seg AS (
-    {{social_pieces}}
-),
+{{social_piece_ctes}},
 daily AS (
     SELECT "user", date,
-           sum(covered_ms) AS total_ms,
-           coalesce(sum(covered_ms) FILTER (WHERE period = 'outside_break'), 0) AS ob_ms,
-           coalesce(sum(covered_ms) FILTER (WHERE period = 'in_break'), 0) AS ib_ms,
-           coalesce(sum(covered_ms) FILTER (WHERE period = 'outside_hours'), 0) AS oh_ms,
-           count(DISTINCT req_id) FILTER (WHERE CAST(local_time AS DATE) = date) AS requests
-    FROM seg
+           sum(ms) AS total_ms,
+           coalesce(sum(ms) FILTER (WHERE period = 'outside_break'), 0) AS ob_ms,
+           coalesce(sum(ms) FILTER (WHERE period = 'in_break'), 0) AS ib_ms,
+           coalesce(sum(ms) FILTER (WHERE period = 'outside_hours'), 0) AS oh_ms,
+           count(*) FILTER (WHERE holds_start AND CAST(timezone($tz, ts) AS DATE) = date) AS requests
+    FROM pieces
     GROUP BY "user", date
-    HAVING sum(covered_ms) > 0
+    HAVING sum(ms) > 0
 ),
 rounded AS (
     SELECT "user", date,

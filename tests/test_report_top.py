@@ -126,7 +126,8 @@ def test_query_files_have_consistent_headers():
         assert q.name == name and q.description
     # the social report inlines the segments query instead of repeating its logic
     assert set(load_query("social_segments").params) <= set(load_query("social").params)
-    assert "{{social_pieces}}" in (queries_dir() / "social.sql").read_text()
+    assert "{{social_piece_ctes}}" in (queries_dir() / "social.sql").read_text()
+    assert "{{social_piece_ctes}}" in (queries_dir() / "social_pieces.sql").read_text()
     assert "{{social_pieces}}" in (queries_dir() / "social_segments.sql").read_text()
 
 

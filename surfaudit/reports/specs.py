@@ -22,17 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
-import tldextract
 
 from surfaudit.clock import as_date, check_range
 from surfaudit.config import Config
 from surfaudit.errors import UsageError
 from surfaudit.org_sql import Filters, prepare
 from surfaudit.sql import dated_params, run_query, schedule_params, social_params
+
+if TYPE_CHECKING:
+    import tldextract
 
 SOCIAL_COLUMNS = (
     "user", "date", "social_minutes", "outside_break_minutes",
@@ -250,9 +252,13 @@ def summary_report(con: duckdb.DuckDBPyConnection, cfg: Config | None = None, da
 
 
 @lru_cache(maxsize=1)
-def _extractor() -> tldextract.TLDExtract:
+def _extractor() -> "tldextract.TLDExtract":
     # suffix_list_urls=() -> never fetch; cache_dir=None -> no disk cache;
     # fallback_to_snapshot (default True) -> the list bundled with the package.
+    # Imported here: only `top --by domain` and the export need it (it brings
+    # `requests` along, a tenth of a report's start-up).
+    import tldextract
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
