@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,16 @@ from surfaudit.errors import UsageError
 
 _LOCK = threading.Lock()
 _SESSIONS: dict[str, Any] = {}
+_CLIENTS: "weakref.WeakSet[Any]" = weakref.WeakSet()  # Spark Connect clients to close at exit
 SHUFFLE_PARTITIONS = 4
+# The SQL settings every session needs (UTC like DuckDB's connection, report-sized
+# shuffles, Arrow transfers). Set on each session, not only on the builder: a
+# Spark Connect session made by newSession() starts from the server's defaults.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": str(SHUFFLE_PARTITIONS),
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
 
 
 def check_available() -> None:
@@ -61,10 +71,13 @@ def spark_session(master: str = "local[*]"):
         local = master.startswith("local")
         if local:  # no network: bind the loopback only (a cluster's executors must reach the driver)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = SparkSession.builder.appName("surfaudit")
+        builder = SparkSession.builder
         if master.startswith("sc://"):
+            # No builder options: a Connect builder sends them to the server at once,
+            # with the default ten-minute retries. Each session sets SESSION_CONF itself.
             builder = builder.remote(master)
         else:
+            builder = builder.appName("surfaudit")
             log4j = Path(__file__).with_name("spark_log4j2.properties")
             os.environ.setdefault("PYSPARK_SUBMIT_ARGS",
                                   f"--driver-java-options -Dlog4j2.configurationFile=file:{log4j} pyspark-shell")
@@ -73,20 +86,65 @@ def spark_session(master: str = "local[*]"):
                        .config("spark.ui.showConsoleProgress", "false"))
             if local:
                 builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-        # Spark would otherwise create ./spark-warehouse wherever the command runs
-        warehouse = tempfile.mkdtemp(prefix="surfaudit-spark-")
-        atexit.register(shutil.rmtree, warehouse, True)
-        builder = (builder.config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.sql.warehouse.dir", warehouse)
-                   .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
-                   .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+            # Spark would otherwise create ./spark-warehouse wherever the command runs
+            # (a Connect server has its own, and refuses the setting)
+            warehouse = tempfile.mkdtemp(prefix="surfaudit-spark-")
+            atexit.register(shutil.rmtree, warehouse, True)
+            builder = builder.config("spark.sql.warehouse.dir", warehouse)
+            for key, value in SESSION_CONF.items():
+                builder = builder.config(key, value)
         try:
-            spark = builder.getOrCreate()
-        except Exception as exc:  # noqa: BLE001 - the JVM did not start: one line, exit 2
-            raise UsageError(f"--engine spark: cannot start Spark ({shown_master(master)}): "
-                             f"{str(exc).splitlines()[0][:200]}") from None
+            if master.startswith("sc://"):
+                spark = builder.create()  # getOrCreate would hand back a session to another server
+                _bounded_connect(spark)
+            else:
+                spark = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001 - the JVM did not start, the server is not there: one line, exit 2
+            raise UsageError(f"--engine spark: cannot start Spark ({shown_master(master)}): {_reason(exc)}") from None
         _SESSIONS[master] = spark
         return spark
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for why Spark did not start; for gRPC (Spark Connect) its status and details."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        code, details = getattr(seen, "code", None), getattr(seen, "details", None)
+        if callable(code) and callable(details):
+            try:
+                return f"{code().name.lower()}: {str(details()).splitlines()[0][:160]}"
+            except Exception:  # noqa: BLE001, S110 - fall back to the message
+                break
+        seen = seen.__cause__ or seen.__context__
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def _bounded_connect(spark) -> None:
+    """A Spark Connect client retries an unreachable server for at least ten minutes
+    by default, and again at exit; a report should fail in seconds instead. So: fewer
+    retries (about 15 s in all), one round trip now so a wrong URL fails here, and the
+    channel closed at exit without the cleanup calls that would retry a gone server."""
+    import warnings
+
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    # its "retries exceeded" warning would print a second message after ours
+    warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]", category=UserWarning)
+
+    spark.client.set_retry_policies([DefaultPolicy(max_retries=6, max_backoff=5000)])
+    if not _CLIENTS:
+        atexit.register(_close_clients)
+    _CLIENTS.add(spark.client)
+    spark.version  # noqa: B018 - a round trip to the server
+
+
+def _close_clients() -> None:
+    for client in list(_CLIENTS):
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001, S110 - at exit, a channel that will not close is left to the OS
+            pass
 
 
 class _Relation:
@@ -109,6 +167,11 @@ class SparkConnection:
 
     def __init__(self, master: str = "local[*]"):
         self.spark = spark_session(master).newSession()
+        self.remote = master.startswith("sc://")
+        if self.remote:  # a new Connect session has a client (channel, retries) of its own
+            _bounded_connect(self.spark)
+        for key, value in SESSION_CONF.items():
+            self.spark.conf.set(key, value)
         self.views: list[str] = []
 
     # -- what the store and org_sql call ------------------------------------------
@@ -116,7 +179,13 @@ class SparkConnection:
         return _Relation(self, [str(f) for f in files])
 
     def register(self, name: str, table: pa.Table) -> None:
-        self.spark_view(name, self.spark.createDataFrame(table))
+        if table.num_rows:
+            self.spark_view(name, self.spark.createDataFrame(table))
+            return
+        # An empty table: Spark Connect cannot infer a schema from no rows, so give it.
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        self.spark_view(name, self.spark.createDataFrame([], schema=from_arrow_schema(table.schema)))
 
     def spark_view(self, name: str, df) -> None:
         df.createOrReplaceTempView(name)
@@ -162,6 +231,11 @@ class SparkConnection:
         for name in self.views:
             self.spark.catalog.dropTempView(name)
         self.views.clear()
+        if self.remote:  # release this Connect session on the server (the local one shares the JVM)
+            try:
+                self.spark.stop()
+            except Exception:  # noqa: BLE001, S110 - the server evicts idle sessions itself
+                pass
 
     # -- the one place a query runs ---------------------------------------------
     def run_query(self, name: str, params: dict[str, Any]) -> pl.DataFrame:
