@@ -258,7 +258,8 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
             return
         lineage = fingerprint.lineage_of(head + b"\n" * 4096)
     lines = first_lines(path, max_line=cfg.ingest.max_line_bytes)
-    choice = _choose_format(path, fmt, lines, cfg, found)
+    choice = _choose_format(path, fmt, lines, cfg, found,
+                            lambda: first_lines(path, n=MORE_LINES, max_line=cfg.ingest.max_line_bytes))
     if choice is None:  # found in a directory; a file named on the command line has failed already
         why = detect.explain(lines, cfg)
         if detect.is_hint(why) or sources.named_like_a_log(path):
@@ -301,7 +302,11 @@ def _finished(path: Path, cfg: Config) -> bool:
     return time.time() - path.stat().st_mtime >= cfg.ingest.settle_seconds
 
 
-def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: bool) -> detect.Choice | None:
+MORE_LINES = 2000  # lines detection reads when the first ones are a syslog feed's that give no answer
+
+
+def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: bool,
+                   more: Callable[[], list[str]] | None = None) -> detect.Choice | None:
     if fmt != "auto":
         chosen = detect.get_format(fmt, cfg)
         bare = [ln for ln in lines if ln.strip()]
@@ -310,6 +315,10 @@ def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: b
             return detect.Choice(chosen, True)
         return detect.Choice(chosen)
     choice = detect.detect(lines, cfg)
+    env = detect._envelope()
+    if choice is None and more is not None and env is not None and env.present(lines):
+        lines = more()  # a firewall's whole syslog: the log's own lines may come later
+        choice = detect.detect(lines, cfg)
     if choice is None and not found:
         raise InputError(f"{path}: unknown log format: {detect.explain(lines, cfg)} "
                          f"(or give --format {'|'.join(detect.names(cfg))})")
