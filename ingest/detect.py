@@ -6,7 +6,9 @@ cfg); the built-in ones are modules listed in FORMATS, the vendor CSV exports of
 
 Detection looks at the first non-blank lines (the reader leaves out a BOM and
 lines over the length limit), with a syslog envelope stripped when most of them
-carry one, and asks the formats in a fixed order: header-based CSV formats first
+carry one (then each format is shown the lines whose tag is not another
+program's: a firewall's whole syslog may start with dozens of its own lines;
+ingest reads further when the first lines give no answer), and asks the formats in a fixed order: header-based CSV formats first
 (the configured ones, then SurfProtect: a header with time, url and decision
 columns is the strictest test, so an export is never mistaken for anything else),
 then the line formats, squid last. When nothing fits, `explain` names the closest
@@ -85,9 +87,9 @@ def detect(first_lines: list[str], cfg=None) -> Choice | None:
             return Choice(fmt)
     env = _envelope()
     if env is not None and env.present(lines):
-        bare = [env.strip_line(ln) for ln in lines]
-        for fmt in candidates(cfg):
-            if _looks_like(fmt, bare, cfg):
+        for fmt in candidates(cfg):  # a format is asked about the lines other programs' tags leave it
+            bare = [env.strip_line(ln) for ln in env.ours(lines, fmt.NAME)]
+            if bare and _looks_like(fmt, bare, cfg):
                 return Choice(fmt, True)
     return None
 

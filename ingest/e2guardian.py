@@ -52,6 +52,8 @@ TAGS = {  # the verdict tags of `what` (ASCII case ignored)
 _WHEN = r"\d{4}\.\d{1,2}\.\d{1,2} \d{1,2}:\d{2}:\d{2}(?: \d{1,12}\.\d{1,6})?"
 _IP = r"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)"
 _F1_RE = re.compile(rf"^{_WHEN} .*? {_IP} \S+ .*? [A-Z][A-Z0-9_-]* \d+ (?:-?\d+|-|N/A\(weight\)) .*? \d+ \d{{1,3}} ")
+# DansGuardian 2.8 (`... METHOD size`) and lines without the trailing fields (no group, status or MIME type).
+_F1_SHORT_RE = re.compile(rf"^{_WHEN} .*? {_IP} \S+ .*? [A-Z][A-Z0-9_-]* \d+(?: (?:-?\d+|-|N/A\(weight\))(?: .*)?)?$")
 _F2_RE = re.compile(rf'^"{_WHEN}","[^"]*","{_IP}","[^"]*",".*?","[A-Z][A-Z0-9_-]*","\d+","[^"]*",".*?","\d+","\d{{1,3}}"')
 
 
@@ -62,7 +64,7 @@ def looks_like(first_lines: list[str]) -> bool:
     lines = [ln.rstrip("\r") for ln in first_lines if ln.strip()][:10]
     if not lines:
         return False
-    hits = [bool(_F1_RE.match(ln) or _F2_RE.match(ln)) for ln in lines]
+    hits = [bool(_F1_RE.match(ln) or _F2_RE.match(ln) or _F1_SHORT_RE.match(ln)) for ln in lines]
     return hits[0] and sum(hits) * 2 > len(lines)
 
 
@@ -176,22 +178,31 @@ def read_line(line: bytes) -> fl.Line | int | None:
         if j >= n - 1 or not t[j + 1]:
             return _CLIENT
         m = j + 3  # `METHOD size weight` after `what`
-        while m + 3 < n and not (_METHOD_RE.fullmatch(t[m]) and _digits(t[m + 1]) and _weight(t[m + 2])):
+        while m + 2 < n and not (_METHOD_RE.fullmatch(t[m]) and _digits(t[m + 1]) and _weight(t[m + 2])):
             m += 1
-        if m + 3 >= n:
-            return _METHOD
-        g = m + 4  # `group code mimetype` after the category
-        while g + 2 < n and not (_digits(t[g]) and _digits(t[g + 1]) and len(t[g + 1]) <= 3):
-            g += 1
-        if g + 2 >= n:
-            return _GROUP
+        c0 = c1 = m + 3  # the category: t[c0:c1]
+        status = b""  # none: DansGuardian 2.8 logs no status
+        if m + 2 >= n:  # DansGuardian 2.8: the line ends with `METHOD size`
+            m = c0 = c1 = n - 2
+            if m < j + 3 or not (_METHOD_RE.fullmatch(t[m]) and _digits(t[m + 1])):
+                return _METHOD
+        elif m + 3 < n:
+            g = m + 4  # `group code mimetype` after the category
+            while g + 2 < n and not (_digits(t[g]) and _digits(t[g + 1]) and len(t[g + 1]) <= 3):
+                g += 1
+            if g + 2 >= n:  # older or emptier lines: `group code` ending the line, or no group at all
+                g = n - 2
+                if not (g >= m + 4 and _digits(t[g]) and _digits(t[g + 1]) and len(t[g + 1]) <= 3):
+                    g = n
+            c1 = g
+            status = t[g + 1] if g < n else b""
         name, client, url = b" ".join(t[u0:j]), t[j], t[j + 1]
         what, method, size = b" ".join(t[j + 2 : m]), t[m], t[m + 1]
-        category, status = b" ".join(t[m + 3 : g]), t[g + 1]
+        category = b" ".join(t[c0:c1])
     nbytes = fl.number(size, 18)
     if nbytes < 0:
         return _LARGE
-    code = fl.number(status, 3)
+    code = fl.number(status, 3) if status else 0
     host, how = fl.host_of(url)
     if how & fl.NO_HOST:
         return _HOST

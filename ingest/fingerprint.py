@@ -128,6 +128,20 @@ def find_resume(path: Path, checkpoints: list[tuple[int, str]]) -> Resume:
     return best
 
 
+def counted_lines(records: list[dict], offset: int) -> int | None:
+    """How many lines of the prefix up to `offset` the summaries counted (rows,
+    duplicates, expired, rejected: not the ignored ones, header, blank or other
+    programs' lines), from the latest committed record ending there; None when no
+    record says (one written before these counts were kept). A record's
+    duplicates are the counted lines before its start plus the overlap within
+    it, so these four counts cover the prefix from the file's first line."""
+    keys = ("rows", "duplicates", "expired", "rejected")
+    for r in reversed(records):
+        if r.get("offset_to") == offset and all(isinstance(r.get(k), int) for k in keys):
+            return sum(r[k] for k in keys)
+    return None
+
+
 @dataclass
 class Overlap:
     """What a lineage's transactions beyond the resume point committed (see module doc)."""

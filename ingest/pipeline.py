@@ -8,8 +8,10 @@ checkpoint together. A file that cannot be read to the end (corrupt or truncated
 compression) is aborted whole: nothing of it becomes visible. Any failure of one
 file, expected or not, fails that file alone, with one line naming it, and the
 run goes on to the next. Every line is accounted for: lines = rows + duplicates
-+ expired + rejected + held back (blank lines and a CSV header are counted apart,
-as `ignored`). The caller holds the lock.
++ expired + rejected + held back (blank lines, a CSV header and, in a syslog
+feed, other programs' lines are counted apart, as `ignored`; so are the ignored
+lines of a resumed file's committed prefix, whose counted lines the committed
+records give: `fingerprint.counted_lines`). The caller holds the lock.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from ingest import detect, fast, fingerprint, sources
+from ingest.badlines import SANE_FROM, SANE_TO, sane  # noqa: F401 - (SANE_*: this module's names before)
+from ingest.badlines import fix_invalid_utf8 as _fix_invalid_utf8
+from ingest.badlines import too_long as _too_long
 from ingest.interrupted import FileInterrupted, Interrupted
 from ingest.reader import Tail, first_lines, iter_batches, prefetch
 from ingest.streams import compression_of
@@ -49,7 +54,7 @@ class FileResult:
     expired: int = 0  # rows older than the retention cutoff, not written
     rejected: int = 0  # malformed lines, quarantined
     held_back: int = 0  # an unfinished last line of a live file, left for the next run
-    ignored: int = 0  # blank lines and a CSV header: no data, not in `lines`
+    ignored: int = 0  # blank lines, a CSV header, other programs' syslog lines: no data, not in `lines`
     not_requests: int = 0  # records that are no web request (FortiGate traffic, squidGuard's own messages)
     error: str | None = None  # the file was rejected whole
     skipped: str | None = None  # why the file was not read: it is no log (not an error)
@@ -258,7 +263,8 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
             return
         lineage = fingerprint.lineage_of(head + b"\n" * 4096)
     lines = first_lines(path, max_line=cfg.ingest.max_line_bytes)
-    choice = _choose_format(path, fmt, lines, cfg, found)
+    choice = _choose_format(path, fmt, lines, cfg, found,
+                            lambda: first_lines(path, n=MORE_LINES, max_line=cfg.ingest.max_line_bytes))
     if choice is None:  # found in a directory; a file named on the command line has failed already
         why = detect.explain(lines, cfg)
         if detect.is_hint(why) or sources.named_like_a_log(path):
@@ -286,9 +292,12 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     if choice.enveloped:
         parser = envelope.Enveloped(parser)
     header = getattr(parser, "header_lines", 0)
-    done = max(resume.lines - header, 0) if resume.offset else 0
+    done = 0
+    if resume.offset:  # the committed prefix: its counted lines are duplicates, the rest was ignored then too
+        counted = fingerprint.counted_lines(records, resume.offset)
+        done = min(counted, resume.lines) if counted is not None else max(resume.lines - header, 0)
     result.duplicates = result.lines = done
-    result.ignored = min(resume.lines, header) if resume.offset else 0
+    result.ignored = resume.lines - done if resume.offset else 0
     _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress, overlap,
                  cfg.ingest.max_line_bytes, finished)
 
@@ -301,7 +310,11 @@ def _finished(path: Path, cfg: Config) -> bool:
     return time.time() - path.stat().st_mtime >= cfg.ingest.settle_seconds
 
 
-def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: bool) -> detect.Choice | None:
+MORE_LINES = 2000  # lines detection reads when the first ones are a syslog feed's that give no answer
+
+
+def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: bool,
+                   more: Callable[[], list[str]] | None = None) -> detect.Choice | None:
     if fmt != "auto":
         chosen = detect.get_format(fmt, cfg)
         bare = [ln for ln in lines if ln.strip()]
@@ -310,6 +323,10 @@ def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: b
             return detect.Choice(chosen, True)
         return detect.Choice(chosen)
     choice = detect.detect(lines, cfg)
+    env = detect._envelope()
+    if choice is None and more is not None and env is not None and env.present(lines):
+        lines = more()  # a firewall's whole syslog: the log's own lines may come later
+        choice = detect.detect(lines, cfg)
     if choice is None and not found:
         raise InputError(f"{path}: unknown log format: {detect.explain(lines, cfg)} "
                          f"(or give --format {'|'.join(detect.names(cfg))})")
@@ -342,7 +359,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 raw, first_no, skip_header = raw.slice(header), first_no + header, skip_header - header
             rows, bad = parser.parse(None, first_no, raw)
             bad = _fix_invalid_utf8(batch, bad)
-            long = _too_long(batch, bad, max_line)
+            long = _too_long(batch, max_line)
             if long.height:
                 bad = pl.concat([bad.filter(~pl.col("line_no").is_in(long["line_no"].implode())), long]).sort("line_no")
             # Every line is a row, a rejected line, or blank (nothing else is dropped).
@@ -353,9 +370,9 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 result.not_requests += int(other.sum())
                 bad = bad.filter(~other)
             result.lines += batch.n - header - blank - int(other.sum())
-            rows, odd = _sane(rows, first_no)
+            rows, odd = sane(rows, first_no, raw, parser.parse)
             if odd.height:
-                bad = pl.concat([bad, odd])
+                bad = pl.concat([bad, odd]).sort("line_no", nulls_last=True)
             fresh = rows.filter(pl.col("ts") >= cutoff)
             result.expired += rows.height - fresh.height
             if overlap is not None:  # a copy ending between checkpoints: drop what was committed
@@ -399,51 +416,3 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
 
 
 NOT_A_REQUEST = "not a request"  # the reason a parser gives for a record that is no web request
-SANE_FROM, SANE_TO = datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
-_SANE_US = tuple((t - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) for t in (SANE_FROM, SANE_TO))
-
-
-def _sane(rows: pl.DataFrame, first_no: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rows whose time is within 1990..2099, and the others as rejected lines. The
-    parsers reject such lines themselves; this is the net under them, so that no
-    parser's oversight can become an exception (a year past 9999) or a partition
-    of nonsense. The parser's row gives no line number: the URL stands in for the line."""
-    us = rows.get_column("ts").dt.cast_time_unit("us").to_physical().to_numpy()
-    ok = (us >= _SANE_US[0]) & (us < _SANE_US[1])  # null (NaN) compares False
-    if ok.all():
-        return rows, pl.DataFrame(schema={"line_no": pl.Int64, "reason": pl.String, "line": pl.String})
-    ok = pl.Series(ok)
-    odd = rows.filter(~ok).select(pl.lit(None, pl.Int64).alias("line_no"),
-                                  pl.lit("timestamp out of range (before 1990 or after 2099)").alias("reason"),
-                                  pl.col("url").fill_null("").alias("line"))
-    return rows.filter(ok), odd
-
-
-def _too_long(batch, bad: pl.DataFrame, max_line: int) -> pl.DataFrame:
-    """The batch's lines over the length limit, as rejected lines (the parser saw them empty)."""
-    schema = {"line_no": pl.Int64, "reason": pl.String, "line": pl.String}
-    if not batch.too_long:
-        return pl.DataFrame(schema=schema)
-    rows = [(batch.first_line_no + i, f"line too long ({n:,} bytes; [ingest] max_line_bytes = {max_line:,})",
-             text + "…") for i, (n, text) in sorted(batch.too_long.items())]
-    return pl.DataFrame(rows, schema=schema, orient="row")
-
-
-def _fix_invalid_utf8(batch, bad: pl.DataFrame) -> pl.DataFrame:
-    """Lines that were not UTF-8 are quarantined as such, with their bytes decoded leniently."""
-    # An invalid line is always a bad line, and reaches the parser as U+FFFD alone.
-    suspects = bad.filter(pl.col("line") == "\ufffd").get_column("line_no").to_list()
-    numbers = {}
-    for line_no in suspects:
-        raw = batch.raw_line_bytes(line_no - batch.first_line_no)
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            numbers[line_no] = raw.decode("utf-8", "replace")
-    if not numbers:
-        return bad
-    fixed = bad.with_columns(
-        pl.when(pl.col("line_no").is_in(list(numbers))).then(pl.lit("invalid utf-8")).otherwise(pl.col("reason")).alias("reason"),
-        pl.col("line_no").replace_strict(numbers, default=pl.col("line"), return_dtype=pl.String).alias("line"),
-    )
-    return fixed

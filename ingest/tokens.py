@@ -83,6 +83,14 @@ class Raw:
         out._lines = lambda: self.lines().slice(skip)
         return out
 
+    def part(self, lo: int, hi: int) -> Raw:
+        """Lines lo..hi only."""
+        out = Raw.__new__(Raw)
+        out.source, out.data, out.w8 = self.source, self.data, self.w8
+        out.starts, out.ends = self.starts[lo:hi], self.ends[lo:hi]
+        out._lines = lambda: self.lines().slice(lo, hi - lo)
+        return out
+
 
 def windows8(data: np.ndarray) -> np.ndarray:
     """Every unaligned little-endian 64-bit word of `data` (element k: bytes k..k+7)."""

@@ -13,7 +13,6 @@ from ingest.e2guardian import (
     _CLIENT,
     _CSV,
     _ERRORTAG,
-    _GROUP,
     _HOST,
     _LARGE,
     _METHOD,
@@ -213,27 +212,45 @@ def _scan_range(data, w8, starts, ends, lo, hi, flags, numbers, views, extra, xb
                 fl.reject(flags, numbers, i, _CLIENT)
                 continue
             m = j + 3  # `METHOD size weight` after `what`
-            while m + 3 < n and not (_method(data, fs[m], fe[m]) and _digits(data, fs[m + 1], fe[m + 1])
+            while m + 2 < n and not (_method(data, fs[m], fe[m]) and _digits(data, fs[m + 1], fe[m + 1])
                                      and _weight(data, fs[m + 2], fe[m + 2], na_weight)):
                 m += 1
-            if m + 3 >= n:
-                fl.reject(flags, numbers, i, _METHOD)
-                continue
-            g = m + 4  # `group code mimetype` after the category
-            while g + 2 < n and not (_digits(data, fs[g], fe[g]) and _digits(data, fs[g + 1], fe[g + 1])
-                                     and fe[g + 1] - fs[g + 1] <= 3):
-                g += 1
-            if g + 2 >= n:
-                fl.reject(flags, numbers, i, _GROUP)
-                continue
+            c0 = m + 3  # the category: tokens c0..c1-1
+            c1 = m + 3
+            g = n  # the filter group's token (n: none, and no status)
+            if m + 2 >= n:  # DansGuardian 2.8: the line ends with `METHOD size`
+                m = n - 2
+                c0 = m
+                c1 = m
+                if m < j + 3 or not (_method(data, fs[m], fe[m]) and _digits(data, fs[m + 1], fe[m + 1])):
+                    fl.reject(flags, numbers, i, _METHOD)
+                    continue
+            elif m + 3 < n:
+                g = m + 4  # `group code mimetype` after the category
+                while g + 2 < n and not (_digits(data, fs[g], fe[g]) and _digits(data, fs[g + 1], fe[g + 1])
+                                         and fe[g + 1] - fs[g + 1] <= 3):
+                    g += 1
+                if g + 2 >= n:  # `group code` ending the line, or no group at all
+                    g = n - 2
+                    if not (g >= m + 4 and _digits(data, fs[g], fe[g]) and _digits(data, fs[g + 1], fe[g + 1])
+                            and fe[g + 1] - fs[g + 1] <= 3):
+                        g = n
+                c1 = g
             ua, ub, ca, cb, ra, rb = fs[u0], fe[j - 1], fs[j], fe[j], fs[j + 1], fe[j + 1]
             wa, wb, ma, mb, za, zb = fs[j + 2], fe[m - 1], fs[m], fe[m], fs[m + 1], fe[m + 1]
-            ga, gb, qa, qb = fs[m + 3], fe[g - 1], fs[g + 1], fe[g + 1]
+            if c1 > c0:
+                ga, gb = fs[c0], fe[c1 - 1]
+            else:
+                ga, gb = fs[m], fs[m]  # (empty)
+            if g < n:
+                qa, qb = fs[g + 1], fe[g + 1]
+            else:
+                qa, qb = 0, 0
         size = fl.number(data, za, zb, 18)
         if size < 0:
             fl.reject(flags, numbers, i, _LARGE)
             continue
-        status = fl.number(data, qa, qb, 3)
+        status = fl.number(data, qa, qb, 3) if qb > qa else 0
         rs, he, hflags = host(data, ra, rb)
         if hflags & fl.NO_HOST:
             fl.reject(flags, numbers, i, _HOST)

@@ -1,0 +1,140 @@
+"""A firewall's whole syslog in one file, and syslog servers that write a year or Kiwi's tabs.
+
+pfSense/OPNsense forward every program's messages (filterlog, dhcpd, php-fpm,
+sshd, kernel...) with squid's: those lines are no lines of the log, counted as
+ignored (not rejected, exit 0), while squid's own bad lines stay rejected. The
+envelopes are written as the products print them: BSD syslog with a year
+(`Nov 19 2026 09:17:01`) and Kiwi Syslog's `date time<TAB>Facility.Level<TAB>host<TAB>`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import polars as pl
+import pytest
+
+from ingest import envelope, squid, tokens
+from ingest.pipeline import ingest_paths
+from surfaudit.config import Config, Ingest, Retention
+from surfaudit.store import Store
+from tests.conftest import run_cli, squid_line, utc
+
+LINE = "1700000000.123    456 10.0.0.5 TCP_TUNNEL/200 5120 CONNECT www.facebook.com:443 jsmith HIER_DIRECT/157.240.1.35 -"
+FILTERLOG = ("Nov 19 09:17:01 pfSense filterlog[5032]: 5,,,1000000103,igb1,match,block,in,4,0x0,,64,0,0,DF,6,tcp,60,"
+             "10.0.0.9,8.8.8.8,51234,443,0,S,1234567,,64240,,mss;sackOK;TS;nop;wscale")
+OTHERS = [
+    FILTERLOG,
+    "Nov 19 09:17:02 pfSense dhcpd: DHCPACK on 10.0.0.50 to 00:11:22:33:44:55 (laptop-7) via igb1",
+    "Nov 19 09:17:03 pfSense php-fpm[391]: /index.php: Successful login for user 'admin' from: 10.0.0.2",
+    "Nov 19 09:17:04 pfSense sshd[8812]: Accepted publickey for admin from 10.0.0.2 port 52211 ssh2",
+    "Nov 19 09:17:05 pfSense kernel: arp: 10.0.0.77 moved from 00:11:22:33:44:55 to 00:11:22:33:44:66 on igb1",
+    '<134>1 2026-11-19T09:17:06+00:00 OPNsense.lan filterlog 30124 - [meta sequenceId="9"] 81,,,0,vtnet0,match,pass',
+    "Nov 19 09:17:07 pfSense syslogd: restart",
+]
+YEAR = "Nov 19 2026 09:17:01 fw squid[123]: "
+KIWI = "2026-11-19 09:17:01\tLocal7.Info\t10.0.0.1\tsquid[123]: "
+KIWI_ENVELOPES = [
+    pytest.param(YEAR, id="bsd-with-year"),
+    pytest.param("<134>Nov  9 2026 09:17:01 fw squid: ", id="bsd-with-year-and-pri"),
+    pytest.param(KIWI, id="kiwi-iso-date"),
+    pytest.param("2026-11-19 09:17:01\tLocal7.Info\t10.0.0.1\t", id="kiwi-no-tag"),
+    pytest.param("11-19-2026 09:17:01\tUser.Notice\tproxy.school.lan\tsquid[77]: ", id="kiwi-us-date"),
+    pytest.param("2026-11-19 09:17:01\tLocal7.Info\t10.0.0.1\tNov 19 09:17:01 proxy squid[123]: ",
+                 id="kiwi-keeping-the-senders-header"),
+]
+
+
+@pytest.fixture(params=["compiled", "reference"])
+def both(request, monkeypatch):
+    if request.param == "reference":
+        monkeypatch.setenv("SURFAUDIT_NO_JIT", "1")
+    else:
+        monkeypatch.delenv("SURFAUDIT_NO_JIT", raising=False)
+    return request.param
+
+
+def parse(lines: list[str], first_line_no: int = 1):
+    return envelope.Enveloped(squid.make_parser("", "UTC")).parse(pl.Series("line", lines, dtype=pl.String),
+                                                                   first_line_no)
+
+
+@pytest.mark.parametrize("prefix", KIWI_ENVELOPES)
+def test_envelopes_with_a_year_and_kiwi_are_stripped(prefix, both):
+    assert envelope.strip_line(prefix + LINE) == LINE
+    rows, bad = parse([prefix + LINE, prefix + LINE + "\r"])
+    assert bad.height == 0 and rows.height == 2
+    assert rows.get_column("user").to_list() == ["jsmith"] * 2
+
+
+def test_not_kiwi():
+    for line in ["2026-11-19 09:17:01\tjsmith\t10.0.0.1\t" + LINE, "2026-11-19 09:17:01 Local7.Info 10.0.0.1 " + LINE,
+                 "2026-11-19 09:17:01\tLocal7.Loud\t10.0.0.1\t" + LINE, "Nov 19 202 09:17:01 fw squid: " + LINE]:
+        assert envelope.strip_line(line) == line, line
+
+
+def test_tags_and_programs(both):
+    lines = [YEAR + LINE, KIWI + LINE, *OTHERS, "Nov 19 09:17:01 pfSense (squid-1)[12345]: " + LINE, LINE]
+    raw = tokens.Raw.of(pl.Series("line", lines))
+    starts, ts, te = envelope._scan(raw)
+    names = [None if s < 0 else envelope.program_name(raw.data[s:e].tobytes().decode()) for s, e in zip(ts, te)]
+    assert names == ["squid", "squid", "filterlog", "dhcpd", "php-fpm", "sshd", "kernel", "filterlog", "syslogd",
+                     "squid", None]
+    assert [envelope.program_of(ln) for ln in lines] == names
+
+
+def test_other_programs_lines_are_left_out_and_squids_bad_lines_kept(both):
+    lines = [*OTHERS, "Nov 19 09:17:08 pfSense (squid-1)[12345]: " + LINE,
+             "Nov 19 09:17:09 pfSense (squid-1)[12345]: 1700000000.123 garbage",  # squid's own: rejected
+             "Nov 19 09:17:10 pfSense squid-access: also garbage",  # an imfile tag naming squid: rejected
+             "Nov 19 09:17:11 pfSense " + "no tag at all",  # no tag: the parser judges it
+             "Nov 19 09:17:12 pfSense proxyaccess: " + LINE]  # a line that parses is a row whatever its tag
+    rows, bad = parse(lines, first_line_no=10)
+    assert rows.height == 2
+    assert bad.get_column("line_no").to_list() == [10 + len(OTHERS) + k for k in (1, 2, 3)]
+    assert bad.get_column("line").to_list() == lines[len(OTHERS) + 1:len(OTHERS) + 4]
+
+
+def test_a_vendor_csv_has_no_known_program():
+    class Inner:
+        name = "smoothwall"
+    assert envelope.Enveloped(Inner()).programs is None
+
+
+def settled(path):
+    old = time.time() - 7200
+    os.utime(path, (old, old))
+    return path
+
+
+@pytest.mark.parametrize("others_first", [30, 600])
+def test_a_pfsense_feed_is_detected_as_squid_and_exits_0(tmp_path, others_first, both):
+    t = [utc(2026, 11, 19, 9, 17, s) for s in range(6)]
+    body = [FILTERLOG] * others_first
+    for k, ts in enumerate(t):
+        body += [f"Nov 19 09:17:0{k} pfSense (squid-1)[12345]: " + squid_line(ts), OTHERS[k % len(OTHERS)]]
+    log = tmp_path / "pfsense.log"
+    log.write_text("\n".join(body) + "\n\n")
+    settled(log)
+    store = Store(tmp_path / "store")
+    cfg = Config(store_path=store.root, retention=Retention(12), ingest=Ingest())
+    with store.lock():
+        r, = ingest_paths(store, cfg, [log], now=utc(2026, 11, 20))
+    assert (r.format, r.rows, r.rejected, r.status) == ("squid (syslog)", 6, 0, "ok")
+    assert r.ignored == others_first + 6 + 1  # the other programs' lines and the blank one
+    assert r.lines == r.rows + r.duplicates + r.expired + r.rejected + r.held_back == 6
+    run = run_cli("--store", str(tmp_path / "store2"), "ingest", str(log))
+    assert run.code == 0, run.err
+
+
+def test_kiwi_and_year_files_ingest(tmp_path, both):
+    for name, prefix in (("kiwi.txt", KIWI), ("year.log", YEAR)):
+        log = tmp_path / name
+        log.write_text("".join(prefix + squid_line(utc(2026, 11, 19, 9, 17, s)) + "\n" for s in range(3)))
+        settled(log)
+        store = Store(tmp_path / ("store-" + name))
+        cfg = Config(store_path=store.root, retention=Retention(12), ingest=Ingest())
+        with store.lock():
+            r, = ingest_paths(store, cfg, [log], now=utc(2026, 11, 20))
+        assert (r.format, r.rows, r.rejected) == ("squid (syslog)", 3, 0), r
