@@ -28,11 +28,17 @@ def connect(cfg, engine: str | None = None):
     """A connection for `engine` (else the config's `[engine] kind`)."""
     kind = engine_kind(cfg, engine)
     if kind == "duckdb":
-        return duckdb.connect(config={"memory_limit": cfg.engine.memory_limit, "temp_directory": _spill_dir()})
+        return local(cfg)
     from surfaudit.spark_engine import SparkConnection, check_available
 
     check_available()
     return SparkConnection(cfg.engine.master)
+
+
+def local(cfg) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection within `[engine] memory_limit`, spilling to a private directory:
+    the reports' and the small look-ups' (the users listing, --user suggestions) alike."""
+    return duckdb.connect(config={"memory_limit": cfg.engine.memory_limit, "temp_directory": _spill_dir()})
 
 
 _SPILL: list[str] = []

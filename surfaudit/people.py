@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import difflib
 
-import duckdb
-
+from surfaudit import engine
 from surfaudit.directory import Directory, identity_key, load_directory
 from surfaudit.errors import UsageError
 from surfaudit.pseudonym import PREFIX, pseudonym
 from surfaudit.store import Store
 
 
-def stored_identities(store: Store, directory: Directory) -> set[str]:
+def stored_identities(store: Store, directory: Directory, cfg) -> set[str]:
     """Every identity in the store, aliases resolved (one pass over the user column)."""
-    con = duckdb.connect()
+    con = engine.local(cfg)
     try:
         store.events_view(con, name="events_stored")
         rows = con.execute('SELECT DISTINCT "user" FROM events_stored WHERE "user" IS NOT NULL').fetchall()
@@ -61,7 +60,7 @@ def resolve_user(store: Store, cfg, text: str | None, *, option: str = "--user")
         found = named[0] if named else None
     stored: set[str] | None = None
     if found is None:
-        stored = stored_identities(store, directory)
+        stored = stored_identities(store, directory, cfg)
         if key.startswith(PREFIX):
             key_bytes = store.pseudonym_key()
             found = next((i for i in sorted(stored | set(aliases.values())) if pseudonym(i, key_bytes) == key), None)

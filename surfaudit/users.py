@@ -10,10 +10,9 @@ and runs it over every committed part.
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
-from surfaudit import naming
+from surfaudit import engine, naming
 from surfaudit.directory import Directory, load_directory
 from surfaudit.org_sql import check_filters, register_site_udf, tables
 from surfaudit.sql import run_query
@@ -27,7 +26,7 @@ def list_users(store: Store, cfg, *, unknown: bool = False, site: str | None = N
     """The listing (USER_COLUMNS, sorted by identity) and the directory it used."""
     filters = check_filters(cfg, site, group)
     directory = load_directory(cfg)
-    con = duckdb.connect()
+    con = engine.local(cfg)
     try:
         store.events_view(con, name="events_stored")
         for name, df in tables(cfg, directory).items():

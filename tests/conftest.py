@@ -146,3 +146,14 @@ def squid_line(ts: datetime | float, user: str = "jsmith", host: str = "www.bbc.
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["compiled", "reference"])
+def both(request, monkeypatch):
+    """Run a test twice: with the compiled scanners (ingest/fast) and with the reference
+    paths (SURFAUDIT_NO_JIT=1), which must give the same rows."""
+    if request.param == "reference":
+        monkeypatch.setenv("SURFAUDIT_NO_JIT", "1")
+    else:
+        monkeypatch.delenv("SURFAUDIT_NO_JIT", raising=False)
+    return request.param

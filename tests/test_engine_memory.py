@@ -73,3 +73,34 @@ def test_a_query_over_the_limit_is_one_line_exit_1(sample_store, tmp_path):
     assert run.code == 1 and run.out == ""
     assert run.err.startswith("surfaudit: error: the social query needs more memory than DuckDB may use here (")
     assert run.err.endswith("): raise [engine] memory_limit in the config\n") and run.err.count("\n") == 1
+
+
+def test_the_users_listing_and_user_lookups_keep_the_limit_too(sample_store, monkeypatch):
+    """`surfaudit users` and the --user suggestions read the whole user column: they
+    open their DuckDB connection through the same limit as the reports."""
+    from dataclasses import replace
+
+    from surfaudit.config import load_config
+    from surfaudit.errors import UsageError
+    from surfaudit.people import resolve_user
+    from surfaudit.store import Store
+    from surfaudit.users import list_users
+
+    opened = []
+    real = engine.local
+
+    def spy(cfg):
+        con = real(cfg)
+        opened.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return con
+
+    monkeypatch.setattr(engine, "local", spy)
+    store = Store(sample_store)
+    cfg = load_config(SAMPLE_CONFIG, sample_store)
+    cfg = replace(cfg, engine=replace(cfg.engine, memory_limit="100MB"))
+    with store.reading():
+        users, _ = list_users(store, cfg)
+        assert users.height > 0
+        with pytest.raises(UsageError, match="no such identity"):
+            resolve_user(store, cfg, "nobody-like-this")
+    assert len(opened) >= 2 and set(opened) == {"95.3 MiB"}

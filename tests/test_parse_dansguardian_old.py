@@ -28,14 +28,6 @@ NO_GROUP = "2026.11.30 9:17:02 jsmith 10.0.0.5 http://www.bbc.co.uk/news  GET 90
 WEIGHT_LAST = "2026.11.30 9:17:03 - 10.0.0.5 http://www.bbc.co.uk/  GET 900 -"
 
 
-@pytest.fixture(params=["compiled", "reference"])
-def both(request, monkeypatch):
-    if request.param == "reference":
-        monkeypatch.setenv("SURFAUDIT_NO_JIT", "1")
-    else:
-        monkeypatch.delenv("SURFAUDIT_NO_JIT", raising=False)
-
-
 def parse(lines: list[str]):
     return e2guardian.make_parser("", "Europe/London").parse(pl.Series("line", lines, dtype=pl.String), 1)
 

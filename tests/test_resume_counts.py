@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
 
 from ingest.pipeline import ingest_paths
 from surfaudit import quarantine
@@ -22,14 +21,6 @@ from tests.conftest import run_cli, squid_line, utc
 
 NOW = utc(2026, 11, 20, 12, 0)
 OTHER = "Nov 19 09:17:01 pfSense filterlog[5032]: 5,,,1000000103,igb1,match,block,in,4,0x0,,64,0,0,DF,6,tcp,60"
-
-
-@pytest.fixture(params=["compiled", "reference"])
-def both(request, monkeypatch):
-    if request.param == "reference":
-        monkeypatch.setenv("SURFAUDIT_NO_JIT", "1")
-    else:
-        monkeypatch.delenv("SURFAUDIT_NO_JIT", raising=False)
 
 
 def ingest(store, path):

@@ -46,15 +46,6 @@ KIWI_ENVELOPES = [
 ]
 
 
-@pytest.fixture(params=["compiled", "reference"])
-def both(request, monkeypatch):
-    if request.param == "reference":
-        monkeypatch.setenv("SURFAUDIT_NO_JIT", "1")
-    else:
-        monkeypatch.delenv("SURFAUDIT_NO_JIT", raising=False)
-    return request.param
-
-
 def parse(lines: list[str], first_line_no: int = 1):
     return envelope.Enveloped(squid.make_parser("", "UTC")).parse(pl.Series("line", lines, dtype=pl.String),
                                                                    first_line_no)
