@@ -29,7 +29,17 @@ import gen  # noqa: E402  (bench/gen.py: deterministic squid logs)
 BIG = 2_000_000  # lines: several seconds of parsing, so the signal lands inside it
 
 
-def test_deferred_holds_sigint_until_the_block_ends():
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test: `deferred` steps aside when another is
+    installed, and a Spark session started earlier in this worker (tests/test_spark*.py,
+    same xdist group) installs its own, which would make these tests depend on order."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_deferred_holds_sigint_until_the_block_ends(python_sigint):
     reached_end = False
     with pytest.raises(KeyboardInterrupt):
         with deferred():
@@ -40,7 +50,7 @@ def test_deferred_holds_sigint_until_the_block_ends():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_deferred_without_a_signal_changes_nothing():
+def test_deferred_without_a_signal_changes_nothing(python_sigint):
     with deferred():
         value = 1
     assert value == 1 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
