@@ -26,8 +26,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import detect, fast, fingerprint, sources
-from ingest.badlines import SANE_FROM, SANE_TO, sane  # noqa: F401 - (SANE_*: this module's names before)
+from ingest import detect, envelope, fast, fingerprint, sources
+from ingest.badlines import sane
 from ingest.badlines import fix_invalid_utf8 as _fix_invalid_utf8
 from ingest.badlines import too_long as _too_long
 from ingest.interrupted import FileInterrupted, Interrupted
@@ -280,8 +280,6 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     _warm_modules(_scanners_of(choice, cfg), notice, warn)
     first = lines[0] if lines else ""
     if choice.enveloped:
-        from ingest import envelope
-
         first = envelope.strip_line(first)  # a CSV's header without its envelope
     try:
         parser = choice.format.make_parser(first, cfg.schedule.timezone, cfg)
@@ -323,8 +321,7 @@ def _choose_format(path: Path, fmt: str, lines: list[str], cfg: Config, found: b
             return detect.Choice(chosen, True)
         return detect.Choice(chosen)
     choice = detect.detect(lines, cfg)
-    env = detect._envelope()
-    if choice is None and more is not None and env is not None and env.present(lines):
+    if choice is None and more is not None and envelope.present(lines):
         lines = more()  # a firewall's whole syslog: the log's own lines may come later
         choice = detect.detect(lines, cfg)
     if choice is None and not found:

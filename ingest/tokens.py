@@ -77,18 +77,14 @@ class Raw:
 
     def slice(self, skip: int) -> Raw:
         """Without the first `skip` lines."""
-        out = Raw.__new__(Raw)
-        out.source, out.data, out.w8 = self.source, self.data, self.w8
-        out.starts, out.ends = self.starts[skip:], self.ends[skip:]
-        out._lines = lambda: self.lines().slice(skip)
-        return out
+        return self.part(skip, len(self.starts))
 
     def part(self, lo: int, hi: int) -> Raw:
         """Lines lo..hi only."""
         out = Raw.__new__(Raw)
         out.source, out.data, out.w8 = self.source, self.data, self.w8
         out.starts, out.ends = self.starts[lo:hi], self.ends[lo:hi]
-        out._lines = lambda: self.lines().slice(lo, hi - lo)
+        out._lines = lambda: self.lines().slice(lo, max(hi - lo, 0))
         return out
 
 
