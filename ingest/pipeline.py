@@ -157,16 +157,22 @@ def _warm_modules(names: Iterable[str], notice: Notice | None = None, warn: Noti
                 notice(COMPILED)
 
 
-def warm(notice: Callable[[str], None] | None = None) -> None:
+def warm(notice: Callable[[str], None] | None = None, jobs: int = 1) -> None:
     """Compile every parser's scanners now (numba; after the first run they load
     from its on-disk cache in a fraction of a second). Tests and benchmarks call
     this first so that no timing includes the one-time compile; ingest itself
-    compiles only what each file's format needs, on first use."""
+    compiles only what each file's format needs, on first use. With `jobs` > 1, a
+    cold cache (the first module missed it) is filled by that many processes at once."""
     from ingest.reader import make_batch
 
-    every = {m for mods in _SCANNERS.values() for m in mods} | {"squid_logformat_scan", "envelope_scan",
-                                                                *_VENDOR_SCANNERS}
-    _warm_modules(sorted(every), notice)
+    every = sorted({m for mods in _SCANNERS.values() for m in mods} | {"squid_logformat_scan", "envelope_scan",
+                                                                       *_VENDOR_SCANNERS})
+    if jobs > 1 and fast.enabled() and every[0] not in _warmed:
+        before = _cache_misses()
+        _warm_modules(every[:1], notice)
+        if _cache_misses() > before:
+            fast.compile_apart(every[1:], jobs)
+    _warm_modules(every, notice)
     make_batch(b"x\n", 1, 0)
 
 

@@ -31,10 +31,10 @@ def pytest_sessionstart(session):
     disk, so CLI subprocesses and the crash tests' timing calibration never pay
     the one-time compile. Under pytest-xdist the controller runs this before the
     workers start, so each worker then only loads the cache (and in-process CLI
-    runs never pause on it)."""
+    runs never pause on it); a cold cache is filled by one process per core."""
     from ingest.pipeline import warm
 
-    warm()
+    warm(jobs=os.cpu_count() or 1)
 
 
 # -- the reliability suite's "what was tried" summary, gathered from every xdist worker --

@@ -63,7 +63,6 @@ def _same(store, cfg, kind, d1, d2, **kw) -> str:
 SAMPLE_CASES = [
     ("social", SAMPLE_RANGE, {}),
     ("social", SAMPLE_RANGE, {"flagged": True}),
-    ("social", SAMPLE_RANGE, {"user": "amorgan"}),
     ("social", (date(2026, 10, 25), date(2026, 10, 27)), {}),  # the clock change of 25 Oct 2026
     ("blocked", SAMPLE_RANGE, {}),
     ("blocked", SAMPLE_RANGE, {"user": "bokafor"}),
@@ -94,7 +93,8 @@ def test_sample_flagged_days_exist(spark, sample):
     assert rows and all(r.endswith(",true") for r in rows)
 
 
-@pytest.mark.parametrize("user", ["amorgan", "bokafor", "e walsh", "10.20.1.11"])
+# a plain name, one with a space, an address (--user on the reports: blocked and top below)
+@pytest.mark.parametrize("user", ["amorgan", "e walsh", "10.20.1.11"])
 def test_export_csv_spark_equals_duckdb(spark, sample, user):
     from surfaudit.export.csv_export import render_csv
     from surfaudit.export.data import gather

@@ -50,6 +50,28 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
+def compile_apart(names: list[str], jobs: int) -> None:
+    """Compile the modules `names` in child processes, `jobs` at a time, so that
+    loading them here afterwards only reads numba's on-disk cache. A cold compile
+    is single-threaded CPU work (minutes for every format); children on several
+    cores divide it. A child that fails changes nothing: the module then compiles
+    here, on load, as it would have anyway."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = ("import sys; from ingest import fast; m = fast.load(sys.argv[1]); "
+            "getattr(m, 'warm', lambda: None)()")
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def one(name: str) -> None:
+        subprocess.run([sys.executable, "-c", code, name], cwd=here, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, names))
+
+
 def cache_misses() -> int:
     """How many times a compiled function of the parsers has missed the cache in this
     process; a rise while scanners load means numba is compiling, not loading."""

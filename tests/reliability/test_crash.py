@@ -45,9 +45,9 @@ from .helpers import LONG, SP_HEADER, check_recovered, cli_argv, cli_env, failed
 pytestmark = pytest.mark.slow  # long trials: -m 'not slow' leaves them out
 
 UTC = timezone.utc
-TRIALS = {"ingest": 20, "nightly": 18, "purge": 14}  # 52 in CI; x4 with SURFAUDIT_LONG=1
+TRIALS = {"ingest": 12, "nightly": 10, "purge": 8}  # 30 in CI; 208 with SURFAUDIT_LONG=1
 if LONG:
-    TRIALS = {k: 4 * v for k, v in TRIALS.items()}
+    TRIALS = {"ingest": 80, "nightly": 72, "purge": 56}
 NOW = {"ingest": datetime(2026, 11, 20, 12, 0, tzinfo=UTC), "nightly": datetime(2026, 5, 15, 12, 0, tzinfo=UTC),
        "purge": datetime(2026, 5, 15, 12, 0, tzinfo=UTC)}
 
