@@ -201,6 +201,33 @@ def test_a_slow_first_compile_is_announced_once(monkeypatch):
     assert heard == [pipeline.COMPILING, pipeline.COMPILED]
 
 
+def test_a_cold_cache_is_filled_by_several_processes_and_a_warm_one_by_none(monkeypatch):
+    """warm(jobs=2): when the first module misses numba's cache, the others compile in
+    child processes side by side (then load here from the cache); a warm cache starts none."""
+    from ingest import fast, pipeline
+
+    apart = []
+    monkeypatch.setattr(fast, "compile_apart", lambda names, jobs: apart.append((list(names), jobs)) or [])
+    monkeypatch.setattr(pipeline, "_warmed", set())
+    pipeline.warm(jobs=2)
+    assert apart == []  # the cache is warm (the session started with warm())
+    misses = iter(range(1000))
+    monkeypatch.setattr(pipeline, "_cache_misses", lambda: next(misses))
+    monkeypatch.setattr(pipeline, "_warmed", set())
+    pipeline.warm(jobs=2)
+    assert len(apart) == 1 and apart[0][1] == 2
+    assert "csv_scan" not in apart[0][0] and {"squid_scan", "fortigate_scan", "vendor_scan"} <= set(apart[0][0])
+    assert pipeline._warmed >= set(apart[0][0])  # and each was loaded here afterwards
+
+
+def test_the_compile_children_really_load_each_module():
+    """The child processes of compile_apart import and warm real modules (from the cache
+    here) and say which failed: a name that is no module."""
+    from ingest import fast
+
+    assert fast.compile_apart(["squid_scan", "envelope_scan", "no_such_scanner"], 2) == ["no_such_scanner"]
+
+
 def test_ingest_compiles_only_the_scanners_of_the_formats_it_reads(store, tmp_path, monkeypatch):
     """Per format on first use: a squid log does not compile the CSV scanners."""
     from ingest import pipeline

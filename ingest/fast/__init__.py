@@ -50,12 +50,12 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def compile_apart(names: list[str], jobs: int) -> None:
+def compile_apart(names: list[str], jobs: int) -> list[str]:
     """Compile the modules `names` in child processes, `jobs` at a time, so that
     loading them here afterwards only reads numba's on-disk cache. A cold compile
     is single-threaded CPU work (minutes for every format); children on several
-    cores divide it. A child that fails changes nothing: the module then compiles
-    here, on load, as it would have anyway."""
+    cores divide it. Returns the names whose child failed: that changes nothing,
+    the module then compiles here, on load, as it would have anyway."""
     import subprocess
     import sys
     from concurrent.futures import ThreadPoolExecutor
@@ -64,12 +64,12 @@ def compile_apart(names: list[str], jobs: int) -> None:
             "getattr(m, 'warm', lambda: None)()")
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-    def one(name: str) -> None:
-        subprocess.run([sys.executable, "-c", code, name], cwd=here, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    def one(name: str) -> bool:
+        return subprocess.run([sys.executable, "-c", code, name], cwd=here, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode == 0
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, names))
+        return [name for name, ok in zip(names, pool.map(one, names)) if not ok]
 
 
 def cache_misses() -> int:
