@@ -170,7 +170,7 @@ def warm(notice: Callable[[str], None] | None = None, jobs: int = 1) -> None:
     if jobs > 1 and fast.enabled() and every[0] not in _warmed:
         before = _cache_misses()
         _warm_modules(every[:1], notice)
-        if _cache_misses() > before:
+        if _cache_misses() > before and not fast.load("jit").uncached():  # (no cache: children would be wasted)
             fast.compile_apart(every[1:], jobs)
     _warm_modules(every, notice)
     make_batch(b"x\n", 1, 0)

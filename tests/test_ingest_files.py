@@ -218,6 +218,13 @@ def test_a_cold_cache_is_filled_by_several_processes_and_a_warm_one_by_none(monk
     assert len(apart) == 1 and apart[0][1] == 2
     assert "csv_scan" not in apart[0][0] and {"squid_scan", "fortigate_scan", "vendor_scan"} <= set(apart[0][0])
     assert pipeline._warmed >= set(apart[0][0])  # and each was loaded here afterwards
+    # with no writable cache the children's work would be thrown away: none is started
+    from ingest.fast import jit
+
+    monkeypatch.setattr(jit, "uncached", lambda: ["csv_scan.scan"])
+    monkeypatch.setattr(pipeline, "_warmed", set())
+    pipeline.warm(jobs=2)
+    assert len(apart) == 1
 
 
 def test_the_compile_children_really_load_each_module():
