@@ -6,7 +6,8 @@ under the store's upkeep lease, commits one delete of the expired months and, wi
 from that commit on. It then vacuums (`DeltaStore.recover`): files no commit names and
 older than the grace period are deleted from the bucket, so what one night's purge
 removed is physically gone by the next night's. Audit entries and quarantine files
-older than the cutoff go in the same run.
+older than the cutoff go in the same run, and so do the copies `verify --repair` kept
+in damaged/ of the expired months.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def purge(store, cfg, now: datetime | None = None, dry_run: bool = False, exact:
             result.removed, result.tx = list(the_plan.expired), tx
         if straddle:
             result.trimmed_month, result.rows_trimmed = straddle.month, trimmed
+        result.damaged_deleted = store.delete_damaged(lambda month: clock.month_end(month) <= the_plan.cutoff)
         store.recover()  # vacuum: physically deletes what earlier purges removed, past the grace period
         result.audit_forgotten = audit.forget_before(store, the_plan.cutoff)
         result.quarantine_forgotten = delta_upkeep.forget_quarantine(store, the_plan.cutoff)

@@ -153,11 +153,18 @@ class _Relation:
     def __init__(self, con: "SparkConnection", files: list[str]):
         self.con, self.files = con, files
 
-    def create_view(self, name: str, replace: bool = True) -> None:
+    def create_view(self, name: str, replace: bool = True, site: str | None = None) -> None:
+        """The canonical columns, in order; with `site`, only the rows that site's ingest
+        wrote (parts older than the site column read it as null, as on DuckDB)."""
+        from pyspark.sql import functions as F
+
         from surfaudit.schema import EVENT_SCHEMA
 
-        df = self.con.spark.read.parquet(*self.files)
-        self.con.spark_view(name, df.select(*EVENT_SCHEMA))  # the canonical columns, in order
+        df = self.con.spark.read.option("mergeSchema", "true").parquet(*self.files)
+        if site is not None:
+            stored = F.col("site") if "site" in df.columns else F.lit(None).cast("string")
+            df = df.filter(stored == F.lit(site))  # a bound literal, not SQL text
+        self.con.spark_view(name, df.select(*EVENT_SCHEMA))
 
 
 class SparkConnection:

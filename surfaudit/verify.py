@@ -15,8 +15,9 @@ cheap check (sizes). This module makes the full check on demand:
 Each problem is one line naming the file; `ok` is False when there is any. With
 `repair`, damaged or missing parts are moved to `damaged/` and dropped from the
 manifest by a committed record, and the repair is written to the audit log, so the
-rest of the store stays usable; a damaged manifest cannot be repaired here (restore
-it from a backup: docs/operations.md). `nightly` runs `cheap_check` (one stat per part).
+rest of the store stays usable (on an s3:// store: copied to `damaged/` and dropped
+by one Delta commit, surfaudit.store.delta); a damaged manifest cannot be repaired
+here (restore it from a backup: docs/operations.md). `nightly` runs `cheap_check` (one stat per part).
 
 Nothing here prints or knows the on-disk layout: the store answers, the CLI renders.
 """
@@ -70,7 +71,7 @@ def verify_store(store: Store, deep: bool = True) -> VerifyResult:
         from surfaudit.store import delta_upkeep
 
         parts, problems, notes = delta_upkeep.verify_lines(store, deep)
-        return VerifyResult(parts, [Problem(line) for line in problems], notes)
+        return VerifyResult(parts, [Problem(line, rel) for line, rel in problems], notes)
     result = VerifyResult()
     with store.reading():  # the parts checked stay on disk while we read them
         parsed = store.manifest_state()

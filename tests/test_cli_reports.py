@@ -188,8 +188,6 @@ def test_every_command_checks_a_date_range_the_same_way(store, tmp_path, command
     (("social", *RANGE, "--site", "nowhere"), "--site"),
     (("social", *RANGE, "--user", "nobody-at-all"), "--user: no such identity"),
     (("social", *RANGE, "--user", "amorgan", "--pseudonymise"), "--user and --pseudonymise cannot be combined"),
-    (("top", *RANGE, "--proxy-site", "north"), "--proxy-site: reports on --engine spark cannot filter by site"),
-    (("summary", "--proxy-site", "north"), "--proxy-site: reports on --engine spark cannot filter by site"),
     (("social", *RANGE, "--limit", "0"), "--limit: expected a positive integer, got 0"),
 ])
 def test_a_bad_option_exits_2_before_the_spark_engine_starts(store, monkeypatch, args, message):

@@ -405,15 +405,29 @@ def test_quarantine_and_repair_on_s3(s3_store, tmp_path):
     assert "this is not a squid line" in shown.out
     store = open_s3(s3_store)
     assert len(store.quarantine_files()) == 1 and store.disk_bytes() > 0
-    # a damaged part: verify names it; --repair cannot set parts aside in a bucket and says so
-    rel = next(iter(store.live_parts()))
+    # a damaged part: verify names it, --repair copies it to damaged/ and drops it from the
+    # table by one commit; the other part's rows stay readable and the audit log says so
+    (rel,) = store.live_parts()  # the first log's part
+    more = tmp_path / "more.log"
+    more.write_text(lines(5000, 12, user="v"))
+    assert sa(s3_store, "ingest", str(more)).code == 0
+    assert rows_of(store)[0][0] == 52
     store.objects.put(rel, b"garbage")
     bad = sa(s3_store, "verify")
-    assert bad.code == 1 and rel in bad.out
+    assert bad.code == 1 and f"{rel}: " in bad.out and "Traceback" not in bad.err
     repair = sa(s3_store, "verify", "--repair")
-    assert repair.code == 1 and "restore from a backup" in repair.out and "Traceback" not in repair.err
-    with pytest.raises(StoreError, match="cannot set parts aside"):
+    assert repair.code == 1 and f"set aside {rel}" in repair.out and "Traceback" not in repair.err, repair.out
+    assert rel not in store.live_parts() and rows_of(store)[0][0] == 12  # the second log's rows
+    name = rel.split("/", 1)[1].replace("/", "-")
+    assert store.objects.get(f"damaged/{name}") == b"garbage"
+    assert sa(s3_store, "verify").code == 0
+    assert "setting aside 1 damaged parts: " + rel in sa(s3_store, "audit", "--format", "csv").out
+    with pytest.raises(StoreError, match="not a committed part"):
         store.set_aside([rel], "test")
+    # retention deletes the kept copy once its month has expired (here: a policy of 0 months)
+    assert store.delete_damaged(lambda month: False) == [] and store.objects.get(f"damaged/{name}")
+    assert store.delete_damaged(lambda month: month == "2026-11") == [f"damaged/{name}"]
+    assert store.objects.get(f"damaged/{name}") is None
 
 
 def test_a_stale_lease_is_taken_over_by_one_run_only(s3_store):

@@ -205,6 +205,31 @@ def test_clock_change_day_is_25_hours_on_both_engines(spark, generated):
     assert pieces.height > 0
 
 
+def test_proxy_site_on_spark_equals_duckdb_with_a_part_older_than_the_site_column(spark, tmp_path, monkeypatch):
+    """`--proxy-site` on Spark: the same rows as DuckDB, also when some parts have no site column."""
+    import pyarrow as pa
+
+    from surfaudit.store import Store, transaction
+    from tests.test_site_column import ingest_as, log_of
+
+    store = Store(tmp_path / "store")
+    old = pa.schema([f for f in transaction.WRITE_SCHEMA if f.name != "site"])
+    options = {**transaction.PARQUET_OPTIONS,
+               "use_dictionary": [c for c in transaction.PARQUET_OPTIONS["use_dictionary"] if c != "site"]}
+    with monkeypatch.context() as m:  # an older version's part: no site column
+        m.setattr(transaction, "WRITE_SCHEMA", old)
+        m.setattr(transaction, "PARQUET_OPTIONS", options)
+        ingest_as(store, "north", log_of(tmp_path, "a.log", 0, 30))
+    ingest_as(store, "south", log_of(tmp_path, "b.log", 1000, 12))
+    ingest_as(store, "north", log_of(tmp_path, "c.log", 2000, 7))
+    cfg = replace(parse_config({}), store_path=store.root)
+    days = (date(2026, 11, 1), date(2026, 11, 10))
+    south = _same(store, cfg, "top", *days, by="user", proxy_site="south")
+    assert sum(int(line.split(",")[1]) for line in south.splitlines()[1:]) == 12
+    north = _same(store, cfg, "top", *days, by="user", proxy_site="north")  # the old part's rows have no site
+    assert sum(int(line.split(",")[1]) for line in north.splitlines()[1:]) == 7
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 def test_cli_engine_spark_report_csv_equals_golden(spark, sample, tmp_path):

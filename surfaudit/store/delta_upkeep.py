@@ -137,9 +137,10 @@ def forget_quarantine(store: DeltaStore, cutoff: datetime) -> int:
     return len(old)
 
 
-def verify_lines(store, deep: bool = True) -> tuple[int, list[str], list[str]]:
-    """(parts, problems, notes): every live file present with its committed size; `deep`:
-    it decodes, holds its committed rows, and only rows of its month."""
+def verify_lines(store, deep: bool = True) -> tuple[int, list[tuple[str, str]], list[str]]:
+    """(parts, problems as (line, the part it names), notes): every live file present with
+    its committed size; `deep`: it decodes, holds its committed rows, and only rows of its
+    month. Setting the named part aside (`DeltaStore.set_aside`) repairs each problem."""
     import io
 
     import pyarrow as pa
@@ -147,26 +148,27 @@ def verify_lines(store, deep: bool = True) -> tuple[int, list[str], list[str]]:
     import pyarrow.parquet as pq
 
     live = store.live_files()
-    problems = list(store.check_sizes())
+    problems = [(line, line.removeprefix(f"{store.root}/").split(": ", 1)[0]) for line in store.check_sizes()]
     notes: list[str] = []
-    bad = {line.split(": ", 1)[0] for line in problems}
+    bad = {rel for _, rel in problems}
     if deep:
         for rel, info in sorted(live.items()):
-            if f"{store.root}/{rel}" in bad:
+            if rel in bad:
                 continue
             body = store.objects.get(rel)
             try:
                 table = pq.read_table(io.BytesIO(body or b""))
             except (OSError, ValueError, pa.ArrowException) as exc:
-                problems.append(f"{store.root}/{rel}: cannot be read as Parquet ({type(exc).__name__})")
+                problems.append((f"{store.root}/{rel}: cannot be read as Parquet ({type(exc).__name__})", rel))
                 continue
             if info.get("rows") is not None and table.num_rows != info["rows"]:
-                problems.append(f"{store.root}/{rel}: holds {table.num_rows} rows, {info['rows']} were committed")
+                problems.append((f"{store.root}/{rel}: holds {table.num_rows} rows, {info['rows']} were committed",
+                                 rel))
             if table.num_rows:
                 ts = table.column("ts")
                 for edge in (pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()):
                     if edge.astimezone(timezone.utc).strftime("%Y-%m") != info["month"]:
-                        problems.append(f"{store.root}/{rel}: holds rows outside its month {info['month']}")
+                        problems.append((f"{store.root}/{rel}: holds rows outside its month {info['month']}", rel))
                         break
     stray = [name for name, _, _ in store.objects.list("events/")
              if not name.startswith("events/_delta_log/") and name not in live]

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
 import pyarrow.parquet as pq
 
-from surfaudit.errors import StoreError, UsageError
+from surfaudit.errors import StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
 from surfaudit.store.arrow_schema import ARROW_SCHEMA
@@ -133,13 +133,6 @@ class Reading:
             out.setdefault(part.month, []).append(part)
         return out
 
-    def check_site_filter(self, engine: str, site: str | None) -> None:
-        """UsageError when a view kept to `site` cannot be made for `engine`: Spark reads
-        the parts itself here, and parts written before the site column lack it."""
-        if site is not None and engine != "duckdb":
-            raise UsageError("--proxy-site: reports on --engine spark cannot filter by site yet; "
-                             "use the default engine")
-
     def events_view(self, con: "duckdb.DuckDBPyConnection", utc_from: datetime | None = None,
                     utc_to: datetime | None = None, name: str = "events",
                     records: list[dict] | None = None, site: str | None = None) -> list[str]:
@@ -151,7 +144,6 @@ class Reading:
         from the first query to the last. Pass `records` read inside `reading()` to
         use the caller's manifest state.
         """
-        self.check_site_filter(getattr(con, "engine", "duckdb"), site)
         if records is None:
             readers.pin(self, con)
             records = self.manifest()
@@ -162,7 +154,7 @@ class Reading:
         files = [str(path) for path in self._checked([rel for rel, _ in chosen], live)]
         con.execute("SET TimeZone = 'UTC'")
         if files and getattr(con, "engine", "duckdb") != "duckdb":  # Spark: the canonical columns
-            con.read_parquet(files).create_view(name, replace=True)
+            con.read_parquet(files).create_view(name, replace=True, site=site)
         elif files:
             import duckdb
 
