@@ -58,7 +58,7 @@ def purge(store, cfg, now: datetime | None = None, dry_run: bool = False, exact:
             result.removed, result.tx = list(the_plan.expired), tx
         if straddle:
             result.trimmed_month, result.rows_trimmed = straddle.month, trimmed
-        result.damaged_deleted = store.delete_damaged(lambda month: clock.month_end(month) <= the_plan.cutoff)
+        result.damaged_deleted = delta_upkeep.delete_damaged(store, lambda month: clock.month_end(month) <= the_plan.cutoff)
         store.recover()  # vacuum: physically deletes what earlier purges removed, past the grace period
         result.audit_forgotten = audit.forget_before(store, the_plan.cutoff)
         result.quarantine_forgotten = delta_upkeep.forget_quarantine(store, the_plan.cutoff)

@@ -129,7 +129,12 @@ def repair_store(store: Store, result: VerifyResult, wait: float = 0) -> list[st
     with store.lock(wait):  # audited first: a repair is never made without its entry
         audit.record(store, "verify --repair", detail=f"setting aside {len(rels)} damaged parts: " + ", ".join(rels))
         try:
-            store.set_aside(rels, "verify --repair")
+            if getattr(store, "backend", "local") == "delta":
+                from surfaudit.store import delta_upkeep
+
+                delta_upkeep.set_aside(store, rels, "verify --repair")
+            else:
+                store.set_aside(rels, "verify --repair")
         except BaseException:
             audit.record(store, "verify --repair failed", detail="nothing was set aside")
             raise

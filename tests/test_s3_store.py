@@ -397,6 +397,8 @@ def test_sigkill_at_each_step_of_an_s3_purge(s3_store, tmp_path, point):
 
 
 def test_quarantine_and_repair_on_s3(s3_store, tmp_path):
+    from surfaudit.store import delta_upkeep
+
     log = tmp_path / "access.log"
     log.write_text(lines(0, 30) + "this is not a squid line\n" + lines(30, 10))
     assert sa(s3_store, "ingest", str(log)).code == 1  # one line rejected
@@ -423,10 +425,10 @@ def test_quarantine_and_repair_on_s3(s3_store, tmp_path):
     assert sa(s3_store, "verify").code == 0
     assert "setting aside 1 damaged parts: " + rel in sa(s3_store, "audit", "--format", "csv").out
     with pytest.raises(StoreError, match="not a committed part"):
-        store.set_aside([rel], "test")
+        delta_upkeep.set_aside(store, [rel], "test")
     # retention deletes the kept copy once its month has expired (here: a policy of 0 months)
-    assert store.delete_damaged(lambda month: False) == [] and store.objects.get(f"damaged/{name}")
-    assert store.delete_damaged(lambda month: month == "2026-11") == [f"damaged/{name}"]
+    assert delta_upkeep.delete_damaged(store, lambda month: False) == [] and store.objects.get(f"damaged/{name}")
+    assert delta_upkeep.delete_damaged(store, lambda month: month == "2026-11") == [f"damaged/{name}"]
     assert store.objects.get(f"damaged/{name}") is None
 
 

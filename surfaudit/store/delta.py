@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -41,7 +40,7 @@ from surfaudit.store.arrow_schema import STORED_ARROW_SCHEMA
 from surfaudit.store.delta_write import DeltaTransaction, alive
 from surfaudit.store.manifest import Parsed
 from surfaudit.store.part import Part
-from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, new_tx_id, tx_time
+from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, tx_time
 from surfaudit.store.s3 import Location, Objects, deltalake
 
 TABLE_SCHEMA = STORED_ARROW_SCHEMA.append(pa.field("month", pa.string()))  # the partition column last
@@ -52,7 +51,6 @@ AUDIT_SCHEMA = pa.schema([("time", pa.string()), ("os_user", pa.string()), ("com
 # personal data in commit files that outlive the rows.
 TABLE_CONFIG = {"delta.dataSkippingNumIndexedCols": "1", "delta.logRetentionDuration": "interval 400 days",
                 "delta.deletedFileRetentionDuration": "interval 12 hours"}
-_DAMAGED_NAME = re.compile(r"damaged/month=(\d{4}-\d{2})-[^/]+\.parquet")  # as set_aside names them
 GRACE_HOURS = 12  # vacuum keeps unreferenced files this long: a running report or an uncommitted upload
 
 
@@ -288,46 +286,6 @@ class DeltaStore:
 
     def find_damaged_part(self):
         return None
-
-    def set_aside(self, rels: list[str], why: str) -> dict:
-        """Copy damaged committed files to damaged/ and drop them from the table by one
-        commit of remove actions, under the upkeep lease: the rest stays usable. No commit
-        names the originals afterwards, so `vacuum` deletes them after the grace period.
-        A concurrent compaction or purge that removed one of them first makes the commit
-        fail, and nothing changes."""
-        from deltalake.transaction import RemoveAction
-
-        dl = deltalake()
-        table = self.delta_table()
-        live = self.live_files()
-        at = _now()
-        actions = []
-        for rel in rels:
-            if table is None or rel not in live:
-                raise StoreError(f"{self.root}/{rel}: not a committed part; nothing set aside")
-            part = Part.in_partition(rel)
-            body = self.objects.get(rel)
-            if body is not None:  # a missing file has nothing to keep
-                self.objects.put(f"damaged/month={part.month}-{part.name}", body)
-            actions.append(RemoveAction(part.partition_path, True, int(at.timestamp() * 1000),
-                                        live[rel]["size"], {"month": part.month}))
-        record = {"tx": new_tx_id("repair"), "kind": "repair", "at": at.isoformat(timespec="seconds"), "why": why,
-                  "parts": [], "removes": list(rels), "quarantine": []}
-        try:
-            with self.upkeep(wait=60):  # not while a compaction or purge rewrites the table
-                self.commit_actions(table, actions, record)
-        except (dl.exceptions.DeltaError, OSError) as exc:
-            raise StoreError(f"{self.root}: setting the damaged parts aside failed ({type(exc).__name__}); the "
-                             "table was left as it was (another run may have changed them: verify again)") from None
-        return record
-
-    def delete_damaged(self, expired) -> list[str]:
-        """Delete the copies `set_aside` kept in damaged/ whose month `expired(month)` says
-        has expired: retention covers them too. Their names."""
-        gone = [name for name, _, _ in self.objects.list("damaged/")
-                if (m := _DAMAGED_NAME.fullmatch(name)) and expired(m.group(1))]
-        self.objects.delete(gone)
-        return gone
 
     # -- writing -----------------------------------------------------------------------
     def begin(self, kind: str):

@@ -1,4 +1,4 @@
-"""Compaction, retention and verification primitives of the object-store (Delta) store.
+"""Compaction, retention, verification and repair primitives of the object-store (Delta) store.
 
 Part of the store package; `surfaudit.compact`, `retention.purge_delta` and
 `surfaudit.verify` build their results from these. The same effects as the local store's, by
@@ -176,3 +176,48 @@ def verify_lines(store, deep: bool = True) -> tuple[int, list[tuple[str, str]], 
         notes.append(f"{len(stray)} files no commit names (replaced, or uploads of a run that did not "
                      f"commit); vacuum deletes them after {store.grace_hours:g} hours")
     return len(live), problems, notes
+
+
+_DAMAGED_NAME = re.compile(r"damaged/month=(\d{4}-\d{2})-[^/]+\.parquet")  # as set_aside names them
+
+
+def set_aside(store, rels: list[str], why: str) -> dict:
+    """Copy damaged committed files to damaged/ and drop them from the table by one
+    commit of remove actions, under the upkeep lease: the rest stays usable. No commit
+    names the originals afterwards, so `vacuum` deletes them after the grace period.
+    A concurrent compaction or purge that removed one of them first makes the commit
+    fail, and nothing changes."""
+    from deltalake.transaction import RemoveAction
+
+    dl = deltalake()
+    table = store.delta_table()
+    live = store.live_files()
+    at = datetime.now(timezone.utc)
+    actions = []
+    for rel in rels:
+        if table is None or rel not in live:
+            raise StoreError(f"{store.root}/{rel}: not a committed part; nothing set aside")
+        part = Part.in_partition(rel)
+        body = store.objects.get(rel)
+        if body is not None:  # a missing file has nothing to keep
+            store.objects.put(f"damaged/month={part.month}-{part.name}", body)
+        actions.append(RemoveAction(part.partition_path, True, int(at.timestamp() * 1000),
+                                    live[rel]["size"], {"month": part.month}))
+    record = {"tx": new_tx_id("repair"), "kind": "repair", "at": at.isoformat(timespec="seconds"), "why": why,
+              "parts": [], "removes": list(rels), "quarantine": []}
+    try:
+        with store.upkeep(wait=60):  # not while a compaction or purge rewrites the table
+            store.commit_actions(table, actions, record)
+    except (dl.exceptions.DeltaError, OSError) as exc:
+        raise StoreError(f"{store.root}: setting the damaged parts aside failed ({type(exc).__name__}); the "
+                         "table was left as it was (another run may have changed them: verify again)") from None
+    return record
+
+
+def delete_damaged(store: DeltaStore, expired) -> list[str]:
+    """Delete the copies `set_aside` kept in damaged/ whose month `expired(month)` says
+    has expired: retention covers them too. Their names."""
+    gone = [name for name, _, _ in store.objects.list("damaged/")
+            if (m := _DAMAGED_NAME.fullmatch(name)) and expired(m.group(1))]
+    store.objects.delete(gone)
+    return gone
