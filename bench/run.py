@@ -32,15 +32,46 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 
+def tree_rss_kib(root: int) -> int:
+    """The summed resident set of `root` and all its descendants now (Linux /proc; 0 elsewhere)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
 def measure_child(cmd: list[str]) -> None:
-    """Wrapper mode: run `cmd`, print its wall time, exit code and peak RSS as JSON."""
+    """Wrapper mode: run `cmd`, print its wall time, exit code and peak RSS as JSON:
+    `maxrss_mib` is the largest single process (getrusage), `tree_rss_mib` the peak of
+    the whole process tree summed, sampled every 50 ms (it counts the JVM pyspark
+    starts beside the Python process, and any other helper process)."""
     t = time.perf_counter()
+    peak = 0
     with open(os.devnull, "wb") as null:
-        rc = subprocess.call(cmd, stdout=null, stderr=null)
+        proc = subprocess.Popen(cmd, stdout=null, stderr=null)
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kib(proc.pid))
+            time.sleep(0.05)
+        rc = proc.returncode
     wall = time.perf_counter() - t
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"wall": wall, "rc": rc, "maxrss_mib": ru.ru_maxrss / 1024,
-                      "cpu": ru.ru_utime + ru.ru_stime}))
+                      "tree_rss_mib": max(peak, ru.ru_maxrss) / 1024, "cpu": ru.ru_utime + ru.ru_stime}))
 
 
 def measure(cmd: list[str], cwd: Path) -> dict:

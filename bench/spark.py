@@ -11,8 +11,9 @@ school's proxy sees, so `report social` has real sessions to build.
 The store is generated once (bench/run.py's make_store, under bench/out/) and
 reused. Each report runs as `python -m surfaudit ... --engine E` in its own
 process (so Spark's time includes starting its JVM, as a user sees it), measured
-by bench/run.py's wrapper (wall, CPU, peak RSS of the process tree's largest
-member). The two CSVs must be byte-identical, else the run fails. Prints a
+by bench/run.py's wrapper (wall, CPU of the command's reaped processes, peak
+RSS of its largest process, and the peak of the whole process tree summed,
+sampled: for Spark that includes the JVM, which does the work). The two CSVs must be byte-identical, else the run fails. Prints a
 table (or --json) with the Spark/DuckDB wall-time ratio.
 """
 
@@ -67,18 +68,19 @@ def main(argv: list[str] | None = None) -> None:
             **{f"{e}_wall_s": round(runs[e]["wall"], 2) for e in runs},
             **{f"{e}_cpu_s": round(runs[e]["cpu"], 2) for e in runs},
             **{f"{e}_peak_rss_mib": round(runs[e]["maxrss_mib"]) for e in runs},
+            **{f"{e}_tree_rss_mib": round(runs[e]["tree_rss_mib"]) for e in runs},
             **({"spark_over_duckdb": round(runs["spark"]["wall"] / runs["duckdb"]["wall"], 1)}
                if {"spark", "duckdb"} <= set(runs) else {}),
         })
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'report':8} {'rows':>11} {'engine':>7} {'wall s':>8} {'cpu s':>8} {'MiB':>6}  csv rows")
+    print(f"{'report':8} {'rows':>11} {'engine':>7} {'wall s':>8} {'cpu s':>8} {'MiB':>6} {'tree MiB':>8}  csv rows")
     for r in results:
         for e in ("duckdb", "spark"):
             if f"{e}_wall_s" in r:
                 print(f"{r['report']:8} {r['rows']:>11,} {e:>7} {r[e + '_wall_s']:>8} {r[e + '_cpu_s']:>8} "
-                      f"{r[e + '_peak_rss_mib']:>6}  {r['csv_rows']:,}")
+                      f"{r[e + '_peak_rss_mib']:>6} {r[e + '_tree_rss_mib']:>8}  {r['csv_rows']:,}")
         if "spark_over_duckdb" in r:
             print(f"{r['report']:8} Spark / DuckDB: {r['spark_over_duckdb']} (identical CSVs)")
 
