@@ -72,11 +72,24 @@ def s3_server():
             proc.kill()
 
 
-@pytest.fixture
-def s3_store(s3_server) -> str:
-    """A fresh bucket on the test server; the store URI inside it."""
+def new_bucket() -> str:
+    """A fresh bucket on the running test server (`s3_server`); the store URI inside it."""
     import boto3
 
     bucket = f"sa-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1").create_bucket(
+        Bucket=bucket)
     return f"s3://{bucket}/trust"
+
+
+def new_bucket_store(site: str = ""):
+    """A `DeltaStore` in a fresh bucket (for tests that drive the library, not the CLI)."""
+    from surfaudit.store.delta import DeltaStore
+
+    return DeltaStore(new_bucket(), site=site)
+
+
+@pytest.fixture
+def s3_store(s3_server) -> str:
+    """A fresh bucket on the test server; the store URI inside it."""
+    return new_bucket()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from ingest.pipeline import ingest_paths
 from surfaudit.config import Config, Ingest
@@ -79,3 +80,21 @@ def test_report_proxy_site_on_the_cli(tmp_path):
     south = run_cli(*base, "--proxy-site", "south", cwd=ROOT, env={"SURFAUDIT_NOW": "2026-11-20T12:00:00Z"})
     assert everyone.code == south.code == 0, south.err
     assert ",42" in everyone.out and ",12" in south.out and ",42" not in south.out
+
+
+@pytest.mark.s3
+def test_one_connection_reading_two_stores_sees_the_second(tmp_path, s3_server):
+    """The `events` view is replaced whichever backend made the last one: a relation's
+    persistent view used to be shadowed by the temp view an s3:// store had made."""
+    from tests.conftest_s3 import new_bucket_store
+
+    con = duckdb.connect()
+    s3 = new_bucket_store("east")
+    with s3.lock():
+        ingest_paths(s3, Config(store_path=s3.root), [log_of(tmp_path, "e.log", 500, 9)], now=NOW)
+    local = Store(tmp_path / "store")
+    ingest_as(local, "north", log_of(tmp_path, "a.log", 0, 4))
+    empty = Store(tmp_path / "empty").ensure()
+    for store, rows in ((s3, 9), (local, 4), (s3, 9), (empty, 0), (local, 4)):
+        store.events_view(con)
+        assert con.execute("select count(*) from events").fetchone()[0] == rows, store.root

@@ -164,7 +164,10 @@ class Reading:
                                  duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias("site"))
             if site is not None:
                 rel = rel.filter(duckdb.ColumnExpression("site") == duckdb.ConstantExpression(site))
-            rel.create_view(name, replace=True)
+            rel.create_view(f"_{name}_parts", replace=True)
+            # a TEMP view, as the other paths and the s3:// store make: an older temp view
+            # of the same name would otherwise shadow a new persistent one
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_parts")
         else:
             con.register(f"_{name}_empty", pl.DataFrame(schema=STORED_SCHEMA).to_arrow())
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
