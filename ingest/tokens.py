@@ -89,8 +89,20 @@ class Raw:
 
 
 def windows8(data: np.ndarray) -> np.ndarray:
-    """Every unaligned little-endian 64-bit word of `data` (element k: bytes k..k+7)."""
-    return np.ndarray((max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+    """Every unaligned little-endian 64-bit word of `data` (element k: bytes k..k+7).
+
+    Fewer than nine bytes (an empty or tiny batch) give two words over a zero-padded
+    copy instead: numba types a view of 0 or 1 words as contiguous, a signature of
+    its own that costs every scanner a second compile (two minutes on a cold cache).
+    The padding is never read as data: `word_at` masks to the bytes asked for, and
+    scans stop at the line's end."""
+    if len(data) >= 9:
+        return np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    padded = np.zeros(16, dtype=np.uint8)
+    padded[: len(data)] = data
+    words = np.ndarray((2,), dtype="<u8", buffer=padded, strides=(1,))
+    words.flags.writeable = data.flags.writeable
+    return words
 
 
 def view_series(views: np.ndarray, buffers: list[pa.Buffer], null: np.ndarray | None = None) -> pl.Series:
