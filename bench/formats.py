@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown generator(s): {', '.join(sorted(unknown))} (known: {', '.join(gens)})")
     out = a.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-c", "from ingest.pipeline import warm; warm()"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-c", "import os; from ingest.pipeline import warm; warm(jobs=os.cpu_count() or 1)"], cwd=ROOT, check=True)
     results = [bench_one(label, spec, a.lines, out) for label, spec in gens.items() if not a.only or label in a.only]
     if a.json:
         print(json.dumps(results, indent=2))

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     n = a.lines
     # The parsers' scanners are compiled on first use and cached on disk (numba):
     # compile them here so that no measured run includes the one-time compile.
-    subprocess.run([sys.executable, "-c", "from ingest.pipeline import warm; warm()"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-c", "import os; from ingest.pipeline import warm; warm(jobs=os.cpu_count() or 1)"], cwd=ROOT, check=True)
     if only & {"squid", "gz"}:
         plain = gen.ensure(out / f"squid-{n}.log", lambda: gen.write(gen.squid_lines(n), out / f"squid-{n}.log"))
         if "squid" in only:

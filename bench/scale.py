@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ingest.pipeline import warm
 
-    warm()  # the parsers' compiled scanners load once, before either measurement
+    warm(jobs=os.cpu_count() or 1)  # the parsers' compiled scanners load once, before either measurement
     proc, endpoint = start_moto()
     try:
         with tempfile.TemporaryDirectory(prefix="surfaudit-scale-") as tmp:

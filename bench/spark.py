@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> None:
         harness.make_store(store, args.rows, 1, social=args.social)
         (store / ".complete").write_text("")
         print(f"# generated store {args.rows} rows / 1 month in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    # the reference, timed in the same run: a bare DuckDB read of the columns the reports
+    # scan, so figures from machines of different speed can be compared
+    bare = ("import duckdb, sys; duckdb.execute(\"select user, count(*), min(ts), max(ts) from "
+            "read_parquet(?) where action = 'allowed' group by user\", [sys.argv[1]]).fetchall()")
+    reference = harness.measure([sys.executable, "-c", bare, str(store / "events" / "**" / "*.parquet")], args.out)
+    print(f"# reference: bare DuckDB read of the month {reference['wall']:.2f} s", file=sys.stderr)
     results = []
     for kind in args.kinds.split(","):
         runs = {}
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"report {kind}: the Spark CSV differs from DuckDB's")
         results.append({
             "report": kind, "rows": args.rows, "social_share": args.social, "identical_csv": same,
-            "csv_rows": runs[engines[0]]["csv"].count(b"\n") - 1,
+            "csv_rows": runs[engines[0]]["csv"].count(b"\n") - 1, "bare_read_s": round(reference["wall"], 2),
             **{f"{e}_wall_s": round(runs[e]["wall"], 2) for e in runs},
             **{f"{e}_cpu_s": round(runs[e]["cpu"], 2) for e in runs},
             **{f"{e}_peak_rss_mib": round(runs[e]["maxrss_mib"]) for e in runs},
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
             if f"{e}_wall_s" in r:
                 print(f"{r['report']:8} {r['rows']:>11,} {e:>7} {r[e + '_wall_s']:>8} {r[e + '_cpu_s']:>8} "
                       f"{r[e + '_peak_rss_mib']:>6} {r[e + '_tree_rss_mib']:>8}  {r['csv_rows']:,}")
+        if "duckdb_wall_s" in r:
+            print(f"{r['report']:8} DuckDB / bare read ({r['bare_read_s']} s): {r['duckdb_wall_s'] / r['bare_read_s']:.1f}")
         if "spark_over_duckdb" in r:
             print(f"{r['report']:8} Spark / DuckDB: {r['spark_over_duckdb']} (identical CSVs)")
 
