@@ -162,7 +162,8 @@ def warm(notice: Callable[[str], None] | None = None, jobs: int = 1) -> None:
     from its on-disk cache in a fraction of a second). Tests and benchmarks call
     this first so that no timing includes the one-time compile; ingest itself
     compiles only what each file's format needs, on first use. With `jobs` > 1, a
-    cold cache (the first module missed it) is filled by that many processes at once."""
+    cold cache (the first module missed it) is filled by that many processes at once;
+    `notice` hears which of them failed, if any."""
     from ingest.reader import make_batch
 
     every = sorted({m for mods in _SCANNERS.values() for m in mods} | {"squid_logformat_scan", "envelope_scan",
@@ -171,7 +172,9 @@ def warm(notice: Callable[[str], None] | None = None, jobs: int = 1) -> None:
         before = _cache_misses()
         _warm_modules(every[:1], notice)
         if _cache_misses() > before and not fast.load("jit").uncached():  # (no cache: children would be wasted)
-            fast.compile_apart(every[1:], jobs)
+            failed = fast.compile_apart(every[1:], jobs)
+            if failed and notice is not None:  # harmless (they compile here next) but worth knowing
+                notice(f"compiling {', '.join(failed)} in a child process failed; compiling here instead")
     _warm_modules(every, notice)
     make_batch(b"x\n", 1, 0)
 

@@ -34,7 +34,7 @@ def pytest_sessionstart(session):
     runs never pause on it); a cold cache is filled by one process per core."""
     from ingest.pipeline import warm
 
-    warm(jobs=os.cpu_count() or 1)
+    warm(lambda text: print(f"surfaudit tests: {text}", file=sys.stderr), jobs=os.cpu_count() or 1)
 
 
 # -- the reliability suite's "what was tried" summary, gathered from every xdist worker --

@@ -225,6 +225,14 @@ def test_a_cold_cache_is_filled_by_several_processes_and_a_warm_one_by_none(monk
     monkeypatch.setattr(pipeline, "_warmed", set())
     pipeline.warm(jobs=2)
     assert len(apart) == 1
+    # a child that failed is named to `notice` (the module then compiled here)
+    monkeypatch.setattr(jit, "uncached", lambda: [])
+    monkeypatch.setattr(fast, "compile_apart", lambda names, jobs: ["fortigate_scan"])
+    monkeypatch.setattr(pipeline, "_warmed", set())
+    told = []
+    pipeline.warm(told.append, jobs=2)
+    assert "compiling fortigate_scan in a child process failed; compiling here instead" in told
+    assert "fortigate_scan" in pipeline._warmed
 
 
 def test_the_compile_children_really_load_each_module():
