@@ -16,9 +16,10 @@ from datetime import date, datetime, timezone
 import polars as pl
 
 from surfaudit import clock
+from surfaudit.schema import AUDIT_ENTRY_SCHEMA
 from surfaudit.store import Store
 
-AUDIT_COLUMNS = ("time", "os_user", "command", "target", "date_from", "date_to", "reason", "rows", "detail")
+AUDIT_COLUMNS = tuple(name for name in AUDIT_ENTRY_SCHEMA if name != "pid")  # what `audit` shows
 
 
 def os_user() -> str:
@@ -61,7 +62,7 @@ def entries(store: Store, date_from: date | None = None, date_to: date | None = 
         if date_to and when.date() > date_to:
             continue
         rows.append({c: entry.get(c) for c in AUDIT_COLUMNS})
-    schema = {c: pl.String for c in AUDIT_COLUMNS} | {"rows": pl.Int64}
+    schema = {c: AUDIT_ENTRY_SCHEMA[c] for c in AUDIT_COLUMNS}
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 

@@ -39,6 +39,14 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.String(),
 }
 
+# An audit entry (surfaudit.audit): what the audit command shows, then the writer's pid.
+AUDIT_ENTRY_SCHEMA: dict[str, pl.DataType] = {
+    **{name: pl.String() for name in ("time", "os_user", "command", "target", "date_from", "date_to", "reason")},
+    "rows": pl.Int64(),
+    "detail": pl.String(),
+    "pid": pl.Int64(),
+}
+
 
 def conform(df: pl.DataFrame) -> pl.DataFrame:
     """Return `df` with exactly the canonical columns, order and types."""

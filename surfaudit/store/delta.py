@@ -35,8 +35,8 @@ import polars as pl
 import pyarrow as pa
 
 from surfaudit.errors import StoreError
-from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
-from surfaudit.store.arrow_schema import STORED_ARROW_SCHEMA
+from surfaudit.schema import AUDIT_ENTRY_SCHEMA, EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
+from surfaudit.store.arrow_schema import STORED_ARROW_SCHEMA, arrow_schema
 from surfaudit.store.delta_write import DeltaTransaction, alive
 from surfaudit.store.manifest import Parsed
 from surfaudit.store.part import Part
@@ -44,9 +44,7 @@ from surfaudit.store.paths import QUARANTINE_NAME, TX_NAME, tx_time
 from surfaudit.store.s3 import Location, Objects, deltalake
 
 TABLE_SCHEMA = STORED_ARROW_SCHEMA.append(pa.field("month", pa.string()))  # the partition column last
-AUDIT_SCHEMA = pa.schema([("time", pa.string()), ("os_user", pa.string()), ("command", pa.string()),
-                          ("target", pa.string()), ("date_from", pa.string()), ("date_to", pa.string()),
-                          ("reason", pa.string()), ("rows", pa.int64()), ("detail", pa.string()), ("pid", pa.int64())])
+AUDIT_SCHEMA = arrow_schema(AUDIT_ENTRY_SCHEMA)
 # Only `ts` gets statistics in the log: min/max of a URL or a user name would be
 # personal data in commit files that outlive the rows.
 TABLE_CONFIG = {"delta.dataSkippingNumIndexedCols": "1", "delta.logRetentionDuration": "interval 400 days",
