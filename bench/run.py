@@ -58,15 +58,16 @@ def tree_rss_kib(root: int) -> int:
 def measure_child(cmd: list[str]) -> None:
     """Wrapper mode: run `cmd`, print its wall time, exit code and peak RSS as JSON:
     `maxrss_mib` is the largest single process (getrusage), `tree_rss_mib` the peak of
-    the whole process tree summed, sampled every 50 ms (it counts the JVM pyspark
-    starts beside the Python process, and any other helper process)."""
+    the whole process tree summed, sampled every 200 ms (it counts the JVM pyspark
+    starts beside the Python process, and any other helper process; a sample walks
+    /proc, so it is kept sparse not to take CPU from the run it measures)."""
     t = time.perf_counter()
     peak = 0
     with open(os.devnull, "wb") as null:
         proc = subprocess.Popen(cmd, stdout=null, stderr=null)
         while proc.poll() is None:
             peak = max(peak, tree_rss_kib(proc.pid))
-            time.sleep(0.05)
+            time.sleep(0.2)
         rc = proc.returncode
     wall = time.perf_counter() - t
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)

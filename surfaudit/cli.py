@@ -321,7 +321,7 @@ def users_cmd(
 def verify(
     repair: bool = typer.Option(False, "--repair", help="Move damaged parts to <store>/damaged/ and drop them "
                                 "from the manifest (recorded in the audit log)."),
-    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (--repair)."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock (--repair; on s3://, the upkeep lease)."),
 ) -> None:
     """Check every part and the bookkeeping; exit 1 on any problem."""
     from surfaudit.verify import repair_store, verify_store

@@ -64,6 +64,10 @@ def spark_session(master: str = "local[*]"):
     with _LOCK:
         if master in _SESSIONS:
             return _SESSIONS[master]
+        running = [m for m in _SESSIONS if not m.startswith("sc://")]
+        if running and not master.startswith("sc://"):  # getOrCreate would hand back that one, ignoring `master`
+            raise UsageError(f"--engine spark: this process already runs Spark on {shown_master(running[0])}; "
+                             f"it cannot also use {shown_master(master)}")
         from pyspark.sql import SparkSession
 
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # UDF workers: this interpreter
@@ -160,7 +164,10 @@ class _Relation:
 
         from surfaudit.schema import EVENT_SCHEMA
 
-        df = self.con.spark.read.option("mergeSchema", "true").parquet(*self.files)
+        reader = self.con.spark.read
+        if site is not None:  # parts older than the column lack it: merge the footers' schemas
+            reader = reader.option("mergeSchema", "true")
+        df = reader.parquet(*self.files)
         if site is not None:
             stored = F.col("site") if "site" in df.columns else F.lit(None).cast("string")
             df = df.filter(stored == F.lit(site))  # a bound literal, not SQL text

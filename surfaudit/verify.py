@@ -16,7 +16,7 @@ Each problem is one line naming the file; `ok` is False when there is any. With
 `repair`, damaged or missing parts are moved to `damaged/` and dropped from the
 manifest by a committed record, and the repair is written to the audit log, so the
 rest of the store stays usable (on an s3:// store: copied to `damaged/` and dropped
-by one Delta commit, surfaudit.store.delta); a damaged manifest cannot be repaired
+by one Delta commit, surfaudit.store.delta_upkeep); a damaged manifest cannot be repaired
 here (restore it from a backup: docs/operations.md). `nightly` runs `cheap_check` (one stat per part).
 
 Nothing here prints or knows the on-disk layout: the store answers, the CLI renders.
@@ -132,14 +132,18 @@ def repair_store(store: Store, result: VerifyResult, wait: float = 0) -> list[st
             if getattr(store, "backend", "local") == "delta":
                 from surfaudit.store import delta_upkeep
 
-                delta_upkeep.set_aside(store, rels, "verify --repair")
+                kept = delta_upkeep.set_aside(store, rels, "verify --repair", wait)["kept"]
             else:
                 store.set_aside(rels, "verify --repair")
+                kept = None
         except BaseException:
             audit.record(store, "verify --repair failed", detail="nothing was set aside")
             raise
     result.repaired = rels
-    return [f"set aside {rel} (moved to damaged/, dropped from the manifest)" for rel in rels]
+    if kept is None:
+        return [f"set aside {rel} (moved to damaged/, dropped from the manifest)" for rel in rels]
+    return [f"set aside {rel} ({'copied to damaged/' if rel in kept else 'missing, nothing to copy'}, "
+            "dropped from the table by a commit)" for rel in rels]
 
 
 @dataclass

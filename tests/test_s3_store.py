@@ -426,10 +426,45 @@ def test_quarantine_and_repair_on_s3(s3_store, tmp_path):
     assert "setting aside 1 damaged parts: " + rel in sa(s3_store, "audit", "--format", "csv").out
     with pytest.raises(StoreError, match="not a committed part"):
         delta_upkeep.set_aside(store, [rel], "test")
-    # retention deletes the kept copy once its month has expired (here: a policy of 0 months)
-    assert delta_upkeep.delete_damaged(store, lambda month: False) == [] and store.objects.get(f"damaged/{name}")
-    assert delta_upkeep.delete_damaged(store, lambda month: month == "2026-11") == [f"damaged/{name}"]
-    assert store.objects.get(f"damaged/{name}") is None
+    # retention deletes the kept copy with its month: nothing yet, all of it two years on
+    from retention.purge_delta import purge
+    from surfaudit.config import Config
+
+    assert purge(store, Config(store_path=store.root)).damaged_deleted == []
+    assert store.objects.get(f"damaged/{name}") == b"garbage"
+    gone = purge(store, Config(store_path=store.root), now=utc(2028, 12, 1))
+    assert gone.damaged_deleted == [f"damaged/{name}"] and store.objects.get(f"damaged/{name}") is None
+    assert rows_of(store)[0][0] == 0  # and the month's rows
+
+
+def test_repair_on_s3_of_a_missing_file_and_of_a_commit_that_fails(s3_store, tmp_path, monkeypatch):
+    import deltalake
+
+    from surfaudit.store import delta_upkeep
+    from surfaudit.store.delta import DeltaStore
+
+    (tmp_path / "a.log").write_text(lines(0, 20))
+    assert sa(s3_store, "ingest", str(tmp_path / "a.log")).code == 0
+    store = open_s3(s3_store)
+    (rel,) = store.live_parts()
+    (tmp_path / "b.log").write_text(lines(3000, 10, user="w"))
+    assert sa(s3_store, "ingest", str(tmp_path / "b.log")).code == 0
+    store.objects.put(rel, b"garbage")
+
+    def fails(self, *args, **kwargs):
+        raise deltalake.exceptions.CommitFailedError("a concurrent writer removed it first")
+
+    with monkeypatch.context() as m:  # the commit fails: its copy is deleted again, nothing changes
+        m.setattr(DeltaStore, "commit_actions", fails)
+        with pytest.raises(StoreError, match="left as it was"):
+            delta_upkeep.set_aside(store, [rel], "test")
+    assert rel in store.live_parts() and store.objects.list("damaged/") == []
+    store.objects.delete([rel])  # missing: nothing to copy, still dropped by the commit
+    repair = sa(s3_store, "verify", "--repair")
+    assert repair.code == 1 and f"{rel}: committed part is missing" in repair.out
+    assert f"set aside {rel} (missing, nothing to copy, dropped from the table by a commit)" in repair.out
+    assert rows_of(store)[0][0] == 10 and store.objects.list("damaged/") == []
+    assert sa(s3_store, "verify").code == 0
 
 
 def test_a_stale_lease_is_taken_over_by_one_run_only(s3_store):

@@ -98,3 +98,17 @@ def test_one_connection_reading_two_stores_sees_the_second(tmp_path, s3_server):
     for store, rows in ((s3, 9), (local, 4), (s3, 9), (empty, 0), (local, 4)):
         store.events_view(con)
         assert con.execute("select count(*) from events").fetchone()[0] == rows, store.root
+
+
+def test_a_renamed_events_view_keeps_reading_its_own_parts(tmp_path):
+    """org_sql renames `events` to `events_stored`; a later view of another store on the
+    same connection must not change what the renamed one reads."""
+    first, second = Store(tmp_path / "a"), Store(tmp_path / "b")
+    ingest_as(first, "north", log_of(tmp_path, "a.log", 0, 4))
+    ingest_as(second, "north", log_of(tmp_path, "b.log", 100, 9))
+    con = duckdb.connect()
+    first.events_view(con)
+    con.execute("ALTER VIEW events RENAME TO events_stored")
+    second.events_view(con)
+    assert con.execute("select count(*) from events_stored").fetchone()[0] == 4
+    assert con.execute("select count(*) from events").fetchone()[0] == 9

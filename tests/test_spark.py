@@ -252,6 +252,16 @@ def test_cli_engine_spark_without_java_is_one_line_exit_2(sample, tmp_path):
     assert run.err.strip().count("\n") == 0 and "Java" in run.err and "Traceback" not in run.err
 
 
+def test_a_second_classic_master_in_one_process_is_refused(spark, monkeypatch):
+    """getOrCreate would silently hand back the running local[*] session for a spark:// master."""
+    from surfaudit import spark_engine
+    from surfaudit.errors import UsageError
+
+    assert spark_engine.spark_session("local[*]") is spark
+    with pytest.raises(UsageError, match=r"already runs Spark on local\[\*\]; it cannot also use spark://head:7077"):
+        spark_engine.spark_session("spark://head:7077")
+
+
 def test_config_engine_kind_spark_and_master_are_read():
     cfg = parse_config(tomllib.loads('[engine]\nkind = "spark"\nmaster = "spark://head:7077"\n'))
     assert (cfg.engine.kind, cfg.engine.master) == ("spark", "spark://head:7077")

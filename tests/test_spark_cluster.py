@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLE_CONFIG, run_cli
+from tests.conftest import ROOT, SAMPLE_CONFIG, run_cli_subprocess
 from tests.test_spark import sample  # noqa: F401 - the sample store fixture
 
 # With the Spark Connect tests: their JVMs are servers of their own, so they run on
@@ -88,7 +88,8 @@ def test_cli_report_on_a_standalone_cluster_equals_duckdb(cluster, sample, tmp_p
     args = ("--store", str(store.root), "report", "blocked", "--from", "2026-10-26", "--to", "2026-11-06",
             "--format", "csv")
     env = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    on_cluster = run_cli("--config", str(config), *args, env=env)
+    # a process of its own: this worker may hold a local[*] session already (one classic master per process)
+    on_cluster = run_cli_subprocess("--config", str(config), *args, env=env, timeout=600)
     assert on_cluster.code == 0, on_cluster.err[-2000:]
     assert on_cluster.out == (ROOT / "tests" / "golden" / "report_blocked.csv").read_text()
     assert "Traceback" not in on_cluster.err

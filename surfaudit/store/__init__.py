@@ -30,11 +30,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -49,12 +47,11 @@ from surfaudit.store.arrow_schema import (  # noqa: F401 - public names
     ARROW_SCHEMA, ROW_GROUP, SITE_FIELD, STORED_ARROW_SCHEMA, quarantine_arrow,
 )
 from surfaudit.store.files import DIR_MODE, FILE_MODE, fsync_dir, make_dir, private_file  # noqa: F401
-from surfaudit.store.part import Part
-from surfaudit.store.paths import confined, flock_within, new_tx_id, no_symlink_below, open_private, refuse_symlink
+from surfaudit.store.part import DAMAGED_NAME, Part
+from surfaudit.store.paths import confined, flock_within, no_symlink_below, open_private, refuse_symlink, repair_record
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
 from surfaudit.store.transaction import Transaction
 
-_DAMAGED_NAME = re.compile(r"month=(\d{4}-\d{2})-part-[0-9A-Za-z-]+\.parquet")  # as set_aside names them
 
 class Store(Reading):
     def __init__(self, root: str | os.PathLike):
@@ -290,13 +287,10 @@ class Store(Reading):
                 raise StoreError(f"{path}: not a committed part; nothing set aside")
             if path.exists():
                 part = Part.of(rel)
-                os.replace(path, self.damaged_dir / f"month={part.month}-{part.name}")
+                os.replace(path, self.damaged_dir / part.damaged_name)
             moved.append(rel)
         fsync_dir(self.damaged_dir)
-        record = {"tx": new_tx_id("repair"),
-                  "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "why": why, "parts": [], "removes": moved, "quarantine": []}
-        record = self.append_record(record)
+        record = self.append_record(repair_record(moved, why))
         self.remove_empty_months()
         return record
 
@@ -308,7 +302,7 @@ class Store(Reading):
             return gone
         no_symlink_below(self.root, self.damaged_dir)
         for path in sorted(self.damaged_dir.iterdir()):
-            m = _DAMAGED_NAME.fullmatch(path.name)
+            m = DAMAGED_NAME.fullmatch(path.name)
             if m and not path.is_symlink() and path.is_file() and expired(m.group(1)):
                 path.unlink()
                 gone.append(f"damaged/{path.name}")

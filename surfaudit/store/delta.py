@@ -207,10 +207,11 @@ class DeltaStore:
             return []
         return pa.table(table.get_add_actions(flatten=True)).to_pylist()
 
-    def live_files(self, records=None) -> dict[str, dict]:
-        """Live part (relative to the store) -> month, size, rows, ts range."""
+    def live_files(self, records=None, table=None) -> dict[str, dict]:
+        """Live part (relative to the store) -> month, size, rows, ts range (of `table`, a
+        snapshot the caller holds, else the current version)."""
         out = {}
-        for add in self.adds():
+        for add in self.adds(table):
             out[f"events/{add['path']}"] = {"month": add.get("partition.month"), "size": add.get("size_bytes"),
                                             "rows": add.get("num_records"), "ts_min": add.get("min.ts"),
                                             "ts_max": add.get("max.ts")}
@@ -410,12 +411,16 @@ class DeltaStore:
         self.objects.delete(stale)
 
     def check_sizes(self) -> list[str]:
+        return [line for line, _ in self.size_problems()]
+
+    def size_problems(self) -> list[tuple[str, str]]:
+        """(line, the part it names) for every live file missing or not of its committed size."""
         problems = []
         present = {name: size for name, size, _ in self.objects.list("events/")}
         for rel, info in sorted(self.live_files().items()):
             if rel not in present:
-                problems.append(f"{self.root}/{rel}: committed part is missing")
+                problems.append((f"{self.root}/{rel}: committed part is missing", rel))
             elif info.get("size") is not None and present[rel] != info["size"]:
-                problems.append(f"{self.root}/{rel}: committed part is {present[rel]} bytes, "
-                                f"{info['size']} were committed (damaged)")
+                problems.append((f"{self.root}/{rel}: committed part is {present[rel]} bytes, "
+                                 f"{info['size']} were committed (damaged)", rel))
         return problems

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from surfaudit.errors import StoreError
 from surfaudit.store.delta import DeltaStore
 from surfaudit.store.delta_write import find_commit
-from surfaudit.store.part import Part
-from surfaudit.store.paths import new_tx_id
+from surfaudit.store.part import DAMAGED_NAME, Part
+from surfaudit.store.paths import new_tx_id, repair_record
 from surfaudit.store.s3 import deltalake
 
 
@@ -140,7 +140,7 @@ def forget_quarantine(store: DeltaStore, cutoff: datetime) -> int:
 def verify_lines(store, deep: bool = True) -> tuple[int, list[tuple[str, str]], list[str]]:
     """(parts, problems as (line, the part it names), notes): every live file present with
     its committed size; `deep`: it decodes, holds its committed rows, and only rows of its
-    month. Setting the named part aside (`DeltaStore.set_aside`) repairs each problem."""
+    month. Setting the named part aside (`set_aside` below) repairs each problem."""
     import io
 
     import pyarrow as pa
@@ -148,7 +148,7 @@ def verify_lines(store, deep: bool = True) -> tuple[int, list[tuple[str, str]], 
     import pyarrow.parquet as pq
 
     live = store.live_files()
-    problems = [(line, line.removeprefix(f"{store.root}/").split(": ", 1)[0]) for line in store.check_sizes()]
+    problems = store.size_problems()
     notes: list[str] = []
     bad = {rel for _, rel in problems}
     if deep:
@@ -178,46 +178,47 @@ def verify_lines(store, deep: bool = True) -> tuple[int, list[tuple[str, str]], 
     return len(live), problems, notes
 
 
-_DAMAGED_NAME = re.compile(r"damaged/month=(\d{4}-\d{2})-[^/]+\.parquet")  # as set_aside names them
-
-
-def set_aside(store, rels: list[str], why: str) -> dict:
+def set_aside(store, rels: list[str], why: str, wait: float = 0) -> dict:
     """Copy damaged committed files to damaged/ and drop them from the table by one
-    commit of remove actions, under the upkeep lease: the rest stays usable. No commit
-    names the originals afterwards, so `vacuum` deletes them after the grace period.
-    A concurrent compaction or purge that removed one of them first makes the commit
-    fail, and nothing changes."""
+    commit of remove actions, all under the upkeep lease (waiting up to `wait` s for
+    another run's) and from one table snapshot: the rest stays usable. No commit names
+    the originals afterwards, so `vacuum` deletes them after the grace period. The
+    record's `kept` lists the files copied (a missing one has nothing to keep). If the
+    commit fails (a writer that takes no lease removed one of them first), the copies
+    are deleted again and the table is as it was."""
     from deltalake.transaction import RemoveAction
 
     dl = deltalake()
-    table = store.delta_table()
-    live = store.live_files()
-    at = datetime.now(timezone.utc)
-    actions = []
-    for rel in rels:
-        if table is None or rel not in live:
-            raise StoreError(f"{store.root}/{rel}: not a committed part; nothing set aside")
-        part = Part.in_partition(rel)
-        body = store.objects.get(rel)
-        if body is not None:  # a missing file has nothing to keep
-            store.objects.put(f"damaged/month={part.month}-{part.name}", body)
-        actions.append(RemoveAction(part.partition_path, True, int(at.timestamp() * 1000),
-                                    live[rel]["size"], {"month": part.month}))
-    record = {"tx": new_tx_id("repair"), "kind": "repair", "at": at.isoformat(timespec="seconds"), "why": why,
-              "parts": [], "removes": list(rels), "quarantine": []}
-    try:
-        with store.upkeep(wait=60):  # not while a compaction or purge rewrites the table
+    with store.upkeep(wait):  # not while a compaction or purge rewrites the table
+        table = store.delta_table()
+        live = store.live_files(table=table)
+        for rel in rels:
+            if table is None or rel not in live:
+                raise StoreError(f"{store.root}/{rel}: not a committed part; nothing set aside")
+        at = datetime.now(timezone.utc)
+        actions, kept = [], []
+        try:
+            for rel in rels:
+                part = Part.in_partition(rel)
+                body = store.objects.get(rel)
+                if body is not None:
+                    store.objects.put(f"damaged/{part.damaged_name}", body)
+                    kept.append(rel)
+                actions.append(RemoveAction(part.partition_path, True, int(at.timestamp() * 1000),
+                                            live[rel]["size"], {"month": part.month}))
+            record = repair_record(rels, why)
             store.commit_actions(table, actions, record)
-    except (dl.exceptions.DeltaError, OSError) as exc:
-        raise StoreError(f"{store.root}: setting the damaged parts aside failed ({type(exc).__name__}); the "
-                         "table was left as it was (another run may have changed them: verify again)") from None
-    return record
+        except (dl.exceptions.DeltaError, OSError, StoreError) as exc:
+            store.objects.delete([f"damaged/{Part.in_partition(rel).damaged_name}" for rel in kept])
+            raise StoreError(f"{store.root}: setting the damaged parts aside failed ({type(exc).__name__}); the "
+                             "table was left as it was (another run may have changed them: verify again)") from None
+    return {**record, "kept": kept}
 
 
-def delete_damaged(store: DeltaStore, expired) -> list[str]:
+def delete_damaged(store, expired) -> list[str]:
     """Delete the copies `set_aside` kept in damaged/ whose month `expired(month)` says
     has expired: retention covers them too. Their names."""
     gone = [name for name, _, _ in store.objects.list("damaged/")
-            if (m := _DAMAGED_NAME.fullmatch(name)) and expired(m.group(1))]
+            if (m := DAMAGED_NAME.fullmatch(name.removeprefix("damaged/"))) and expired(m.group(1))]
     store.objects.delete(gone)
     return gone

@@ -17,6 +17,8 @@ from surfaudit.errors import StoreError
 from surfaudit.store.paths import PART_NAME
 
 _PARTITION = re.compile(r"events/month=([^/]+)/([^/]+)")
+# a part `verify --repair` set aside: `damaged/<damaged_name>` (our names and delta-rs's)
+DAMAGED_NAME = re.compile(r"month=(\d{4}-\d{2})-part-[0-9A-Za-z.-]+\.parquet")
 
 
 @dataclass(frozen=True, order=True)
@@ -36,6 +38,11 @@ class Part:
 
     def __str__(self) -> str:
         return self.relpath
+
+    @property
+    def damaged_name(self) -> str:
+        """Its file name in `damaged/` once `verify --repair` set it aside (DAMAGED_NAME)."""
+        return f"month={self.month}-{self.name}"
 
     @classmethod
     def written(cls, month: str, tx: str, slot: int = 0) -> "Part":

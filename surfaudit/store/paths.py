@@ -35,6 +35,12 @@ def new_tx_id(kind: str = "") -> str:
     return f"{tx}-{kind}" if kind else tx
 
 
+def repair_record(removes: list[str], why: str) -> dict:
+    """The committed record of `verify --repair` dropping the parts `removes` (both backends)."""
+    return {"tx": new_tx_id("repair"), "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "why": why, "parts": [], "removes": list(removes), "quarantine": []}
+
+
 def tx_time(name: str) -> datetime:
     """The UTC time in a `<prefix>-<tx id>` file stem such as `q-<tx>` (ValueError if none)."""
     stem = name.rsplit("/", 1)[-1].split("-", 1)[-1]

@@ -11,6 +11,7 @@ never silently wrong totals.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +29,8 @@ from surfaudit.store import integrity, readers
 from surfaudit.store.arrow_schema import ARROW_SCHEMA
 from surfaudit.store.part import Part, relpath
 from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error, tx_time
+
+_VIEWS = itertools.count()  # names the relation views behind `events_view` (see there)
 
 if TYPE_CHECKING:
     import duckdb
@@ -164,10 +167,12 @@ class Reading:
                                  duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR")).alias("site"))
             if site is not None:
                 rel = rel.filter(duckdb.ColumnExpression("site") == duckdb.ConstantExpression(site))
-            rel.create_view(f"_{name}_parts", replace=True)
-            # a TEMP view, as the other paths and the s3:// store make: an older temp view
-            # of the same name would otherwise shadow a new persistent one
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_parts")
+            # a TEMP view, as the other paths and the s3:// store make (an older temp view of
+            # the same name would shadow a persistent one), over a relation's view named once:
+            # a view renamed meanwhile (org_sql's events_stored) keeps reading its own parts
+            parts = f"_{name}_parts_{next(_VIEWS)}"
+            rel.create_view(parts, replace=True)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {parts}")
         else:
             con.register(f"_{name}_empty", pl.DataFrame(schema=STORED_SCHEMA).to_arrow())
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
