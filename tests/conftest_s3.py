@@ -18,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 S3_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _moto_command() -> list[str]:
@@ -40,7 +36,7 @@ def _moto_command() -> list[str]:
 @pytest.fixture(scope="session")
 def s3_server():
     """The endpoint URL of a moto S3 server on localhost, with its environment set."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([*_moto_command(), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"

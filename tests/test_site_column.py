@@ -30,6 +30,19 @@ def ingest_as(store: Store, site: str, *paths):
         return ingest_paths(store, Config(store_path=store.root, ingest=Ingest(site=site)), list(paths), now=NOW)
 
 
+def ingest_before_site_column(store: Store, monkeypatch, site: str, path):
+    """Ingest `path` as an older version did: its part has no site column."""
+    from surfaudit.store import transaction
+
+    old = pa.schema([f for f in transaction.WRITE_SCHEMA if f.name != "site"])
+    options = {**transaction.PARQUET_OPTIONS,
+               "use_dictionary": [c for c in transaction.PARQUET_OPTIONS["use_dictionary"] if c != "site"]}
+    with monkeypatch.context() as m:
+        m.setattr(transaction, "WRITE_SCHEMA", old)
+        m.setattr(transaction, "PARQUET_OPTIONS", options)
+        return ingest_as(store, site, path)
+
+
 def sites(store: Store, site=None):
     con = duckdb.connect()
     store.events_view(con, site=site)
@@ -47,17 +60,10 @@ def test_rows_carry_their_site_and_the_view_filters_by_it(tmp_path):
 
 def test_parts_written_before_the_site_column_still_read(tmp_path, monkeypatch):
     from surfaudit.compact import compact
-    from surfaudit.store import transaction
     from surfaudit.verify import verify_store
 
     store = Store(tmp_path / "store")
-    old = pa.schema([f for f in transaction.WRITE_SCHEMA if f.name != "site"])
-    options = {**transaction.PARQUET_OPTIONS,
-               "use_dictionary": [c for c in transaction.PARQUET_OPTIONS["use_dictionary"] if c != "site"]}
-    with monkeypatch.context() as m:  # an older version's part: no site column
-        m.setattr(transaction, "WRITE_SCHEMA", old)
-        m.setattr(transaction, "PARQUET_OPTIONS", options)
-        ingest_as(store, "north", log_of(tmp_path, "a.log", 0, 30))
+    ingest_before_site_column(store, monkeypatch, "north", log_of(tmp_path, "a.log", 0, 30))
     ingest_as(store, "south", log_of(tmp_path, "b.log", 1000, 20))
     assert sites(store) == {"(none)": 30, "south": 20}
     assert verify_store(store).ok

@@ -207,19 +207,11 @@ def test_clock_change_day_is_25_hours_on_both_engines(spark, generated):
 
 def test_proxy_site_on_spark_equals_duckdb_with_a_part_older_than_the_site_column(spark, tmp_path, monkeypatch):
     """`--proxy-site` on Spark: the same rows as DuckDB, also when some parts have no site column."""
-    import pyarrow as pa
-
-    from surfaudit.store import Store, transaction
-    from tests.test_site_column import ingest_as, log_of
+    from surfaudit.store import Store
+    from tests.test_site_column import ingest_as, ingest_before_site_column, log_of
 
     store = Store(tmp_path / "store")
-    old = pa.schema([f for f in transaction.WRITE_SCHEMA if f.name != "site"])
-    options = {**transaction.PARQUET_OPTIONS,
-               "use_dictionary": [c for c in transaction.PARQUET_OPTIONS["use_dictionary"] if c != "site"]}
-    with monkeypatch.context() as m:  # an older version's part: no site column
-        m.setattr(transaction, "WRITE_SCHEMA", old)
-        m.setattr(transaction, "PARQUET_OPTIONS", options)
-        ingest_as(store, "north", log_of(tmp_path, "a.log", 0, 30))
+    ingest_before_site_column(store, monkeypatch, "north", log_of(tmp_path, "a.log", 0, 30))
     ingest_as(store, "south", log_of(tmp_path, "b.log", 1000, 12))
     ingest_as(store, "north", log_of(tmp_path, "c.log", 2000, 7))
     cfg = replace(parse_config({}), store_path=store.root)

@@ -12,8 +12,6 @@ Marked `spark` (deselect locally with -m "not spark"; CI runs them).
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SAMPLE_CONFIG, run_cli_subprocess
+from tests.servers import free_port, stop_group
 from tests.test_spark import sample  # noqa: F401 - the sample store fixture
 
 # With the Spark Connect tests: their JVMs are servers of their own, so they run on
 # another worker than tests/test_spark.py, at the same time.
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark-connect")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(home: Path, log: Path, *args: str) -> subprocess.Popen:
@@ -43,29 +36,20 @@ def _start(home: Path, log: Path, *args: str) -> subprocess.Popen:
                                 env=env, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     import pyspark
 
     home = Path(pyspark.__file__).parent
     logs = tmp_path_factory.mktemp("cluster")
-    port = _free_port()
+    port = free_port()
     url = f"spark://127.0.0.1:{port}"
     master = _start(home, logs / "master.log", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                    "--port", str(port), "--webui-port", str(_free_port()))
+                    "--port", str(port), "--webui-port", str(free_port()))
     worker = None
     try:
         worker = _start(home, logs / "worker.log", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                        "--cores", "1", "--memory", "2g", "--webui-port", str(_free_port()),
+                        "--cores", "1", "--memory", "2g", "--webui-port", str(free_port()),
                         "--work-dir", str(logs / "work"), url)
         deadline = time.monotonic() + 180
         while "Successfully registered with master" not in (logs / "worker.log").read_text(errors="replace"):
@@ -77,7 +61,7 @@ def cluster(tmp_path_factory):
     finally:
         for proc in (worker, master):
             if proc is not None:
-                _stop(proc)
+                stop_group(proc)
 
 
 def test_cli_report_on_a_standalone_cluster_equals_duckdb(cluster, sample, tmp_path):  # noqa: F811

@@ -12,7 +12,6 @@ Marked `spark` (deselect locally with -m "not spark"; CI runs them).
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SAMPLE_CONFIG, run_cli
+from tests.servers import free_port, stop_group
 from tests.test_spark import SAMPLE_RANGE, sample  # noqa: F401 - the sample store fixture
 
 # Its own group: the Connect server is a JVM of its own and the client needs none, so
@@ -32,18 +32,12 @@ pytest.importorskip("pyspark.sql.connect.session")
 pytest.importorskip("grpc")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory):
     import pyspark
 
     home = Path(pyspark.__file__).parent
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("connect") / "server.log"
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
     log4j = ROOT / "surfaudit" / "spark_log4j2.properties"
@@ -69,12 +63,7 @@ def connect_url(tmp_path_factory):
                 time.sleep(0.5)
         yield f"sc://127.0.0.1:{port}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def _csv(store, cfg, kind, engine, master, **kw) -> str:
@@ -128,7 +117,7 @@ def test_cli_with_a_connect_master_in_the_config(connect_url, sample, tmp_path):
 def test_an_unreachable_connect_server_is_one_line_exit_2(sample, tmp_path):  # noqa: F811
     store, _ = sample
     config = tmp_path / "surfaudit.toml"
-    config.write_text(SAMPLE_CONFIG.read_text() + f'\n[engine]\nkind = "spark"\nmaster = "sc://127.0.0.1:{_free_port()}"\n')
+    config.write_text(SAMPLE_CONFIG.read_text() + f'\n[engine]\nkind = "spark"\nmaster = "sc://127.0.0.1:{free_port()}"\n')
     run = run_cli("--config", str(config), "--store", str(store.root), "report", "summary",
                   "--from", "2026-10-26", "--to", "2026-11-06")
     assert run.code == 2, (run.code, run.err)
