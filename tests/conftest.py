@@ -22,6 +22,10 @@ import pytest
 from tests.conftest_s3 import s3_server, s3_store  # noqa: F401 - the object-store fixtures (moto)
 
 ROOT = Path(__file__).resolve().parent.parent
+# Some tests fork (multiprocessing's "fork" context) in a worker where the Spark Connect
+# tests loaded gRPC; its fork support would run gRPC's handlers in the child, which
+# once aborted a child (epoll_wait: Bad file descriptor). Read when gRPC is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 SAMPLES = ROOT / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"
 

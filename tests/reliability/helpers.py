@@ -122,9 +122,11 @@ def run_cli(*args: str, now: str | None = None, umask: int | None = None, cwd: P
 
         got = in_process(*args, cwd=cwd, env={**({"SURFAUDIT_NOW": now} if now else {}), **(env or {})})
         return Run(got.code, got.out, got.err)
-    preexec = (lambda: os.umask(umask)) if umask is not None else None
-    proc = subprocess.run(cli_argv(*args), env=cli_env(now, env), cwd=cwd, capture_output=True,
-                          timeout=timeout, preexec_fn=preexec)
+    argv = cli_argv(*args)
+    if umask is not None:  # set by a shell, not preexec_fn: a fork that runs Python in the child
+        # runs the atfork handlers of what this worker loaded (gRPC's aborted a child once)
+        argv = ["/bin/sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *argv]
+    proc = subprocess.run(argv, env=cli_env(now, env), cwd=cwd, capture_output=True, timeout=timeout)
     return Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
 
 
