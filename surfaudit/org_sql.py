@@ -27,6 +27,7 @@ from functools import lru_cache
 import duckdb
 import polars as pl
 
+from surfaudit.arrow_stream import register_frame
 from surfaudit.closed_days import closed_days
 from surfaudit.directory import Directory, load_directory
 from surfaudit.errors import UsageError
@@ -112,30 +113,44 @@ def tables(cfg, directory: Directory, date_from: date | None = None,
 
 
 def register_site_udf(con: duckdb.DuckDBPyConnection, cfg) -> None:
+    """`surfaudit_site_of(ip)`: a Python UDF over the sites' `clients` networks. When no
+    site has any, every address is in none, and on DuckDB a SQL macro returning NULL
+    says so (no Python call per row, and DuckDB's UDF machinery, which loads numpy,
+    stays unloaded)."""
     from duckdb.sqltypes import VARCHAR
 
     try:
         con.remove_function(SITE_UDF)
     except Exception:  # noqa: BLE001 - not registered yet on this connection
         pass
+    if not hasattr(con, "run_query"):  # DuckDB (surfaudit.spark_engine registers UDFs only)
+        con.execute(f"DROP MACRO IF EXISTS {SITE_UDF}")
+        if not any(s.clients for s in cfg.org.sites.values()):
+            con.execute(f"CREATE TEMP MACRO {SITE_UDF}(ip) AS CAST(NULL AS VARCHAR)")
+            return
     con.create_function(SITE_UDF, _site_matcher(cfg.org.sites), [VARCHAR], VARCHAR, null_handling="special",
                         side_effects=False)
 
 
 def prepare(con: duckdb.DuckDBPyConnection, cfg, date_from: date, date_to: date,
-            filters: Filters | None = None) -> Directory:
+            filters: Filters | None = None, *, calendar: bool = True) -> Directory:
     """Register the organisation's relations on `con` and, when a directory or a
-    filter applies, put the resolved, in-scope `events` view in place."""
+    filter applies, put the resolved, in-scope `events` view in place.
+
+    calendar=False leaves the range's closed days out (`org_closed` empty), for the
+    reports that read no timetable (blocked, top): working out the bank holidays
+    costs a tenth of a second."""
     filters = filters or Filters()
     directory = load_directory(cfg)
-    for name, df in tables(cfg, directory, date_from, date_to).items():
-        con.register(name, df.to_arrow())
+    days = (date_from, date_to) if calendar else (None, None)
+    for name, df in tables(cfg, directory, *days).items():
+        register_frame(con, name, df)
     register_site_udf(con, cfg)
     staff_only = cfg.org.staff_only
-    con.register("org_filter", pl.DataFrame({"staff_only": [staff_only], "site": [filters.site],
-                                             "grp": [filters.group]},
-                                            schema={"staff_only": pl.Boolean, "site": pl.String,
-                                                    "grp": pl.String}).to_arrow())
+    register_frame(con, "org_filter", pl.DataFrame({"staff_only": [staff_only], "site": [filters.site],
+                                                    "grp": [filters.group]},
+                                                   schema={"staff_only": pl.Boolean, "site": pl.String,
+                                                           "grp": pl.String}))
     wrap = cfg.org.directory_path is not None or filters.any
     if hasattr(con, "has_view"):  # another engine (surfaudit.spark_engine)
         exists = con.has_view("events_stored")

@@ -142,7 +142,8 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any])
     else:
         con.sql("SET TimeZone = 'UTC'")
         try:
-            df = con.sql(query.sql, params={p: params[p] for p in query.params}).pl()
+            # polars reads the result's Arrow C stream itself (`.pl()` would go through pyarrow)
+            df = pl.DataFrame(con.sql(query.sql, params={p: params[p] for p in query.params}))
         except duckdb.OutOfMemoryException:
             limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
             raise ResourceError(f"the {name} query needs more memory than DuckDB may use here "

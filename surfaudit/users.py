@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from surfaudit import engine, naming
+from surfaudit.arrow_stream import register_frame
 from surfaudit.directory import Directory, load_directory
 from surfaudit.org_sql import check_filters, register_site_udf, tables
 from surfaudit.sql import run_query
@@ -30,7 +31,7 @@ def list_users(store: Store, cfg, *, unknown: bool = False, site: str | None = N
     try:
         store.events_view(con, name="events_stored")
         for name, df in tables(cfg, directory).items():
-            con.register(name, df.to_arrow())
+            register_frame(con, name, df)
         register_site_udf(con, cfg)
         df = run_query(con, "users", {"tz": cfg.schedule.timezone, "unknown": bool(unknown),
                                       "site": filters.site, "grp": filters.group})

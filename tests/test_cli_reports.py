@@ -264,3 +264,34 @@ def test_summary_table_prints_seconds_and_explains_users(store):
     assert "users: distinct identities as the logs record them (the login name, or the client address when the " \
            "filter logged none), before directory aliases merge them" in text
     assert "1 ingest run: 3 source files ingested, 4 lines rejected (quarantined), 0 rows expired" in text
+
+
+# -- what a report loads -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("report", ["blocked", "social"])
+def test_a_report_on_duckdb_loads_neither_pyarrow_nor_numpy(store, report):
+    """With no site `clients` the site lookup is a SQL macro (DuckDB's Python UDFs load
+    numpy) and frames reach DuckDB as Arrow streams, not pyarrow tables: a report pays
+    for neither import. (`report top` does: its registrable domain is a Python UDF over
+    tldextract.) The CSV is the one the in-process run prints."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from surfaudit.cli import main\n"
+        f"sys.argv = ['surfaudit', '--config', {str(SAMPLE_CONFIG)!r}, '--store', {str(store)!r},\n"
+        f"            'report', {report!r}, *{list(RANGE)!r}, '--format', 'csv']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'numpy'})\n"
+        "print('LOADED=' + ','.join(loaded), file=sys.stderr)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert run.returncode == 0, run.stderr
+    assert "LOADED=\n" in run.stderr, run.stderr
+    assert rows(run.stdout) == rows(cli(store, "report", report, *RANGE, "--format", "csv").out)
+    assert rows(run.stdout)

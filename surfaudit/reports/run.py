@@ -93,7 +93,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
     elif kind == "blocked":
         table = blocked_report(con, cfg, d1, d2, user=identity, filters=filters)
     else:
-        prepare(con, cfg, d1, d2, filters)
+        prepare(con, cfg, d1, d2, filters, calendar=False)
         in_sql = order in (None, "requests")  # the query's own order: let it cut the rows
         table = top_report(con, cfg, d1, d2, by=top_by, user=identity, limit=(limit or TOP_LIMIT) if in_sql else None,
                            blocked_only=blocked_only)

@@ -235,7 +235,7 @@ def blocked_report(con: duckdb.DuckDBPyConnection, cfg: Config, date_from: date 
     """Blocked requests, attempts (bursts), hosts and top host per identity and local
     date (`queries/blocked.sql`), columns BLOCKED_COLUMNS, sorted by date, user."""
     d1, d2 = _dates(date_from, date_to)
-    prepare(con, cfg, d1, d2, filters)
+    prepare(con, cfg, d1, d2, filters, calendar=False)
     params = range_params(cfg, d1, d2, user)
     params["burst_ms"] = int(cfg.blocked.burst_seconds) * 1000
     return run_query(con, "blocked", params).select(BLOCKED_COLUMNS)

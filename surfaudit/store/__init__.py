@@ -34,6 +34,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -41,16 +42,26 @@ from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
 from surfaudit.schema import QUARANTINE_SCHEMA
 from surfaudit.store import jsonl, manifest as chain
-# The Arrow schemas and the file helpers live in their own modules (the transaction
-# uses them too); they stay importable from here.
-from surfaudit.store.arrow_schema import (  # noqa: F401 - public names
-    ARROW_SCHEMA, ROW_GROUP, SITE_FIELD, STORED_ARROW_SCHEMA, quarantine_arrow,
-)
 from surfaudit.store.files import DIR_MODE, FILE_MODE, fsync_dir, make_dir, private_file  # noqa: F401
 from surfaudit.store.part import DAMAGED_NAME, Part
 from surfaudit.store.paths import confined, flock_within, no_symlink_below, open_private, refuse_symlink, repair_record
 from surfaudit.store.reading import PartStats, Reading  # noqa: F401 - PartStats is public
-from surfaudit.store.transaction import Transaction
+
+if TYPE_CHECKING:
+    from surfaudit.store.transaction import Transaction
+
+# The Arrow schemas live in arrow_schema.py (the transaction uses them too) and stay
+# importable from here, loaded on first use: pyarrow is for writing and verifying,
+# and a report that only reads through DuckDB starts without it.
+_ARROW_NAMES = frozenset({"ARROW_SCHEMA", "ROW_GROUP", "SITE_FIELD", "STORED_ARROW_SCHEMA", "quarantine_arrow"})
+
+
+def __getattr__(name: str):
+    if name in _ARROW_NAMES:
+        from surfaudit.store import arrow_schema
+
+        return getattr(arrow_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Store(Reading):
@@ -271,6 +282,8 @@ class Store(Reading):
 
     # -- writing -----------------------------------------------------------------
     def begin(self, kind: str) -> "Transaction":
+        from surfaudit.store.transaction import Transaction
+
         self.ensure()
         return Transaction(self, kind)
 

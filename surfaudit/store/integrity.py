@@ -16,16 +16,18 @@ import os
 import stat
 from datetime import timezone
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from surfaudit.errors import StoreError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def describe(path: Path) -> dict:
     """size, sha256 and rows of a part just written (read back from the page cache)."""
+    import pyarrow.parquet as pq  # here, not at import: a report reads without pyarrow
+
     with open(path, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
         size = os.fstat(fh.fileno()).st_size
@@ -66,6 +68,10 @@ def checksum_differs(path: Path, info: dict | None) -> bool:
 
 def deep_problems(path: Path, info: dict | None, month: str, schema: pa.Schema) -> list[str]:
     """Every problem of one part, one line each (empty when it is sound)."""
+    import pyarrow as pa
+    import pyarrow.compute  # noqa: F401 - pa.compute
+    import pyarrow.parquet as pq
+
     problem = cheap_problem(path, info)
     if problem:
         return [problem]

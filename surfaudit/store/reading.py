@@ -19,14 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute in part_stats
-import pyarrow.parquet as pq
 
+from surfaudit.arrow_stream import register_frame
 from surfaudit.errors import StoreError
 from surfaudit.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, STORED_SCHEMA
 from surfaudit.store import integrity, readers
-from surfaudit.store.arrow_schema import ARROW_SCHEMA
 from surfaudit.store.part import Part, relpath
 from surfaudit.store.paths import confined, month_of, refuse_symlink, symlink_error, tx_time
 
@@ -174,7 +171,7 @@ class Reading:
             rel.create_view(parts, replace=True)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {parts}")
         else:
-            con.register(f"_{name}_empty", pl.DataFrame(schema=STORED_SCHEMA).to_arrow())
+            register_frame(con, f"_{name}_empty", pl.DataFrame(schema=STORED_SCHEMA))
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM _{name}_empty")
         return sorted({month for _, month in chosen})
 
@@ -194,11 +191,16 @@ class Reading:
 
     def part_problems(self, part: Part | str, info: dict) -> list[str]:
         """The deep check of one committed part (verify)."""
+        from surfaudit.store.arrow_schema import ARROW_SCHEMA
+
         return integrity.deep_problems(confined(self.root, relpath(part), "a committed part"), info, info["month"],
                                        ARROW_SCHEMA)
 
     def find_unreadable_part(self, parts: Iterable[Part | str] | None = None) -> Path | None:
         """The first committed part whose Parquet footer does not read (to name it in an error)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         for rel in sorted(map(relpath, parts) if parts is not None else self.live_parts()):
             path = self.root / rel
             try:
@@ -251,6 +253,10 @@ class Reading:
 
     def part_stats(self, part: Part | str) -> PartStats:
         """Rows and ts range of one part from its Parquet footer (falls back to reading ts)."""
+        import pyarrow as pa
+        import pyarrow.compute  # noqa: F401 - pa.compute
+        import pyarrow.parquet as pq
+
         path = self._checked([part])[0]
         try:
             meta = pq.read_metadata(path)
@@ -283,6 +289,7 @@ class Reading:
         compacting or trimming a 30-million-row month does not need it in memory.
         """
         import duckdb  # (imported here: ingest, which never sorts, starts faster without it)
+        import pyarrow as pa
 
         rels = [relpath(part) for part in parts]
         files = [str(p) for p in self._checked(rels)]

@@ -87,6 +87,24 @@ def test_numbers_are_never_neutralised():
     assert got["user"].to_list() == ["'-5", "ok"]
 
 
+def test_a_frame_is_neutralised_cell_by_cell():
+    """neutralise_frame calls Python only for cells not starting with an ASCII letter or
+    digit, once per distinct cell: the result must be neutralise() of every cell."""
+    import random
+
+    import polars as pl
+
+    from surfaudit.safetext import neutralise, neutralise_frame
+
+    rng = random.Random(15)
+    alphabet = "=+-@ \t\r\n'\"\u200b\u00a0\u2212\uff1d\ufe62\u202eaZ9_.é"
+    cells = INJECTED + SAFE + [None, "", None] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5))) for _ in range(3000)]
+    cells += cells[:50]  # repeats go through the same mapping
+    got = neutralise_frame(pl.DataFrame({"cell": cells}, schema={"cell": pl.String}))["cell"].to_list()
+    assert got == [None if c is None else neutralise(c) for c in cells]
+
+
 # -- a store holding hostile identities and categories ---------------------------------------
 
 def _sp_row(ts: datetime, user: str, category: str, n: int, host: str = "www.facebook.com") -> str:
