@@ -9,12 +9,15 @@
 b AS (
     SELECT e."user",
            rtrim(lower(e.host), '.') AS host,
-           CAST(timezone($tz, e.ts) AS DATE) AS date,
+           qh.d AS date,
            timezone($tz, e.ts) AS local_time,
            CAST(round(epoch_us(e.ts) / 1000.0) AS BIGINT) AS t_ms
     FROM (
         {{events_in_range}}
     ) AS e
+    JOIN (
+        {{local_quarter_hours}}
+    ) AS qh ON qh.q = epoch_ms(e.ts) // 900000
     WHERE e.action = 'blocked'
 ),
 chained AS (

@@ -1,28 +1,52 @@
 -- name: social
 -- description: Social report (DESIGN §6): per identity and local date, social minutes split by period, requests made that date, flagged.
--- params: $flag_minutes, $tz
+-- params: $flag_minutes
 --
--- Built on social_piece_ctes (inlined below), the pieces social_segments lists, so
+-- Built on the same fragments as social_pieces (the rows social_segments lists), so
 -- summing their covered_seconds per user and date gives exactly these minutes x 60.
--- The pieces are summed as they come, not merged per request first: a request's
--- pieces in one period add up the same either way. A request is counted on its
--- local date by the one piece whose slot holds its start (`holds_start`: the slots
--- of a timetable tile the days without overlap, so exactly one per request), which
--- is count(DISTINCT request) over the pieces of that date without a distinct.
+-- Here the pieces are summed per identity, date and timetable as they come (a
+-- request's pieces in one period add up the same merged or not), and only then is
+-- each identity-date's own timetable kept: that join meets a row per
+-- (identity, date, timetable), not one per piece. A request is counted on its local
+-- date by the one piece whose slot holds its start (`holds_start`), which is
+-- count(DISTINCT request) over the pieces of that date without a distinct.
 -- Minutes are rounded half-up to 2 decimals from whole milliseconds;
 -- flagged compares the rounded outside_break_minutes with $flag_minutes.
 WITH
+{{social_request_ctes}},
+ordered AS (
+    -- each identity's requests in time order; requests at the same ts in any
+    -- order: which of them gets the 0-second coverage changes no sum and no
+    -- count per date (the listing, social_pieces, orders them by host and url)
+    SELECT *,
+           row_number() OVER w AS req_id,
+           lead(t_ms) OVER w AS next_ms
+    FROM social
+    WINDOW w AS (PARTITION BY "user" ORDER BY ts)
+),
 {{social_piece_ctes}},
-daily AS (
-    SELECT "user", date,
+by_timetable AS MATERIALIZED (
+    SELECT "user", date, k,
            sum(ms) AS total_ms,
            coalesce(sum(ms) FILTER (WHERE period = 'outside_break'), 0) AS ob_ms,
            coalesce(sum(ms) FILTER (WHERE period = 'in_break'), 0) AS ib_ms,
            coalesce(sum(ms) FILTER (WHERE period = 'outside_hours'), 0) AS oh_ms,
-           count(*) FILTER (WHERE holds_start AND CAST(timezone($tz, ts) AS DATE) = date) AS requests
-    FROM pieces
-    GROUP BY "user", date
-    HAVING sum(ms) > 0
+           count(*) FILTER (WHERE holds_start) AS requests
+    FROM candidates
+    GROUP BY "user", date, k
+),
+user_days AS (
+    SELECT DISTINCT "user", date AS d FROM by_timetable
+),
+who AS (
+    -- the timetable k of each identity and local date (DESIGN §6)
+    {{timetable_who}}
+),
+daily AS (
+    -- only the slots of the identity's own timetable on that date count
+    SELECT b.* FROM by_timetable AS b
+    JOIN who AS w ON w."user" = b."user" AND w.d = b.date AND w.k = b.k
+    WHERE b.total_ms > 0
 ),
 rounded AS (
     SELECT "user", date,

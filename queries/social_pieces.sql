@@ -2,12 +2,39 @@
 -- description: Included by social_segments (which orders it): social time per request, local date and period (DESIGN §6 "Social time"), one row per (request, date, period) piece, in no particular order.
 -- params: $tz
 --
--- The CTEs are social_piece_ctes' (which the social report sums directly); this
--- file merges a request's pieces in one period of one date into one row (its
--- coverage can meet more than one slot of the same period: adjacent segments of
--- one kind, a slot that a clock change made empty).
+-- The CTEs are social_request_ctes' and social_piece_ctes' (which the social
+-- report sums directly); this file merges a request's pieces in one period of one
+-- date into one row (its coverage can meet more than one slot of the same period:
+-- adjacent segments of one kind, a slot that a clock change made empty).
 WITH
-{{social_piece_ctes}}
+{{social_request_ctes}},
+ordered AS (
+    -- each identity's requests in time order; requests at the same ts by host
+    -- and url, so a listing is deterministic (which of them gets the 0-second
+    -- coverage); req_id numbers them
+    SELECT *,
+           row_number() OVER w AS req_id,
+           lead(t_ms) OVER w AS next_ms
+    FROM social
+    WINDOW w AS (PARTITION BY "user" ORDER BY ts, h, url)
+),
+{{social_piece_ctes}},
+piece_rows AS MATERIALIZED (
+    -- computed once for the two readers below
+    SELECT * FROM candidates
+),
+user_days AS (
+    SELECT DISTINCT "user", date AS d FROM piece_rows
+),
+who AS (
+    -- the timetable k of each identity and local date (DESIGN §6)
+    {{timetable_who}}
+),
+pieces AS (
+    -- only the slots of the identity's own timetable on that date count
+    SELECT p.* FROM piece_rows AS p
+    JOIN who AS w ON w."user" = p."user" AND w.d = p.date AND w.k = p.k
+)
 SELECT ts,
        timezone($tz, ts) AS local_time,
        "user", host, url, date, period,

@@ -1,17 +1,13 @@
 -- name: timetable_who
 -- description: Included by the timetable queries: the timetable k of each identity and local date (DESIGN §6): the member's schedule, else the site of the address of the identity's first request that day, else [schedule]; workdays the row's, else the schedule's.
--- params: $tz, $utc_from, $utc_to
+-- params: $utc_from, $utc_to
 --
 -- The including query defines user_days(user, d), member_schedule and kinds;
 -- reads org_client_events (the stored events when some site has `clients`, else empty),
 -- org_people, org_sites, org_timetables and surfaudit_site_of (surfaudit.org_sql).
 WITH
 quarter_hours AS (
-    -- the local date of every UTC quarter hour of the range (UTC offsets and their
-    -- changes are whole quarter hours), so the rows below need no tz conversion each
-    SELECT q, CAST(timezone($tz, make_timestamp(q * 900000000)::TIMESTAMPTZ) AS DATE) AS d
-    FROM range(epoch_ms(timezone('UTC', $utc_from::TIMESTAMP)) // 900000,
-               epoch_ms(timezone('UTC', $utc_to::TIMESTAMP)) // 900000 + 1) AS t(q)
+    {{local_quarter_hours}}
 ),
 first_site AS (
     -- the site of an identity's first request on a local date, by client address;

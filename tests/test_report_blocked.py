@@ -78,6 +78,30 @@ def test_burst_does_not_cross_local_midnight_and_dates_are_local():
     assert report(rows, date(2026, 3, 29), date(2026, 3, 29)).height == 0
 
 
+def test_local_dates_at_the_last_and_first_millisecond_around_clock_changes():
+    """The local date of each blocked request (read from its UTC quarter hour) on the
+    UK clock-change days of 2026: 29 March (01:00 GMT -> 02:00 BST) and 25 October
+    (02:00 BST -> 01:00 GMT), one millisecond either side of each local midnight."""
+    stamps = {
+        "2026-03-28T23:59:59.999Z": date(2026, 3, 28),  # GMT: Saturday 23:59:59.999
+        "2026-03-29T00:00:00.000Z": date(2026, 3, 29),
+        "2026-03-29T00:59:59.999Z": date(2026, 3, 29),  # the last GMT millisecond
+        "2026-03-29T01:00:00.000Z": date(2026, 3, 29),  # 02:00 BST
+        "2026-03-29T22:59:59.999Z": date(2026, 3, 29),  # BST: Sunday 23:59:59.999
+        "2026-03-29T23:00:00.000Z": date(2026, 3, 30),  # Monday 00:00 BST
+        "2026-10-24T22:59:59.999Z": date(2026, 10, 24),  # BST: Saturday 23:59:59.999
+        "2026-10-24T23:00:00.000Z": date(2026, 10, 25),  # Sunday 00:00 BST
+        "2026-10-25T00:59:59.999Z": date(2026, 10, 25),  # 01:59:59.999 BST, the first 01:xx
+        "2026-10-25T01:00:00.000Z": date(2026, 10, 25),  # 01:00 GMT, the repeated hour
+        "2026-10-25T23:59:59.999Z": date(2026, 10, 25),  # GMT: Sunday 23:59:59.999
+        "2026-10-26T00:00:00.000Z": date(2026, 10, 26),
+    }
+    # one user per instant, so no two requests chain
+    rows = [blk(ts, user=f"u{i:02}") for i, ts in enumerate(stamps)]
+    got = {(r[0], r[1]) for r in rows_of(report(rows, date(2026, 3, 28), date(2026, 10, 26)))}
+    assert got == {(f"u{i:02}", d) for i, d in enumerate(stamps.values())}
+
+
 def test_only_blocked_rows_count():
     rows = [
         ev("2026-01-05T09:00:00Z", "a", "www.facebook.com", "auth"),  # 407 challenge
