@@ -1,6 +1,6 @@
 -- name: top
 -- description: Top hosts, registrable domains, categories or identities by request count, with bytes.
--- params: $tz, $by, $limit, $date_from, $date_to, $blocked_only
+-- params: $by, $limit, $date_from, $date_to, $blocked_only
 --
 -- Counts real transactions (action allowed or blocked; proxy-auth challenges
 -- and errors are not visits). $by is one of host, domain, category, user.
@@ -10,13 +10,18 @@
 -- $blocked_only keeps the blocked requests alone (the dashboard's top blocked sites).
 WITH
 r AS (
-    SELECT e."user", rtrim(lower(e.host), '.') AS host, e.category, e.bytes
+    SELECT e."user",
+           lower(CASE WHEN ends_with(e.host, '.') THEN rtrim(e.host, '.') ELSE e.host END) AS host,
+           e.category, e.bytes
     FROM (
         {{events_in_range}}
     ) AS e
+    JOIN (
+        {{local_quarter_hours}}
+    ) AS qh ON qh.q = epoch_ms(e.ts) // 900000
     WHERE e.action IN ('allowed', 'blocked')
       AND (NOT $blocked_only::BOOLEAN OR e.action = 'blocked')
-      AND CAST(timezone($tz, e.ts) AS DATE) BETWEEN $date_from::DATE AND $date_to::DATE
+      AND qh.d BETWEEN $date_from::DATE AND $date_to::DATE
 ),
 first_pass AS (
     SELECT CASE $by::VARCHAR
