@@ -72,3 +72,83 @@ def test_closed_days_merge_ranges_and_holidays(tmp_path):
     cfg = org_cfg(tmp_path, '[calendar]\nclosed = ["2026-12-21..2026-12-24", "2026-12-23"]\n')
     days = closed_days(cfg.org, date(2026, 12, 20), date(2026, 12, 31))
     assert days == [date(2026, 12, d) for d in (21, 22, 23, 24, 25, 26, 28)]  # 28th: Boxing Day substitute
+
+
+# -- the bank-holiday cache ------------------------------------------------------------------
+
+def _holidays_uncached(nation, first, last):
+    import holidays
+
+    from surfaudit.config_org import BANK_HOLIDAYS
+
+    found = holidays.country_holidays("GB", subdiv=BANK_HOLIDAYS[nation], years=range(first.year, last.year + 1))
+    return {d: str(n) for d, n in sorted(found.items()) if first <= d <= last}
+
+
+@pytest.mark.parametrize("nation", ["england-and-wales", "scotland", "northern-ireland"])
+def test_cached_bank_holidays_are_the_packages(tmp_path, monkeypatch, nation):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first, last = date(2025, 12, 1), date(2027, 1, 31)
+    want = _holidays_uncached(nation, first, last)
+    assert bank_holidays(nation, first, last) == want  # computed and written
+    cache = tmp_path / "surfaudit" / "bank-holidays.json"
+    assert cache.stat().st_mode & 0o077 == 0
+    assert bank_holidays(nation, first, last) == want  # read back
+    assert bank_holidays(nation, date(2026, 5, 1), date(2026, 5, 31)) == {
+        d: n for d, n in want.items() if d.month == 5 and d.year == 2026}
+
+
+def test_a_report_run_with_the_cache_warm_does_not_import_holidays(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom datetime import date\nfrom surfaudit.closed_days import bank_holidays\n"
+            "print(len(bank_holidays('england-and-wales', date(2026, 1, 1), date(2026, 12, 31))), "
+            "'holidays' in sys.modules)\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    n = len(_holidays_uncached("england-and-wales", date(2026, 1, 1), date(2026, 12, 31)))
+    assert runs == [f"{n} True\n", f"{n} False\n"]
+
+
+@pytest.mark.parametrize("damage", [
+    "", "{", "[]", '{"key": 1}', "null",
+    '{"key": "KEY", "years": {"ENG:2026": [["2026-13-01", "x"]]}}',
+    '{"key": "KEY", "years": {"ENG:2026": [["2026-01-01"]]}}',
+    '{"key": "KEY", "years": {"ENG:2026": [["2026-01-01", 5]]}}',
+    '{"key": "KEY", "years": {"ENG:2026": "nope"}}',
+    '{"key": "KEY", "years": []}',
+])
+def test_a_damaged_cache_is_recomputed_and_rewritten(tmp_path, monkeypatch, damage):
+    from surfaudit import closed_days as cd
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "surfaudit" / "bank-holidays.json"
+    cache.parent.mkdir()
+    cache.write_text(damage.replace("KEY", cd._library_key() or ""))
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+    assert bank_holidays("england-and-wales", first, last) == _holidays_uncached("england-and-wales", first, last)
+    assert '"ENG:2026"' in cache.read_text()
+
+
+def test_a_cache_of_another_holidays_release_is_not_used(tmp_path, monkeypatch):
+    from surfaudit import closed_days as cd
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "surfaudit" / "bank-holidays.json"
+    cache.parent.mkdir()
+    cache.write_text('{"key": "elsewhere", "years": {"ENG:2026": [["2026-06-01", "Made Up Day"]]}}')
+    got = bank_holidays("england-and-wales", date(2026, 1, 1), date(2026, 12, 31))
+    assert date(2026, 6, 1) not in got and date(2026, 12, 25) in got
+    assert cd._library_key() in cache.read_text()
+
+
+def test_no_writable_cache_directory_is_no_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+    assert bank_holidays("scotland", first, last) == _holidays_uncached("scotland", first, last)
+    assert blocker.read_text() == ""
