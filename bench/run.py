@@ -23,6 +23,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -62,15 +63,25 @@ def measure_child(cmd: list[str]) -> None:
     the whole process tree summed, sampled every 200 ms (it counts the JVM pyspark
     starts beside the Python process, and any other helper process; a sample walks
     /proc, so it is kept sparse not to take CPU from the run it measures)."""
-    t = time.perf_counter()
     peak = 0
+    done = threading.Event()
+
+    def sample(pid: int) -> None:
+        nonlocal peak
+        while not done.wait(0.2):
+            peak = max(peak, tree_rss_kib(pid))
+
     with open(os.devnull, "wb") as null:
+        t = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=null, stderr=null)
-        while proc.poll() is None:
-            peak = max(peak, tree_rss_kib(proc.pid))
-            time.sleep(0.2)
-        rc = proc.returncode
-    wall = time.perf_counter() - t
+        sampler = threading.Thread(target=sample, args=(proc.pid,), daemon=True)
+        sampler.start()
+        # the wall time ends when the command does (waiting here, not in the sampler's
+        # sleep, so it is not rounded up to the next 200 ms sample)
+        rc = proc.wait()
+        wall = time.perf_counter() - t
+        done.set()
+        sampler.join()
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"wall": wall, "rc": rc, "maxrss_mib": ru.ru_maxrss / 1024,
                       "tree_rss_mib": max(peak, ru.ru_maxrss) / 1024, "cpu": ru.ru_utime + ru.ru_stime}))
