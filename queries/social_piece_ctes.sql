@@ -20,35 +20,29 @@ coverage AS (
 ),
 {{timetable_ctes}},
 slot_hours AS (
-    -- each slot under every UTC hour its span touches (a few per date)
+    -- each slot under every UTC hour in which a coverage that overlaps it can start:
+    -- a coverage lasts at most max($idle_ms, $tail_ms), so it starts no earlier than
+    -- that before the slot does, and before the slot ends (a few hours per slot)
     SELECT k, d, period, start_ms, end_ms,
-           least(start_ms, end_ms) // 3600000 AS first_hour,
-           unnest(range(least(start_ms, end_ms) // 3600000,
+           unnest(range((least(start_ms, end_ms) - greatest($idle_ms::BIGINT, $tail_ms::BIGINT)) // 3600000,
                         greatest(start_ms, end_ms) // 3600000 + 1)) AS hour
     FROM slot
-),
-cov_hours AS (
-    -- each coverage under every UTC hour it touches (nearly always one)
-    SELECT *,
-           unnest(range(s_ms // 3600000, (greatest(e_ms, s_ms + 1) - 1) // 3600000 + 1)) AS hour
-    FROM coverage
 ),
 candidates AS (
     -- every slot (of every timetable) the coverage overlaps; a zero-length
     -- coverage (two requests in the same millisecond) still yields a 0-second
     -- piece on its own date, so every request is listed. The equi-join on the
-    -- hour only narrows the candidates; a pair meeting in several hours is kept
-    -- in the first of them. `holds_start`: the slot holds the request's start
+    -- hour the coverage starts in only narrows the candidates (slot_hours lists
+    -- each slot once under each such hour, so a pair meets once). `holds_start`: the slot holds the request's start
     -- (the slots of a timetable tile each local date, so exactly one piece per
     -- request and timetable has it, and its date is the request's local date).
     SELECT c.req_id, c.ts, c."user", c.host, c.url, slot.k, slot.d AS date, slot.period,
            least(c.e_ms, slot.end_ms) - greatest(c.s_ms, slot.start_ms) AS ms,
            greatest(c.s_ms, slot.start_ms) AS piece_ms,
            slot.start_ms <= c.s_ms AS holds_start
-    FROM cov_hours AS c
+    FROM coverage AS c
     JOIN slot_hours AS slot
-      ON slot.hour = c.hour
+      ON slot.hour = c.s_ms // 3600000
      AND slot.start_ms < greatest(c.e_ms, c.s_ms + 1)
      AND slot.end_ms > c.s_ms
-     AND c.hour = greatest(c.s_ms // 3600000, slot.first_hour)
 )

@@ -366,3 +366,31 @@ def test_requests_are_the_distinct_requests_made_each_local_date():
     seg = social_segments(con, cfg(), d1, d2, "a")
     late = seg.filter(pl.col("ts") == datetime(2026, 1, 6, 23, 59, 59, 999600, tzinfo=timezone.utc))
     assert late["date"].to_list() == [d2] and late["local_time"].dt.date().to_list() == [date(2026, 1, 6)]
+
+
+def test_coverages_of_several_hours_cross_every_slot_they_span():
+    # idle gap 4 h: a coverage can start hours before the slots it reaches (the join
+    # on the hour a coverage starts in must still meet every one of them)
+    c = cfg(idle_gap_seconds=4 * 3600)
+    # Mon 07:30 -> 10:40 (3 h 10 min, covered): 30 min outside hours, 08:00-10:30
+    # 150 min outside break, 10:30-10:40 10 min in break; then a 60 s tail in break
+    rows = [ev("2026-01-05T07:30:00Z", "a", FB), ev("2026-01-05T10:40:00Z", "a", FB)]
+    # Sun 23:30 -> Mon 02:45 (3 h 15 min): 30 min on Sunday, 165 min on Monday before
+    # work, then the tail: 2.75 h + 1 min outside hours on Monday
+    rows += [ev("2026-01-04T23:30:00Z", "b", FB), ev("2026-01-05T02:45:00Z", "b", FB)]
+    # Mon 16:00 -> 19:59:59.999 (just under 4 h, covered): 60 min outside break,
+    # 179.99998 min outside hours, then the tail
+    rows += [ev("2026-01-05T16:00:00Z", "d", FB), ev("2026-01-05T19:59:59.999Z", "d", FB)]
+    got = rows_of(report(rows, date(2026, 1, 4), D, config=c))
+    assert got == [
+        ("b", date(2026, 1, 4), 30.0, 0.0, 0.0, 30.0, 1, False),
+        ("a", D, 191.0, 150.0, 11.0, 30.0, 2, True),
+        ("b", D, 166.0, 0.0, 0.0, 166.0, 1, False),
+        ("d", D, 241.0, 60.0, 0.0, 181.0, 2, True),
+    ]
+    # in summer time (BST, local = UTC+1): Mon 2026-06-01 06:30Z is 07:30 local, the
+    # same pieces as Monday a's in January
+    june = [ev("2026-06-01T06:30:00Z", "a", FB), ev("2026-06-01T09:40:00Z", "a", FB)]
+    assert rows_of(report(june, date(2026, 6, 1), date(2026, 6, 1), config=c)) == [
+        ("a", date(2026, 6, 1), 191.0, 150.0, 11.0, 30.0, 2, True),
+    ]
