@@ -25,7 +25,7 @@ ordered AS (
     WINDOW w AS (PARTITION BY "user" ORDER BY ts)
 ),
 {{social_piece_ctes}},
-by_timetable AS MATERIALIZED (
+timed AS MATERIALIZED (
     SELECT "user", date, k,
            sum(ms) AS total_ms,
            coalesce(sum(ms) FILTER (WHERE period = 'outside_break'), 0) AS ob_ms,
@@ -35,18 +35,9 @@ by_timetable AS MATERIALIZED (
     FROM candidates
     GROUP BY "user", date, k
 ),
-user_days AS (
-    SELECT DISTINCT "user", date AS d FROM by_timetable
-),
-who AS (
-    -- the timetable k of each identity and local date (DESIGN §6)
-    {{timetable_who}}
-),
+{{own_timetable_ctes}},
 daily AS (
-    -- only the slots of the identity's own timetable on that date count
-    SELECT b.* FROM by_timetable AS b
-    JOIN who AS w ON w."user" = b."user" AND w.d = b.date AND w.k = b.k
-    WHERE b.total_ms > 0
+    SELECT * FROM own WHERE total_ms > 0
 ),
 rounded AS (
     SELECT "user", date,

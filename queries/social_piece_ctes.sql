@@ -6,7 +6,7 @@
 -- req_id and next_ms, the row number and t_ms of the identity's next request in
 -- time order (its own window: the listing breaks ties by host and url, the report
 -- needs no tie order). It then keeps, of `candidates`, the rows of each identity's
--- own timetable k on each date (DESIGN §6 "Which timetable applies", `who`).
+-- own timetable k on each date (DESIGN §6 "Which timetable applies": own_timetable_ctes).
 -- The local dates reported are local_days' ($date_from/$date_to, inclusive); the
 -- timetables come from the relations surfaudit.org_sql registers (see
 -- social_request_ctes). Times are compared in whole milliseconds (the log's precision).

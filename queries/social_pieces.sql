@@ -19,22 +19,11 @@ ordered AS (
     WINDOW w AS (PARTITION BY "user" ORDER BY ts, h, url)
 ),
 {{social_piece_ctes}},
-piece_rows AS MATERIALIZED (
+timed AS MATERIALIZED (
     -- computed once for the two readers below
     SELECT * FROM candidates
 ),
-user_days AS (
-    SELECT DISTINCT "user", date AS d FROM piece_rows
-),
-who AS (
-    -- the timetable k of each identity and local date (DESIGN §6)
-    {{timetable_who}}
-),
-pieces AS (
-    -- only the slots of the identity's own timetable on that date count
-    SELECT p.* FROM piece_rows AS p
-    JOIN who AS w ON w."user" = p."user" AND w.d = p.date AND w.k = p.k
-)
+{{own_timetable_ctes}}
 SELECT ts,
        timezone($tz, ts) AS local_time,
        "user", host, url, date, period,
@@ -48,6 +37,6 @@ FROM (
            any_value(ts) AS ts, any_value(host) AS host, any_value(url) AS url,
            CAST(sum(ms) AS BIGINT) AS covered_ms,
            min(piece_ms) AS piece_start_ms
-    FROM pieces
+    FROM own
     GROUP BY "user", req_id, date, period
 )
