@@ -52,9 +52,10 @@ def _spill_dir() -> str:
     if not _SPILL:
         import atexit
         import shutil
-        import tempfile
 
-        _SPILL.append(tempfile.mkdtemp(prefix="surfaudit-spill-"))
+        from surfaudit import scratch
+
+        _SPILL.append(scratch.make("spill"))
         atexit.register(shutil.rmtree, _SPILL[0], True)
     import uuid
 

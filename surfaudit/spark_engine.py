@@ -19,7 +19,6 @@ import atexit
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import weakref
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from surfaudit import scratch
 from surfaudit.errors import UsageError
 
 _LOCK = threading.Lock()
@@ -92,7 +92,7 @@ def spark_session(master: str = "local[*]"):
                 builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
             # Spark would otherwise create ./spark-warehouse wherever the command runs
             # (a Connect server has its own, and refuses the setting)
-            warehouse = tempfile.mkdtemp(prefix="surfaudit-spark-")
+            warehouse = scratch.make("spark")
             atexit.register(shutil.rmtree, warehouse, True)
             builder = builder.config("spark.sql.warehouse.dir", warehouse)
             for key, value in SESSION_CONF.items():

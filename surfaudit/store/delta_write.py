@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow.parquet as pq
 
+from surfaudit import scratch
 from surfaudit.errors import CommittedError, StoreError
 from surfaudit.store import transaction
 from surfaudit.store.arrow_schema import ROW_GROUP, STORED_ARROW_SCHEMA, quarantine_arrow, with_string_views
@@ -44,7 +44,7 @@ class DeltaTransaction:
     def __init__(self, store: DeltaStore, kind: str):
         self.store, self.kind = store, kind
         self.id = new_tx_id()
-        self.dir = tempfile.mkdtemp(prefix=f"surfaudit-{self.id}-")
+        self.dir = scratch.make("spool")  # removed on commit and abort; a killed run's by a later run
         self._writers: dict[tuple[str, int], tuple[pq.ParquetWriter, str]] = {}
         self._rows: dict[tuple[str, int], list] = {}
         self._quarantine: tuple[pq.ParquetWriter, str] | None = None
