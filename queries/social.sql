@@ -15,14 +15,16 @@
 WITH
 {{social_request_ctes}},
 ordered AS (
-    -- each identity's requests in time order; requests at the same ts in any
-    -- order: which of them gets the 0-second coverage changes no sum and no
-    -- count per date (the listing, social_pieces, orders them by host and url)
+    -- each identity's requests in time order, by the whole millisecond t_ms (a
+    -- key of 8 bytes the window sorts faster than ts; t_ms rises with ts), those
+    -- of one millisecond in any order: which of them gets the 0-second coverage
+    -- changes no sum and no count per date (the listing, social_pieces, orders
+    -- them by ts, host and url)
     SELECT *,
            row_number() OVER w AS req_id,
            lead(t_ms) OVER w AS next_ms
     FROM social
-    WINDOW w AS (PARTITION BY "user" ORDER BY ts)
+    WINDOW w AS (PARTITION BY "user" ORDER BY t_ms)
 ),
 {{social_piece_ctes}},
 timed AS MATERIALIZED (
