@@ -15,9 +15,9 @@
 WITH
 {{social_request_ctes}},
 ordered AS (
-    -- each identity's requests in time order, by the whole millisecond t_ms (a
-    -- key of 8 bytes the window sorts faster than ts; t_ms rises with ts), those
-    -- of one millisecond in any order: which of them gets the 0-second coverage
+    -- each identity's requests in time order, by the whole millisecond t_ms (it
+    -- never decreases as ts rises; measured a little faster to sort), those of
+    -- one millisecond in any order: which of them gets the 0-second coverage
     -- changes no sum and no count per date (the listing, social_pieces, orders
     -- them by ts, host and url)
     SELECT *,

@@ -51,12 +51,11 @@ def _spill_dir() -> str:
     rows are personal data), removed at exit."""
     if not _SPILL:
         import atexit
-        import shutil
 
         from surfaudit import scratch
 
         _SPILL.append(scratch.make("spill"))
-        atexit.register(shutil.rmtree, _SPILL[0], True)
+        atexit.register(scratch.remove, _SPILL[0])
     import uuid
 
     return f"{_SPILL[0]}/{uuid.uuid4().hex}"

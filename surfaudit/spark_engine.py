@@ -90,11 +90,15 @@ def spark_session(master: str = "local[*]"):
                        .config("spark.ui.showConsoleProgress", "false"))
             if local:
                 builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-            # Spark would otherwise create ./spark-warehouse wherever the command runs
-            # (a Connect server has its own, and refuses the setting)
+            # Spark would otherwise create ./spark-warehouse wherever the command runs, and
+            # keep its local files (shuffles, the rows handed over as Arrow) in /tmp/spark-*:
+            # both go in a scratch directory that a later run removes if this one is killed.
+            # (A Connect server has its own and refuses the settings; a cluster's executors
+            # use their Worker's directories.)
             warehouse = scratch.make("spark")
-            atexit.register(shutil.rmtree, warehouse, True)
-            builder = builder.config("spark.sql.warehouse.dir", warehouse)
+            atexit.register(scratch.remove, warehouse)
+            builder = (builder.config("spark.sql.warehouse.dir", warehouse)
+                       .config("spark.local.dir", os.path.join(warehouse, "local")))
             for key, value in SESSION_CONF.items():
                 builder = builder.config(key, value)
         try:

@@ -254,6 +254,24 @@ def test_a_second_classic_master_in_one_process_is_refused(spark, monkeypatch):
         spark_engine.spark_session("spark://head:7077")
 
 
+def test_sparks_files_live_in_a_scratch_directory_a_later_run_sweeps(spark, sample):
+    """The warehouse, Spark's local directories and pyspark's temporary files (where
+    createDataFrame writes the rows a report hands over) are under one locked scratch
+    directory of this process, not in /tmp/spark-*, so a killed run's are swept."""
+    import os
+
+    from surfaudit import scratch
+
+    store, cfg = sample
+    _csv(store, cfg, "spark", "blocked", *SAMPLE_RANGE)  # hands the org tables over as Arrow
+    root = spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
+    assert os.path.basename(root).startswith(f"surfaudit-spark-{os.getpid()}-") and root in scratch._held
+    assert spark.sparkContext.getConf().get("spark.local.dir") == os.path.join(root, "local")
+    temp = spark.sparkContext._temp_dir
+    assert os.path.realpath(temp).startswith(os.path.realpath(root) + os.sep)
+    assert os.path.isdir(temp)
+
+
 def test_config_engine_kind_spark_and_master_are_read():
     cfg = parse_config(tomllib.loads('[engine]\nkind = "spark"\nmaster = "spark://head:7077"\n'))
     assert (cfg.engine.kind, cfg.engine.master) == ("spark", "spark://head:7077")

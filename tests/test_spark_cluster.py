@@ -2,9 +2,8 @@
 
 The test starts a real standalone cluster from pyspark's own `spark-class`: a
 Master and two Workers, each a JVM, each Worker on an address of its own
-(127.0.0.2, 127.0.0.3: one machine, but no executor shares an address with
-another or with the driver, so every shuffle block between them goes over a
-socket). The report runs through the CLI, so its driver is the command's own JVM
+(127.0.0.2, 127.0.0.3: one machine, but the executors are separate processes at
+addresses of their own, apart from the driver's). The report runs through the CLI, so its driver is the command's own JVM
 and the queries run in the executors the Workers launched, separate processes
 that read the store's parts themselves (a local store: storage every node can
 read) or get the months of an `s3://` store from the driver, and start their own
@@ -15,6 +14,7 @@ Marked `spark` (deselect locally with -m "not spark"; CI runs them).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -42,10 +42,21 @@ def _start(home: Path, log: Path, *args: str, host: str = "127.0.0.1") -> subpro
                                 env=env, start_new_session=True)
 
 
+def _bindable(host: str) -> bool:
+    try:
+        with socket.socket() as s:
+            s.bind((host, 0))
+        return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     import pyspark
 
+    if not all(_bindable(h) for h in WORKERS):  # Linux answers on all of 127/8; macOS only on 127.0.0.1
+        pytest.skip(f"this system cannot bind {' and '.join(WORKERS)}")
     home = Path(pyspark.__file__).parent
     logs = tmp_path_factory.mktemp("cluster")
     port = free_port()
@@ -79,8 +90,15 @@ def _cluster_config(tmp_path: Path, url: str) -> Path:
 
 def _on_cluster(config: Path, store: str, kind: str):
     """`surfaudit report KIND --format csv` over the sample range, in a process of its own:
-    this pytest worker may hold a local[*] session already (one classic master per process)."""
-    env = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "SURFAUDIT_NOW": "2026-11-24T08:00:00Z"}
+    this pytest worker may hold a local[*] session already (one classic master per process).
+    The driver waits for both executors before it schedules (spark-defaults.conf), so
+    that both get tasks on a loaded machine too."""
+    conf = config.parent / "spark-conf"
+    conf.mkdir(exist_ok=True)
+    (conf / "spark-defaults.conf").write_text("spark.scheduler.minRegisteredResourcesRatio 1.0\n"
+                                              "spark.scheduler.maxRegisteredResourcesWaitingTime 120s\n")
+    env = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "SURFAUDIT_NOW": "2026-11-24T08:00:00Z",
+           "SPARK_CONF_DIR": str(conf)}
     return run_cli_subprocess("--config", str(config), "--store", store, "report", kind, "--from", "2026-10-26",
                               "--to", "2026-11-06", "--format", "csv", env=env, timeout=600)
 
@@ -95,13 +113,14 @@ def test_cli_report_on_a_standalone_cluster_equals_duckdb(cluster, sample, tmp_p
     """`report social` (windows, joins, shuffles between the two executors) gives the golden CSV."""
     url, logs = cluster
     store, _ = sample
+    before = {p for h in WORKERS for p in (logs / f"work-{h}").glob("app-*/*/stderr")}
     run = _on_cluster(_cluster_config(tmp_path, url), str(store.root), "social")
     assert run.code == 0, run.err[-2000:]
     assert run.out == (ROOT / "tests" / "golden" / "report_social.csv").read_text()
     assert "Traceback" not in run.err
     # the queries ran in the executors both Workers launched, not in the driver
     for host in WORKERS:
-        assert _executors_that_ran_tasks(logs, host, set()), f"no executor on {host} ran a task"
+        assert _executors_that_ran_tasks(logs, host, before), f"no executor on {host} ran a task"
 
 
 def test_cli_report_over_an_s3_store_on_a_standalone_cluster(cluster, s3_store, tmp_path):

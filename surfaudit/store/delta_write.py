@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -155,7 +154,7 @@ class DeltaTransaction:
                 raise StoreError(f"{store.root}: write failed ({type(exc).__name__}); nothing from this run was "
                                  "stored and the store was left as it was") from None
             raise
-        shutil.rmtree(self.dir, ignore_errors=True)
+        scratch.remove(self.dir)
         return record
 
     def _claim(self, lineage: str, version: int, record: dict) -> None:
@@ -211,7 +210,7 @@ class DeltaTransaction:
             with contextlib.suppress(StoreError):
                 self.store.objects.delete(self.uploaded)  # uncommitted: no reader can see them
         self.uploaded = []
-        shutil.rmtree(self.dir, ignore_errors=True)
+        scratch.remove(self.dir)
         return landed
 
 
