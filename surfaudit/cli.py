@@ -4,7 +4,8 @@ Nothing else imports this module. Output for people is rich tables on stdout;
 progress bars go to stderr only when stderr is a terminal, so cron mail and pipes
 stay clean (a first run's real compile is told in one stderr line). Every failure
 is one line on stderr and an exit code: 0 success, 1 some input rejected or a file
-failed, 2 usage or config error, 3 the store is locked by another run, 130 Ctrl-C.
+failed, 2 usage or config error, 3 the store is locked by another run, 130 Ctrl-C,
+143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -409,9 +410,13 @@ def _printable(text: str) -> str:
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
     from surfaudit.cli_exit import interrupted, is_click_usage_error
+    from surfaudit.interrupt import sigterm_as_interrupt, terminated
 
     try:
-        code = app(prog_name="surfaudit", standalone_mode=False)
+        with sigterm_as_interrupt():  # `timeout` / `systemctl stop`: stop as Ctrl-C does, exit 143
+            code = app(prog_name="surfaudit", standalone_mode=False)
+        if terminated():  # click turned the interrupt into a return of 130
+            interrupted(err, KeyboardInterrupt())
         sys.exit(code if isinstance(code, int) else 0)
     except SurfauditError as exc:
         from surfaudit.safetext import printable

@@ -12,14 +12,18 @@ from surfaudit.safetext import printable
 
 
 def interrupted(err, exc: KeyboardInterrupt) -> None:
-    """Ctrl-C: what the interrupted command committed (when it says), then exit 130."""
-    if err.is_terminal:
+    """Ctrl-C: what the interrupted command committed (when it says), then exit 130;
+    SIGTERM made an interrupt (surfaudit.interrupt): the same, then exit 143."""
+    from surfaudit.interrupt import terminated
+
+    by_term = terminated()
+    if err.is_terminal and not by_term:
         err.print()  # past the terminal's ^C echo
     for line in exc.lines() if hasattr(exc, "lines") else []:
         err.print(f"surfaudit: {printable(line)}", markup=False)
     if not hasattr(exc, "lines"):
-        err.print("surfaudit: interrupted")
-    sys.exit(130)
+        err.print("surfaudit: terminated (SIGTERM)" if by_term else "surfaudit: interrupted")
+    sys.exit(143 if by_term else 130)
 
 
 def is_click_usage_error(exc: Exception) -> bool:

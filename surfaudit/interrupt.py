@@ -1,4 +1,4 @@
-"""Ctrl-C held back for the short steps that must finish once begun.
+"""Ctrl-C (and SIGTERM) held back for the short steps that must finish once begun.
 
 Why: the store's commit is crash-safe whenever it is cut short, but a Ctrl-C in
 its middle would leave the run unable to say whether the file it was committing
@@ -7,6 +7,11 @@ KeyboardInterrupt the moment the block ends, so the caller always knows which
 side of the commit it is on. Only the main thread receives signals, and only the
 default handler is replaced: elsewhere (tests, another program's handler) the
 block runs unchanged.
+
+SIGTERM (`timeout`, `kill`, `systemctl stop`) would otherwise end the process at
+once, skipping the aborted transaction's clean-up and the account of what was
+committed; `sigterm_as_interrupt()` makes it stop the command the way Ctrl-C does,
+and `terminated()` tells the exit path to say so and exit 143 (128 + 15).
 """
 
 from __future__ import annotations
@@ -17,18 +22,59 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+_received: list[int] = []  # SIGTERM, once it came
+
+
+def _on_sigterm(signum, frame):
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
+def terminated() -> bool:
+    """True once a SIGTERM stopped (or is stopping) the command."""
+    return bool(_received)
+
+
 @contextmanager
-def deferred() -> Iterator[None]:
-    """Run the block with SIGINT held back; KeyboardInterrupt after it if one came."""
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (when the main
+    thread has the default SIGTERM action; the previous one is restored after)."""
     if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    _received.clear()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Run the block with SIGINT (and SIGTERM made an interrupt) held back;
+    KeyboardInterrupt after it if one came."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = [sig for sig, ours in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, _on_sigterm))
+            if signal.getsignal(sig) is ours]
+    if not held:
+        yield
+        return
+    caught: list[int] = []
+
+    def note(signum, frame):
+        caught.append(signum)
+        if signum == signal.SIGTERM:
+            _received.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if caught:
         raise KeyboardInterrupt

@@ -50,6 +50,40 @@ def test_deferred_holds_sigint_until_the_block_ends(python_sigint):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_deferred_holds_a_sigterm_made_an_interrupt_until_the_block_ends(python_sigint):
+    from surfaudit import interrupt
+
+    reached_end = False
+    with interrupt.sigterm_as_interrupt():
+        with pytest.raises(KeyboardInterrupt):
+            with deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # noted, not raised
+                reached_end = True
+        assert interrupt.terminated()
+    assert reached_end
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
+
+
+def test_a_sigterm_outside_any_step_ends_the_command_with_143_and_one_line(tmp_path):
+    """A command outside any step (here a report waiting to write to a named pipe nobody
+    reads): one line, exit 143, no traceback."""
+    log = tmp_path / "a.log"
+    gen.write(gen.squid_lines(200, seed=3), log)
+    assert run_cli("--store", str(tmp_path / "store"), "ingest", "--format", "squid", str(log)).code in (0, 1)
+    fifo = tmp_path / "report.csv"
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")}
+    proc = subprocess.Popen([sys.executable, "-m", "surfaudit", "--store", str(tmp_path / "store"), "report",
+                             "blocked", "--from", "2026-11-02", "--to", "2026-11-02", "--output", str(fifo)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (143, ""), err
+    assert err.splitlines() == ["surfaudit: terminated (SIGTERM)"]
+
+
 def test_deferred_without_a_signal_changes_nothing(python_sigint):
     with deferred():
         value = 1
@@ -70,7 +104,9 @@ def _rows(store: Path) -> int:
     return con.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
-def test_sigint_mid_ingest_reports_committed_files_and_a_second_run_completes(tmp_path):
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_sigint_mid_ingest_reports_committed_files_and_a_second_run_completes(tmp_path, sig, code):
+    """Ctrl-C, and SIGTERM (`timeout`, `systemctl stop`) the same way but exit 143."""
     logs = tmp_path / "logs"
     a = gen.write(gen.squid_lines(2_000, seed=11), logs / "a.log")
     b = gen.write(gen.squid_lines(BIG, seed=12), logs / "b.log")
@@ -92,9 +128,9 @@ def test_sigint_mid_ingest_reports_committed_files_and_a_second_run_completes(tm
         time.sleep(0.02)
     assert proc.poll() is None, "the ingest finished before it could be interrupted"
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert out == ""  # no summary of a run that did not finish
     assert err.splitlines() == [
         f"surfaudit: committed: {a} (2,000 rows)",
