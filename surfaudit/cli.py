@@ -4,8 +4,7 @@ Nothing else imports this module. Output for people is rich tables on stdout;
 progress bars go to stderr only when stderr is a terminal, so cron mail and pipes
 stay clean (a first run's real compile is told in one stderr line). Every failure
 is one line on stderr and an exit code: 0 success, 1 some input rejected or a file
-failed, 2 usage or config error, 3 the store is locked by another run, 130 Ctrl-C,
-143 SIGTERM.
+failed, 2 usage or config error, 3 the store is locked, 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -409,19 +408,15 @@ def _printable(text: str) -> str:
 
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
-    from surfaudit.cli_exit import interrupted, is_click_usage_error
-    from surfaudit.interrupt import sigterm_as_interrupt, terminated
+    from surfaudit.cli_exit import exit_with, interrupted, is_click_usage_error
+    from surfaudit.interrupt import sigterm_as_interrupt
 
     try:
         with sigterm_as_interrupt():  # `timeout` / `systemctl stop`: stop as Ctrl-C does, exit 143
             code = app(prog_name="surfaudit", standalone_mode=False)
-        if terminated():  # click turned the interrupt into a return of 130
-            interrupted(err, KeyboardInterrupt())
-        sys.exit(code if isinstance(code, int) else 0)
+        exit_with(err, code)
     except SurfauditError as exc:
-        from surfaudit.safetext import printable
-
-        err.print(f"surfaudit: error: {printable(exc)}", markup=False)
+        err.print(f"surfaudit: error: {_printable(str(exc))}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)

@@ -26,6 +26,16 @@ def interrupted(err, exc: KeyboardInterrupt) -> None:
     sys.exit(143 if by_term else 130)
 
 
+def exit_with(err, code) -> None:
+    """The command returned `code`: exit with it, unless a SIGTERM stopped it (click
+    turns the interrupt into a return of 130; the exit says SIGTERM and is 143)."""
+    from surfaudit.interrupt import terminated
+
+    if terminated():
+        interrupted(err, KeyboardInterrupt())
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 def is_click_usage_error(exc: Exception) -> bool:
     """Typer may vendor click: recognise its usage errors by class name, not identity."""
     names = {cls.__name__ for cls in type(exc).__mro__}

@@ -3,9 +3,9 @@ those a killed run left behind.
 
 Why: DuckDB spills rows there, an ingest into an `s3://` store spools its month files
 there and Spark keeps its warehouse and local files (the rows a report hands it) there;
-all of it is personal data. A run removes its own directory when it ends, but a run
-killed by a signal (SIGKILL from the OOM killer or `kill -9`, SIGTERM from `timeout` or
-`systemctl stop`) cannot. So each directory holds a lock file that its process keeps
+all of it is personal data. A run removes its own directory when it ends (on Ctrl-C and
+SIGTERM too: surfaudit.interrupt), but a run killed by SIGKILL (the OOM killer, `kill -9`,
+a timeout's last resort) cannot. So each directory holds a lock file that its process keeps
 locked (`flock`) while it lives, and the first directory a later run makes removes the
 ones whose lock nobody holds: the kernel drops a dead process's locks, whatever PID
 namespace it ran in. The name carries the process id and a tag of the host for the
