@@ -39,11 +39,11 @@ def terminated() -> bool:
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (when the main
     thread has the default SIGTERM action; the previous one is restored after)."""
+    _received.clear()  # a command run earlier in this process (tests) was stopped, not this one
     if threading.current_thread() is not threading.main_thread() \
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return
-    _received.clear()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield

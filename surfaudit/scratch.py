@@ -8,11 +8,11 @@ SIGTERM too: surfaudit.interrupt), but a run killed by SIGKILL (the OOM killer, 
 a timeout's last resort) cannot. So each directory holds a lock file that its process keeps
 locked (`flock`) while it lives, and the first directory a later run makes removes the
 ones whose lock nobody holds: the kernel drops a dead process's locks, whatever PID
-namespace it ran in. The name carries the process id and a tag of the host for the
-reader, and only this host's are swept. A directory without its lock file (being made this instant, or an older
-release's) is removed only when untouched for `STALE_SECONDS` and its process is gone;
-only the same user's directories are touched, and a symlink or file planted under such
-a name is left alone.
+namespace it ran in. The name carries the process id and a tag of the host, and only
+this host's directories are swept. A directory without its lock file (being made this
+instant, or an older release's) is removed only when untouched for `STALE_SECONDS` and
+its process is gone; only the same user's directories are touched, and a symlink or
+file planted under such a name is left alone.
 """
 
 from __future__ import annotations

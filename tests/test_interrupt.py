@@ -77,11 +77,44 @@ def test_a_sigterm_outside_any_step_ends_the_command_with_143_and_one_line(tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "surfaudit", "--store", str(tmp_path / "store"), "report",
                              "blocked", "--from", "2026-11-02", "--to", "2026-11-02", "--output", str(fifo)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    _wait_blocked_on_the_pipe(proc)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (143, ""), err
     assert err.splitlines() == ["surfaudit: terminated (SIGTERM)"]
+
+
+def _wait_blocked_on_the_pipe(proc, timeout: float = 60) -> None:
+    """Until the process waits in open() for the pipe's reader (Linux's wait channel), so
+    the signal lands in the command and not during the interpreter's start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            wchan = Path(f"/proc/{proc.pid}/wchan").read_text()
+        except OSError:
+            wchan = "0"
+        if wchan in ("wait_for_partner", "fifo_open"):
+            return
+        if wchan == "0" and time.monotonic() > deadline - timeout + 5:
+            return  # no wait channel shown here: five seconds is long past the start
+        time.sleep(0.05)
+    pytest.fail("the report never reached its output pipe")
+
+
+def test_a_sigterm_of_an_earlier_command_does_not_end_the_next(monkeypatch):
+    """In one process (the tests' in-process CLI): a later command exits with its own code,
+    also where another SIGTERM handler than the default one is in place."""
+    from surfaudit import interrupt
+
+    monkeypatch.setattr(interrupt, "_received", [signal.SIGTERM])  # as a stopped command leaves it
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        run = run_cli("--help")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (run.code, run.err) == (0, ""), run.err
+    assert not interrupt.terminated()
 
 
 def test_deferred_without_a_signal_changes_nothing(python_sigint):
