@@ -75,6 +75,8 @@ def spark_session(master: str = "local[*]"):
         local = master.startswith("local")
         if local:  # no network: bind the loopback only (a cluster's executors must reach the driver)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        if not master.startswith("sc://") and not any(m.startswith("sc://") for m in _SESSIONS):
+            _classic_environment()
         builder = SparkSession.builder
         if master.startswith("sc://"):
             # No builder options: a Connect builder sends them to the server at once,
@@ -111,6 +113,20 @@ def spark_session(master: str = "local[*]"):
             raise UsageError(f"--engine spark: cannot start Spark ({shown_master(master)}): {_reason(exc)}") from None
         _SESSIONS[master] = spark
         return spark
+
+
+# pyspark opens a Spark Connect session instead of starting the JVM a classic master
+# needs when one of these is in the environment: SPARK_REMOTE (set for Databricks
+# Connect, say), SPARK_CONNECT_MODE_ENABLED (which pyspark itself sets, and a child
+# process inherits, once a process opened a Connect session), SPARK_API_MODE=connect.
+_CONNECT_ENVIRONMENT = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_API_MODE")
+
+
+def _classic_environment() -> None:
+    """`[engine] master` decides the engine, not the environment: for a classic master
+    (local[*], spark://) drop what would turn pyspark to Spark Connect, for this process."""
+    for name in _CONNECT_ENVIRONMENT:
+        os.environ.pop(name, None)
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,9 +10,12 @@ stderr, the console-script entry point, the environment a cron job gets).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests loaded gRPC; its fork support would run gRPC's handlers in the child, which
 # once aborted a child (epoll_wait: Bad file descriptor). Read when gRPC is imported.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+# What surfaudit caches per user (the bank holidays of the years a report reads) goes in
+# a directory of this test process, not the developer's ~/.cache; removed at exit.
+_CACHE = tempfile.mkdtemp(prefix="surfaudit-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
+# Every JVM the tests start (Spark's driver, the Connect server, a cluster's Master, Workers
+# and executors) runs a few short queries and exits: the client compiler alone (C1) gets
+# them done sooner than tiered compilation's C2 (measured ~12 % off a sample-store social
+# report). Only here: a report over a large month may want C2. A developer's own wins.
+os.environ.setdefault("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
 SAMPLES = ROOT / "sample_logs"
 SAMPLE_CONFIG = SAMPLES / "surfaudit.toml"
 
@@ -79,6 +92,9 @@ class Run:
 
 
 CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"}
+# Set in this process's environment by what a test ran here (pyspark marks the process
+# once it opened a Spark Connect session), not by anyone who starts a surfaudit command.
+_PROCESS_ONLY = {"SPARK_CONNECT_MODE_ENABLED"}
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
@@ -121,7 +137,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
 def run_cli_subprocess(*args: str, cwd: Path | None = None, env: dict | None = None, input: str | None = None,
                        timeout: float = 120) -> Run:
     """Run the real `surfaudit` CLI in a subprocess (stdout, stderr, exit code kept apart)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_") and k not in _PROCESS_ONLY}
     full_env.update(CLI_ENV)
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "surfaudit", *args], cwd=cwd, env=full_env, input=input,

@@ -92,13 +92,16 @@ def _on_cluster(config: Path, store: str, kind: str):
     """`surfaudit report KIND --format csv` over the sample range, in a process of its own:
     this pytest worker may hold a local[*] session already (one classic master per process).
     The driver waits for both executors before it schedules (spark-defaults.conf), so
-    that both get tasks on a loaded machine too."""
+    that both get tasks on a loaded machine too. The environment names a Spark Connect
+    server (SPARK_REMOTE, SPARK_API_MODE) that the configured spark:// master overrides."""
     conf = config.parent / "spark-conf"
     conf.mkdir(exist_ok=True)
     (conf / "spark-defaults.conf").write_text("spark.scheduler.minRegisteredResourcesRatio 1.0\n"
                                               "spark.scheduler.maxRegisteredResourcesWaitingTime 120s\n")
+    # SPARK_REMOTE (as a Databricks Connect user's shell has it) must not take the report
+    # to Spark Connect: the configured master decides
     env = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "SURFAUDIT_NOW": "2026-11-24T08:00:00Z",
-           "SPARK_CONF_DIR": str(conf)}
+           "SPARK_CONF_DIR": str(conf), "SPARK_REMOTE": "sc://127.0.0.1:1", "SPARK_API_MODE": "connect"}
     return run_cli_subprocess("--config", str(config), "--store", store, "report", kind, "--from", "2026-10-26",
                               "--to", "2026-11-06", "--format", "csv", env=env, timeout=600)
 
