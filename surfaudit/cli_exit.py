@@ -27,11 +27,12 @@ def interrupted(err, exc: KeyboardInterrupt) -> None:
 
 
 def exit_with(err, code) -> None:
-    """The command returned `code`: exit with it, unless a SIGTERM stopped it (click
-    turns the interrupt into a return of 130; the exit says SIGTERM and is 143)."""
+    """The command returned `code`: exit with it. Typer (not in standalone mode) turns
+    a Ctrl-C into a return of 130, dropping the interrupt: say so, and if a SIGTERM
+    made that interrupt, say SIGTERM and exit 143."""
     from surfaudit.interrupt import terminated
 
-    if terminated():
+    if terminated() or code == 130:  # no command returns 130 of its own
         interrupted(err, KeyboardInterrupt())
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -40,6 +40,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (when the main
     thread has the default SIGTERM action; the previous one is restored after)."""
     _received.clear()  # a command run earlier in this process (tests) was stopped, not this one
+    if threading.current_thread() is threading.main_thread():
+        _interruptible_system_calls()
     if threading.current_thread() is not threading.main_thread() \
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
@@ -49,6 +51,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _interruptible_system_calls() -> None:
+    """Ctrl-C must end a command blocked in a system call (opening a FIFO nobody reads,
+    reading a stalled pipe). Importing polars installs a SIGINT handler with SA_RESTART
+    (pola-rs/polars#21739): the kernel then resumes such a call and Python never gets to
+    raise KeyboardInterrupt. Clear the flag, as Python's own handler has it; polars'
+    handler stays, and still passes the signal on to Python's."""
+    if hasattr(signal, "siginterrupt"):  # POSIX
+        signal.siginterrupt(signal.SIGINT, True)
 
 
 @contextmanager
