@@ -22,14 +22,15 @@ ign AS (
 ),
 hosts AS (
     -- classify each distinct host once (a few thousand), not every request:
-    -- this pass reads only the dictionary-encoded host column
+    -- this pass reads only the dictionary-encoded host column (not action too:
+    -- a host seen only in blocked requests costs one more row here, and
+    -- `social` keeps the allowed requests; measured ~8 % off the report)
     SELECT host, rtrim(lower(host), '.') AS h
     FROM (
         SELECT DISTINCT e.host
         FROM (
             {{events_in_range}}
         ) AS e
-        WHERE e.action = 'allowed'
     )
 ),
 social_hosts AS (
