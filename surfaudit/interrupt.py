@@ -38,7 +38,8 @@ def terminated() -> bool:
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (when the main
-    thread has the default SIGTERM action; the previous one is restored after)."""
+    thread has the default SIGTERM action; the previous one is restored after); and
+    both interrupt a blocking system call (`_interruptible_system_calls`)."""
     _received.clear()  # a command run earlier in this process (tests) was stopped, not this one
     if threading.current_thread() is threading.main_thread():
         _interruptible_system_calls()

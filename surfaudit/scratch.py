@@ -49,8 +49,13 @@ def make(kind: str) -> str:
         _swept = True
         sweep()
     path = tempfile.mkdtemp(prefix=f"surfaudit-{kind}-{os.getpid()}-{_host_tag()}-")
-    fd = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    # Locked under another name and only then renamed into place: a sweep in another
+    # process never finds the lock file of a live directory unlocked (between its
+    # creation and our flock it would have taken it, and removed the directory).
+    pending = os.path.join(path, LOCK + ".new")
+    fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(pending, os.path.join(path, LOCK))
     _held[path] = fd
     return path
 

@@ -131,6 +131,30 @@ def test_made_dirs_are_private_locked_and_named_for_the_sweep(tmp_path, monkeypa
     assert not os.path.exists(path) and path not in scratch._held
 
 
+def test_a_sweep_while_a_directory_is_being_made_leaves_it(tmp_path, monkeypatch):
+    """Another process sweeps at the moment this one has created its lock file but not yet
+    locked it: the directory must survive (the lock file gets its name once locked)."""
+    monkeypatch.setattr(scratch.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(scratch, "_swept", True)
+    real_flock = scratch.fcntl.flock
+    swept: list[str] = []
+
+    def sweep_elsewhere_then_lock(fd, op):
+        code = "import sys; from surfaudit import scratch; print(scratch.sweep(sys.argv[1]))"
+        swept.append(subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                                    check=True).stdout.strip())
+        real_flock(fd, op)
+
+    monkeypatch.setattr(scratch.fcntl, "flock", sweep_elsewhere_then_lock)
+    path = scratch.make("spill")
+    monkeypatch.setattr(scratch.fcntl, "flock", real_flock)
+    try:
+        assert swept == ["[]"] and os.path.isdir(path)
+        assert sorted(os.listdir(path)) == [scratch.LOCK]
+    finally:
+        scratch.remove(path)
+
+
 def test_a_later_command_removes_what_a_killed_run_left(tmp_path):
     """Through the CLI: a report (which opens DuckDB, so makes its spill place) sweeps
     the spool of an ingest killed an hour ago, and leaves its own place nowhere."""
