@@ -105,6 +105,7 @@ def spark_session(master: str = "local[*]"):
                 builder = builder.config(key, value)
         try:
             if master.startswith("sc://"):
+                _reachable(master)
                 spark = builder.create()  # getOrCreate would hand back a session to another server
                 _bounded_connect(spark)
             else:
@@ -144,10 +145,43 @@ def _reason(exc: BaseException) -> str:
     return lines[0][:200] if lines else type(exc).__name__
 
 
+# gRPC goes through a proxy when one of these is set; a direct probe would then say
+# nothing about whether the server can be reached.
+_PROXY_ENVIRONMENT = ("grpc_proxy", "https_proxy", "http_proxy", "GRPC_PROXY", "HTTPS_PROXY", "HTTP_PROXY")
+CONNECT_PROBE_SECONDS = 5.0
+CONNECT_RETRIES = {"max_retries": 6, "max_backoff": 5000}  # about 15 s for a server that answers, then drops
+
+
+def _reachable(master: str) -> None:
+    """Nothing listening at a Spark Connect URL fails in a moment, not after the
+    client's retries (they are for a server that answers and then drops): one TCP
+    connect to its host and port, unless gRPC is to use a proxy."""
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(name) for name in _PROXY_ENVIRONMENT):
+        return
+    url = urlparse(shown_master(master))
+    try:
+        host, port = url.hostname, url.port or 15002
+    except ValueError:
+        raise OSError("the port in the URL is not a number") from None
+    if not host:
+        raise OSError("the URL names no host (sc://host:15002)")
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_PROBE_SECONDS):
+            pass
+    except socket.timeout:
+        raise OSError(f"no answer from {host}:{port} in {CONNECT_PROBE_SECONDS:g} s") from None
+    except OSError as exc:
+        raise OSError(f"{host}:{port}: {(exc.strerror or str(exc)).lower()}") from None
+
+
 def _bounded_connect(spark) -> None:
     """A Spark Connect client retries an unreachable server for at least ten minutes
     by default, and again at exit; a report should fail in seconds instead. So: fewer
-    retries (about 15 s in all), one round trip now so a wrong URL fails here, and the
+    retries (about 15 s in all; a port nothing listens on fails before, in
+    `_reachable`), one round trip now so a wrong URL fails here, and the
     channel closed at exit without the cleanup calls that would retry a gone server."""
     import warnings
 
@@ -156,7 +190,7 @@ def _bounded_connect(spark) -> None:
     # its "retries exceeded" warning would print a second message after ours
     warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]", category=UserWarning)
 
-    spark.client.set_retry_policies([DefaultPolicy(max_retries=6, max_backoff=5000)])
+    spark.client.set_retry_policies([DefaultPolicy(**CONNECT_RETRIES)])
     if not _CLIENTS:
         atexit.register(_close_clients)
     _CLIENTS.add(spark.client)

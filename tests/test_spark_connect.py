@@ -122,4 +122,60 @@ def test_an_unreachable_connect_server_is_one_line_exit_2(sample, tmp_path):  # 
                   "--from", "2026-10-26", "--to", "2026-11-06")
     assert run.code == 2, (run.code, run.err)
     assert run.err.strip().count("\n") == 0 and "Traceback" not in run.err and "sc://127.0.0.1" in run.err
+    assert "connection refused" in run.err  # found by the probe, before the client's retries
 
+
+def _listener(handle):
+    """A loopback TCP server on a free port whose connections `handle(conn)` deals with."""
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            handle(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_the_probe_names_what_is_wrong_with_the_url_or_the_port(monkeypatch):
+    from surfaudit import spark_engine
+
+    for name in spark_engine._PROXY_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(OSError, match="connection refused"):
+        spark_engine._reachable(f"sc://127.0.0.1:{free_port()}/;token=secret")
+    with pytest.raises(OSError, match="not a number"):
+        spark_engine._reachable("sc://127.0.0.1:port")
+    with pytest.raises(OSError, match="names no host"):
+        spark_engine._reachable("sc://:15002")
+    server = _listener(lambda conn: conn.close())
+    try:
+        spark_engine._reachable(f"sc://127.0.0.1:{server.getsockname()[1]}/;token=secret")  # it answers: no error
+    finally:
+        server.close()
+    # Through a proxy the probe would prove nothing: it is left to gRPC and its retries.
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:1")
+    spark_engine._reachable(f"sc://127.0.0.1:{free_port()}")
+
+
+def test_a_server_that_answers_and_hangs_up_fails_after_the_bounded_retries(monkeypatch):
+    from surfaudit import spark_engine
+    from surfaudit.errors import UsageError
+
+    for name in spark_engine._PROXY_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(spark_engine, "CONNECT_RETRIES", {"max_retries": 2, "max_backoff": 200})
+    server = _listener(lambda conn: conn.close())  # TCP accepted, no gRPC: the client retries, then gives up
+    master = f"sc://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        with pytest.raises(UsageError, match=r"cannot start Spark \(sc://127\.0\.0\.1:\d+\): unavailable"):
+            spark_engine.spark_session(master)
+    finally:
+        server.close()
+    assert master not in spark_engine._SESSIONS
