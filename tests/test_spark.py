@@ -62,7 +62,6 @@ def _same(store, cfg, kind, d1, d2, **kw) -> str:
 
 SAMPLE_CASES = [
     ("social", SAMPLE_RANGE, {}),
-    ("social", SAMPLE_RANGE, {"flagged": True}),
     ("social", (date(2026, 10, 25), date(2026, 10, 27)), {}),  # the clock change of 25 Oct 2026
     ("blocked", SAMPLE_RANGE, {}),
     ("blocked", SAMPLE_RANGE, {"user": "bokafor"}),
@@ -84,13 +83,12 @@ def test_sample_reports_spark_csv_equals_duckdb(spark, sample, kind, days, kw):
     if kind in ("social", "blocked", "summary", "top") and not kw and days == SAMPLE_RANGE:
         golden = (ROOT / "tests" / "golden" / f"report_{kind}{'_host' if kind == 'top' else ''}.csv").read_text()
         assert text == golden
-    if kw.get("flagged"):  # --flagged on both engines: only flagged days, and some
-        rows = text.splitlines()[1:]
-        assert rows and all(r.endswith(",true") for r in rows)
 
 
-# a plain name, one with a space, an address (--user on the reports: blocked and top below)
-@pytest.mark.parametrize("user", ["amorgan", "e walsh", "10.20.1.11"])
+# one with a space and an address (a plain name, amorgan, is the Spark Connect test's;
+# --user on the reports: blocked and top above). `--flagged` is not a case: it filters
+# the engine's rows in polars afterwards, the same code on both engines.
+@pytest.mark.parametrize("user", ["e walsh", "10.20.1.11"])
 def test_export_csv_spark_equals_duckdb(spark, sample, user):
     from surfaudit.export.csv_export import render_csv
     from surfaudit.export.data import gather
