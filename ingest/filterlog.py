@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from ingest import fast, tokens
+from ingest.civil import civil_us  # noqa: F401 - the formats' reference paths call fl.civil_us
 from ingest.localtime import wall_to_utc_us
 from ingest.squid import plain_host, with_host
 from surfaudit.errors import InputError
@@ -241,23 +242,6 @@ def number(text: bytes, most: int) -> int:
 def blank(text: bytes | None) -> bool:
     """`text` is absent, empty or `-`."""
     return text is None or text in (b"", b"-")
-
-
-def civil_us(y: int, mo: int, d: int, h: int, mi: int, s: int) -> int:
-    """Epoch microseconds of a civil date and time (-1 when it is no valid date or time)."""
-    if not (1 <= mo <= 12 and d >= 1 and 0 <= h <= 23 and 0 <= mi <= 59 and 0 <= s <= 59):
-        return -1
-    dim = 30 if mo in (4, 6, 9, 11) else 31
-    if mo == 2:
-        dim = 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
-    if d > dim:
-        return -1
-    yy = y - (1 if mo <= 2 else 0)  # days from the civil date (H. Hinnant's algorithm)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * ((mo + 9) % 12) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return (((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000
 
 
 def ip_shaped(text: bytes) -> bool:

@@ -7,7 +7,8 @@ validation, trimming, and byte searches eight bytes at a time.
 
 Why: the three formats cut the same kinds of fields out of their lines; one
 definition of each shape keeps their rules alike (e.g. what counts as an IP
-address or a number too large for the Int64 columns; `ingest.filterlog` holds
+address or a number too large for the Int64 columns; `ingest.civil` is the date rule
+both paths share, inlined here; `ingest.filterlog` holds
 their Python twins for the reference paths). `ingest.fast.filterlog_scan`
 re-exports them, so a scanner refers to them as `fl.name`.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from ingest import civil
 from ingest.tokens import Words  # noqa: F401 - the table word_code reads (built without numba)
 from numba.core import types
 from numba.cpython.unsafe.numbers import trailing_zeros
@@ -111,24 +113,7 @@ def word_code(data, a, b, words, offsets, codes):
     return -1
 
 
-@inline
-def civil_us(y, mo, d, h, mi, s):
-    """Epoch microseconds of a civil date and time (-1 when it is no valid date or time)."""
-    if mo < 1 or mo > 12 or d < 1 or h < 0 or h > 23 or mi < 0 or mi > 59 or s < 0 or s > 59:
-        return -1
-    dim = 31
-    if mo == 4 or mo == 6 or mo == 9 or mo == 11:
-        dim = 30
-    elif mo == 2:
-        dim = 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    if d > dim:
-        return -1
-    yy = y - (1 if mo <= 2 else 0)  # days from the civil date (H. Hinnant's algorithm)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * ((mo + 9) % 12) + 2) // 5 + d - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return (((days * 24 + h) * 60 + mi) * 60 + s) * 1_000_000
+civil_us = inline(civil.civil_us)  # epoch microseconds of a civil date and time, -1 if none
 
 
 @inline
