@@ -276,3 +276,24 @@ def test_prefetch_propagates_errors_and_stops():
     early = prefetch(iter(range(100)), depth=1)
     assert next(early) == 0
     early.close()  # the thread is stopped, not left blocked on a full queue
+
+
+def test_the_compiled_utf8_check_accepts_what_pythons_strict_decoder_does():
+    """One UTF-8 rule for every compiled scanner and the batch transcoder: overlong
+    forms, surrogates, code points above U+10FFFF, stray and truncated sequences."""
+    import numpy as np
+
+    bytescan = pytest.importorskip("ingest.fast.bytescan")
+    cases = [b"plain", "caf\u00e9".encode(), "\u20ac".encode(), "\U0001f600".encode(), "\U0010ffff".encode(),
+             b"\xc0\xaf", b"\xc1\xbf", b"\xe0\x80\xaf", b"\xe0\x9f\xbf", b"\xed\xa0\x80", b"\xed\x9f\xbf",
+             b"\xf0\x80\x80\xaf", b"\xf0\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff",
+             b"\x80", b"a\xbfb", b"\xe2\x82", b"\xf0\x9f\x98", b"\xc3", b"x\xc3\xa9\xe2\x82\xacy\xf0\x9f\x98\x80z",
+             b"\xc3\x28", b"\xe2\x28\xa1", b"\xef\xbb\xbfBOM", "\ufffd".encode()]
+    for raw in cases:
+        try:
+            raw.decode("utf-8")
+            expected = True
+        except UnicodeDecodeError:
+            expected = False
+        data = np.frombuffer(raw, dtype=np.uint8)
+        assert bool(bytescan.utf8_ok(data, 0, len(raw))) is expected, raw

@@ -174,7 +174,9 @@ def ip_shaped(data, a, b):
 
 @inline
 def utf8_ok(data, s, e):
-    """Whether data[s:e] (which holds a byte >= 0x80) is valid UTF-8."""
+    """Whether data[s:e] is well-formed UTF-8 (no overlong forms, surrogates or code
+    points above U+10FFFF: what Python's strict decoder accepts). Also the batch
+    check of `ingest.fast.text_scan`."""
     p = s
     while p < e:
         c = data[p]

@@ -13,47 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from ingest import tokens
+from ingest.fast.bytescan import utf8_ok  # strict UTF-8, as Python's decoder has it
 from ingest.fast.jit import jit
 
 _HIGH = np.uint64(0x8080808080808080)
-
-
-@jit
-def valid_utf8(data, s, e):
-    """True when data[s:e] is well-formed UTF-8 (no overlong forms, surrogates or
-    code points above U+10FFFF)."""
-    p = s
-    while p < e:
-        c = data[p]
-        if c < 0x80:
-            p += 1
-            continue
-        if 0xC2 <= c <= 0xDF:
-            n, lo, hi = 1, 0x80, 0xBF
-        elif c == 0xE0:
-            n, lo, hi = 2, 0xA0, 0xBF
-        elif 0xE1 <= c <= 0xEC or c == 0xEE or c == 0xEF:
-            n, lo, hi = 2, 0x80, 0xBF
-        elif c == 0xED:
-            n, lo, hi = 2, 0x80, 0x9F
-        elif c == 0xF0:
-            n, lo, hi = 3, 0x90, 0xBF
-        elif 0xF1 <= c <= 0xF3:
-            n, lo, hi = 3, 0x80, 0xBF
-        elif c == 0xF4:
-            n, lo, hi = 3, 0x80, 0x8F
-        else:
-            return False
-        if p + n >= e:  # truncated sequence
-            return False
-        d = data[p + 1]
-        if d < lo or d > hi:
-            return False
-        for k in range(2, n + 1):
-            if data[p + k] < 0x80 or data[p + k] > 0xBF:
-                return False
-        p += n + 1
-    return True
 
 
 @jit
@@ -79,7 +42,7 @@ def plan(data, w8, starts, ends, cp1252):
                     break
                 p += 1
         if high:
-            out[i] = True if cp1252 else not valid_utf8(data, p, e)
+            out[i] = True if cp1252 else not utf8_ok(data, p, e)
     return out
 
 
