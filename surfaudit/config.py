@@ -151,7 +151,7 @@ def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathL
     else:
         try:
             with open(path, "rb") as fh:
-                data = tomllib.load(fh)
+                data = tomllib.loads(_config_text(fh.read(), path))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except OSError as exc:
@@ -159,8 +159,21 @@ def load_config(explicit: str | os.PathLike | None = None, store: str | os.PathL
         cfg = parse_config(data, source=path)
     if store is not None:
         uri = _store_uri(str(store), "--store")
-        cfg = _replace(cfg, store_uri=uri) if uri else _replace(cfg, store_path=Path(str(store)), store_uri="")
+        cfg = _replace(cfg, store_uri=uri) if uri else _replace(cfg, store_path=_local_store(str(store), "--store"),
+                                                                 store_uri="")
     return cfg
+
+
+def _config_text(raw: bytes, path: Path) -> str:
+    """The file as TOML text: UTF-8 (TOML's encoding), a leading byte order mark (as
+    Windows Notepad saves) left out; another encoding is one line naming the line."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 (save the file as UTF-8)") from None
 
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -188,7 +201,11 @@ def _store_uri(text: str, where: str) -> str:
 
 
 def _local_store(text: str, where: str) -> Path:
-    """The store directory (a URI is handled by `_store_uri` first)."""
+    """The store directory (a URI is handled by `_store_uri` first). An empty one is
+    refused: Path("") is the current directory, which would become a store (and
+    private) wherever the command ran, e.g. cron's `--store "$STORE"` with it unset."""
+    if not text.strip():
+        raise ConfigError(f"{where} is empty; give the store's directory or an s3://bucket/prefix URI")
     return Path(text)
 
 

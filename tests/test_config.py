@@ -192,6 +192,8 @@ def test_organisation_errors_name_the_key(toml, key):
 
 @pytest.mark.parametrize("toml,key", [
     ('[store]\npath = "gs://trust/sa"\n', "[store].path: gs:// stores are not supported"),
+    ('[store]\npath = ""\n', "[store].path is empty"),
+    ('[store]\npath = "  "\n', "[store].path is empty"),
     ('[store]\npath = "s3://Trust_Bucket/sa"\n', "[store].path: 's3://Trust_Bucket/sa' is not an S3 location"),
     ('[store]\npath = "s3://trust/sa"\nendpoint = "ftp://x"\n', "[store].endpoint"),
     ('[store]\npath = "s3://trust/sa"\nendpoint = "http://minio.example.org:9000"\n',
@@ -288,3 +290,37 @@ def test_unknown_names_in_every_table_get_the_close_match(toml, message):
     with pytest.raises(ConfigError) as info:
         parse_config(tomllib.loads(toml))
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("command", [("purge",), ("report", "summary"), ("ingest", "nothing.log")])
+def test_an_empty_store_path_is_refused_and_makes_no_store_of_the_directory(tmp_path, command):
+    """`--store "$STORE"` with STORE unset (cron), or `path = ""` in the config: the
+    current directory (or the config's) would otherwise become a private store."""
+    from tests.conftest import run_cli
+
+    config = tmp_path / "etc" / "surfaudit.toml"
+    config.parent.mkdir()
+    config.write_text('[store]\npath = ""\n')
+    config.parent.chmod(0o755)
+    for args in (("--config", str(config), *command), ("--store", "", *command)):
+        run = run_cli(*args, cwd=tmp_path)
+        assert run.code == 2 and run.out == "", run.err
+        assert run.err.count("\n") == 1 and "is empty" in run.err and "Traceback" not in run.err
+    assert sorted(p.name for p in config.parent.iterdir()) == ["surfaudit.toml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["etc"]
+    assert config.parent.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_config_not_in_utf8_names_the_line_and_a_byte_order_mark_is_accepted(tmp_path):
+    """Notepad's "ANSI" (cp1252) is one line naming the file and line; its UTF-8 with a
+    byte order mark is read as the same TOML."""
+    from surfaudit.config import load_config
+
+    ansi = tmp_path / "ansi.toml"
+    ansi.write_bytes('[schedule]\ntimezone = "Europe/London"\n# caf\u00e9 breaks\n'.encode("cp1252"))
+    with pytest.raises(ConfigError) as info:
+        load_config(ansi)
+    assert str(info.value) == f"{ansi}: line 3: not UTF-8 (save the file as UTF-8)"
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + '[schedule]\ntimezone = "Europe/Paris"\n# caf\u00e9\n'.encode())
+    assert load_config(bom).schedule.timezone == "Europe/Paris"
