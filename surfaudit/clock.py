@@ -56,16 +56,24 @@ def month_end(month: str) -> datetime:
     return datetime(year, mon, 1, tzinfo=timezone.utc)
 
 
+# The dates a command takes: no log line is older than the Unix epoch, and squid's
+# ten-digit epoch seconds end in 2286.
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2299, 12, 31)
+
+
 def as_date(value: date | str, option: str = "date") -> date:
     """A local date from a `date` or 'YYYY-MM-DD'; UsageError naming the option otherwise."""
     if isinstance(value, datetime):
         raise UsageError(f"{option}: expected a date, not a date and time")
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value))
+        except ValueError:
+            raise UsageError(f"{option}: expected a date YYYY-MM-DD, got {value!r}") from None
+    if not FIRST_DATE <= value <= LAST_DATE:  # a day either side must still be a date, in UTC too
+        raise UsageError(f"{option}: {value} is outside the dates a log can hold "
+                         f"({FIRST_DATE} to {LAST_DATE}); leave the option out for no limit")
+    return value
 
 
 def check_range(date_from: date | str | None, date_to: date | str | None) -> tuple[date | None, date | None]:

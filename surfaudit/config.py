@@ -265,13 +265,18 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     flag = reader.get("social", "flag_minutes")
     burst = reader.get("blocked", "burst_seconds")
     months = reader.get("retention", "months")
-    for key, value, minimum in (
-        ("[social].idle_gap_seconds", idle, 0), ("[social].tail_seconds", tail, 0),
-        ("[social].flag_minutes", flag, 0), ("[blocked].burst_seconds", burst, 0),
-        ("[retention].months", months, 1),
+    # The upper bounds: a gap, tail or burst longer than a day, a threshold above a
+    # day's minutes or a retention beyond a thousand years means a typo (and would
+    # overflow the date and millisecond arithmetic the reports and purge do).
+    for key, value, minimum, maximum in (
+        ("[social].idle_gap_seconds", idle, 0, 86400), ("[social].tail_seconds", tail, 0, 86400),
+        ("[social].flag_minutes", flag, 0, 1440), ("[blocked].burst_seconds", burst, 0, 86400),
+        ("[retention].months", months, 1, 12000),
     ):
         if value < minimum:
             raise ConfigError(_where(source, f"{key}: must be at least {minimum}, got {value}"))
+        if value > maximum:
+            raise ConfigError(_where(source, f"{key}: must be at most {maximum}, got {value}"))
     ingest = Ingest(
         settle_seconds=reader.get("ingest", "settle_seconds"),
         max_line_bytes=reader.get("ingest", "max_line_bytes"),

@@ -159,7 +159,7 @@ def test_blocked_by_user(store):
                                                    "requests, days, user"),
     (("blocked", "--sort", "flagged"), "--sort flagged: report blocked sorts by attempts, requests, hosts, user, date"),
     (("top", "--sort", "attempts"), "--sort attempts: report top sorts by requests, bytes, name"),
-    (("social", "--limit", "0"), "--limit: expected a positive integer, got 0"),
+    (("social", "--limit", "0"), "--limit: expected a positive integer below 2**63, got 0"),
 ])
 def test_an_option_a_report_cannot_use_is_refused(store, args, message):
     run = cli(store, "report", *args, *RANGE)
@@ -179,7 +179,21 @@ def test_every_command_checks_a_date_range_the_same_way(store, tmp_path, command
     bad = cli(store, *command, "--from", "2026-13-01", cwd=tmp_path)
     assert (bad.code, bad.out) == (2, "")
     assert bad.err == "surfaudit: error: --from: expected a date YYYY-MM-DD, got '2026-13-01'\n"
+    for option, day in (("--from", "0001-01-01"), ("--to", "9999-12-31"), ("--from", "1969-12-31")):
+        far = cli(store, *command, option, day, cwd=tmp_path)  # "everything", as a technician may try
+        assert (far.code, far.out) == (2, "")
+        assert far.err == (f"surfaudit: error: {option}: {day} is outside the dates a log can hold "
+                           "(1970-01-01 to 2299-12-31); leave the option out for no limit\n")
     assert list(tmp_path.iterdir()) == []  # no export written
+
+
+def test_the_widest_range_a_command_takes_is_reported(store, tmp_path):
+    """1970-01-01 to 2299-12-31 (what the bounds allow) runs: a day either side is still a date."""
+    for command in (("report", "social"), ("report", "blocked"), ("report", "top"), ("report", "summary"),
+                    ("audit",)):
+        run = cli(store, *command, "--from", "1970-01-01", "--to", "2299-12-31", "--format", "csv", cwd=tmp_path) \
+            if command[0] == "report" else cli(store, *command, "--from", "1970-01-01", "--to", "2299-12-31")
+        assert run.code == 0 and "error" not in run.err, (command, run.err)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -188,7 +202,7 @@ def test_every_command_checks_a_date_range_the_same_way(store, tmp_path, command
     (("social", *RANGE, "--site", "nowhere"), "--site"),
     (("social", *RANGE, "--user", "nobody-at-all"), "--user: no such identity"),
     (("social", *RANGE, "--user", "amorgan", "--pseudonymise"), "--user and --pseudonymise cannot be combined"),
-    (("social", *RANGE, "--limit", "0"), "--limit: expected a positive integer, got 0"),
+    (("social", *RANGE, "--limit", "0"), "--limit: expected a positive integer below 2**63, got 0"),
 ])
 def test_a_bad_option_exits_2_before_the_spark_engine_starts(store, monkeypatch, args, message):
     """Every option is checked before `connect` (which starts a JVM for --engine spark)."""
@@ -217,10 +231,10 @@ def test_report_kinds_and_the_limit_have_one_rule_each():
     assert [k.value for k in cli_module.Kind] == list(KINDS)
     with pytest.raises(UsageError, match="^unknown report 'weekly' \\(choose social, blocked, top, summary\\)$"):
         run_report(None, Config(), "weekly")
-    for limit in (0, -1, True, 2.5):
+    for limit in (0, -1, True, 2.5, 2**63, 10**23):
         for call in (lambda: run_report(None, Config(), "top", limit=limit),
                      lambda: top_report(duckdb.connect(), Config(), "2026-01-01", "2026-01-02", limit=limit)):
-            with pytest.raises(UsageError, match=f"^--limit: expected a positive integer, got {limit!r}$"):
+            with pytest.raises(UsageError, match=f"^--limit: expected a positive integer below 2\\*\\*63, got {limit!r}$"):
                 call()
 
 

@@ -122,9 +122,10 @@ def report_spec(kind: str) -> Spec:
 
 
 def check_limit(limit: object) -> None:
-    """UsageError unless `limit` is None or a positive integer (`--limit`)."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise UsageError(f"--limit: expected a positive integer, got {limit!r}")
+    """UsageError unless `limit` is None or a positive integer (`--limit`) that fits the
+    engines' 64-bit row counts."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit < 2**63):
+        raise UsageError(f"--limit: expected a positive integer below 2**63, got {limit!r}")
 
 
 def spec_for(kind: str, by: str | None) -> Spec:
