@@ -228,6 +228,17 @@ def test_not_uk_dates(text):
     assert rows.height == 0 and bad.get_column("reason").to_list() == ["bad timestamp"]
 
 
+@pytest.mark.parametrize("text", ["2026-11-02T10:00:00+99:00", "2026-11-02T10:00:00-99:59", "2026-11-02T10:00:00+01:60",
+                                  "2026-11-02T10:00:00+24:00", "2026-11-02T10:00:00+99", "2026-11-02T10:00:00+05:75",
+                                  "2026-11-02 10:00:00.250+2400", "2026-11-02T10:00+01:99"])
+def test_an_offset_that_is_no_utc_offset_is_a_bad_timestamp(text):
+    """Hours above 23 or minutes above 59 (as FortiGate's tz and squid's %z are held to):
+    read as given, +99:00 would move a request four days."""
+    rows, bad = parse(H1, [f"{text},a,10.0.0.1,x.com,c,allowed", "2026-11-02T10:00:00+23:59,b,10.0.0.1,x.com,c,allowed"])
+    assert bad.get_column("reason").to_list() == ["bad timestamp"]
+    assert rows.get_column("ts").to_list() == [utc(2026, 11, 1, 10, 1)]
+
+
 @pytest.mark.parametrize("text", ["1989-12-31T23:59:59.999Z", "2101-01-01T00:00:00.000Z", "30/11/0026 09:17",
                                   "1850-01-01T00:00:00Z", "9999-12-31 23:59:59"])
 def test_timestamps_outside_1990_2100_are_bad_lines(text):
