@@ -64,7 +64,10 @@ def record(store: Store, cfg, naming: Naming, command: str, table: pl.DataFrame,
     """Append the audit entry for a report or listing that named people (None if not needed)."""
     if not must_record(cfg, naming):
         return None
-    people = table[column].n_unique() if column in table.columns and table.height else 0
+    if column in table.columns:
+        people = table[column].n_unique() if table.height else 0
+    else:  # a table of one person's hosts, domains or categories (`top --user`)
+        people = 1 if target is not None and table.height else 0
     shown = {k: v for k, v in (filters or {}).items() if v not in (None, False, "")}
     detail = f"named {people} people" + (f"; filters {', '.join(f'{k}={v}' for k, v in shown.items())}"
                                          if shown else "")

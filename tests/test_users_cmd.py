@@ -152,6 +152,26 @@ def test_privacy_pseudonymises_unless_reveal_with_reason(tmp_path):
     assert (entry["command"], entry["reason"], entry["detail"]) == ("report social", "HR case 12", "named 1 people")
 
 
+@pytest.mark.parametrize("report", [("social",), ("blocked",), ("top", "--by", "host")])
+def test_a_named_user_is_refused_while_reports_are_pseudonymised(tmp_path, report):
+    """Under reports_name_people = false, `--user "Alice Morgan"` would show her rows and
+    tie her to her pseudonym with no reason and no audit entry: refused (exit 2) unless
+    given her pseudonym, or --reveal --reason, which is recorded."""
+    cli, _ = make(tmp_path, "[privacy]\nreports_name_people = false\n")
+    before = len(audit_entries(cli))
+    for who in ("Alice Morgan", "amorgan", "LTE\\amorgan"):
+        run = cli("report", *report, *RANGE, "--format", "csv", "--user", who)
+        assert (run.code, run.out) == (2, ""), run.err
+        assert run.err == ("surfaudit: error: --user names a person while reports are pseudonymised ([privacy] "
+                           "reports_name_people = false): give their pseudonym (staff-...), or --reveal --reason "
+                           "TEXT (recorded)\n")
+    assert audit_entries(cli)[before:] == []
+    shown = cli("report", *report, *RANGE, "--format", "csv", "--user", "Alice Morgan", "--reveal", "--reason", "HR 7")
+    assert shown.code == 0, shown.err
+    entry = audit_entries(cli)[-1]
+    assert (entry["target"], entry["reason"]) == ("amorgan", "HR 7")
+
+
 def test_work_hosts_exemption_is_stated_and_policy_comes_from_config(tmp_path):
     clauses = tmp_path / "clauses.txt"
     clauses.write_text("Personal use at work\nStaff may use social media in their breaks only.\n"
@@ -255,3 +275,15 @@ def test_an_audited_report_runs_while_a_nightly_holds_the_store_lock(env):
     assert run.code == 0, run.err
     assert took < 8  # the store lock would have made it wait 10 s and exit 3
     assert len(audit_entries(cli)) == before + 1  # the report naming people was recorded
+
+
+def test_one_persons_top_hosts_are_recorded_as_naming_them(env):
+    """`report top --by host --user X` has no user column, but it is X's browsing: with a
+    directory it is audited like the other reports that name people."""
+    cli, _ = env
+    before = len(audit_entries(cli))
+    run = cli("report", "top", "--by", "host", *RANGE, "--format", "csv", "--user", "Alice Morgan")
+    assert run.code == 0 and "www.facebook.com" in run.out, run.err
+    entries = audit_entries(cli)[before:]
+    assert [(e["command"], e["target"], e["detail"]) for e in entries] == [
+        ("report top", "amorgan", "named 1 people; filters user=Alice Morgan")]

@@ -81,9 +81,14 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
         return _summary(store, cfg, connect(cfg, engine), d1, d2, proxy_site=proxy_site)
     d1, d2 = local_range(cfg.schedule.timezone, date_from, date_to, DEFAULT_DAYS)
     filters = check_filters(cfg, site, group)
-    if pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
-        raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
-                         "give the pseudonym to --user instead")
+    if how.pseudonymise and user is not None and not user.strip().lower().startswith("staff-"):
+        # A named look-up would show that person's rows and tie them to their pseudonym,
+        # with no reason given and nothing recorded: only a pseudonym, or --reveal.
+        if pseudonymise:
+            raise UsageError("--user and --pseudonymise cannot be combined (pseudonymised views name nobody); "
+                             "give the pseudonym to --user instead")
+        raise UsageError("--user names a person while reports are pseudonymised ([privacy] reports_name_people = "
+                         "false): give their pseudonym (staff-...), or --reveal --reason TEXT (recorded)")
     identity = resolve_user(store, cfg, user)
     con = connect(cfg, engine)  # every option checked: a bad one never waits for a JVM to start
     months = store.events_view(con, *needed_utc_range(cfg, d1, d2), site=proxy_site)
@@ -109,7 +114,7 @@ def run_report(store: Store, cfg: Config, kind: str, date_from: date | str | Non
         table = _ordered(table, keys, top_by if kind == "top" else None)
     total = table.height
     table = table.head(limit) if limit else table
-    if "user" in table.columns:
+    if "user" in table.columns or identity is not None:  # `top --by host --user X` is about X too
         naming.record(store, cfg, how, f"report {kind}" + (" --by user" if by == "user" else ""), table,
                       target=identity, date_from=d1, date_to=d2,
                       filters={"user": user, "site": filters.site, "group": filters.group, "proxy-site": proxy_site,
