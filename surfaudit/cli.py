@@ -270,7 +270,7 @@ def purge(
     from surfaudit import render
 
     cfg = _cfg()
-    store = _store(cfg)
+    store = _store(cfg, must_exist=True)  # a mistyped path is "no store here", never made one
     with store.lock(wait):
         result = run_purge(store, cfg, dry_run=dry_run, exact=exact, wait=wait)
     render.purge(out, result, dry_run)

@@ -205,7 +205,8 @@ def test_a_store_of_another_user_is_named_and_refused(store, command):
 
 
 @pytest.mark.parametrize("command", [("report", "social"), ("report", "summary"), ("audit",),
-                                     ("export", "--user", "amorgan", "--reason", "r", "--output", "x.csv")])
+                                     ("export", "--user", "amorgan", "--reason", "r", "--output", "x.csv"),
+                                     ("purge", "--dry-run"), ("purge",), ("purge", "--exact")])
 def test_a_store_that_does_not_exist_is_exit_2(tmp_path, command):
     missing = tmp_path / "no-such-store"
     run = cli(missing, *command)
