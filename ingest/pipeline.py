@@ -184,13 +184,11 @@ def expand(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
     return [src.path for src in sources.expand(paths, recursive)]
 
 
-def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str = "auto",
-                 progress: Progress | None = None, now: datetime | None = None,
-                 notice: Notice | None = None, warn: Notice | None = None) -> list[FileResult]:
-    """Ingest every file; one FileResult each. The caller holds the store lock.
-    `notice` hears of a slow first run (see `warm`); `warn`, once per process, of
-    what makes every run slow (no compiled parsers, or no cache for them)."""
-    store.ensure()
+def check(cfg: Config, fmt: str = "auto") -> None:
+    """What ingest can judge of the configuration and --format before it touches the
+    store (the CLI asks first, so a mistake makes no store): an unknown --format
+    (UsageError), a [formats.squid] logformat or a [formats.NAME] time_format it cannot
+    read (ConfigError naming the file and key)."""
     if fmt != "auto":
         try:  # an unknown --format is a usage error, before any file is read
             detect.get_format(fmt, cfg)
@@ -198,8 +196,21 @@ def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: st
             raise UsageError(str(exc)) from None
     from ingest import squid_logformat, vendor_csv
 
-    squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
+    try:
+        squid_logformat.validate(cfg.formats.squid_logformat)  # a bad logformat stops the run, naming the code
+    except ConfigError as exc:
+        raise ConfigError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
     vendor_csv.check_time_formats(cfg)  # one that cannot be read is a config error, before any file
+
+
+def ingest_paths(store: Store, cfg: Config, paths: Iterable[str | Path], fmt: str = "auto",
+                 progress: Progress | None = None, now: datetime | None = None,
+                 notice: Notice | None = None, warn: Notice | None = None) -> list[FileResult]:
+    """Ingest every file; one FileResult each. The caller holds the store lock.
+    `notice` hears of a slow first run (see `warm`); `warn`, once per process, of
+    what makes every run slow (no compiled parsers, or no cache for them)."""
+    check(cfg, fmt)
+    store.ensure()
     cutoff = clock.retention_cutoff(cfg.retention.months, now)
     found = sources.expand(paths, cfg.ingest.recursive)
     results: list[FileResult] = []

@@ -14,6 +14,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import typer
@@ -31,12 +32,7 @@ out = Console(highlight=False, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class State:
-    config: Optional[Path] = None
-    store: Optional[str] = None
-
-
-STATE = State()
+STATE = SimpleNamespace(config=None, store=None)  # the global --config and --store of this invocation
 
 
 INPUT_FORMATS = "auto|squid|surfprotect|e2guardian|squidguard|fortigate|NAME"
@@ -109,11 +105,12 @@ def ingest(
 ) -> None:
     """Ingest proxy logs into the store, exactly once."""
     from ingest.interrupted import Interrupted
-    from ingest.pipeline import ingest_paths
+    from ingest.pipeline import check as check_ingest, ingest_paths
     from surfaudit import render
     from surfaudit.cli_exit import interrupted
 
     cfg = _cfg()
+    check_ingest(cfg, "auto" if fmt == "json" else fmt)  # before the store: a mistake makes none
     store = _store(cfg)
     try:
         with render.feedback(err) as shown, store.lock(wait):  # a bar, and why a first run is slow
@@ -283,9 +280,11 @@ def nightly(
     wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="Seconds to wait for the store lock instead of exiting 3."),
 ) -> None:
     """For cron: ingest, purge and compact under the store lock."""
+    from ingest.pipeline import check as check_ingest
     from surfaudit.nightly import run_nightly
 
     cfg = _cfg()
+    check_ingest(cfg, "auto" if fmt == "json" else fmt)  # before the store: a mistake makes none
     store = _store(cfg)
     result = run_nightly(store, cfg, paths, fmt="auto" if fmt == "json" else fmt, wait=wait,
                          log=lambda line: out.print(_printable(line), markup=False, soft_wrap=True))

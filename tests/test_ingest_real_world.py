@@ -397,10 +397,18 @@ def test_a_bad_squid_logformat_stops_before_any_file(tmp_path):
     cfg.write_text('[formats.squid]\nlogformat = "%ts.%03tu %>a %Zz %ru"\n')
     log = tmp_path / "access.log"
     log.write_text(squid_line(T[0]) + "\n")
-    run = run_cli("--config", str(cfg), "--store", str(tmp_path / "s"), "ingest", str(log))
-    assert run.code == 2 and run.out == ""
-    assert "[formats.squid].logformat" in run.err and "%Zz" in run.err
-    assert len(run.err.strip().splitlines()) == 1
+    for command in ("ingest", "nightly"):
+        run = run_cli("--config", str(cfg), "--store", str(tmp_path / "s"), command, str(log))
+        assert run.code == 2 and run.out == ""
+        assert run.err.startswith(f"surfaudit: error: {cfg}: [formats.squid].logformat:") and "%Zz" in run.err
+        assert len(run.err.strip().splitlines()) == 1
+        assert not (tmp_path / "s").exists()  # the mistake made no store
+
+
+def test_an_unknown_format_makes_no_store(tmp_path):
+    run = run_cli("--store", str(tmp_path / "s"), "ingest", "--format", "sqiud", str(tmp_path / "x.log"))
+    assert run.code == 2 and run.out == "" and "unknown log format 'sqiud'" in run.err
+    assert not (tmp_path / "s").exists()
 
 
 def test_a_bare_cr_inside_an_lf_file_is_a_line_end(store, tmp_path):
