@@ -4,7 +4,7 @@ Nothing else imports this module. Output for people is rich tables on stdout;
 progress bars go to stderr only when stderr is a terminal, so cron mail and pipes
 stay clean (a first run's real compile is told in one stderr line). Every failure
 is one line on stderr and an exit code: 0 success, 1 some input rejected or a file
-failed, 2 usage or config error, 3 the store is locked, 130 Ctrl-C, 143 SIGTERM.
+failed, 2 usage or config error, 3 store locked, 130 Ctrl-C, 143 SIGTERM, 141 reader gone.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from surfaudit.cli_exit import broken_pipe, write_stdout
 from surfaudit.errors import SurfauditError, UsageError
 
 # Plain help (rich_markup_mode=None): option texts such as "[store].path" stay as written and
@@ -29,6 +30,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # Piped or in cron mail there is no terminal width: use a wide page rather than 80 columns.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 out = Console(highlight=False, width=_WIDTH)
+out.on_broken_pipe = broken_pipe  # type: ignore[method-assign]  # `| head`: exit 141 quietly, as plain writes do
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -53,10 +55,7 @@ def _input_format(value: str) -> str:
     return value
 
 
-class OutFmt(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
+OutFmt = Enum("OutFmt", {"table": "table", "csv": "csv", "json": "json"}, type=str)
 
 
 @app.callback()
@@ -121,7 +120,7 @@ def ingest(
     if summary is OutFmt.json or fmt == "json":
         out.print_json(json.dumps([r.as_dict() for r in results]))
     elif summary is OutFmt.csv:
-        sys.stdout.write(render.ingest_csv(results))
+        write_stdout(render.ingest_csv(results))
     else:
         out.print(render.ingest_table(results))
     for r in results:
@@ -216,7 +215,7 @@ def report(
         err.print(f"surfaudit: note: {note}", markup=False)
     text = render.report_plain(result) if kind_out == "table" else render.report_text(result, kind_out)
     if output in (None, "-"):
-        sys.stdout.write(text)
+        write_stdout(text)
     else:
         from surfaudit.atomic import write_file
         from surfaudit.safetext import printable
@@ -313,7 +312,7 @@ def users_cmd(
     if fmt is OutFmt.table:
         render.users(out, table)
     else:
-        sys.stdout.write(render.audit_text(table, fmt.value))
+        write_stdout(render.audit_text(table, fmt.value))
 
 
 @app.command()
@@ -352,7 +351,7 @@ def audit_cmd(
     if fmt is OutFmt.table:
         render.audit(out, table)
     else:
-        sys.stdout.write(render.audit_text(table, fmt.value))
+        write_stdout(render.audit_text(table, fmt.value))
 
 
 @app.command()
@@ -376,7 +375,7 @@ def quarantine(
     if fmt is OutFmt.table:
         render.quarantine(out, listing)
     else:
-        sys.stdout.write(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
+        write_stdout(render.quarantine_text(listing.table, fmt.value, terminal=sys.stdout.isatty()))
 
 
 @app.command()
@@ -426,6 +425,8 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt as exc:
         interrupted(err, exc)
+    except BrokenPipeError:
+        broken_pipe()
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
         if is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)

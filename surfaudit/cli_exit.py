@@ -6,6 +6,7 @@ the console to print on is passed in (this module imports no UI library).
 
 from __future__ import annotations
 
+import os
 import sys
 
 from surfaudit.safetext import printable
@@ -34,6 +35,7 @@ def exit_with(err, code) -> None:
 
     if terminated() or code == 130:  # no command returns 130 of its own
         interrupted(err, KeyboardInterrupt())
+    sys.stdout.flush()  # a reader gone (`| head`) is met here, where main catches it, not at exit
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -42,3 +44,26 @@ def is_click_usage_error(exc: Exception) -> bool:
     names = {cls.__name__ for cls in type(exc).__mro__}
     usage = {"UsageError", "BadParameter", "NoSuchOption", "MissingParameter", "BadOptionUsage", "BadArgumentUsage"}
     return bool(names & usage) and hasattr(exc, "exit_code")
+
+
+def broken_pipe() -> None:
+    """stdout's reader went away (`surfaudit report ... | head`): stop quietly with 141
+    (128 + SIGPIPE, what the shell reports for `cat` in the same pipe), not 1 (which
+    means rejected input here) nor a traceback; stdout is pointed at /dev/null so that
+    the exit's flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (tests): nothing to flush
+        pass
+    raise SystemExit(141)
+
+
+def write_stdout(text: str) -> None:
+    """Write a command's plain output (CSV, JSON) to stdout; a reader gone is
+    `broken_pipe` here, before click can take it for an exit 1."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        broken_pipe()

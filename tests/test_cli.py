@@ -276,3 +276,28 @@ def test_output_to_a_missing_directory_is_one_line_exit_2(sample_store, tmp_path
     assert run.code == 2 and run.out == ""
     assert run.err.count("\n") == 1 and str(target.parent) in run.err and "internal error" not in run.err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [("report", "social", "--from", "2026-10-26", "--to", "2026-11-06"),
+                                  ("report", "summary"), ("users",),
+                                  ("report", "social", "--from", "2026-10-26", "--to", "2026-11-06", "--format", "csv"),
+                                  ("report", "blocked", "--from", "2026-10-26", "--to", "2026-11-06", "--format", "json"),
+                                  ("audit", "--format", "csv")])
+def test_a_reader_that_goes_away_is_exit_141_and_nothing_on_stderr(sample_store, args):
+    """`surfaudit report ... | head`: the pipe's reader is gone before the output is
+    written (here it never reads), as the shell sees `cat` end: 141 (128 + SIGPIPE),
+    not 1 (rejected input) and no traceback."""
+    import subprocess
+    import sys
+
+    from tests.conftest import CLI_ENV
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURFAUDIT_")} | CLI_ENV
+    read, write = os.pipe()
+    os.close(read)  # no reader at all
+    try:
+        proc = subprocess.run([sys.executable, "-m", "surfaudit", "--config", str(SAMPLE_CONFIG), "--store",
+                               str(sample_store), *args], stdout=write, stderr=subprocess.PIPE, env=env, timeout=120)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (141, b"")
