@@ -40,8 +40,10 @@ def _ignorable(ch: str) -> bool:
 
 
 def is_formula_like(cell: str) -> bool:
-    """True when `cell` starts (after ignorable characters) like a formula."""
-    if not cell:
+    """True when `cell` starts (after ignorable characters) like a formula. A lone "-"
+    (the logs' "none", e.g. a summary's format column for a file with no lines) is
+    text to every spreadsheet: left as it is rather than shown as `'-`."""
+    if not cell or cell == "-":
         return False
     if cell[0] in FORMULA_STARTS:
         return True

@@ -39,7 +39,7 @@ INJECTED = [
     "'=1+1", '"=1+1"', "\u201c=1+1\u201d", "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(1)",
     " \u00a0\u200b\"\uff1d1+1", "\u2212 1", "\ufe661+1",
 ]
-SAFE = ["hello", "10.0.0.1", "2026-01-01", "o'brien", "a=b", "(none)", "www.example.org", "x-1", "1-2"]
+SAFE = ["hello", "10.0.0.1", "2026-01-01", "o'brien", "a=b", "(none)", "www.example.org", "x-1", "1-2", "-"]
 # Identities that rich would read as markup, a hyperlink, or that carry terminal escapes.
 MARKUP = ["[/b]", "[link=http://evil.example]click me[/link]", "[bold red]shout", "\x1b[31mred\x1b[0m",
           "bell\x07", "over\rwrite", "\u202eevil"]
@@ -53,7 +53,7 @@ def dangerous(cell: str, raw: bool = False) -> bool:
     """The test's own reading (independent of surfaudit.safetext): after leading
     spaces/invisible characters/quotes, does the cell start like a formula? In output,
     a cell starting with the apostrophe is text to a spreadsheet (neutralised)."""
-    if cell.startswith("'") and not raw:
+    if (cell.startswith("'") and not raw) or cell == "-":  # a lone "-" is text to a spreadsheet
         return False
     i = 0
     while i < len(cell) and cell[i] in _LEAD and cell[i] not in _TRIGGERS:
