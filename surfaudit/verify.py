@@ -119,6 +119,7 @@ def _bookkeeping(store: Store, live: set[str], records: list[dict], result: Veri
         store.quarantine_files()
     except StoreError as exc:
         result.problems.append(Problem(str(exc)))
+    result.problems += [Problem(line) for line in store.audit_problems()]
 
 
 def repair_store(store: Store, result: VerifyResult, wait: float = 0) -> list[str]:

@@ -101,3 +101,20 @@ def test_nightly_ends_with_the_cheap_check(store: Path):
     run = cli(store, "nightly", str(SAMPLES / "access.log"))
     assert run.code == 1
     assert run.out.splitlines()[-1].startswith("verify: FAILED: ") and "missing" in run.out.splitlines()[-1]
+
+
+def test_an_unreadable_audit_line_is_a_problem_and_the_rest_still_reads(store: Path):
+    """A garbled or torn line of the audit log is evidence lost: verify names its line
+    (exit 1); `audit` still shows the entries that read; nothing is rewritten."""
+    s = Store(store)
+    good = s.audit_path.read_text()
+    assert good.strip()  # the ingest recorded itself
+    s.audit_path.write_text("garbage\n" + good + '{"time": "2026-11-2')
+    run = cli(store, "verify")
+    assert run.code == 1 and run.err == "", run.err
+    found = [p for p in problems(run.out) if "audit" in p]
+    assert [p.split(": ", 2)[1] for p in found] == [f"{s.audit_path} line 1", f"{s.audit_path} line {len(good.splitlines()) + 2}"]
+    assert all(p.endswith("not a readable audit entry (a torn append or damage); it is kept as found") for p in found)
+    listing = cli(store, "audit", "--format", "json")
+    assert listing.code == 0 and len(json.loads(listing.out)) == len(good.splitlines())
+    assert s.audit_path.read_text().startswith("garbage\n")

@@ -356,6 +356,13 @@ class Store(Reading):
         line, damage) is skipped (jsonl.py reads the manifest the same way)."""
         return jsonl.values(jsonl.read_text(self.audit_path))
 
+    def audit_problems(self) -> list[str]:
+        """The audit log's lines that do not read, each named (an entry that cannot be
+        shown is a record lost: `verify` reports it; `audit_entries` skips it)."""
+        return [f"{line.where(str(self.audit_path))}: not a readable audit entry (a torn append or damage); "
+                "it is kept as found" for line in jsonl.lines(jsonl.read_text(self.audit_path, errors="replace"))
+                if not line.readable]
+
     def filter_audit(self, keep) -> int:
         """Keep the audit entries for which `keep(entry)` is true (retention), read and
         rewritten under the audit lock so that no entry appended meanwhile is lost;
