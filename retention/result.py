@@ -91,7 +91,8 @@ class PurgeResult:
         return out
 
     def audit_detail(self) -> str:
-        """The audit entry's detail: the cutoff, the months removed, the trim, damaged parts."""
+        """The audit entry's detail: the cutoff, the months removed, the trim, damaged
+        parts, and how many audit entries, quarantine files and manifest records it forgot."""
         detail = [self.cutoff_text]
         if self.removed:
             detail.append("months " + ",".join(m.month for m in self.removed))
@@ -101,6 +102,8 @@ class PurgeResult:
         damaged = len(self.plan.damaged_expired) + len(self.damaged_deleted)
         if damaged:
             detail.append(f"{damaged} damaged parts of expired months deleted unread")
+        if self.forgotten:  # the bookkeeping it dropped is said where the purge is recorded
+            detail.append("forgot " + ", ".join(self.forgotten))
         return "; ".join(detail)
 
 

@@ -195,6 +195,7 @@ def test_audit_entry_written_and_old_entries_forgotten(store: Store):
     last = entries[-1]
     assert last["command"] == "purge" and last["rows"] == 9
     assert "2025-04,2025-05" in last["detail"] and "trimmed 2025-06" in last["detail"]
+    assert "forgot 2 audit entries" in last["detail"]  # the purge's own entry says what it dropped
     table = audit.entries(store)
     assert table.filter(pl.col("command") == "purge").height == 1
 
