@@ -82,12 +82,13 @@ def load_directory(cfg) -> Directory:
         raise ConfigError(f"{path}: [directory].path: cannot read ({exc.strerror})") from None
     key = (str(path), st.st_size, st.st_mtime_ns, tuple(sorted(cfg.org.schedules)))
     if key not in _CACHE:
-        _CACHE[key] = parse_directory(raw, path, set(cfg.org.schedules))
+        _CACHE[key] = parse_directory(raw, path, set(cfg.org.schedules), set(cfg.org.sites))
     return _CACHE[key]
 
 
-def parse_directory(raw: bytes, path: Path | None, schedules: set[str]) -> Directory:
-    """Parse the CSV bytes; every problem is a ConfigError naming file and line."""
+def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: set[str] | None = None) -> Directory:
+    """Parse the CSV bytes; every problem is a ConfigError naming file and line. With
+    `sites` (the configured [sites.NAME]), a row's site must be one of them."""
     where = str(path) if path else "directory"
     try:
         text = raw.decode("utf-8-sig")
@@ -117,11 +118,13 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str]) -> Direc
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            person = _person(row, columns, schedules, where, line)
+            person = _person(row, columns, schedules, where, line, sites or set())
             for key in (person.identity, *person.aliases):
                 if key in owner and owner[key][0] != person.identity:
-                    raise ConfigError(f"{where}: line {line}: {key!r} already belongs to "
-                                      f"{owner[key][0]!r} (line {owner[key][1]})")
+                    other, at = owner[key]
+                    mine = f"identity {key!r}" if key == person.identity else f"alias {key!r} of {person.identity!r}"
+                    theirs = "the identity" if key == other else "already an alias"
+                    raise ConfigError(f"{where}: line {line}: {mine} is {theirs} of {other!r} (line {at})")
                 if key == person.identity and key in owner:
                     raise ConfigError(f"{where}: line {line}: identity {key!r} is repeated (line {owner[key][1]})")
                 owner[key] = (person.identity, line)
@@ -131,7 +134,8 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str]) -> Direc
     return Directory(path, tuple(people))
 
 
-def _person(row: list[str], columns: dict[str, int], schedules: set[str], where: str, line: int) -> Person:
+def _person(row: list[str], columns: dict[str, int], schedules: set[str], where: str, line: int,
+            sites: set[str]) -> Person:
     def cell(name: str) -> str:
         i = columns.get(name)
         return row[i].strip() if i is not None and i < len(row) else ""
@@ -150,5 +154,12 @@ def _person(row: list[str], columns: dict[str, int], schedules: set[str], where:
         if not numbers or None in numbers:
             raise ConfigError(f"{where}: line {line}: workdays {cell('workdays')!r}: use mon..sun separated by ';'")
         workdays = tuple(sorted(set(numbers)))
-    return Person(identity=identity, name=cell("name") or None, group=cell("group").lower() or None,
-                  site=cell("site").lower() or None, schedule=schedule, workdays=workdays, aliases=aliases)
+    group, site = cell("group").lower() or None, cell("site").lower() or None
+    for column, value in (("group", group), ("site", site)):
+        if value is not None and ";" in value:  # aliases take ';', but a person has one group and one site
+            raise ConfigError(f"{where}: line {line}: {column} {cell(column)!r}: one {column} per person")
+    if site is not None and sites and site not in sites:  # an MIS's "Riverside School" would fall back silently
+        raise ConfigError(f"{where}: line {line}: site {cell('site')!r} is not defined (no [sites.{site}]; "
+                          f"defined: {', '.join(sorted(sites))})")
+    return Person(identity=identity, name=cell("name") or None, group=group,
+                  site=site, schedule=schedule, workdays=workdays, aliases=aliases)

@@ -44,8 +44,11 @@ def test_only_identity_is_required():
     ("", 1, "empty directory"),
     ("identity,name\na,A\n,B\n", 3, "empty identity"),
     ("identity,name\na,A\nb,B\nA,again\n", 4, "repeated"),
-    ("identity,aliases\na,x\nb,X\n", 3, "already belongs to 'a'"),
-    ("identity,aliases\na,\nb,a\n", 3, "already belongs to 'a'"),
+    ("identity,aliases\na,x\nb,X\n", 3, "alias 'x' of 'b' is already an alias of 'a' (line 2)"),
+    ("identity,aliases\na,\nb,a\n", 3, "alias 'a' of 'b' is the identity of 'a' (line 2)"),
+    ("identity,aliases\na,x\nx,\n", 3, "identity 'x' is already an alias of 'a' (line 2)"),
+    ("identity,group\na,\nb,teachers;comms\n", 3, "group 'teachers;comms': one group per person"),
+    ("identity,site\nb,north;south\n", 2, "site 'north;south': one site per person"),
     ("identity,workdays\na,mon;funday\n", 2, "workdays"),
     ("identity,schedule\na,\nb,nosuch\n", 3, "nosuch"),
     ('identity,name\na,"unterminated\n', 2, "not CSV"),
@@ -106,3 +109,14 @@ def test_without_a_directory_nothing_is_resolved_or_hidden(tmp_path):
     cfg = org_cfg(tmp_path, "")
     rows = [evc("2026-01-05T09:00:00Z", u, FB) for u in ("lte\\amorgan", "pupil17")]
     assert {r[0] for r in rows_of(social_report(events_con(rows), cfg, D, D))} == {"lte\\amorgan", "pupil17"}
+
+
+def test_a_site_the_config_does_not_define_is_refused_when_sites_are_configured(tmp_path):
+    """An MIS export's "Riverside School" would otherwise fall back to [schedule] silently."""
+    path = tmp_path / "staff.csv"
+    path.write_text("identity,site\na,riverside\nb,Riverside School\n")
+    with pytest.raises(ConfigError) as info:
+        parse_directory(path.read_bytes(), path, set(), {"northfield", "riverside"})
+    assert str(info.value) == (f"{path}: line 3: site 'Riverside School' is not defined "
+                               "(no [sites.riverside school]; defined: northfield, riverside)")
+    assert [p.site for p in parse_directory(path.read_bytes(), path, set()).people] == ["riverside", "riverside school"]
