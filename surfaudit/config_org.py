@@ -152,6 +152,15 @@ def _path(text: str, source: Path | None) -> Path | None:
     return path
 
 
+
+def _once(spellings: dict, name: str, section: str, source) -> None:
+    """Names are matched ignoring case (the directory's cells are), so [groups.Comms] and
+    [groups.comms] are one group: defined twice is an error, not the last one winning."""
+    first = spellings.setdefault(name.lower(), name)
+    if first != name:
+        raise ConfigError(_where(source, f"[{section}.{name}] and [{section}.{first}] are one name "
+                                         "(names ignore case): define it once"))
+
 def parse_org(data: dict, source: Path | None) -> Organisation:
     """Validate the organisation sections; `[schedule]` supplies the keys a named
     schedule leaves unset (it is validated by surfaudit.config, read here again)."""
@@ -183,7 +192,7 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
             raise ConfigError(_where(source, f"{where}.schedule: no [schedules.{value}] is defined"))
         return value or None
 
-    groups = {}
+    groups, group_names = {}, {}
     for name, table in _table(data, "groups", source).items():
         where = f"[groups.{name}]"
         if not isinstance(table, dict):
@@ -194,10 +203,11 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
             problem = host_problem(host)
             if problem:
                 raise ConfigError(_where(source, f"{where}.work_hosts: {host!r} {problem}"))
+        _once(group_names, name, "groups", source)
         groups[name.lower()] = Group(name.lower(), schedule_ref(table, where),
                                      tuple(dict.fromkeys(normalise_host(h) for h in hosts)))
 
-    sites = {}
+    sites, site_names = {}, {}
     for name, table in _table(data, "sites", source).items():
         where = f"[sites.{name}]"
         if not isinstance(table, dict):
@@ -210,6 +220,7 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
             except ValueError:
                 raise ConfigError(_where(source, f"{where}.clients: {net!r} is not a network "
                                                  "(e.g. \"10.1.0.0/16\")")) from None
+        _once(site_names, name, "sites", source)
         sites[name.lower()] = Site(name.lower(), schedule_ref(table, where), tuple(nets))
 
     calendar = _table(data, "calendar", source)

@@ -187,6 +187,9 @@ clauses = "{clauses}"
     ('[calendar]\nbank_holidays = "wales"\n', "[calendar].bank_holidays"),
     ('[calendar]\nholidays = []\n', "[calendar].holidays"),
     ('[privacy]\nreports_name_people = "no"\n', "[privacy].reports_name_people"),
+    ('[groups.Comms]\nwork_hosts = ["x.com"]\n[groups.comms]\n',
+     "[groups.comms] and [groups.Comms] are one name (names ignore case): define it once"),
+    ('[sites.North]\n[sites.NORTH]\n', "[sites.NORTH] and [sites.North] are one name"),
     ('[policy]\nclauses = "/nonexistent/clauses.txt"\n', "[policy].clauses"),
     ('[policy]\ntitle = "x"\n', "[policy].title"),
 ])
