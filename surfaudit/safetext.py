@@ -89,8 +89,10 @@ def _escape_char(ch: str) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-def _needs_escape(ch: str) -> bool:
+def is_control(ch: str) -> bool:
+    """A control character or a bidirectional control: shown escaped, never obeyed."""
     return unicodedata.category(ch) == "Cc" or ch in _BIDI
+
 
 
 def printable(value: object) -> str:
@@ -98,4 +100,4 @@ def printable(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     if text.isprintable():
         return text
-    return "".join(_escape_char(ch) if _needs_escape(ch) else ch for ch in text)
+    return "".join(_escape_char(ch) if is_control(ch) else ch for ch in text)

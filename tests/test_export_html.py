@@ -242,3 +242,15 @@ def test_markup_comes_from_autoescaped_templates():
     assert html_export.environment().autoescape is True
     for name in ("report.html.j2", "charts.html.j2", "report.css"):
         assert (export_dir / "templates" / name).is_file()
+
+
+def test_bidirectional_and_control_characters_are_shown_not_obeyed():
+    """An identity `user\u202egnp.exe` reads "userexe.png" if the override is obeyed: every
+    value the templates print shows such characters as escapes; line breaks stay."""
+    from markupsafe import Markup
+
+    from surfaudit.export.html_export import environment
+
+    page = environment().from_string("<h1>{{ who }}</h1><p>{{ why }}</p>{{ trusted }}")
+    html = page.render(who="user\u202egnp.exe\u2066x\x07", why="line one\nline two\t<b>", trusted=Markup("<svg/>"))
+    assert html == ("<h1>user\\u202egnp.exe\\u2066x\\u0007</h1><p>line one\nline two\t&lt;b&gt;</p><svg/>")

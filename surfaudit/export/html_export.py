@@ -29,6 +29,7 @@ from surfaudit.export import charts, views
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import load_policy
 from surfaudit.people import work_hosts_of
+from surfaudit.safetext import is_control
 
 MAX_LANES = 31  # timeline rows before it shows only days with social time or blocked attempts
 KEEP_ROWS = 16  # a table this short is printed on one page with its heading (longer ones split between rows)
@@ -45,10 +46,22 @@ def _endtime(end: datetime, day: date) -> str:
     return end.strftime("%H:%M:%S")
 
 
+def _visible(value: Any) -> Any:
+    """Every value the templates print, before escaping: bidirectional controls and
+    other control characters (but line breaks and tabs) shown as `\\u202e`, not obeyed:
+    an identity `user\\u202egnp.exe` would otherwise read "userexe.png" (the terminal
+    output escapes them the same way, surfaudit.safetext)."""
+    if not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    if not any(is_control(ch) and ch not in "\n\t" for ch in value):
+        return value
+    return "".join(f"\\u{ord(ch):04x}" if is_control(ch) and ch not in "\n\t" else ch for ch in value)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("surfaudit.export", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=False, keep_trailing_newline=True)
+                      undefined=StrictUndefined, trim_blocks=False, keep_trailing_newline=True, finalize=_visible)
     env.filters["min2"] = _min2
     env.filters["endtime"] = _endtime
     return env
