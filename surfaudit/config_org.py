@@ -11,6 +11,7 @@ named schedule inherits the keys it leaves unset from `[schedule]`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -221,6 +222,11 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
                 raise ConfigError(_where(source, f"{where}.clients: {net!r} is not a network "
                                                  "(e.g. \"10.1.0.0/16\")")) from None
         _once(site_names, name, "sites", source)
+        for net in nets:  # nested networks are fine (the longest prefix wins); the same one twice is not
+            other = next((o.name for o in sites.values() if net in o.clients), None)
+            if other is not None:
+                raise ConfigError(_where(source, f"{where}.clients: {net} is also [sites.{other}]'s: "
+                                                 "an address must belong to one site"))
         sites[name.lower()] = Site(name.lower(), schedule_ref(table, where), tuple(nets))
 
     calendar = _table(data, "calendar", source)
@@ -284,8 +290,8 @@ def _closed(value: object, i: int, source: Path | None) -> tuple[date, date]:
     if not isinstance(value, str):
         raise ConfigError(_where(source, f"{key}: expected \"YYYY-MM-DD\" or \"YYYY-MM-DD..YYYY-MM-DD\""))
     parts = value.strip().split("..")
-    try:
-        days = [date.fromisoformat(p.strip()) for p in parts]
+    try:  # YYYY-MM-DD only: fromisoformat also takes 2026-W45 (its Monday alone) and 20261102
+        days = [date.fromisoformat(p.strip()) for p in parts if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", p.strip())]
     except ValueError:
         days = []
     if len(days) not in (1, 2) or len(days) != len(parts):
