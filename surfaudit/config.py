@@ -38,6 +38,22 @@ class Window:
         return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
 
 
+def check_timetable(workdays, hours: Window, breaks, where: str, source: Path | None) -> None:
+    """What a timetable must be to mean what it says (`where`: "[schedule]" or
+    "[schedules.NAME]"): a workday at least, and breaks inside the work hours that do
+    not overlap (a break at 18:00 would make evening time "in break"; two overlapping
+    breaks are a typo)."""
+    if not workdays:
+        raise ConfigError(_where(source, f"{where}.workdays: at least one day (use mon..sun)"))
+    ordered = sorted(breaks, key=lambda w: w.start)
+    for b in ordered:
+        if b.start < hours.start or b.end > hours.end:
+            raise ConfigError(_where(source, f"{where}.breaks: {b} is outside the work hours {hours}"))
+    for a, b in zip(ordered, ordered[1:]):
+        if b.start < a.end:
+            raise ConfigError(_where(source, f"{where}.breaks: {a} and {b} overlap"))
+
+
 def _window(text: str, key: str, source: Path | None) -> Window:
     m = _RANGE.match(text.strip())
     if not m:
@@ -252,6 +268,7 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         if not isinstance(text, str):
             raise ConfigError(_where(source, f"[schedule].breaks[{i}]: expected \"HH:MM-HH:MM\""))
         breaks.append(_window(text, f"[schedule].breaks[{i}]", source))
+    check_timetable(workdays, work_hours, breaks, "[schedule]", source)
 
     domains = reader.get("social", "domains")
     ignore = reader.get("social", "ignore_hosts")

@@ -257,7 +257,7 @@ def parse_org(data: dict, source: Path | None) -> Organisation:
 
 def schedule_table(table: dict, where: str, base: Schedule, source: Path | None) -> Schedule:
     """A `[schedules.NAME]` table: the keys of [schedule]; unset keys come from `base`."""
-    from surfaudit.config import Schedule, _window
+    from surfaudit.config import Schedule, _window, check_timetable
 
     tz = table.get("timezone", base.timezone)
     if not isinstance(tz, str):
@@ -282,6 +282,7 @@ def schedule_table(table: dict, where: str, base: Schedule, source: Path | None)
             raise ConfigError(_where(source, f"{where}.breaks: expected a list of \"HH:MM-HH:MM\""))
         breaks = tuple(sorted((_window(b, f"{where}.breaks[{i}]", source) for i, b in enumerate(table["breaks"])),
                               key=lambda w: w.start))
+    check_timetable(workdays, hours, breaks, where, source)
     return Schedule(tz, workdays, hours, breaks)
 
 
