@@ -78,6 +78,8 @@ def _site_matcher(sites: dict):
             addr = ipaddress.ip_address(ip.strip().strip("[]"))
         except ValueError:
             return None
+        mapped = getattr(addr, "ipv4_mapped", None)  # ::ffff:10.30.0.41, as a dual-stack proxy logs it
+        addr = mapped or addr
         return next((name for net, name in nets if addr.version == net.version and addr in net), None)
 
     return site_of

@@ -156,3 +156,14 @@ def test_first_request_that_day_is_by_local_date_in_summer_time(cfg):
     got = report(cfg, rows, mon, mon)
     assert got[("early", mon)] == OUTSIDE_BREAK  # south: lunch from 12:30
     assert got[("late", mon)] == IN_BREAK  # [schedule]: lunch 12:00-13:00
+
+
+def test_an_ipv4_mapped_ipv6_client_is_at_the_site_of_its_ipv4_address():
+    """A dual-stack proxy may log `::ffff:10.1.0.5`: it is 10.1.0.5, in 10.1.0.0/16."""
+    from surfaudit.config_org import Site
+    from surfaudit.org_sql import _site_matcher
+
+    site_of = _site_matcher({"north": Site("north", None, ("10.1.0.0/16",)),
+                             "v6": Site("v6", None, ("2001:db8::/32",))})
+    assert [site_of(ip) for ip in ("::ffff:10.1.0.5", "10.1.0.5", "::FFFF:10.9.0.1", "2001:db8::5", "::1", None)] \
+        == ["north", "north", None, "v6", None, None]
