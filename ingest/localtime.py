@@ -51,20 +51,17 @@ def iso(text: pl.Expr) -> list[pl.Expr]:
     hh, mm = f("7").cast(pl.Int64, strict=False), f("8").fill_null("0").cast(pl.Int64)
     offset_s = sign * (hh * 3600 + mm * 60)
     offset_s = pl.when(f("5").is_not_null()).then(0).otherwise(offset_s)
-    real = _real_offset(hh, mm)
+    # an offset that is no UTC offset (hours above 23, minutes above 59: ISO 8601, and
+    # FortiGate's tz and squid's %z are held to the same) is a bad timestamp, not days away
+    real = hh.is_null() | ((hh <= 23) & (mm <= 59))
     return [pl.when(real).then(_wall(naive)).alias("naive"), pl.when(real).then(offset_s).alias("offset_s")]
-
-
-def _real_offset(hh: pl.Expr, mm: pl.Expr) -> pl.Expr:
-    """False where an offset was given that is no UTC offset (hours above 23 or
-    minutes above 59, as ISO 8601 and RFC 3339 have it; FortiGate's `tz` and squid's
-    `%z` are held to the same): such a time is a bad timestamp, not days away."""
-    return hh.is_null() | ((hh <= 23) & (mm <= 59))
 
 
 # The usual shapes, read by polars' strptime (a capture-free regex picks them out);
 # every other text goes through the full rules of `iso`.
-_COMMON_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})?$"
+# (Only real offsets, 00:00-23:59: any other goes to `iso`, which makes it a bad timestamp.)
+_COMMON_ISO = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+               r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$")
 
 
 def iso_frame(time: pl.Series) -> pl.DataFrame:
@@ -80,12 +77,11 @@ def iso_frame(time: pl.Series) -> pl.DataFrame:
     zulu, signed = t.str.ends_with("Z"), t.str.slice(-6, 1).is_in(["+", "-"])
     body = pl.when(zulu).then(t.str.head(-1)).when(signed).then(t.str.head(-6)).otherwise(t)
     sign = pl.when(t.str.slice(-6, 1) == "-").then(-1).otherwise(1)
-    hh, mm = t.str.slice(-5, 2).cast(pl.Int64, strict=False), t.str.slice(-2, 2).cast(pl.Int64, strict=False)
-    offset_s = pl.when(zulu).then(0).when(signed).then(sign * (hh * 3600 + mm * 60))
+    offset_s = (pl.when(zulu).then(0)
+                .when(signed).then(sign * (t.str.slice(-5, 2).cast(pl.Int64) * 3600
+                                           + t.str.slice(-2, 2).cast(pl.Int64) * 60)))
     naive = body.str.replace("T", " ", literal=True).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f",
                                                                   strict=False)
-    real = zulu | ~signed | _real_offset(hh, mm)
-    naive, offset_s = pl.when(real).then(naive), pl.when(real).then(offset_s)
     fast = frame.filter(common).select(naive.alias("naive"), offset_s.cast(pl.Int64).alias("offset_s"))
     if common.all():
         return fast

@@ -98,6 +98,12 @@ def is_control(ch: str) -> bool:
 def printable(value: object) -> str:
     """`value` as text with control characters and bidi overrides shown escaped."""
     text = value if isinstance(value, str) else str(value)
-    if text.isprintable():
+    return text if text.isprintable() else escape_controls(text)
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """`text` with every control character and bidi control but those in `keep` shown
+    escaped (`\\n`, `\\x07`, `\\u202e`); the HTML export keeps line breaks and tabs."""
+    if not any(is_control(ch) and ch not in keep for ch in text):
         return text
-    return "".join(_escape_char(ch) if is_control(ch) else ch for ch in text)
+    return "".join(_escape_char(ch) if is_control(ch) and ch not in keep else ch for ch in text)

@@ -253,4 +253,4 @@ def test_bidirectional_and_control_characters_are_shown_not_obeyed():
 
     page = environment().from_string("<h1>{{ who }}</h1><p>{{ why }}</p>{{ trusted }}")
     html = page.render(who="user\u202egnp.exe\u2066x\x07", why="line one\nline two\t<b>", trusted=Markup("<svg/>"))
-    assert html == ("<h1>user\\u202egnp.exe\\u2066x\\u0007</h1><p>line one\nline two\t&lt;b&gt;</p><svg/>")
+    assert html == ("<h1>user\\u202egnp.exe\\u2066x\\x07</h1><p>line one\nline two\t&lt;b&gt;</p><svg/>")

@@ -29,7 +29,7 @@ from surfaudit.export import charts, views
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import load_policy
 from surfaudit.people import work_hosts_of
-from surfaudit.safetext import is_control
+from surfaudit.safetext import escape_controls
 
 MAX_LANES = 31  # timeline rows before it shows only days with social time or blocked attempts
 KEEP_ROWS = 16  # a table this short is printed on one page with its heading (longer ones split between rows)
@@ -48,14 +48,12 @@ def _endtime(end: datetime, day: date) -> str:
 
 def _visible(value: Any) -> Any:
     """Every value the templates print, before escaping: bidirectional controls and
-    other control characters (but line breaks and tabs) shown as `\\u202e`, not obeyed:
-    an identity `user\\u202egnp.exe` would otherwise read "userexe.png" (the terminal
-    output escapes them the same way, surfaudit.safetext)."""
+    other control characters (but line breaks and tabs) shown escaped, not obeyed: an
+    identity `user\\u202egnp.exe` would otherwise read "userexe.png" (the terminal output
+    escapes them the same way)."""
     if not isinstance(value, str) or isinstance(value, Markup):
         return value
-    if not any(is_control(ch) and ch not in "\n\t" for ch in value):
-        return value
-    return "".join(f"\\u{ord(ch):04x}" if is_control(ch) and ch not in "\n\t" else ch for ch in value)
+    return escape_controls(value, keep="\n\t")
 
 
 @lru_cache(maxsize=1)
