@@ -94,13 +94,17 @@ def test_export_csv_spark_equals_duckdb(spark, sample, user):
     from surfaudit.export.data import gather
 
     store, cfg = sample
-    out = {}
+    out, timetable = {}, {}
     for engine in ("duckdb", "spark"):
         c = replace(cfg, engine=replace(cfg.engine, kind=engine))
         with store.reading():
-            out[engine] = render_csv(gather(store, c, user, *SAMPLE_RANGE))
+            inv = gather(store, c, user, *SAMPLE_RANGE)
+        out[engine], timetable[engine] = render_csv(inv), inv.timetable
     assert out["spark"] == out["duckdb"]
     assert out["spark"].count(b"\n") > 2
+    # the timetable the HTML and workbook state and draw (queries/person_timetable.sql)
+    assert timetable["spark"].to_dicts() == timetable["duckdb"].to_dicts()
+    assert timetable["duckdb"]["date"].n_unique() == (SAMPLE_RANGE[1] - SAMPLE_RANGE[0]).days + 1
 
 
 # -- a generated month with the autumn clock change ----------------------------------------

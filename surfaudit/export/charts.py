@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 
-from surfaudit.config import Schedule
+Minutes = tuple[float, float]  # clock minutes of a local date, [start, end)
 
 PERIOD_STYLE = {  # stroke colour, pattern id, label
     "outside_break": ("#b3261e", "pat-ob", "Outside breaks (work hours)"),
@@ -104,12 +104,14 @@ def _hhmm(m: float) -> str:
 
 
 def timeline(days: list[date], pieces: dict[date, list[tuple[datetime, float, str, str]]],
-             schedule: Schedule, totals: dict[date, float],
+             bands: dict[date, tuple[Minutes | None, tuple[Minutes, ...]]], totals: dict[date, float],
              blocked: dict[date, list[tuple[datetime, str, int]]] | None = None) -> dict:
     """One lane per local date, 00:00-24:00: work hours and breaks as bands, social time on top.
 
-    `pieces[d]` holds (local start, seconds, period, host) for date d; `blocked[d]`
-    holds (local time, host, requests) of each blocked attempt, drawn as a triangle.
+    `bands[d]` is (work hours, breaks) of the identity's own timetable on date d, work
+    hours None on a day without (non-workday, closed day); `pieces[d]` holds (local
+    start, seconds, period, host) for date d; `blocked[d]` holds (local time, host,
+    requests) of each blocked attempt, drawn as a triangle.
     """
     width, left, right, top, lane_h, gap = 1000, 96, 78, 30, 20, 5
     plot_w = width - left - right
@@ -118,15 +120,15 @@ def timeline(days: list[date], pieces: dict[date, list[tuple[datetime, float, st
     lanes = []
     for i, d in enumerate(days):
         y0 = top + 6 + i * (lane_h + gap)
-        workday = d.weekday() in schedule.workdays
+        work, breaks = bands.get(d, (None, ()))
+        workday = work is not None
         lane = {"y": y0, "mid": round(y0 + lane_h / 2 + 4, 1), "label": d.strftime("%a %d %b"), "workday": workday,
                 "work": None, "breaks": [], "runs": [], "blocked": [], "total": totals.get(d, 0.0)}
-        if workday:
-            wh = schedule.work_hours
-            x1, x2 = _x(wh.start, left, plot_w), _x(wh.end, left, plot_w)
+        if work is not None:
+            x1, x2 = _x(work[0], left, plot_w), _x(work[1], left, plot_w)
             lane["work"] = {"x": x1, "w": round(x2 - x1, 2)}
-            for b in schedule.breaks:
-                x1, x2 = _x(b.start, left, plot_w), _x(b.end, left, plot_w)
+            for b_start, b_end in breaks:
+                x1, x2 = _x(b_start, left, plot_w), _x(b_end, left, plot_w)
                 lane["breaks"].append({"x": x1, "w": round(x2 - x1, 2)})
         raw = []
         for start, seconds, period, host in pieces.get(d, []):

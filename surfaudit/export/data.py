@@ -5,9 +5,11 @@ Why a module of its own: the CSV and the HTML must show the same numbers as
 (`social_segments`, `social`, `blocked`) with the same parameters, built by
 `surfaudit.sql` helpers, and never re-implements the estimator or the periods
 (DESIGN §6): every period and piece start shown comes from the SQL. The only
-extra reading is the identity's requests with their periods (`request_periods`,
-for the non-social and blocked rows of the CSV); an allowed request is social
-exactly when `social_segments` lists it.
+extra readings are the identity's requests with their periods (`request_periods`,
+for the non-social and blocked rows of the CSV; an allowed request is social
+exactly when `social_segments` lists it) and the identity's own timetable on each
+date (`person_timetable`), which the HTML and Excel files state and draw, so they
+never show a timetable other than the one the figures were cut by.
 
 The export may not import `surfaudit.reports` (DESIGN §2 import rules).
 """
@@ -33,6 +35,7 @@ DAILY_COLUMNS = (
 )
 BLOCKED_COLUMNS = ("date", "requests", "attempts", "hosts", "top_host")
 ATTEMPT_COLUMNS = ("date", "host", "first_local", "last_local", "requests")  # queries/blocked_attempts.sql
+TIMETABLE_COLUMNS = ("date", "schedule", "workdays", "period", "start_local", "end_local")  # person_timetable
 
 @dataclass
 class Investigation:
@@ -48,6 +51,9 @@ class Investigation:
     pieces: pl.DataFrame  # social pieces: date, period, start_local (naive), seconds, host
     totals: dict[str, Any] = field(default_factory=dict)
     attempts: pl.DataFrame = field(default_factory=pl.DataFrame)  # ATTEMPT_COLUMNS: one row per blocked attempt
+    # TIMETABLE_COLUMNS: the identity's own timetable, one row per slot of each date
+    # (schedule '' = [schedule]; workdays ISO 1-7; start/end local, naive)
+    timetable: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def days(self) -> list[date]:
@@ -73,10 +79,12 @@ def gather(store: Store, cfg: Config, user: str, date_from: date, date_to: date)
         # the identity's requests, each with its period under the identity's own timetable
         # (run_query sets the session to UTC and returns its timestamps in UTC)
         raw = run_query(con, "request_periods", params)
+        slots = run_query(con, "person_timetable", params)
     finally:
         con.close()
     requests, pieces = _request_rows(cfg, raw, segments, date_from, date_to)
-    inv = Investigation(user, date_from, date_to, cfg, requests, daily, blocked, pieces, attempts=attempts)
+    inv = Investigation(user, date_from, date_to, cfg, requests, daily, blocked, pieces, attempts=attempts,
+                        timetable=_timetable_rows(cfg, slots))
     inv.totals = _totals(inv)
     return inv
 
@@ -118,6 +126,18 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
         pl.col("covered_seconds").alias("seconds"), "host",
     ).filter(pl.col("seconds") > 0)
     return rows, pieces
+
+
+def _timetable_rows(cfg: Config, slots: pl.DataFrame) -> pl.DataFrame:
+    """The query's slots with local (naive) start and end times instead of epoch ms."""
+    tz = cfg.schedule.timezone
+
+    def local(c: str) -> pl.Expr:
+        ms = pl.from_epoch(pl.col(c).cast(pl.Int64), time_unit="ms").dt.replace_time_zone("UTC")
+        return ms.dt.convert_time_zone(tz).dt.replace_time_zone(None).alias(c.replace("_ms", "_local"))
+
+    return slots.with_columns(local("start_ms"), local("end_ms"),
+                              pl.col("workdays").cast(pl.List(pl.Int32))).select(TIMETABLE_COLUMNS)
 
 
 def _piece_start() -> pl.Expr:

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from surfaudit.config import DAY_NAMES
 from surfaudit.export import charts, views
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import load_policy
@@ -113,7 +112,8 @@ def _charts(inv: Investigation, attempts: list[views.Attempt]) -> tuple[dict, di
         lanes = [d for d in inv.days if social.get(d) or d in marks]
         note = f" Only the {len(lanes)} days with social media time or blocked attempts are shown."
     bars = charts.bar_chart(inv.days, daily, float(inv.cfg.social.flag_minutes))
-    return bars, charts.timeline(lanes, pieces, inv.cfg.schedule, social, marks), note
+    bands = {d: (p.work, p.breaks) for d, p in views.day_plans(inv).items()}
+    return bars, charts.timeline(lanes, pieces, bands, social, marks), note
 
 
 def context(inv: Investigation, *, reason: str, generated: datetime, generated_by: str) -> dict[str, Any]:
@@ -133,9 +133,7 @@ def context(inv: Investigation, *, reason: str, generated: datetime, generated_b
         "sites": views.sites(inv), "sessions": views.sessions(inv), "period_words": views.PERIOD_WORDS,
         "attempts": attempts, "blocked": list(inv.blocked.iter_rows(named=True)),
         "burst": inv.cfg.blocked.burst_seconds, "soc": soc, "css": stylesheet(), "keep_rows": KEEP_ROWS,
-        "workdays": ", ".join(DAY_NAMES[d].capitalize() for d in s.workdays) or "none",
-        "work_hours": str(s.work_hours).replace("-", "\u2013"),
-        "breaks": ", ".join(str(b).replace("-", "\u2013") for b in s.breaks) or "none",
+        "timetables": views.timetable_uses(inv), "dates_text": views.dates_text,
         "work_hosts": work_hosts_of(inv.cfg, inv.user), "policy_title": title, "clauses": clauses,
     }
 

@@ -4,8 +4,11 @@ Why a module of its own: the HTML report and the Excel workbook must list the
 same sessions and the same per-site minutes, so both read them from here. Nothing
 here re-estimates time: sessions and sites are sums of the coverage pieces that
 `queries/social_segments.sql` produced (`Investigation.pieces`), and blocked
-attempts are the rows of `queries/blocked_attempts.sql`. Plain data (tuples of
-dates, numbers and strings) comes out; the renderers only format it.
+attempts are the rows of `queries/blocked_attempts.sql`, and the timetable each
+date is drawn and described with is the identity's own, from
+`queries/person_timetable.sql` (which one applies is decided there, never here).
+Plain data (tuples of dates, numbers and strings) comes out; the renderers only
+format it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from surfaudit.config import DAY_NAMES
 from surfaudit.export.data import Investigation
 
 PERIOD_WORDS = {
@@ -102,6 +106,88 @@ def attempts(inv: Investigation) -> list[Attempt]:
     if inv.attempts.height == 0:
         return []
     return [Attempt(d, h or "", f, last, int(n)) for d, h, f, last, n in inv.attempts.iter_rows()]
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """The identity's timetable on one local date: work hours and breaks in clock
+    minutes (0-1440), or no work hours (a non-workday, closed day or bank holiday)."""
+
+    date: date
+    schedule: str  # '' = [schedule]
+    workdays: tuple[int, ...]  # Monday = 0
+    work: tuple[float, float] | None
+    breaks: tuple[tuple[float, float], ...]
+
+    @property
+    def closed(self) -> bool:
+        """A workday of the timetable with no work hours: the calendar closed it."""
+        return self.work is None and self.date.weekday() in self.workdays
+
+
+@dataclass(frozen=True)
+class TimetableUse:
+    """One timetable as it applied over some dates of the period, in words."""
+
+    name: str  # as the reader sees it
+    workdays: str
+    work_hours: str
+    breaks: str
+    dates: tuple[date, ...]
+    closed: tuple[date, ...]  # its workdays the calendar closed
+
+
+def _clock(t: datetime, d: date) -> float:
+    """Clock minutes of local time t on date d (the next midnight is 1440)."""
+    return 1440.0 if t.date() > d else t.hour * 60 + t.minute + t.second / 60
+
+
+def day_plans(inv: Investigation) -> dict[date, DayPlan]:
+    """Each date's timetable, from the query's slots (a date it lacks has no work hours)."""
+    slots: dict[date, list] = {}
+    for d, schedule, workdays, period, start, end in inv.timetable.iter_rows():
+        slots.setdefault(d, []).append((schedule, tuple(w - 1 for w in workdays or ()), period,
+                                        _clock(start, d), _clock(end, d)))
+    plans = {}
+    for d, rows in slots.items():
+        working = [(s, e) for _, _, period, s, e in rows if period != "outside_hours"]
+        work = (min(s for s, _ in working), max(e for _, e in working)) if working else None
+        breaks = tuple((s, e) for _, _, period, s, e in rows if period == "in_break")
+        plans[d] = DayPlan(d, rows[0][0], rows[0][1], work, breaks)
+    return plans
+
+
+def dates_text(days) -> str:
+    """Dates as runs: "26 Oct 2026 \u2013 30 Oct 2026, 3 Nov 2026"."""
+    runs: list[list[date]] = []
+    for d in sorted(days):
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    def day(d: date) -> str:
+        return f"{d.day} {d:%b %Y}"
+
+    return ", ".join(day(r[0]) if len(r) == 1 else f"{day(r[0])} \u2013 {day(r[-1])}" for r in runs)
+
+
+def timetable_uses(inv: Investigation) -> list[TimetableUse]:
+    """The timetables the identity's dates were cut by, in order of first use. The
+    hours and breaks of a schedule are the configuration's (the query's slots come
+    from the same schedules); which schedule and workdays applied is the query's."""
+    named = {"": inv.cfg.schedule, **inv.cfg.org.schedules}
+    groups: dict[tuple[str, tuple[int, ...]], list[DayPlan]] = {}
+    for plan in sorted(day_plans(inv).values(), key=lambda p: p.date):
+        groups.setdefault((plan.schedule, plan.workdays), []).append(plan)
+    out = []
+    for (schedule, workdays), plans in groups.items():
+        s = named[schedule]
+        out.append(TimetableUse(
+            name=f"\u201c{schedule}\u201d" if schedule else "the default ([schedule])",
+            workdays=", ".join(DAY_NAMES[w].capitalize() for w in workdays) or "none",
+            work_hours=str(s.work_hours), breaks=", ".join(str(b) for b in s.breaks) or "none",
+            dates=tuple(p.date for p in plans), closed=tuple(p.date for p in plans if p.closed)))
+    return out
 
 
 def is_device_address(identity: str) -> bool:

@@ -112,9 +112,15 @@ def _summary_rows(inv: Investigation, reason: str, generated: datetime, generate
         ("Days with social media time", t["days_with_social"], INT),
         ("Days flagged", t["flagged_days"], INT),
         ("Blocked requests", t["blocked_requests"], INT), ("Blocked attempts", t["blocked_attempts"], INT),
-        ("Parameter: workdays", ", ".join(DAY_NAMES[d].capitalize() for d in s.workdays) or "none", TEXT),
-        ("Parameter: work hours", str(s.work_hours), TEXT),
-        ("Parameter: official breaks", ", ".join(str(b) for b in s.breaks) or "none", TEXT),
+    ]
+    uses = views.timetable_uses(inv)  # the identity's own timetable(s), as the figures used
+    for use in uses:
+        at = "Parameter: " if len(uses) == 1 else f"Parameter ({views.dates_text(use.dates)}): "
+        rows += [(at + "timetable", use.name, TEXT), (at + "workdays", use.workdays, TEXT),
+                 (at + "work hours", use.work_hours, TEXT), (at + "official breaks", use.breaks, TEXT)]
+        if use.closed:
+            rows.append((at + "closed days (no work hours)", views.dates_text(use.closed), TEXT))
+    rows += [
         ("Parameter: idle gap (seconds)", soc.idle_gap_seconds, INT),
         ("Parameter: tail (seconds)", soc.tail_seconds, INT),
         ("Parameter: flag threshold (minutes outside breaks per day)", soc.flag_minutes, NUM),
