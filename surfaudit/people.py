@@ -96,8 +96,13 @@ def _hint(cfg, key: str, stored: set[str], directory) -> str:
     return f"; did you mean: {', '.join(close)}" if close else "; `surfaudit users` lists who is known"
 
 
+def person_of(cfg, identity: str):
+    """The directory row of `identity` (a `surfaudit.directory.Person`), or None."""
+    return load_directory(cfg).by_identity().get(identity)
+
+
 def work_hosts_of(cfg, identity: str) -> tuple[str, ...]:
     """The hosts that are work, not social, for `identity` (its directory group's work_hosts)."""
-    person = load_directory(cfg).by_identity().get(identity)
+    person = person_of(cfg, identity)
     group = cfg.org.groups.get(person.group) if person and person.group else None
     return group.work_hosts if group else ()

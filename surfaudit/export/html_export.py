@@ -127,7 +127,7 @@ def context(inv: Investigation, *, reason: str, generated: datetime, generated_b
     return {
         "inv": inv, "reason": reason, "generated": generated.astimezone(ZoneInfo(s.timezone)),
         "generated_by": generated_by, "tz": s.timezone, "ndays": len(inv.days), "t": inv.totals,
-        "identity_kind": kind, "identity_caveat": caveat, "cards": _cards(inv),
+        "identity_kind": kind, "identity_caveat": caveat, "person": views.directory_rows(inv), "cards": _cards(inv),
         "threshold": f"{soc.flag_minutes:g}", "bars": bars, "lanes": lanes, "lane_note": lane_note,
         "daily": daily, "flagged_dates": {d["date"] for d in daily if d["flagged"]},
         "sites": views.sites(inv), "sessions": views.sessions(inv), "period_words": views.PERIOD_WORDS,

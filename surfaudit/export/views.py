@@ -21,6 +21,7 @@ import polars as pl
 
 from surfaudit.config import DAY_NAMES
 from surfaudit.export.data import Investigation
+from surfaudit.people import person_of
 
 PERIOD_WORDS = {
     "outside_break": "Outside breaks (work hours)",
@@ -197,6 +198,18 @@ def is_device_address(identity: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def directory_rows(inv: Investigation) -> list[tuple[str, str]]:
+    """(label, value) of the identity's staff-directory row, for the reader to know whom
+    the login belongs to: name, group, site and the other names it is logged under.
+    Empty without a row (no directory, or an identity it does not list)."""
+    person = person_of(inv.cfg, inv.user)
+    if person is None:
+        return []
+    rows = [("Name (staff directory)", person.name), ("Group", person.group), ("Site", person.site),
+            ("Also logged as", ", ".join(person.aliases))]
+    return [(label, value) for label, value in rows if value]
 
 
 def identity_label(identity: str) -> tuple[str, str]:

@@ -95,6 +95,7 @@ def _summary_rows(inv: Investigation, reason: str, generated: datetime, generate
     title, clauses = load_policy(inv.cfg.org)
     rows: list[tuple] = [
         ("Identity", inv.user, TEXT), ("What the identity is", kind, TEXT),
+        *((label, value, TEXT) for label, value in views.directory_rows(inv)),
     ]
     if caveat:
         rows.append(("Caveat", caveat, TEXT))

@@ -1,4 +1,6 @@
-"""The export states and draws the identity's OWN timetable (DESIGN §6 "Which timetable applies").
+"""The export is about the identity's own person: their timetable and their directory row.
+
+It states and draws the identity's OWN timetable (DESIGN §6 "Which timetable applies").
 
 The figures of an investigation are cut by the identity's timetable (directory row >
 group > site > [schedule], own workdays, closed days); the HTML's method text and
@@ -6,6 +8,7 @@ timeline bands and the workbook's "Parameter:" rows must show that same timetabl
 never the default [schedule] (a manager's document must not contradict itself).
 Hand-checked: 2026-01-05 is a Monday in GMT (local = UTC); a lone social request
 covers its 60 s tail. Timeline x of clock minute m: 96 + m / 1440 * 826 (charts.timeline).
+And it says whom a login belongs to: the directory's name, group, site and aliases.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ closed = ["2026-01-06"]
 STAFF = """Identity,Name,Group,Site,Aliases,Schedule,Workdays
 southpt,South Parttime,,south,,,mon;tue
 """
+EVIL_NAME = '=HYPERLINK("https://evil.example","x") <script>alert(1)</script>'
+
 
 
 def x(minute: float) -> float:
@@ -140,3 +145,28 @@ def test_bands_are_clock_times_on_a_clock_change_day(tmp_path):
     (lane,) = html_export.context(inv, reason="r", generated=NOW, generated_by="t")["lanes"]["lanes"]
     assert lane["work"]["x"] == x(480) and lane["breaks"] == [{"x": x(720), "w": round(x(750) - x(720), 2)}]
     assert round(lane["work"]["x"] + lane["work"]["w"], 2) == x(1020)
+
+
+def test_the_directory_row_is_shown_escaped_and_neutralised(tmp_path):
+    staff = f'Identity,Name,Group,Site,Aliases\nsouthpt,"{EVIL_NAME.replace(chr(34), chr(34) * 2)}",,south,SCH\\sp;sp@x.uk\n'
+    store = make_store(tmp_path / "store", [evc("2026-01-05T12:10:00Z", "southpt", FB)])
+    cfg = org_cfg(tmp_path, TOML, staff, store=tmp_path / "store")
+    html = export_investigation(store, cfg, "southpt", "r", MON, MON, tmp_path / "p.html", now=NOW).path
+    raw = html.read_text(encoding="utf-8")
+    assert "<script>" not in raw and "&lt;script&gt;" in raw
+    page = parse(html)
+    assert EVIL_NAME in page.all_text
+    for words in ("Name (staff directory)", "Site south", "Also logged as sch\\sp, sp@x.uk"):
+        assert words in page.all_text, words
+    assert "Group" not in page.all_text.split("Period examined")[0]  # no group in the row: not shown
+    book = export_investigation(store, cfg, "southpt", "r", MON, MON, tmp_path / "p.xlsx", now=NOW).path
+    s = {r[0]: r[1] for r in openpyxl.load_workbook(book)["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert s["Name (staff directory)"] == "'" + EVIL_NAME  # text, never a formula
+    assert s["Site"] == "south" and s["Also logged as"] == "sch\\sp, sp@x.uk"
+
+
+def test_an_identity_without_a_directory_row_shows_no_directory_fields(setup, tmp_path):
+    store, cfg = setup
+    out = export_investigation(store, cfg, "roamer", "r", MON, WED, tmp_path / "r.xlsx", now=NOW)
+    s = {r[0]: r[1] for r in openpyxl.load_workbook(out.path)["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert "Name (staff directory)" not in s and "Site" not in s and s["Identity"] == "roamer"
