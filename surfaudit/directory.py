@@ -16,14 +16,17 @@ The file is read once per (path, size, mtime) in a process.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from surfaudit.config_names import day_number
 from surfaudit.errors import ConfigError
 
+DELIMITERS = (",", ";", "\t", "|")
 COLUMNS = ("identity", "name", "group", "site", "aliases", "schedule", "workdays")
 _HEADER_ALIASES = {"identity": "identity", "user": "identity", "username": "identity", "name": "name",
                    "display name": "name", "displayname": "name", "group": "group", "site": "site",
@@ -83,6 +86,10 @@ def load_directory(cfg) -> Directory:
     key = (str(path), st.st_size, st.st_mtime_ns, tuple(sorted(cfg.org.schedules)))
     if key not in _CACHE:
         _CACHE[key] = parse_directory(raw, path, set(cfg.org.schedules), set(cfg.org.sites))
+    if not _CACHE[key].people and cfg.org.staff_only:
+        raise ConfigError(f"{path}: [directory].path: lists nobody (a header and no rows), and with "
+                          f'[directory].scope = "staff" every report would be empty: check the export, '
+                          f'or set scope = "all"')
     return _CACHE[key]
 
 
@@ -90,12 +97,15 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     """Parse the CSV bytes; every problem is a ConfigError naming file and line. With
     `sites` (the configured [sites.NAME]), a row's site must be one of them."""
     where = str(path) if path else "directory"
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") and "," not in sample.splitlines()[0] else ","
+    text = _decode(raw, where)
+    first, _, rest = text.partition("\n")
+    skipped = 0
+    sep = re.fullmatch(r"sep=(.)\r?", first)  # Excel's "sep=;" line: the delimiter, then the header
+    if sep:
+        text, first, skipped = rest, rest.partition("\n")[0], 1
+        delimiter = sep.group(1)
+    else:  # the header's most frequent separator (aliases in the rows use ';' too)
+        delimiter = max(DELIMITERS, key=lambda d: (first.count(d), d == ","))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -115,7 +125,7 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     owner: dict[str, tuple[str, int]] = {}  # identity or alias -> (identity, line)
     try:
         for row in reader:
-            line = reader.line_num
+            line = reader.line_num + skipped
             if not any(cell.strip() for cell in row):
                 continue
             person = _person(row, columns, schedules, where, line, sites or set())
@@ -130,8 +140,26 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
                 owner[key] = (person.identity, line)
             people.append(person)
     except csv.Error as exc:
-        raise ConfigError(f"{where}: line {reader.line_num}: not CSV ({exc})") from None
+        raise ConfigError(f"{where}: line {reader.line_num + skipped}: not CSV ({exc})") from None
     return Directory(path, tuple(people))
+
+
+def _decode(raw: bytes, where: str) -> str:
+    """UTF-8 (with or without BOM), UTF-16 as Excel's "Unicode Text" saves it (BOM, or
+    NUL bytes beside ASCII), else Windows-1252 as older MIS exports are."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif len(raw) >= 2 and b"\0" in raw[:200]:
+        encoding = "utf-16-le" if raw[1:2] == b"\0" else "utf-16-be"
+    else:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return raw.decode("cp1252", errors="replace")
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not a readable text file (UTF-16 that does not decode at byte {exc.start})") from None
 
 
 def _person(row: list[str], columns: dict[str, int], schedules: set[str], where: str, line: int,

@@ -6,6 +6,7 @@ name the file and line, aliases resolved when reports run, and scope "staff".
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 
 import pytest
@@ -120,3 +121,53 @@ def test_a_site_the_config_does_not_define_is_refused_when_sites_are_configured(
     assert str(info.value) == (f"{path}: line 3: site 'Riverside School' is not defined "
                                "(no [sites.riverside school]; defined: northfield, riverside)")
     assert [p.site for p in parse_directory(path.read_bytes(), path, set()).people] == ["riverside", "riverside school"]
+
+
+ROWS = [["identity", "name", "aliases"], ["AMorgan", "Alice Morgan", "LTE\\AMorgan;amorgan@lte.sch.uk"],
+        ["bokafor", "Ben Okafor", ""]]
+
+
+def _people(raw: bytes) -> list[tuple]:
+    return [(p.identity, p.name, p.aliases) for p in parse_directory(raw, None, set()).people]
+
+
+EXPECTED = [("amorgan", "Alice Morgan", ("lte\\amorgan", "amorgan@lte.sch.uk")), ("bokafor", "Ben Okafor", ())]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "cp1252"])
+def test_excel_unicode_text_and_other_encodings_read(encoding):
+    """Excel's "Unicode Text" is UTF-16 LE with a BOM and tab-separated; BOM-less UTF-16
+    is recognised by its NUL bytes; older exports are Windows-1252."""
+    text = "\r\n".join("\t".join(r) for r in ROWS) + "\r\n"
+    assert _people(text.encode(encoding)) == EXPECTED
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_the_delimiter_is_the_headers_and_excels_sep_line_is_obeyed(sep):
+    quoted = [[f'"{c}"' if (";" in c and sep != ";") or sep in c else c for c in r] for r in ROWS]
+    body = "".join(sep.join(r) + "\n" for r in quoted)
+    assert _people(body.encode()) == EXPECTED
+    assert _people(f"sep={sep}\n{body}".encode()) == EXPECTED
+
+
+def test_a_line_number_after_a_sep_line_counts_the_sep_line(tmp_path):
+    path = tmp_path / "staff.csv"
+    path.write_text("sep=;\nidentity;name\na;A\n;B\n")
+    with pytest.raises(ConfigError, match=r"line 4: empty identity"):
+        parse_directory(path.read_bytes(), path, set())
+
+
+def test_damaged_utf16_is_one_config_error_naming_the_file(tmp_path):
+    path = tmp_path / "staff.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "identity\na\n".encode("utf-16-le") + b"\x00\xd8")  # lone surrogate
+    with pytest.raises(ConfigError, match=r"staff\.csv: not a readable text file"):
+        parse_directory(path.read_bytes(), path, set())
+
+
+def test_a_header_only_directory_with_scope_staff_is_refused(tmp_path):
+    """Every report would be empty (exit 0) with nobody in scope: refused, naming the file."""
+    cfg = org_cfg(tmp_path, '[directory]\npath = "staff.csv"\nscope = "staff"\n', "identity,name\n")
+    with pytest.raises(ConfigError, match=r"staff\.csv: \[directory\]\.path: lists nobody"):
+        load_directory(cfg)
+    cfg = org_cfg(tmp_path, '[directory]\npath = "staff.csv"\nscope = "all"\n', "identity,name\n")
+    assert load_directory(cfg).people == ()  # with scope all it hides nobody: allowed
