@@ -18,7 +18,7 @@ from surfaudit.config_names import (
     DAY_NAMES, day_number, endpoint_problem, host_problem, normalise_host, unknown,
 )
 from surfaudit.config_formats import CsvFormat, Formats, parse_formats  # noqa: F401 - CsvFormat re-exported
-from surfaudit.config_keys import KNOWN, default, init_text, key as config_key
+from surfaudit.config_keys import KNOWN, bounded, default, init_text, key as config_key, number as bound_text
 from surfaudit.config_org import ORG_TOML, SECTIONS as ORG_SECTIONS, Organisation, parse_org
 from surfaudit.errors import ConfigError
 
@@ -282,29 +282,21 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     flag = reader.get("social", "flag_minutes")
     burst = reader.get("blocked", "burst_seconds")
     months = reader.get("retention", "months")
-    # The upper bounds: a gap, tail or burst longer than a day, a threshold above a
-    # day's minutes or a retention beyond a thousand years means a typo (and would
+    # The bounds (config_keys): a gap, tail or burst longer than a day, a threshold above
+    # a day's minutes or a retention beyond a thousand years means a typo (and would
     # overflow the date and millisecond arithmetic the reports and purge do).
-    for key, value, minimum, maximum in (
-        ("[social].idle_gap_seconds", idle, 0, 86400), ("[social].tail_seconds", tail, 0, 86400),
-        ("[social].flag_minutes", flag, 0, 1440), ("[blocked].burst_seconds", burst, 0, 86400),
-        ("[retention].months", months, 1, 12000),
-    ):
+    for section, name, minimum, maximum in bounded():
+        value = reader.get(section, name)
         if value < minimum:
-            raise ConfigError(_where(source, f"{key}: must be at least {minimum}, got {value}"))
+            raise ConfigError(_where(source, f"[{section}].{name}: must be at least {bound_text(minimum)}, got {value}"))
         if value > maximum:
-            raise ConfigError(_where(source, f"{key}: must be at most {maximum}, got {value}"))
+            raise ConfigError(_where(source, f"[{section}].{name}: must be at most {bound_text(maximum)}, got {value}"))
     ingest = Ingest(
         settle_seconds=reader.get("ingest", "settle_seconds"),
         max_line_bytes=reader.get("ingest", "max_line_bytes"),
         recursive=reader.get("ingest", "recursive"),
         site=reader.get("ingest", "site").strip(),
     )
-    if ingest.settle_seconds < 0:
-        raise ConfigError(_where(source, f"[ingest].settle_seconds: must be at least 0, got {ingest.settle_seconds}"))
-    if not 1024 <= ingest.max_line_bytes <= 16 * 1024 * 1024:
-        raise ConfigError(_where(source, "[ingest].max_line_bytes: must be between 1024 and 16777216, "
-                                         f"got {ingest.max_line_bytes}"))
     formats = parse_formats(data.get("formats", {}), source)
     engine = Engine(reader.get("engine", "kind").strip().lower(),
                     reader.get("engine", "master").strip(),

@@ -22,6 +22,7 @@ class Key:
     kind: Any  # a type, or a tuple of types (isinstance)
     default: Any  # as written in TOML
     doc: str | None = ""  # comment lines above it in the init file; None: not in the init file
+    bounds: tuple[float, float] | None = None  # the least and most a number may be (checked, shown in init)
 
 
 @dataclass(frozen=True)
@@ -58,25 +59,29 @@ SECTIONS: tuple[Section, ...] = (
         Key("ignore_hosts", list, [], "Exact hosts never counted as social (embedded widgets, share buttons)."),
         Key("idle_gap_seconds", int, 300,
             "A request covers the time until the next social request when that gap is at\n"
-            "most idle_gap_seconds; otherwise (and after the last request) tail_seconds."),
-        Key("tail_seconds", int, 60),
+            "most idle_gap_seconds; otherwise (and after the last request) tail_seconds.",
+            bounds=(0, 86400)),
+        Key("tail_seconds", int, 60, bounds=(0, 86400)),
         Key("flag_minutes", (int, float), 30,
-            "A day is flagged when social time outside breaks (in work hours) reaches this."),
+            "A day is flagged when social time outside breaks (in work hours) reaches this.",
+            bounds=(0, 1440)),
     )),
     Section("blocked", (
         Key("burst_seconds", int, 60,
             "Blocked requests to the same host within this many seconds of the previous\n"
-            "one count as a single attempt."),
+            "one count as a single attempt.", bounds=(0, 86400)),
     )),
     Section("retention", (
-        Key("months", int, 12, "Months of data kept; older month partitions are purged (policy: one year)."),
+        Key("months", int, 12, "Months of data kept; older month partitions are purged (policy: one year).",
+            bounds=(1, 12000)),
     )),
     Section("ingest", (
         Key("settle_seconds", int, 300,
             "A plain log file untouched for this many seconds is finished: its last line is\n"
             "read even without a final newline. A file written more recently is live, and an\n"
-            'unfinished last line waits for the next run ("held back" in the summary).'),
-        Key("max_line_bytes", int, 65536, "Lines longer than this are rejected as too long (never held in memory)."),
+            'unfinished last line waits for the next run ("held back" in the summary).', bounds=(0, 10**9)),
+        Key("max_line_bytes", int, 65536, "Lines longer than this are rejected as too long (never held in memory).",
+            bounds=(1024, 16 * 1024 * 1024)),
         Key("recursive", bool, False, "Read the subdirectories of a directory given to ingest/nightly."),
         Key("site", str, "",
             'This machine\'s site, for stores that several schools write into ("" = the host\n'
@@ -104,6 +109,16 @@ def key(section: str, name: str) -> Key:
     return _BY_NAME[(section, name)]
 
 
+def number(v: float) -> str:
+    """A bound as people write it: 16777216, not 1.67772e+07."""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def bounded() -> list[tuple[str, str, float, float]]:
+    """(section, name, least, most) of every key with bounds."""
+    return [(s.name, k.name, *k.bounds) for s in SECTIONS for k in s.keys if k.bounds]
+
+
 def default(section: str, name: str) -> Any:
     """The key's default, as written in TOML (a fresh copy of a list)."""
     value = key(section, name).default
@@ -121,6 +136,8 @@ def init_text() -> str:
         out.append(f"{header:<31} # {section.note}" if section.note else header)
         for k in keys:
             out += [f"# {line}" for line in (k.doc or "").splitlines()]
+            if k.bounds:
+                out.append(f"# ({number(k.bounds[0])} to {number(k.bounds[1])})")
             out.append(f"{k.name} = {json.dumps(k.default)}")
         out.append("")
     return "\n".join(out)

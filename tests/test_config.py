@@ -344,3 +344,21 @@ def test_a_config_not_in_utf8_names_the_line_and_a_byte_order_mark_is_accepted(t
     bom = tmp_path / "bom.toml"
     bom.write_bytes(b"\xef\xbb\xbf" + '[schedule]\ntimezone = "Europe/Paris"\n# caf\u00e9\n'.encode())
     assert load_config(bom).schedule.timezone == "Europe/Paris"
+
+
+def test_every_bounded_key_is_checked_and_its_range_is_in_the_init_file(tmp_path):
+    """The bounds are declared once (config_keys): parse_config refuses a value outside
+    them naming the key, and the init file states the range above the key."""
+    from surfaudit.config_keys import bounded, init_text, number
+
+    text = init_text()
+    assert len(bounded()) >= 7
+    for section, name, least, most in bounded():
+        assert f"# ({number(least)} to {number(most)})\n{name} = " in text, name
+        path = tmp_path / f"{section}-{name}.toml"
+        for value, word, bound in ((least - 1, "at least", least), (most + 1, "at most", most)):
+            path.write_text(f"[{section}]\n{name} = {int(value)}\n")
+            with pytest.raises(ConfigError, match=rf"\[{section}\]\.{name}: must be {word} {number(bound)}, got"):
+                load_config(path)
+        path.write_text(f"[{section}]\n{name} = {int(most)}\n")
+        assert load_config(path)  # the bound itself is allowed
