@@ -342,12 +342,12 @@ def audit_cmd(
     fmt: OutFmt = typer.Option(OutFmt.table, "--format", help="table, csv or json."),
 ) -> None:
     """Who ran which investigation, every ingest and every purge."""
-    from surfaudit import audit, render
-    from surfaudit.clock import check_range
+    from surfaudit import audit, clock, render
 
-    cfg = _cfg()
-    store = _store(cfg, must_exist=True)
-    table = audit.entries(store, *check_range(date_from, date_to))
+    store = _store(_cfg(), must_exist=True)
+    table = audit.entries(store, *clock.check_range(date_from, date_to))
+    for problem in store.audit_problems():  # an entry that cannot be shown is a record lost: say so
+        err.print(f"surfaudit: warning: {_printable(problem)}", markup=False)
     if fmt is OutFmt.table:
         render.audit(out, table)
     else:

@@ -105,7 +105,8 @@ def test_nightly_ends_with_the_cheap_check(store: Path):
 
 def test_an_unreadable_audit_line_is_a_problem_and_the_rest_still_reads(store: Path):
     """A garbled or torn line of the audit log is evidence lost: verify names its line
-    (exit 1); `audit` still shows the entries that read; nothing is rewritten."""
+    (exit 1); `audit` still shows the entries that read and warns of the others on
+    stderr; nothing is rewritten."""
     s = Store(store)
     good = s.audit_path.read_text()
     assert good.strip()  # the ingest recorded itself
@@ -117,4 +118,8 @@ def test_an_unreadable_audit_line_is_a_problem_and_the_rest_still_reads(store: P
     assert all(p.endswith("not a readable audit entry (a torn append or damage); it is kept as found") for p in found)
     listing = cli(store, "audit", "--format", "json")
     assert listing.code == 0 and len(json.loads(listing.out)) == len(good.splitlines())
+    # ...and says on stderr, one line each, that some entries could not be shown
+    warned = listing.err.splitlines()
+    assert [w.split(": ", 3)[2] for w in warned] == [f"{s.audit_path} line 1", f"{s.audit_path} line {len(good.splitlines()) + 2}"]
+    assert all(w.startswith("surfaudit: warning: ") for w in warned)
     assert s.audit_path.read_text().startswith("garbage\n")

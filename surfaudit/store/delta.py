@@ -326,6 +326,11 @@ class DeltaStore:
         rows = table.to_pyarrow_dataset().to_table().to_pylist()
         return sorted(rows, key=lambda r: r.get("time") or "")
 
+    def audit_problems(self) -> list[str]:
+        """None: the audit log is a Delta table of typed rows (a damaged commit or file is
+        the table's own error), not lines that may tear."""
+        return []
+
     def filter_audit(self, keep) -> int:
         """Delete the entries `keep` rejects (retention: by time), then vacuum them away."""
         table = self.delta_table(self.audit_uri)
