@@ -39,7 +39,7 @@ def _start(home: Path, log: Path, *args: str, host: str = "127.0.0.1") -> subpro
            "SPARK_LOG_DIR": str(log.parent), "SPARK_WORKER_DIR": str(log.parent / f"work-{host}")}
     with log.open("wb") as out:
         return subprocess.Popen([str(home / "bin" / "spark-class"), *args], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=True, cwd=log.parent)
 
 
 def _bindable(host: str) -> bool:

@@ -50,7 +50,8 @@ def connect_url(tmp_path_factory):
              "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.ui.enabled=false",
              "--conf", "spark.sql.session.timeZone=America/Los_Angeles",  # not UTC: surfaudit must set its own
              "--driver-java-options", f"-Dlog4j2.configurationFile=file:{log4j}", "spark-internal"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            cwd=log.parent)  # its ./spark-warehouse goes there, not in the checkout
     try:
         deadline = time.monotonic() + 120
         while True:
