@@ -32,7 +32,7 @@ def os_user() -> str:
 def record(store: Store, command: str, *, rows: int = 0, target: str | None = None,
            date_from: date | None = None, date_to: date | None = None, reason: str | None = None,
            detail: str | None = None, wait: float = 10, store_lock: bool = True) -> dict:
-    """Append one entry and return it: under the store lock (exports, purges,
+    """Append one entry and return it as written: under the store lock (exports, purges,
     repairs) and the audit log's own lock, waiting up to `wait` s; `store_lock=False`
     (a report recording whom it named) takes the audit log's lock alone, so it never
     waits for a nightly run. Purge's rewrite holds both, so no entry is ever lost."""
@@ -48,8 +48,7 @@ def record(store: Store, command: str, *, rows: int = 0, target: str | None = No
         "detail": detail,
         "pid": os.getpid(),
     }
-    store.append_audit(entry, wait=wait, store_lock=store_lock)
-    return entry
+    return store.append_audit(entry, wait=wait, store_lock=store_lock)
 
 
 def entries(store: Store, date_from: date | None = None, date_to: date | None = None) -> pl.DataFrame:

@@ -3,7 +3,8 @@
     <store>/events/month=YYYY-MM/part-<tx>.parquet   the data (Hive partitions, zstd)
     <store>/manifest.jsonl                           committed transactions (the truth, hash-chained)
     <store>/manifest.head                            seq and hash of the last committed record
-    <store>/audit.jsonl                              who did what (append-only)
+    <store>/audit.jsonl                              who did what (append-only, hash-chained)
+    <store>/audit.head                               seq and hash of the last audit entry
     <store>/quarantine/q-<tx>.parquet                rejected lines, with file and line number
     <store>/staging/<tx>/...                         files being written
     <store>/journal/<tx>.json                        transactions between rename and commit
@@ -31,6 +32,7 @@ import contextlib
 import json
 import os
 import shutil
+from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +42,7 @@ import polars as pl
 
 from surfaudit.atomic import write_file
 from surfaudit.errors import LockedError, OutputError, StoreError
-from surfaudit.schema import QUARANTINE_SCHEMA
+from surfaudit.schema import AUDIT_ENTRY_SCHEMA, QUARANTINE_SCHEMA
 from surfaudit.store import jsonl, manifest as chain
 from surfaudit.store.files import DIR_MODE, FILE_MODE, fsync_dir, make_dir, private_file  # noqa: F401
 from surfaudit.store.part import DAMAGED_NAME, Part
@@ -70,6 +72,7 @@ class Store(Reading):
         self.events_dir = self.root / "events"
         self.manifest_path = self.root / "manifest.jsonl"
         self.audit_path = self.root / "audit.jsonl"
+        self.audit_head_path = self.root / "audit.head"  # the audit log's chain head (manifest.py)
         self.quarantine_dir = self.root / "quarantine"
         self.staging_dir = self.root / "staging"
         self.journal_dir = self.root / "journal"
@@ -97,7 +100,7 @@ class Store(Reading):
         """StoreError naming the first bookkeeping entry of the store that is a symlink."""
         for path in (self.events_dir, self.quarantine_dir, self.staging_dir, self.journal_dir, self.damaged_dir,
                      self.manifest_path, self.head_path, self.audit_path, self.lock_path, self.readers_path,
-                     self.key_path, self.audit_lock_path):
+                     self.key_path, self.audit_lock_path, self.audit_head_path):
             refuse_symlink(path)
             refuse_symlink(path.with_name(path.name + ".tmp"))
 
@@ -222,18 +225,19 @@ class Store(Reading):
             raise StoreError(f"{parsed.problems[0]}{more}; run `surfaudit verify`, restore from a backup")
         return parsed
 
-    def _head(self) -> dict | None:
-        refuse_symlink(self.head_path)
+    def _head(self, path: Path | None = None) -> dict | None:
+        path = path or self.head_path
+        refuse_symlink(path)
         try:
-            head = json.loads(self.head_path.read_text())
+            head = json.loads(path.read_text())
             return head if isinstance(head, dict) else {"seq": "damaged"}
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             return {"seq": "damaged"}
 
-    def _write_head(self, head: dict) -> None:
-        self._atomic_lines(self.head_path, [json.dumps(head)])
+    def _write_head(self, head: dict, path: Path | None = None) -> None:
+        self._atomic_lines(path or self.head_path, [json.dumps(head)])
 
     def append_record(self, record: dict) -> dict:
         """Append one chained record (a transaction's commit point), then move the head to
@@ -266,15 +270,17 @@ class Store(Reading):
 
     def rewrite_manifest(self, records: list[dict]) -> None:
         """Replace the manifest atomically (used by retention to forget old records); re-chained."""
-        lines, head = chain.chain(records)
-        old = self._head()
-        if old is not None and isinstance(old.get("seq"), int):  # either manifest is accepted until the final head
-            self._write_head({**head, "or": {k: v for k, v in old.items() if k != "or"}})
-        self._atomic_lines(self.manifest_path, lines)
-        self._write_head(head)
+        self._rewrite_chained(self.manifest_path, self.head_path, records)
 
-    def _atomic_jsonl(self, path: Path, records: list[dict]) -> None:
-        self._atomic_lines(path, [json.dumps(r, separators=(",", ":")) for r in records])
+    def _rewrite_chained(self, path: Path, head_path: Path, records: list[dict]) -> None:
+        """Replace a chained file with `records` re-chained: the new head is written with the
+        old one as `or` first, so a crash before the final head leaves a file either accepts."""
+        lines, head = chain.chain(records)
+        old = self._head(head_path)
+        if old is not None and isinstance(old.get("seq"), int):
+            self._write_head({**head, "or": {k: v for k, v in old.items() if k != "or"}}, head_path)
+        self._atomic_lines(path, lines)
+        self._write_head(head, head_path)
 
     def _atomic_lines(self, path: Path, lines: list[str]) -> None:
         refuse_symlink(path)  # the store refuses a symlink rather than replacing it
@@ -338,14 +344,19 @@ class Store(Reading):
         finally:
             os.close(fd)
 
-    def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> None:
+    def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> dict:
         """Append under the store lock (unless `store_lock` is False) and the audit log's
-        own lock, which purge's rewrite also holds, so the rewrite cannot drop it;
-        StoreError if the log cannot be written (read-only store, full disk)."""
+        own lock, which purge's rewrite also holds, so the rewrite cannot drop it; the
+        entry as written (chained: `seq`, `prev`). StoreError if the log cannot be
+        written (read-only store, full disk)."""
         try:
             self.ensure()
             with self.lock(wait) if store_lock else contextlib.nullcontext(), self._audit_lock(wait):
-                self._append_jsonl(self.audit_path, entry)
+                refuse_symlink(self.audit_path)
+                line, head = chain.next_line(chain.tail(jsonl.read_text(self.audit_path, errors="replace")), entry)
+                self._append_line(self.audit_path, line)
+                self._write_head(head, self.audit_head_path)
+                return json.loads(line)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot write the audit log ({exc.strerror or type(exc).__name__})") from None
         except StoreError as exc:  # e.g. ensure() on a read-only store
@@ -353,15 +364,20 @@ class Store(Reading):
 
     def audit_entries(self) -> list[dict]:
         """The audit log's entries, oldest first; a line that does not read (a torn last
-        line, damage) is skipped (jsonl.py reads the manifest the same way)."""
-        return jsonl.values(jsonl.read_text(self.audit_path))
+        line, damage) or is no entry (`usable_entry`) is skipped; `audit_problems` names it."""
+        return [e for e in jsonl.values(jsonl.read_text(self.audit_path, errors="replace")) if usable_entry(e)]
 
     def audit_problems(self) -> list[str]:
         """The audit log's lines that do not read, each named (an entry that cannot be
         shown is a record lost: `verify` reports it; `audit_entries` skips it)."""
-        return [f"{line.where(str(self.audit_path))}: not a readable audit entry (a torn append or damage); "
-                "it is kept as found" for line in jsonl.lines(jsonl.read_text(self.audit_path, errors="replace"))
-                if not line.readable]
+        text = jsonl.read_text(self.audit_path, errors="replace")
+        torn = [f"{line.where(str(self.audit_path))}: not a readable audit entry (a torn append or damage); "
+                "it is kept as found" for line in jsonl.lines(text) if not line.readable]
+        torn += [f"{line.where(str(self.audit_path))}: not an audit entry (a field missing or of the wrong "
+                 "kind); it is kept as found" for line in jsonl.lines(text) if line.readable and not usable_entry(line.value)]
+        named = {t.split(": ", 1)[0] for t in torn}  # one problem per line: the first found
+        chained = chain.parse(text, self._head(self.audit_head_path), str(self.audit_path)).problems
+        return torn + [c for c in chained if c.split(": ", 1)[0] not in named]
 
     def filter_audit(self, keep) -> int:
         """Keep the audit entries for which `keep(entry)` is true (retention), read and
@@ -371,14 +387,14 @@ class Store(Reading):
             current = self.audit_entries()
             kept = [e for e in current if keep(e)]
             if len(kept) != len(current):
-                self._atomic_jsonl(self.audit_path, kept)
+                self._rewrite_chained(self.audit_path, self.audit_head_path, kept)
         return len(current) - len(kept)
 
     def rewrite_audit(self, entries: list[dict]) -> None:
         """Replace the audit log (retention); under the audit lock, like every append, so an
         entry appended meanwhile is either in `entries` or waits for the rewrite."""
         with self._audit_lock(10):
-            self._atomic_jsonl(self.audit_path, entries)
+            self._rewrite_chained(self.audit_path, self.audit_head_path, entries)
 
     def read_quarantine(self) -> pl.DataFrame:
         files = self.quarantine_files()
@@ -399,6 +415,25 @@ class Store(Reading):
                     raise
                 # another run created it first: use that one
             return self.key_path.read_bytes()
+
+
+def usable_entry(entry) -> bool:
+    """An audit entry `audit` can show: a JSON object whose time is an ISO instant and whose
+    fields of AUDIT_ENTRY_SCHEMA are text or whole numbers as declared (or absent)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("time"), str):
+        return False
+    try:
+        if datetime.fromisoformat(entry["time"]).tzinfo is None:
+            return False
+    except ValueError:
+        return False
+    for name, kind in AUDIT_ENTRY_SCHEMA.items():
+        value = entry.get(name)
+        if value is not None and not (isinstance(value, str) if kind == pl.String()
+                                      else isinstance(value, int) and not isinstance(value, bool)
+                                      and -2**63 <= value < 2**63):
+            return False
+    return True
 
 
 def _holder(fd: int, wait: float = 1.0) -> str:

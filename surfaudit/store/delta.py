@@ -307,7 +307,8 @@ class DeltaStore:
         table.create_write_transaction(actions, mode, TABLE_SCHEMA, partition_by=["month"], commit_properties=props)
 
     # -- audit log, quarantine, key ---------------------------------------------------------
-    def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> None:
+    def append_audit(self, entry: dict, wait: float = 10, store_lock: bool = True) -> dict:
+        """Append one row (a Delta commit: atomic, so no chain of our own); the entry."""
         dl = deltalake()
         row = {name: entry.get(name) for name in AUDIT_SCHEMA.names}
         row["rows"] = int(row["rows"] or 0)
@@ -318,6 +319,7 @@ class DeltaStore:
             dl.write_deltalake(self.audit_uri, table, mode="append", storage_options=self._opts)
         except (OSError, dl.exceptions.DeltaError) as exc:
             raise StoreError(f"{self.root}: cannot write the audit log ({type(exc).__name__})") from None
+        return entry
 
     def audit_entries(self) -> list[dict]:
         table = self.delta_table(self.audit_uri)

@@ -1,4 +1,4 @@
-"""The manifest's integrity: a hash chain over its records and a head file.
+"""The manifest's integrity (and the audit log's): a hash chain over its records and a head file.
 
 Part of the store package. `manifest.jsonl` is the store's truth, so damage to it
 must be found, never absorbed:
@@ -16,6 +16,11 @@ must be found, never absorbed:
 
 Records written by an older version carry neither field: they are read as they
 are ("unknown"), and the chain starts at the first record that has one.
+
+The audit log (`audit.jsonl`, `audit.head`) is chained the same way, so an entry
+removed or edited by hand is found by `verify`; its appends never refuse (an export
+must be recorded even beside a damaged line), so they chain to the last line that
+reads (`tail`) rather than check the whole log first.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class Parsed:
 
 
 def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
-    """Records of the manifest text, and every integrity problem found."""
+    """Records of the manifest (or audit log) text `name`, and every integrity problem found."""
     out = Parsed()
     unreadable: list[int] = []
     for entry in jsonl.lines(text):
@@ -56,7 +61,7 @@ def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
             unreadable.append(number)
             continue
         if not isinstance(record, dict):
-            out.problems.append(f"{name} line {number}: not a manifest record (damaged)")
+            out.problems.append(f"{name} line {number}: not {_kind(name)} record (damaged)")
             continue
         if "prev" in record or out.chained:
             expected = line_hash(out.last_line) if out.last_line is not None else ""
@@ -79,6 +84,15 @@ def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
     return out
 
 
+def _kind(name: str) -> str:
+    return "an audit" if name.rsplit("/", 1)[-1].startswith("audit") else "a manifest"
+
+
+def _head_name(name: str) -> str:
+    """manifest.jsonl -> manifest.head, audit.jsonl -> audit.head (the file's own head)."""
+    return name.rsplit("/", 1)[-1].rsplit(".", 1)[0] + ".head"
+
+
 def _check_head(out: Parsed, head: dict | None, name: str) -> None:
     """`head` may carry `or`: the head before a rewrite (retention), written with the new
     one before the rewritten manifest is renamed into place, so that a crash between
@@ -97,12 +111,12 @@ def _check_head(out: Parsed, head: dict | None, name: str) -> None:
 def _check_one_head(out: Parsed, head: dict | None, name: str) -> None:
     if head is None:
         if out.chained:
-            out.problems.append(f"{name}: manifest.head is missing (cannot tell whether records were cut off)")
+            out.problems.append(f"{name}: {_head_name(name)} is missing (cannot tell whether records were cut off)")
         return
     try:
         seq, digest = int(head["seq"]), str(head["hash"])
     except (KeyError, TypeError, ValueError):
-        out.problems.append(f"{name}: manifest.head is damaged")
+        out.problems.append(f"{name}: {_head_name(name)} is damaged")
         return
     if seq == 0:
         return
@@ -139,6 +153,22 @@ def next_line(parsed: Parsed, record: dict) -> tuple[str, dict]:
               "prev": line_hash(parsed.last_line) if parsed.last_line is not None else ""}
     line = dumps(record)
     return line, head_for(record["seq"], line)
+
+
+def tail(text: str) -> Parsed:
+    """Only what an append needs: the last readable record's line and seq (nothing checked)."""
+    out = Parsed()
+    for line in reversed(text.splitlines()):
+        try:
+            record = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            seq = record.get("seq")
+            out.records, out.last_line = [record], line
+            out.last_seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+            break
+    return out
 
 
 def head_for(seq: int, line: str | None) -> dict:

@@ -280,11 +280,11 @@ def test_a_crash_inside_the_manifest_rewrite_leaves_a_usable_store(store: Store,
     real_lines, real_head = store._atomic_lines, store._write_head
     calls = {"head": 0}
 
-    def head(h):
+    def head(h, path=None):
         calls["head"] += 1
         if calls["head"] == 2:  # the final head
             raise KeyboardInterrupt("killed")
-        real_head(h)
+        real_head(h, path)
 
     def lines(path, ls):
         if crash_at == "before the rename" and path == store.manifest_path:

@@ -139,8 +139,8 @@ def test_ingest_through_a_symlinked_staging_deletes_nothing(store: Store, victim
     intact(victim)
 
 
-@pytest.mark.parametrize("name", ["lock", "manifest.jsonl", "audit.jsonl", "pseudonym.key",
-                                  "manifest.jsonl.tmp", "audit.jsonl.tmp"])
+@pytest.mark.parametrize("name", ["lock", "manifest.jsonl", "audit.jsonl", "audit.head", "pseudonym.key",
+                                  "manifest.jsonl.tmp", "audit.jsonl.tmp", "audit.head.tmp"])
 def test_bookkeeping_file_replaced_by_a_symlink_is_refused(store: Store, victim: Path, name: str):
     path = store.root / name
     path.unlink(missing_ok=True)
