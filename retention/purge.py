@@ -91,7 +91,10 @@ def purge(store: Store, cfg: Config, now: datetime | None = None, dry_run: bool 
 
     if not dry_run:
         result.damaged_deleted = store.delete_damaged(lambda month: clock.month_end(month) <= plan.cutoff)
-    result.audit_forgotten = audit.forget_before(store, plan.cutoff)
+    try:
+        result.audit_forgotten = audit.forget_before(store, plan.cutoff)
+    except StoreError as exc:  # hand-edited or damaged: the data is purged, the log kept as found
+        result.audit_not_trimmed = str(exc)
     result.quarantine_forgotten = forget_quarantine(store, plan.cutoff)
     result.manifest_forgotten = forget_manifest(store, plan.cutoff)
     audit.record(store, "purge", rows=result.rows_removed + result.rows_trimmed, detail=result.audit_detail())

@@ -26,6 +26,7 @@ class PurgeResult:
     trimmed_month: str | None = None
     rows_trimmed: int = 0
     audit_forgotten: int = 0
+    audit_not_trimmed: str | None = None  # why old audit entries were kept (the log has problems)
     quarantine_forgotten: int = 0
     manifest_forgotten: int = 0
     tx: str | None = None  # the store transaction that removed the data
@@ -70,6 +71,7 @@ class PurgeResult:
             self.trimmed_text(),
             "forgot " + ", ".join(self.forgotten) if self.forgotten else None,
             f"{self.deferred} files to delete on the next run (a report was reading)" if self.deferred else None,
+            "audit log not trimmed: it has problems (run `surfaudit verify`)" if self.audit_not_trimmed else None,
         ]
         return "; ".join(p for p in parts if p) or NOTHING
 
@@ -85,6 +87,8 @@ class PurgeResult:
         if not self.removed and not self.trimmed_month:
             out.append(NOTHING)
         out += [f"forgot {f} older than the cutoff" for f in self.forgotten]
+        if self.audit_not_trimmed:
+            out.append(self.audit_not_trimmed)
         if self.deferred:
             out.append(f"{self.deferred} removed files are still on disk because a report was reading them; "
                        f"the next surfaudit command that writes deletes them")
@@ -104,6 +108,8 @@ class PurgeResult:
             detail.append(f"{damaged} damaged parts of expired months deleted unread")
         if self.forgotten:  # the bookkeeping it dropped is said where the purge is recorded
             detail.append("forgot " + ", ".join(self.forgotten))
+        if self.audit_not_trimmed:
+            detail.append("audit log not trimmed (it has problems)")
         return "; ".join(detail)
 
 

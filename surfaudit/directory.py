@@ -86,11 +86,17 @@ def load_directory(cfg) -> Directory:
     key = (str(path), st.st_size, st.st_mtime_ns, tuple(sorted(cfg.org.schedules)))
     if key not in _CACHE:
         _CACHE[key] = parse_directory(raw, path, set(cfg.org.schedules), set(cfg.org.sites))
-    if not _CACHE[key].people and cfg.org.staff_only:
-        raise ConfigError(f"{path}: [directory].path: lists nobody (a header and no rows), and with "
+    return _CACHE[key]
+
+
+def check_in_scope(cfg, directory: Directory) -> None:
+    """Reports under `scope = "staff"` show the directory's members only: a directory
+    listing nobody would make every report empty (exit 0), so it is refused there;
+    `users --unknown`, which helps build the directory, still runs."""
+    if not directory.people and cfg.org.staff_only:
+        raise ConfigError(f"{directory.path}: [directory].path: lists nobody (a header and no rows), and with "
                           f'[directory].scope = "staff" every report would be empty: check the export, '
                           f'or set scope = "all"')
-    return _CACHE[key]
 
 
 def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: set[str] | None = None) -> Directory:
@@ -104,22 +110,23 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     if sep:
         text, first, skipped = rest, rest.partition("\n")[0], 1
         delimiter = sep.group(1)
-    else:  # the header's most frequent separator (aliases in the rows use ';' too)
-        delimiter = max(DELIMITERS, key=lambda d: (first.count(d), d == ","))
+    else:  # the header's: the one that splits it into an identity column, else the most frequent
+        delimiter = _delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        raise ConfigError(f"{where}: line 1: empty directory (expected a header with an 'identity' column)") from None
+        raise ConfigError(f"{where}: line {1 + skipped}: empty directory (expected a header with an 'identity' "
+                          "column)") from None
     except csv.Error as exc:
-        raise ConfigError(f"{where}: line 1: not CSV ({exc})") from None
+        raise ConfigError(f"{where}: line {1 + skipped}: not CSV ({exc})") from None
     columns: dict[str, int] = {}
     for i, h in enumerate(header):
         name = _HEADER_ALIASES.get(h.strip().lower())
         if name and name not in columns:
             columns[name] = i
     if "identity" not in columns:
-        raise ConfigError(f"{where}: line 1: no 'identity' column in the header "
+        raise ConfigError(f"{where}: line {1 + skipped}: no 'identity' column in the header "
                           f"(expected {', '.join(COLUMNS)}; only identity is required)")
     people: list[Person] = []
     owner: dict[str, tuple[str, int]] = {}  # identity or alias -> (identity, line)
@@ -144,12 +151,35 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     return Directory(path, tuple(people))
 
 
+def _utf16_without_bom(head: bytes) -> bool:
+    """ASCII text as UTF-16: a NUL in most of the odd (LE) or even (BE) bytes; a stray NUL
+    in a UTF-8 file is not that."""
+    pairs = len(head) // 2
+    return pairs >= 2 and max(head[1::2].count(0), head[0::2].count(0)) * 10 >= pairs * 8
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter whose split of the header (quotes obeyed) has an identity column; of
+    several, or none, the one giving the most columns (',' on a tie)."""
+    def columns(d: str) -> list[str]:
+        try:
+            return next(csv.reader([header], delimiter=d), [])
+        except csv.Error:
+            return []
+
+    def score(d: str) -> tuple[bool, int, bool]:
+        cells = columns(d)
+        return (any(_HEADER_ALIASES.get(c.strip().lower()) == "identity" for c in cells), len(cells), d == ",")
+
+    return max(DELIMITERS, key=score)
+
+
 def _decode(raw: bytes, where: str) -> str:
     """UTF-8 (with or without BOM), UTF-16 as Excel's "Unicode Text" saves it (BOM, or
     NUL bytes beside ASCII), else Windows-1252 as older MIS exports are."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
-    elif len(raw) >= 2 and b"\0" in raw[:200]:
+    elif _utf16_without_bom(raw[:200]):
         encoding = "utf-16-le" if raw[1:2] == b"\0" else "utf-16-be"
     else:
         try:

@@ -29,7 +29,7 @@ import polars as pl
 
 from surfaudit.arrow_stream import register_frame
 from surfaudit.closed_days import closed_days
-from surfaudit.directory import Directory, load_directory
+from surfaudit.directory import Directory, check_in_scope, load_directory
 from surfaudit.errors import UsageError
 from surfaudit.sql import load_query, schedule_segments
 
@@ -144,6 +144,7 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg, date_from: date, date_to: date,
     costs a tenth of a second."""
     filters = filters or Filters()
     directory = load_directory(cfg)
+    check_in_scope(cfg, directory)
     days = (date_from, date_to) if calendar else (None, None)
     for name, df in tables(cfg, directory, *days).items():
         register_frame(con, name, df)

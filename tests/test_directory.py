@@ -164,10 +164,39 @@ def test_damaged_utf16_is_one_config_error_naming_the_file(tmp_path):
         parse_directory(path.read_bytes(), path, set())
 
 
-def test_a_header_only_directory_with_scope_staff_is_refused(tmp_path):
-    """Every report would be empty (exit 0) with nobody in scope: refused, naming the file."""
-    cfg = org_cfg(tmp_path, '[directory]\npath = "staff.csv"\nscope = "staff"\n', "identity,name\n")
-    with pytest.raises(ConfigError, match=r"staff\.csv: \[directory\]\.path: lists nobody"):
-        load_directory(cfg)
-    cfg = org_cfg(tmp_path, '[directory]\npath = "staff.csv"\nscope = "all"\n', "identity,name\n")
-    assert load_directory(cfg).people == ()  # with scope all it hides nobody: allowed
+def test_a_header_only_directory_with_scope_staff_is_refused_by_reports_not_by_users(tmp_path):
+    """Every report would be empty (exit 0) with nobody in scope: refused, naming the file;
+    `users --unknown`, which lists whom the directory lacks, still runs."""
+    from tests.conftest import SAMPLES, run_cli
+
+    (tmp_path / "staff.csv").write_text("identity,name\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path / "store"}"\n[directory]\npath = "staff.csv"\nscope = "staff"\n')
+    assert run_cli("--config", str(cfg), "ingest", str(SAMPLES / "access.log")).code in (0, 1)
+    run = run_cli("--config", str(cfg), "report", "social", "--from", "2026-10-26", "--to", "2026-11-06")
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith("surfaudit: error: ") and "staff.csv: [directory].path: lists nobody" in run.err
+    listing = run_cli("--config", str(cfg), "users", "--unknown", "--format", "csv")
+    assert listing.code == 0 and listing.out.count("\n") > 5, listing.err
+    cfg.write_text(cfg.read_text().replace('"staff"', '"all"'))
+    assert run_cli("--config", str(cfg), "report", "social", "--from", "2026-10-26", "--to", "2026-11-06").code == 0
+
+
+def test_a_nul_byte_in_a_utf8_file_is_no_utf16():
+    assert _people(b"identity,name\nj.smith,Jo\x00\n") == [("j.smith", "Jo\x00", ())]
+
+
+@pytest.mark.parametrize("header,sep", [
+    ('identity,"Aliases (a;b;c)"', ","), ('identity\t"Name, full"', "\t"), ('identity;"Surname, first"', ";"),
+    ('identity|"User;Name, Full"', "|"),
+])
+def test_a_delimiter_inside_a_quoted_heading_is_not_the_delimiter(header, sep):
+    d = parse_directory(f"{header}\namorgan{sep}x\n".encode(), None, set())
+    assert [p.identity for p in d.people] == ["amorgan"]
+
+
+def test_header_errors_after_a_sep_line_name_the_header_line(tmp_path):
+    path = tmp_path / "staff.csv"
+    path.write_text("sep=;\nname;group\n")
+    with pytest.raises(ConfigError, match=r"staff\.csv: line 2: no 'identity' column"):
+        parse_directory(path.read_bytes(), path, set())

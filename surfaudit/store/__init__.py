@@ -277,7 +277,9 @@ class Store(Reading):
         old one as `or` first, so a crash before the final head leaves a file either accepts."""
         lines, head = chain.chain(records)
         old = self._head(head_path)
-        if old is not None and isinstance(old.get("seq"), int):
+        if old is None:  # a file written before the chain: its old form needs no head
+            old = chain.head_for(0, None)
+        if isinstance(old.get("seq"), int):
             self._write_head({**head, "or": {k: v for k, v in old.items() if k != "or"}}, head_path)
         self._atomic_lines(path, lines)
         self._write_head(head, head_path)
@@ -353,9 +355,13 @@ class Store(Reading):
             self.ensure()
             with self.lock(wait) if store_lock else contextlib.nullcontext(), self._audit_lock(wait):
                 refuse_symlink(self.audit_path)
-                line, head = chain.next_line(chain.tail(jsonl.read_text(self.audit_path, errors="replace")), entry)
+                text = jsonl.read_text(self.audit_path, errors="replace")
+                line, head = chain.next_line(chain.tail(text, self._head(self.audit_head_path)), entry)
                 self._append_line(self.audit_path, line)
-                self._write_head(head, self.audit_head_path)
+                try:  # the entry is written: a head left one behind is what a crash here leaves too
+                    self._write_head(head, self.audit_head_path)
+                except (OSError, OutputError):
+                    pass
                 return json.loads(line)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot write the audit log ({exc.strerror or type(exc).__name__})") from None
@@ -370,13 +376,17 @@ class Store(Reading):
     def audit_problems(self) -> list[str]:
         """The audit log's lines that do not read, each named (an entry that cannot be
         shown is a record lost: `verify` reports it; `audit_entries` skips it)."""
-        text = jsonl.read_text(self.audit_path, errors="replace")
+        for _ in range(5):  # an append between reading the log and its head: read again
+            head = self._head(self.audit_head_path)
+            text = jsonl.read_text(self.audit_path, errors="replace")
+            if self._head(self.audit_head_path) == head:
+                break
         torn = [f"{line.where(str(self.audit_path))}: not a readable audit entry (a torn append or damage); "
                 "it is kept as found" for line in jsonl.lines(text) if not line.readable]
         torn += [f"{line.where(str(self.audit_path))}: not an audit entry (a field missing or of the wrong "
                  "kind); it is kept as found" for line in jsonl.lines(text) if line.readable and not usable_entry(line.value)]
         named = {t.split(": ", 1)[0] for t in torn}  # one problem per line: the first found
-        chained = chain.parse(text, self._head(self.audit_head_path), str(self.audit_path)).problems
+        chained = chain.parse(text, head, str(self.audit_path)).problems
         return torn + [c for c in chained if c.split(": ", 1)[0] not in named]
 
     def filter_audit(self, keep) -> int:
@@ -387,6 +397,9 @@ class Store(Reading):
             current = self.audit_entries()
             kept = [e for e in current if keep(e)]
             if len(kept) != len(current):
+                problems = self.audit_problems()
+                if problems:  # a rewrite would re-chain over them (and drop what cannot be shown)
+                    raise StoreError(f"{problems[0]}; the audit log was not trimmed (run `surfaudit verify`)")
                 self._rewrite_chained(self.audit_path, self.audit_head_path, kept)
         return len(current) - len(kept)
 

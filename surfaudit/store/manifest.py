@@ -49,6 +49,7 @@ class Parsed:
     last_line: str | None = None  # the text of the last record's line (what the next `prev` is)
     last_seq: int = 0
     chained: bool = False  # some record carries the chain (a store written by this version)
+    forced_prev: str | None = None  # `tail`: chain the next record to this hash, not to last_line
 
 
 def parse(text: str, head: dict | None, name: str = "manifest.jsonl") -> Parsed:
@@ -149,25 +150,46 @@ def chain(records: list[dict]) -> tuple[list[str], dict]:
 
 def next_line(parsed: Parsed, record: dict) -> tuple[str, dict]:
     """The line appending `record` after `parsed`, and the head that follows it."""
-    record = {**record, "seq": parsed.last_seq + 1 if parsed.records else 1,
-              "prev": line_hash(parsed.last_line) if parsed.last_line is not None else ""}
+    prev = parsed.forced_prev if parsed.forced_prev is not None else (
+        line_hash(parsed.last_line) if parsed.last_line is not None else "")
+    record = {**record, "seq": parsed.last_seq + 1 if parsed.records else 1, "prev": prev}
     line = dumps(record)
     return line, head_for(record["seq"], line)
 
 
-def tail(text: str) -> Parsed:
-    """Only what an append needs: the last readable record's line and seq (nothing checked)."""
+def tail(text: str, head: dict | None) -> Parsed:
+    """What an audit append chains to, without checking the whole log: the last readable
+    record's line and the last sequence number written. When the log does not end where
+    `head` says (its last entry removed or edited by hand; the line after it may be one
+    a crash left before the head was moved), the append chains to the head instead, so
+    the gap stays visible to `verify` rather than being papered over."""
     out = Parsed()
     for line in reversed(text.splitlines()):
         try:
             record = json.loads(line) if line.strip() else None
         except ValueError:
             continue
-        if isinstance(record, dict):
-            seq = record.get("seq")
+        if not isinstance(record, dict):
+            continue
+        seq = record.get("seq")
+        if out.last_line is None:
             out.records, out.last_line = [record], line
-            out.last_seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            out.last_seq = seq
             break
+    heads = [h for h in (head, (head or {}).get("or")) if isinstance(h, dict)]
+    if not heads or not all(isinstance(h.get("seq"), int) and isinstance(h.get("hash"), str) for h in heads):
+        return out  # no head (an older version's log) or a damaged one (verify says so)
+    last = out.records[0] if out.records else {}
+    for h in heads:
+        if h["seq"] == 0 or (out.last_line is not None and (
+                (last.get("seq") == h["seq"] and line_hash(out.last_line) == h["hash"])
+                or (last.get("seq") == h["seq"] + 1 and last.get("prev") == h["hash"]))):
+            return out
+    h = heads[0]
+    out.last_seq = max(out.last_seq, h["seq"])
+    out.records = out.records or [{}]
+    out.forced_prev = h["hash"]
     return out
 
 
