@@ -3,8 +3,10 @@ Directory or Entra ID, read into people and their aliases.
 
 Why it is strict: a report under the staff policy must be about the right person,
 so a directory that cannot be read, lacks an `identity` column, repeats an
-identity, gives one alias to two people or names an unknown schedule is a
-ConfigError naming the file and line, never a silently smaller directory.
+identity, gives one alias to two people, names an unknown schedule, has a row split
+differently from its header or two columns of one meaning, or is a workbook saved
+under a .csv name is a ConfigError naming the file and line, never a silently smaller
+directory. Lines whose first cell starts with '#' are comments.
 
 Columns (headers matched case-insensitively, in any order; other columns, which
 directory exports carry many of, are ignored): identity (required), name, group,
@@ -27,6 +29,10 @@ from surfaudit.config_names import day_number
 from surfaudit.errors import ConfigError
 
 DELIMITERS = (",", ";", "\t", "|")
+# Excel's first line naming the delimiter: "sep=;", in any case, re-saved by Excel as
+# "sep=;;;;" (padded to the sheet's width), or quoted.
+_SEP_LINE = re.compile(r'"?sep=\s*([^\w\s"]|\t)\1*"?\s*', re.IGNORECASE)
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 COLUMNS = ("identity", "name", "group", "site", "aliases", "schedule", "workdays")
 _HEADER_ALIASES = {"identity": "identity", "user": "identity", "username": "identity", "name": "name",
                    "display name": "name", "displayname": "name", "group": "group", "site": "site",
@@ -83,7 +89,7 @@ def load_directory(cfg) -> Directory:
         raise ConfigError(f"{path}: [directory].path: file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: [directory].path: cannot read ({exc.strerror})") from None
-    key = (str(path), st.st_size, st.st_mtime_ns, tuple(sorted(cfg.org.schedules)))
+    key = (str(path), st.st_size, st.st_mtime_ns, tuple(sorted(cfg.org.schedules)), tuple(sorted(cfg.org.sites)))
     if key not in _CACHE:
         _CACHE[key] = parse_directory(raw, path, set(cfg.org.schedules), set(cfg.org.sites))
     return _CACHE[key]
@@ -106,12 +112,16 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     text = _decode(raw, where)
     first, _, rest = text.partition("\n")
     skipped = 0
-    sep = re.fullmatch(r"sep=(.)\r?", first)  # Excel's "sep=;" line: the delimiter, then the header
+    sep = _SEP_LINE.fullmatch(first)  # Excel's "sep=;" line: the delimiter, then the header
     if sep:
         text, first, skipped = rest, rest.partition("\n")[0], 1
         delimiter = sep.group(1)
     else:  # the header's: the one that splits it into an identity column, else the most frequent
         delimiter = _delimiter(first)
+    if "\0" in text:  # a damaged file, or a binary one saved under a .csv name
+        line = text[:text.index("\0")].count("\n") + 1 + skipped
+        raise ConfigError(f"{where}: line {line}: a NUL byte: the file is damaged or is not text "
+                          "(save it from the spreadsheet as CSV UTF-8)")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -123,7 +133,11 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     columns: dict[str, int] = {}
     for i, h in enumerate(header):
         name = _HEADER_ALIASES.get(h.strip().lower())
-        if name and name not in columns:
+        if name and name in columns:  # the first would win in silence, perhaps the wrong one
+            raise ConfigError(f"{where}: line {1 + skipped}: columns {columns[name] + 1} "
+                              f"({header[columns[name]].strip()!r}) and {i + 1} ({h.strip()!r}) are both "
+                              f"the {name!r} column: rename or delete one")
+        if name:
             columns[name] = i
     if "identity" not in columns:
         raise ConfigError(f"{where}: line {1 + skipped}: no 'identity' column in the header "
@@ -133,8 +147,9 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     try:
         for row in reader:
             line = reader.line_num + skipped
-            if not any(cell.strip() for cell in row):
-                continue
+            if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
+                continue  # blank, or a comment a technician wrote into the file
+            _check_width(row, len(header), delimiter, where, line)
             person = _person(row, columns, schedules, where, line, sites or set())
             for key in (person.identity, *person.aliases):
                 if key in owner and owner[key][0] != person.identity:
@@ -149,6 +164,21 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     except csv.Error as exc:
         raise ConfigError(f"{where}: line {reader.line_num + skipped}: not CSV ({exc})") from None
     return Directory(path, tuple(people))
+
+
+def _check_width(row: list[str], width: int, delimiter: str, where: str, line: int) -> None:
+    """A row split differently from its header would put values under the wrong
+    columns (or an identity "bokafor;ben okafor;..." matching no login): refused.
+    Fewer cells than the header are allowed (Excel leaves trailing empty cells out),
+    unless the row is one cell holding another delimiter."""
+    if len(row) > width and any(c.strip() for c in row[width:]):
+        raise ConfigError(f"{where}: line {line}: {len(row)} columns, the header has {width} "
+                          "(a value with the delimiter in it needs quotes)")
+    if len(row) == 1 < width:
+        other = next((d for d in DELIMITERS if d != delimiter and d in row[0]), None)
+        if other is not None:
+            raise ConfigError(f"{where}: line {line}: 1 column, the header has {width}: the row is separated "
+                              f"by {other!r}, the header by {delimiter!r}")
 
 
 def _utf16_without_bom(head: bytes) -> bool:
@@ -177,6 +207,9 @@ def _delimiter(header: str) -> str:
 def _decode(raw: bytes, where: str) -> str:
     """UTF-8 (with or without BOM), UTF-16 as Excel's "Unicode Text" saves it (BOM, or
     NUL bytes beside ASCII), else Windows-1252 as older MIS exports are."""
+    if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # .xlsx (a ZIP) or .xls, renamed
+        raise ConfigError(f"{where}: is a spreadsheet workbook, not CSV: open it in the spreadsheet and save "
+                          "it as 'CSV UTF-8'")
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     elif _utf16_without_bom(raw[:200]):
@@ -194,9 +227,9 @@ def _decode(raw: bytes, where: str) -> str:
 
 def _person(row: list[str], columns: dict[str, int], schedules: set[str], where: str, line: int,
             sites: set[str]) -> Person:
-    def cell(name: str) -> str:
+    def cell(name: str) -> str:  # a line break inside a quoted cell is a space
         i = columns.get(name)
-        return row[i].strip() if i is not None and i < len(row) else ""
+        return _LINE_BREAKS.sub(" ", row[i]).strip() if i is not None and i < len(row) else ""
 
     identity = identity_key(cell("identity"))
     if not identity:
@@ -204,7 +237,10 @@ def _person(row: list[str], columns: dict[str, int], schedules: set[str], where:
     aliases = tuple(dict.fromkeys(a for a in (identity_key(x) for x in cell("aliases").split(";"))
                                   if a and a != identity))
     schedule = cell("schedule") or None
-    if schedule is not None and schedule not in schedules:
+    named = {s.lower(): s for s in schedules}  # like site and group, in any case
+    if schedule is not None and schedule.lower() in named:
+        schedule = named[schedule.lower()]
+    elif schedule is not None:
         raise ConfigError(f"{where}: line {line}: schedule {schedule!r} is not defined (no [schedules.{schedule}])")
     workdays = None
     if cell("workdays"):

@@ -183,7 +183,8 @@ def test_a_header_only_directory_with_scope_staff_is_refused_by_reports_not_by_u
 
 
 def test_a_nul_byte_in_a_utf8_file_is_no_utf16():
-    assert _people(b"identity,name\nj.smith,Jo\x00\n") == [("j.smith", "Jo\x00", ())]
+    with pytest.raises(ConfigError, match=r"^directory: line 2: a NUL byte"):
+        _people(b"identity,name\nj.smith,Jo\x00\n")
 
 
 @pytest.mark.parametrize("header,sep", [
@@ -200,3 +201,67 @@ def test_header_errors_after_a_sep_line_name_the_header_line(tmp_path):
     path.write_text("sep=;\nname;group\n")
     with pytest.raises(ConfigError, match=r"staff\.csv: line 2: no 'identity' column"):
         parse_directory(path.read_bytes(), path, set())
+
+
+@pytest.mark.parametrize("rows,needle", [
+    ("amorgan,Alice Morgan,staff\nbokafor;Ben Okafor;staff\n",
+     "line 3: 1 column, the header has 3: the row is separated by ';', the header by ','"),
+    ("amorgan,Alice Morgan,staff\nbokafor,Okafor, Ben,staff\n",
+     "line 3: 4 columns, the header has 3 (a value with the delimiter in it needs quotes)"),
+])
+def test_a_row_split_differently_from_its_header_is_refused_naming_the_line(tmp_path, rows, needle):
+    """Ben would have dropped out of scope (identity 'bokafor;ben okafor;staff') or been
+    given the group ' Ben'."""
+    path = tmp_path / "staff.csv"
+    path.write_text("identity,name,group\n" + rows)
+    with pytest.raises(ConfigError) as info:
+        parse_directory(path.read_bytes(), path, set())
+    assert str(info.value) == f"{path}: {needle}"
+
+
+def test_excel_left_out_trailing_empty_cells_and_extra_empty_cells_are_fine():
+    d = parse_directory(b"identity,name,group,site\namorgan,Alice\nbokafor,Ben,staff,,,\n", None, set())
+    assert [(p.identity, p.name, p.group) for p in d.people] == [("amorgan", "Alice", None), ("bokafor", "Ben", "staff")]
+
+
+@pytest.mark.parametrize("first", ["SEP=;", "Sep=;", "sep=;;;;", "sep= ;", '"sep=;"', "sep=;\r"])
+def test_excel_sep_line_variants_are_recognised(first):
+    assert _people(f"{first}\nidentity;name;aliases\nAMorgan;Alice Morgan;\"LTE\\AMorgan;amorgan@lte.sch.uk\"\n"
+                   f"bokafor;Ben Okafor;\n".encode()) == EXPECTED
+
+
+@pytest.mark.parametrize("magic", [b"PK\x03\x04\x14\x00\x06\x00", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"])
+def test_a_workbook_saved_under_a_csv_name_is_named_for_what_it_is(tmp_path, magic):
+    path = tmp_path / "staff.csv"
+    path.write_bytes(magic + bytes(range(256)) * 4)
+    with pytest.raises(ConfigError) as info:
+        parse_directory(path.read_bytes(), path, set())
+    assert str(info.value) == (f"{path}: is a spreadsheet workbook, not CSV: open it in the spreadsheet and "
+                               "save it as 'CSV UTF-8'")
+
+
+def test_a_nul_byte_anywhere_is_refused_naming_its_line(tmp_path):
+    path = tmp_path / "staff.csv"
+    path.write_bytes(b"identity,name\n" + b"a,A\n" * 100 + b"j.smith,Jo\x00\n")
+    with pytest.raises(ConfigError, match=r"staff\.csv: line 102: a NUL byte"):
+        parse_directory(path.read_bytes(), path, set())
+
+
+def test_two_columns_of_one_meaning_are_refused_naming_both(tmp_path):
+    path = tmp_path / "staff.csv"
+    path.write_text("User,Name,Identity\na,A,b\n")
+    with pytest.raises(ConfigError) as info:
+        parse_directory(path.read_bytes(), path, set())
+    assert str(info.value) == (f"{path}: line 1: columns 1 ('User') and 3 ('Identity') are both the 'identity' "
+                               "column: rename or delete one")
+
+
+def test_comment_lines_are_skipped_and_line_breaks_in_a_cell_are_spaces():
+    d = parse_directory(b'identity,name\n# exported 2026-09-01 by the MIS\n  #old,x\na,"Alice\r\nMorgan"\n'
+                        b'b,"Ben\rOkafor"\n', None, set())
+    assert [(p.identity, p.name) for p in d.people] == [("a", "Alice Morgan"), ("b", "Ben Okafor")]
+
+
+def test_the_schedule_column_ignores_case_like_site_and_group():
+    d = parse_directory(b"identity,schedule\na,Riverside\nb,RIVERSIDE\nc,riverside\n", None, {"riverside"})
+    assert [p.schedule for p in d.people] == ["riverside"] * 3
