@@ -105,12 +105,22 @@ def test_a_timetable_that_changes_within_the_period_is_stated_per_dates(setup, t
     uses = views.timetable_uses(inv)
     assert [(u.name, u.dates, u.breaks, u.closed) for u in uses] == [
         ("\u201csouth\u201d", (MON,), "12:30-13:15", ()),
-        ("the default ([schedule])", (TUE, WED), "10:30-10:50, 12:00-13:00", (TUE,)),
+        ("the default ([schedule])", (TUE,), "10:30-10:50, 12:00-13:00", (TUE,)),
     ]
     out = export_investigation(store, cfg, "roamer", "HR ref 8", MON, WED, tmp_path / "r.html", now=NOW)
     text = text_of(out.path)
     assert "5 Jan 2026: this identity's timetable is \u201csouth\u201d." in text
-    assert "6 Jan 2026 \u2013 7 Jan 2026: this identity's timetable is the default ([schedule])." in text
+    assert "6 Jan 2026: this identity's timetable is the default ([schedule])." in text
+    # Wednesday has no request, so no site and no timetable: not stated as [schedule]'s
+    assert ("7 Jan 2026: no requests. This identity has no staff-directory row, so its timetable on a date is "
+            "that of the site of its first request that day; on these dates there is none, and none is drawn.") in text
+    lanes = html_export.context(inv, reason="r", generated=NOW, generated_by="t")["lanes"]["lanes"]
+    assert [(lane["quiet"], lane["work"] is None) for lane in lanes] == [(False, False), (False, True), (True, True)]
+    assert "no requests" in parse(out.path).all_text
+    book = export_investigation(store, cfg, "roamer", "HR ref 8", MON, WED, tmp_path / "r.xlsx", now=NOW).path
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(book)["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Parameter (6 Jan 2026): timetable"] == "the default ([schedule])"
+    assert summary["Parameter: dates with no requests (no site, so no timetable)"] == "7 Jan 2026"
     # the figures agree: Monday 12:10 outside south's breaks, Tuesday closed
     assert [(r["date"], r["outside_break_minutes"]) for r in inv.daily.iter_rows(named=True)] == [
         (MON, 1.0), (TUE, 0.0)]
@@ -129,8 +139,8 @@ def test_the_workbook_parameters_are_the_identitys_timetable(setup, tmp_path):
     out = export_investigation(store, cfg, "roamer", "HR ref 10", MON, WED, tmp_path / "r.xlsx", now=NOW)
     s = {r[0]: r[1] for r in openpyxl.load_workbook(out.path)["Summary"].iter_rows(min_row=2, values_only=True)}
     assert s["Parameter (5 Jan 2026): official breaks"] == "12:30-13:15"
-    assert s["Parameter (6 Jan 2026 \u2013 7 Jan 2026): official breaks"] == "10:30-10:50, 12:00-13:00"
-    assert s["Parameter (6 Jan 2026 \u2013 7 Jan 2026): closed days (no work hours)"] == "6 Jan 2026"
+    assert s["Parameter (6 Jan 2026): official breaks"] == "10:30-10:50, 12:00-13:00"
+    assert s["Parameter (6 Jan 2026): closed days (no work hours)"] == "6 Jan 2026"
     assert "Parameter: work hours" not in s
 
 
@@ -170,3 +180,54 @@ def test_an_identity_without_a_directory_row_shows_no_directory_fields(setup, tm
     out = export_investigation(store, cfg, "roamer", "r", MON, WED, tmp_path / "r.xlsx", now=NOW)
     s = {r[0]: r[1] for r in openpyxl.load_workbook(out.path)["Summary"].iter_rows(min_row=2, values_only=True)}
     assert "Name (staff directory)" not in s and "Site" not in s and s["Identity"] == "roamer"
+
+
+def _every_2_min(start: str, n: int) -> list[str]:
+    t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return [(t0.replace(minute=t0.minute + 2 * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(n)]
+
+
+def test_the_repeated_hour_of_the_autumn_clock_change_is_two_sessions(tmp_path):
+    """Sun 25 Oct 2026, Europe/London: 02:00 BST is 01:00 GMT (01:00Z), local midnight is
+    23:00Z. Requests every 2 min (tail 60 s) at 00:30Z-00:40Z (01:30-01:40 BST),
+    00:55Z-01:05Z (01:55 BST-01:05 GMT) and 01:30Z-01:40Z (01:30-01:40 GMT): three
+    sessions of 11 min (10 min of gaps + the tail), in time order; the first and last
+    share their local clock times and were joined into one of 22 min by local time."""
+    stamps = (_every_2_min("2026-10-25T00:30:00Z", 6) + _every_2_min("2026-10-25T00:55:00Z", 3)
+              + _every_2_min("2026-10-25T01:01:00Z", 3) + _every_2_min("2026-10-25T01:30:00Z", 6))
+    store = make_store(tmp_path / "store", [evc(t, "owl", FB) for t in stamps])
+    cfg = org_cfg(tmp_path, "", store=tmp_path / "store")
+    day = date(2026, 10, 25)
+    inv = gather(store, cfg, "owl", day, day)
+    assert inv.daily["outside_hours_minutes"].to_list() == [33.0]
+    got = [(s.start.strftime("%H:%M:%S"), s.start_zone, s.end.strftime("%H:%M:%S"), s.end_zone, s.minutes)
+           for s in views.sessions(inv)]
+    assert got == [("01:30:00", "BST", "01:41:00", "BST", 11.0), ("01:55:00", "BST", "01:06:00", "GMT", 11.0),
+                   ("01:30:00", "GMT", "01:41:00", "GMT", 11.0)]
+    # the timeline: joined in elapsed time (90-101, 115-126, 150-161 min after midnight),
+    # drawn at clock time: the run across the change is split at it (01:55-02:00 BST,
+    # 01:00-01:06 GMT) and the GMT 01:30 run is drawn over the BST one
+    (lane,) = html_export.context(inv, reason="r", generated=NOW, generated_by="t")["lanes"]["lanes"]
+    runs = [(r["x"], r["w"], r["title"].split(" Outside")[0]) for r in lane["runs"]]
+    span = lambda a, b: (x(a), round(x(b) - x(a), 2))  # noqa: E731
+    assert runs == [(*span(90, 101), "01:30 BST\u201301:41 BST"), (*span(115, 120), "01:55 BST\u201301:06 GMT"),
+                    (*span(60, 66), "01:55 BST\u201301:06 GMT"), (*span(90, 101), "01:30 GMT\u201301:41 GMT")]
+    out = tmp_path / "owl.html"
+    export_investigation(store, cfg, user="owl", date_from=day, date_to=day, reason="r", output=out, now=NOW)
+    text = text_of(out)
+    assert "01:30:00 BST – 01:41:00 BST" in text and "01:55:00 BST – 01:06:00 GMT" in text
+    assert "01:30:00 GMT – 01:41:00 GMT" in text
+
+
+def test_sessions_on_an_ordinary_day_carry_no_zone(setup):
+    store, cfg = setup
+    assert {(s.start_zone, s.end_zone) for s in views.sessions(gather(store, cfg, "southpt", MON, WED))} == {("", "")}
+
+
+def test_the_spring_clock_change_leaves_the_missing_hour_a_gap():
+    """Sun 29 Mar 2026: 01:00 GMT becomes 02:00 BST at 01:00Z (60 min after midnight)."""
+    change = views.clock_change("Europe/London", date(2026, 3, 29))
+    assert change == views.ClockChange(60.0, 60.0, "GMT", "BST")
+    assert views.clock_change("Europe/London", date(2026, 3, 30)) is None
+    from surfaudit.export.charts import _clock_pieces
+    assert _clock_pieces(50, 70, (60.0, 60.0, "GMT", "BST")) == [(50, 60.0, "GMT", "GMT"), (120.0, 130, "BST", "BST")]

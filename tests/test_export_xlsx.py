@@ -52,7 +52,8 @@ def test_sheets_headers_frozen_widths(store, tmp_path):
     assert heads["Days"] == ["Date", "Day", "All social media (minutes)", "Outside breaks, work hours (minutes)",
                              "In official breaks (minutes)", "Outside work hours (minutes)",
                              "Requests to social media sites", "Flagged"]
-    assert heads["Sessions"] == ["Date", "Day", "From", "To", "Site", "Minutes", "Period"]
+    assert heads["Sessions"] == ["Date", "Day", "From", "To", "Site", "Minutes", "Period",
+                                 "Clock (on a clock-change day)"]
     assert heads["Blocked"] == ["Date", "Day", "First blocked request", "Last blocked request", "Site",
                                 "Blocked requests"]
     assert heads["Requests"][0] == "Local time" and len(heads["Requests"]) == 8
@@ -72,15 +73,15 @@ def test_values_and_types_hand_computed(store, tmp_path):
     assert days["A2"].is_date and days["C2"].data_type == "n" and days["G2"].data_type == "n"
     assert rows(wb["Sessions"]) == [
         (datetime(2026, 1, 5), "Mon", datetime(2026, 1, 5, 10, 48), datetime(2026, 1, 5, 10, 50),
-         "www.youtube.com", 2, "In an official break"),
+         "www.youtube.com", 2, "In an official break", None),
         (datetime(2026, 1, 5), "Mon", datetime(2026, 1, 5, 10, 50), datetime(2026, 1, 5, 10, 53),
-         "www.youtube.com", 3, "Outside breaks (work hours)"),
+         "www.youtube.com", 3, "Outside breaks (work hours)", None),
         (datetime(2026, 1, 5), "Mon", datetime(2026, 1, 5, 23, 58, 30), datetime(2026, 1, 6),
-         "www.instagram.com", 1.5, "Outside work hours"),
+         "www.instagram.com", 1.5, "Outside work hours", None),
         (datetime(2026, 1, 6), "Tue", datetime(2026, 1, 6), datetime(2026, 1, 6, 0, 3),
-         "www.instagram.com", 3, "Outside work hours"),
+         "www.instagram.com", 3, "Outside work hours", None),
         (datetime(2026, 1, 6), "Tue", datetime(2026, 1, 6, 9), datetime(2026, 1, 6, 9, 41),
-         "www.linkedin.com", 41, "Outside breaks (work hours)"),
+         "www.linkedin.com", 41, "Outside breaks (work hours)", None),
     ]
     assert wb["Sessions"]["C2"].is_date and wb["Sessions"]["C2"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert rows(wb["Sites"]) == [

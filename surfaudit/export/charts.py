@@ -103,15 +103,39 @@ def _hhmm(m: float) -> str:
     return f"{int(m) // 60 % 24:02d}:{int(m) % 60:02d}"
 
 
-def timeline(days: list[date], pieces: dict[date, list[tuple[datetime, float, str, str]]],
+# A clock change on a lane's date: (elapsed minute it happens at, clock shift in
+# minutes, zone before, zone after), e.g. (120.0, -60.0, 'BST', 'GMT') on 25 Oct 2026.
+Change = tuple[float, float, str, str]
+
+
+def _clock_pieces(s: float, e: float, change: Change | None) -> list[tuple[float, float, str, str]]:
+    """A run of elapsed minutes [s, e) as clock-minute spans with their zones: split at
+    the clock change, the spans after it shifted (the autumn's repeated hour is drawn
+    over the first one, the spring's missing hour is a gap)."""
+    if change is None:
+        return [(s, e, "", "")]
+    at, shift, before, after = change
+    if e <= at:
+        return [(s, e, before, before)]
+    if s >= at:
+        return [(s + shift, e + shift, after, after)]
+    return [(s, at, before, before), (at + shift, e + shift, after, after)]
+
+
+def timeline(days: list[date], pieces: dict[date, list[tuple[float, float, str, str]]],
              bands: dict[date, tuple[Minutes | None, tuple[Minutes, ...]]], totals: dict[date, float],
-             blocked: dict[date, list[tuple[datetime, str, int]]] | None = None) -> dict:
+             blocked: dict[date, list[tuple[datetime, str, int]]] | None = None,
+             changes: dict[date, Change] | None = None, quiet: frozenset[date] = frozenset()) -> dict:
     """One lane per local date, 00:00-24:00: work hours and breaks as bands, social time on top.
 
     `bands[d]` is (work hours, breaks) of the identity's own timetable on date d, work
-    hours None on a day without (non-workday, closed day); `pieces[d]` holds (local
-    start, seconds, period, host) for date d; `blocked[d]` holds (local time, host,
-    requests) of each blocked attempt, drawn as a triangle.
+    hours None on a day without (non-workday, closed day); `pieces[d]` holds (minutes
+    elapsed since local midnight at its start, seconds, period, host) for date d: runs
+    are joined in elapsed time, so the two 01:30s of the autumn clock change stay two,
+    and drawn at clock time (`changes[d]`, that date's clock change, shifts and labels
+    them); `blocked[d]` holds (local time, host, requests) of each blocked attempt,
+    drawn as a triangle. A date in `quiet` has no timetable to draw (no requests, and
+    the timetable is decided by the first request's site).
     """
     width, left, right, top, lane_h, gap = 1000, 96, 78, 30, 20, 5
     plot_w = width - left - right
@@ -123,23 +147,26 @@ def timeline(days: list[date], pieces: dict[date, list[tuple[datetime, float, st
         work, breaks = bands.get(d, (None, ()))
         workday = work is not None
         lane = {"y": y0, "mid": round(y0 + lane_h / 2 + 4, 1), "label": d.strftime("%a %d %b"), "workday": workday,
-                "work": None, "breaks": [], "runs": [], "blocked": [], "total": totals.get(d, 0.0)}
+                "work": None, "breaks": [], "runs": [], "blocked": [], "total": totals.get(d, 0.0),
+                "quiet": d in quiet}
         if work is not None:
             x1, x2 = _x(work[0], left, plot_w), _x(work[1], left, plot_w)
             lane["work"] = {"x": x1, "w": round(x2 - x1, 2)}
             for b_start, b_end in breaks:
                 x1, x2 = _x(b_start, left, plot_w), _x(b_end, left, plot_w)
                 lane["breaks"].append({"x": x1, "w": round(x2 - x1, 2)})
-        raw = []
-        for start, seconds, period, host in pieces.get(d, []):
-            s = _minute_of(start)
-            raw.append((s, s + seconds / 60, period, host))
+        raw = [(s, s + seconds / 60, period, host) for s, seconds, period, host in pieces.get(d, [])]
+        change = (changes or {}).get(d)
         for s, e, period, hosts in _merge(raw):
             colour, pat, label = PERIOD_STYLE[period]
-            x1, x2 = _x(s, left, plot_w), _x(e, left, plot_w)
-            lane["runs"].append({"x": x1, "w": round(max(x2 - x1, 1.5), 2), "pattern": pat, "colour": colour,
-                                 "title": f"{_hhmm(s)}\u2013{_hhmm(e)} {label}, {e - s:.1f} min: "
-                                          f"{', '.join(sorted(hosts))}"})
+            spans = _clock_pieces(s, e, change)
+            first, last = spans[0], spans[-1]
+            title = (f"{_hhmm(first[0])}{' ' + first[2] if first[2] else ''}\u2013{_hhmm(last[1])}"
+                     f"{' ' + last[3] if last[3] else ''} {label}, {e - s:.1f} min: {', '.join(sorted(hosts))}")
+            for c1, c2, _, _ in spans:
+                x1, x2 = _x(c1, left, plot_w), _x(c2, left, plot_w)
+                lane["runs"].append({"x": x1, "w": round(max(x2 - x1, 1.5), 2), "pattern": pat, "colour": colour,
+                                     "title": title})
         for when, host, n in (blocked or {}).get(d, []):
             x = _x(_minute_of(when), left, plot_w)
             lane["blocked"].append({"points": f"{x - 4:.1f},{y0 - 1} {x + 4:.1f},{y0 - 1} {x:.1f},{y0 + 7}",

@@ -48,7 +48,9 @@ class Investigation:
     requests: pl.DataFrame  # REQUEST_COLUMNS + ts_utc (piece start), date, seconds; one row per request/piece
     daily: pl.DataFrame  # DAILY_COLUMNS: the social report rows of this identity
     blocked: pl.DataFrame  # BLOCKED_COLUMNS: the blocked report rows of this identity
-    pieces: pl.DataFrame  # social pieces: date, period, start_local (naive), seconds, host
+    # social pieces: date, period, start_local (naive), seconds, host, start_utc (the
+    # instant: the repeated hour of the autumn clock change has two of each local time)
+    pieces: pl.DataFrame
     totals: dict[str, Any] = field(default_factory=dict)
     attempts: pl.DataFrame = field(default_factory=pl.DataFrame)  # ATTEMPT_COLUMNS: one row per blocked attempt
     # TIMETABLE_COLUMNS: the identity's own timetable, one row per slot of each date
@@ -123,7 +125,7 @@ def _request_rows(cfg: Config, raw: pl.DataFrame, segments: pl.DataFrame, d1: da
     ]).sort(["ts_utc", "ts", "order", "period"])
     pieces = social.select(
         "date", "period", pl.col("local_time").alias("start_local"),
-        pl.col("covered_seconds").alias("seconds"), "host",
+        pl.col("covered_seconds").alias("seconds"), "host", pl.col("ts_utc").alias("start_utc"),
     ).filter(pl.col("seconds") > 0)
     return rows, pieces
 

@@ -101,9 +101,18 @@ def _cards(inv: Investigation) -> list[dict[str, Any]]:
 def _charts(inv: Investigation, attempts: list[views.Attempt]) -> tuple[dict, dict, str]:
     daily = {d: float(m) for d, m in inv.daily.select("date", "outside_break_minutes").iter_rows()}
     social = {d: float(m) for d, m in inv.daily.select("date", "social_minutes").iter_rows()}
+    zone = ZoneInfo(inv.cfg.schedule.timezone)
     pieces: dict[date, list] = {}
-    for d, period, start, seconds, host in inv.pieces.iter_rows():
-        pieces.setdefault(d, []).append((start, float(seconds), period, host or ""))
+    for d, period, start_utc, seconds, host in inv.pieces.select("date", "period", "start_utc", "seconds",
+                                                                  "host").iter_rows():
+        midnight = datetime(d.year, d.month, d.day, tzinfo=zone)
+        elapsed = (start_utc - midnight).total_seconds() / 60
+        pieces.setdefault(d, []).append((elapsed, float(seconds), period, host or ""))
+    changes = {}
+    for d in pieces:
+        c = views.clock_change(inv.cfg.schedule.timezone, d)
+        if c is not None:
+            changes[d] = (c.at, c.shift, c.before, c.after)
     marks: dict[date, list] = {}
     for a in attempts:
         marks.setdefault(a.date, []).append((a.first, a.host, a.requests))
@@ -112,8 +121,9 @@ def _charts(inv: Investigation, attempts: list[views.Attempt]) -> tuple[dict, di
         lanes = [d for d in inv.days if social.get(d) or d in marks]
         note = f" Only the {len(lanes)} days with social media time or blocked attempts are shown."
     bars = charts.bar_chart(inv.days, daily, float(inv.cfg.social.flag_minutes))
-    bands = {d: (p.work, p.breaks) for d, p in views.day_plans(inv).items()}
-    return bars, charts.timeline(lanes, pieces, bands, social, marks), note
+    quiet = frozenset(views.days_without_a_site(inv))
+    bands = {d: (p.work, p.breaks) for d, p in views.day_plans(inv).items() if d not in quiet}
+    return bars, charts.timeline(lanes, pieces, bands, social, marks, changes, quiet), note
 
 
 def context(inv: Investigation, *, reason: str, generated: datetime, generated_by: str) -> dict[str, Any]:
@@ -134,6 +144,7 @@ def context(inv: Investigation, *, reason: str, generated: datetime, generated_b
         "attempts": attempts, "blocked": list(inv.blocked.iter_rows(named=True)),
         "burst": inv.cfg.blocked.burst_seconds, "soc": soc, "css": stylesheet(), "keep_rows": KEEP_ROWS,
         "timetables": views.timetable_uses(inv), "dates_text": views.dates_text,
+        "quiet_days": views.days_without_a_site(inv),
         "work_hosts": work_hosts_of(inv.cfg, inv.user), "policy_title": title, "clauses": clauses,
     }
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -40,10 +41,48 @@ class Session:
     host: str
     period: str
     seconds: float
+    # on a date the clocks change, the zone of start and end ('BST', 'GMT'): 01:30 is
+    # then two instants an hour apart; '' on every other date
+    start_zone: str = ""
+    end_zone: str = ""
 
     @property
     def minutes(self) -> float:
         return round(self.seconds / 60, 2)
+
+
+@dataclass(frozen=True)
+class ClockChange:
+    """The clock change on one local date: `at` minutes after local midnight (elapsed
+    time), the clock jumps by `shift` minutes (+60 in spring, -60 in autumn)."""
+
+    at: float
+    shift: float
+    before: str  # zone abbreviations
+    after: str
+
+
+def clock_change(tz: str, d: date) -> ClockChange | None:
+    """The clock change on local date d, if there is one (found to the minute)."""
+    zone = ZoneInfo(tz)
+    start = datetime(d.year, d.month, d.day, tzinfo=zone).astimezone(timezone.utc)
+    end = datetime.combine(d + timedelta(days=1), datetime.min.time(), zone).astimezone(timezone.utc)
+    first, last = start.astimezone(zone), (end - timedelta(microseconds=1)).astimezone(zone)
+    if first.utcoffset() == last.utcoffset():
+        return None
+    lo, hi = 0, int((end - start).total_seconds() // 60)  # the first minute with the new offset
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (start + timedelta(minutes=mid)).astimezone(zone).utcoffset() == first.utcoffset():
+            lo = mid + 1
+        else:
+            hi = mid
+    shift = ((last.utcoffset() or timedelta()) - (first.utcoffset() or timedelta())).total_seconds() / 60
+    return ClockChange(float(lo), shift, first.tzname() or "", last.tzname() or "")
+
+
+def _local(t: datetime, zone: ZoneInfo) -> datetime:
+    return t.astimezone(zone).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -69,20 +108,30 @@ class Attempt:
 
 
 def sessions(inv: Investigation) -> list[Session]:
-    """Runs of touching coverage pieces of one site, one period and one local date."""
-    out: list[Session] = []
-    rows = inv.pieces.sort(["date", "host", "period", "start_local"], nulls_last=True).iter_rows(named=True)
+    """Runs of touching coverage pieces of one site, one period and one local date, in
+    time order. Pieces are joined by the instant (UTC), not the local clock, so the two
+    01:30s of the autumn clock change are two sessions and one across the change is one;
+    on such a date each time carries its zone."""
+    zone = ZoneInfo(inv.cfg.schedule.timezone)
+    runs: list[list] = []  # [date, host, period, start_utc, end_utc, seconds]
+    rows = inv.pieces.sort(["date", "host", "period", "start_utc"], nulls_last=True).iter_rows(named=True)
     for r in rows:
-        start, host = r["start_local"], r["host"] or ""
-        end = start + timedelta(seconds=float(r["seconds"]))
-        last = out[-1] if out else None
-        if (last and last.date == r["date"] and last.host == host and last.period == r["period"]
-                and (start - last.end).total_seconds() <= JOIN_SECONDS):
-            out[-1] = Session(last.date, last.start, max(last.end, end), host, last.period,
-                              last.seconds + float(r["seconds"]))
+        start, host, seconds = r["start_utc"], r["host"] or "", float(r["seconds"])
+        end = start + timedelta(seconds=seconds)
+        last = runs[-1] if runs else None
+        if (last and last[0] == r["date"] and last[1] == host and last[2] == r["period"]
+                and (start - last[4]).total_seconds() <= JOIN_SECONDS):
+            last[4], last[5] = max(last[4], end), last[5] + seconds
         else:
-            out.append(Session(r["date"], start, end, host, r["period"], float(r["seconds"])))
-    return sorted(out, key=lambda s: (s.start, s.host))
+            runs.append([r["date"], host, r["period"], start, end, seconds])
+    changes = {d: clock_change(inv.cfg.schedule.timezone, d) for d in {r[0] for r in runs}}
+    out = []
+    for d, host, period, start, end, seconds in sorted(runs, key=lambda r: (r[3], r[1])):
+        marked = changes[d] is not None
+        out.append(Session(d, _local(start, zone), _local(end, zone), host, period, seconds,
+                           start.astimezone(zone).tzname() or "" if marked else "",
+                           end.astimezone(zone).tzname() or "" if marked else ""))
+    return out
 
 
 def sites(inv: Investigation) -> list[Site]:
@@ -178,7 +227,10 @@ def timetable_uses(inv: Investigation) -> list[TimetableUse]:
     from the same schedules); which schedule and workdays applied is the query's."""
     named = {"": inv.cfg.schedule, **inv.cfg.org.schedules}
     groups: dict[tuple[str, tuple[int, ...]], list[DayPlan]] = {}
+    quiet = set(days_without_a_site(inv))
     for plan in sorted(day_plans(inv).values(), key=lambda p: p.date):
+        if plan.date in quiet:
+            continue
         groups.setdefault((plan.schedule, plan.workdays), []).append(plan)
     out = []
     for (schedule, workdays), plans in groups.items():
@@ -189,6 +241,18 @@ def timetable_uses(inv: Investigation) -> list[TimetableUse]:
             work_hours=str(s.work_hours), breaks=", ".join(str(b) for b in s.breaks) or "none",
             dates=tuple(p.date for p in plans), closed=tuple(p.date for p in plans if p.closed)))
     return out
+
+
+def days_without_a_site(inv: Investigation) -> list[date]:
+    """The dates whose timetable nothing decided: for an identity without a directory row,
+    where sites are known by client address, the site of a date is that of its first
+    request, and a date without requests has none ([schedule] by the definition, but
+    stating "the default on 3 Nov" beside "riverside on 2 Nov" for a day with no use
+    misleads): the export does not state or draw a timetable for them."""
+    if person_of(inv.cfg, inv.user) is not None or not any(s.clients for s in inv.cfg.org.sites.values()):
+        return []
+    used = set(inv.requests["date"].to_list()) if inv.requests.height else set()
+    return [d for d in inv.days if d not in used]
 
 
 def is_device_address(identity: str) -> bool:

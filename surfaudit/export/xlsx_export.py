@@ -115,12 +115,15 @@ def _summary_rows(inv: Investigation, reason: str, generated: datetime, generate
         ("Blocked requests", t["blocked_requests"], INT), ("Blocked attempts", t["blocked_attempts"], INT),
     ]
     uses = views.timetable_uses(inv)  # the identity's own timetable(s), as the figures used
+    quiet = views.days_without_a_site(inv)
     for use in uses:
-        at = "Parameter: " if len(uses) == 1 else f"Parameter ({views.dates_text(use.dates)}): "
+        at = "Parameter: " if len(uses) == 1 and not quiet else f"Parameter ({views.dates_text(use.dates)}): "
         rows += [(at + "timetable", use.name, TEXT), (at + "workdays", use.workdays, TEXT),
                  (at + "work hours", use.work_hours, TEXT), (at + "official breaks", use.breaks, TEXT)]
         if use.closed:
             rows.append((at + "closed days (no work hours)", views.dates_text(use.closed), TEXT))
+    if quiet:
+        rows.append(("Parameter: dates with no requests (no site, so no timetable)", views.dates_text(quiet), TEXT))
     rows += [
         ("Parameter: idle gap (seconds)", soc.idle_gap_seconds, INT),
         ("Parameter: tail (seconds)", soc.tail_seconds, INT),
@@ -159,8 +162,10 @@ def render_xlsx(inv: Investigation, *, reason: str, generated: datetime, generat
                ((r["date"], _day(r["date"]), r["social_minutes"], r["outside_break_minutes"], r["in_break_minutes"],
                  r["outside_hours_minutes"], r["requests"], r["flagged"]) for r in inv.daily.iter_rows(named=True)))
     book.table("Sessions", [("Date", DATE, 12), ("Day", TEXT, 11), ("From", TIME, 20), ("To", TIME, 20),
-                            ("Site", TEXT, 30), ("Minutes", NUM, 10), ("Period", TEXT, 28)],
-               ((s.date, _day(s.date), s.start, s.end, s.host, s.minutes, words(s.period))
+                            ("Site", TEXT, 30), ("Minutes", NUM, 10), ("Period", TEXT, 28),
+                            ("Clock (on a clock-change day)", TEXT, 14)],
+               ((s.date, _day(s.date), s.start, s.end, s.host, s.minutes, words(s.period),
+                 (s.start_zone if s.start_zone == s.end_zone else f"{s.start_zone} to {s.end_zone}") or None)
                 for s in views.sessions(inv)))
     book.table("Sites", [("Site", TEXT, 32), ("Outside breaks, work hours (minutes)", NUM, 16),
                          ("In official breaks (minutes)", NUM, 14), ("Outside work hours (minutes)", NUM, 14),
