@@ -195,4 +195,27 @@ def test_a_cell_over_excels_limit_says_it_was_cut(store, tmp_path, monkeypatch):
     urls = [r[2] for r in rows(wb["Requests"])]
     assert all(len(u) <= 100 for u in urls)
     summary_values = [v for v in summary(wb).values() if isinstance(v, str)]
-    assert any("[cut: " in v and "the CSV export has it whole]" in v for v in summary_values + urls)
+    assert all(u.endswith("more than an Excel cell holds; the CSV export has it whole]") for u in urls if len(u) == 100)
+    # a Summary value is not in the CSV export: its note does not send the reader there
+    cut = [v for v in summary_values if "[cut: " in v]
+    assert cut and all(v.endswith("characters, more than an Excel cell holds]") for v in cut)
+
+
+def test_a_cut_value_sends_the_reader_to_the_csv_only_when_it_is_there_and_controls_are_shown(monkeypatch):
+    import io
+    from datetime import datetime as dt
+
+    from surfaudit.export import xlsx_export
+
+    monkeypatch.setattr(xlsx_export, "MAX_CELL", 200)
+    buf = io.BytesIO()
+    book = xlsx_export._Book(buf, dt(2026, 1, 1))
+    ws = book.wb.add_worksheet("t")
+    book.cell(ws, 0, 0, "x" * 500, xlsx_export.TEXT, in_csv=True)
+    book.cell(ws, 1, 0, "y" * 500, xlsx_export.TEXT)
+    book.cell(ws, 2, 0, "Ben\u202egnp.exe\x07 line\nnext\ttab", xlsx_export.TEXT)
+    book.wb.close()
+    a, b, c = (r[0] for r in openpyxl.load_workbook(io.BytesIO(buf.getvalue()))["t"].iter_rows(values_only=True))
+    assert len(a) == 200 and a.endswith("[cut: 500 characters, more than an Excel cell holds; the CSV export has it whole]")
+    assert len(b) == 200 and b.endswith("[cut: 500 characters, more than an Excel cell holds]")
+    assert c == "Ben\\u202egnp.exe\\x07 line\nnext\ttab"  # shown escaped, never obeyed by Excel

@@ -26,7 +26,7 @@ from surfaudit.export import views
 from surfaudit.export.data import Investigation
 from surfaudit.export.policy import load_policy
 from surfaudit.errors import UsageError
-from surfaudit.safetext import neutralise
+from surfaudit.safetext import escape_controls, neutralise
 
 MAX_ROWS = 1_048_575  # Excel's limit, less the header row
 MAX_CELL = 32_767  # characters in one Excel cell
@@ -52,7 +52,8 @@ class _Book:
             "label": self.wb.add_format({"bold": True, "valign": "top"}),
         }
 
-    def cell(self, ws, row: int, col: int, value: Any, kind: str, fmt=None) -> None:
+    def cell(self, ws, row: int, col: int, value: Any, kind: str, fmt=None, in_csv: bool = False) -> None:
+        """One typed cell; `in_csv`: the CSV export carries this value (a cut one says so)."""
         if value is None:
             ws.write_blank(row, col, None, fmt)
         elif kind in (DATE, TIME):
@@ -62,13 +63,18 @@ class _Book:
         elif kind == FLAG:
             ws.write_string(row, col, "Yes" if value else "No", fmt)
         else:
-            text = neutralise(str(value))
+            # controls and bidi overrides shown escaped, as in the HTML and the terminal: Excel
+            # would obey a U+202E in a name; line breaks and tabs kept
+            text = escape_controls(neutralise(str(value)), keep="\n\t")
             if len(text) > MAX_CELL:  # Excel's limit: say so in the cell rather than cut it in silence
-                text = text[: MAX_CELL - 80] + f"… [cut: {len(text):,} characters; the CSV export has it whole]"
+                whole = "; the CSV export has it whole" if in_csv else ""
+                note = f"… [cut: {len(text):,} characters, more than an Excel cell holds{whole}]"
+                text = text[: max(MAX_CELL - len(note), 0)] + note
             ws.write_string(row, col, text, fmt)
 
-    def table(self, name: str, columns: list[tuple[str, str, int]], rows) -> int:
-        """A sheet with a frozen, filterable header row; columns are (heading, kind, width)."""
+    def table(self, name: str, columns: list[tuple[str, str, int]], rows, in_csv: bool = False) -> int:
+        """A sheet with a frozen, filterable header row; columns are (heading, kind, width);
+        `in_csv`: the sheet's values are the CSV export's rows."""
         ws = self.wb.add_worksheet(name)
         for c, (heading, kind, width) in enumerate(columns):
             ws.write_string(0, c, heading, self.fmt["head"])
@@ -80,7 +86,7 @@ class _Book:
                 n -= 1
                 break
             for c, ((_, kind, _), value) in enumerate(zip(columns, values)):
-                self.cell(ws, n, c, value, kind)
+                self.cell(ws, n, c, value, kind, in_csv=in_csv)
         ws.autofilter(0, 0, max(n, 1), len(columns) - 1)
         return n
 
@@ -178,6 +184,6 @@ def render_xlsx(inv: Investigation, *, reason: str, generated: datetime, generat
                             ("Action", TEXT, 9), ("Filter category", TEXT, 18), ("Social media", FLAG, 8),
                             ("Period", TEXT, 28), ("Seconds counted", NUM, 10)],
                ((r["local_time"], r["host"], r["url"], r["action"], r["category"], r["social"], words(r["period"]),
-                 r["covered_seconds"]) for r in inv.requests.iter_rows(named=True)))
+                 r["covered_seconds"]) for r in inv.requests.iter_rows(named=True)), in_csv=True)
     book.wb.close()
     return buf.getvalue()
