@@ -30,6 +30,7 @@ import polars as pl
 
 FORMULA_STARTS = frozenset("=+-@\t\r\n" "\uff1d\uff0b\uff0d\uff20" "\ufe66\ufe62\ufe63\ufe6b" "\u2212")
 QUOTES = frozenset("'\"\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033\uff02\uff07\u00ab\u00bb\u2039\u203a")
+_CONTROL_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -90,8 +91,11 @@ def _escape_char(ch: str) -> str:
 
 
 def is_control(ch: str) -> bool:
-    """A control character or a bidirectional control: shown escaped, never obeyed."""
-    return unicodedata.category(ch) == "Cc" or ch in _BIDI
+    """A control character, a bidirectional control, a line or paragraph separator
+    (U+2028 breaks a terminal line) or an invisible format character (a zero-width
+    space makes "ad\u200bmin" look like "admin"): shown escaped, never obeyed. The
+    zero-width joiner of emoji sequences is left alone."""
+    return unicodedata.category(ch) in _CONTROL_CATEGORIES and ch != "\u200d" or ch in _BIDI
 
 
 
@@ -104,6 +108,6 @@ def printable(value: object) -> str:
 def escape_controls(text: str, keep: str = "") -> str:
     """`text` with every control character and bidi control but those in `keep` shown
     escaped (`\\n`, `\\x07`, `\\u202e`); the HTML export keeps line breaks and tabs."""
-    if not any(is_control(ch) and ch not in keep for ch in text):
-        return text
+    if text.isprintable() or not any(is_control(ch) and ch not in keep for ch in text):
+        return text  # (every character is_control names is one isprintable refuses)
     return "".join(_escape_char(ch) if is_control(ch) and ch not in keep else ch for ch in text)

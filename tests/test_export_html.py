@@ -252,5 +252,7 @@ def test_bidirectional_and_control_characters_are_shown_not_obeyed():
     from surfaudit.export.html_export import environment
 
     page = environment().from_string("<h1>{{ who }}</h1><p>{{ why }}</p>{{ trusted }}")
-    html = page.render(who="user\u202egnp.exe\u2066x\x07", why="line one\nline two\t<b>", trusted=Markup("<svg/>"))
-    assert html == ("<h1>user\\u202egnp.exe\\u2066x\\x07</h1><p>line one\nline two\t&lt;b&gt;</p><svg/>")
+    html = page.render(who="user\u202egnp.exe\u2066x\x07 ad\u200bmin\u2028\ufeff", why="line one\nline two\t<b> \U0001f469\u200d\U0001f4bb",
+                       trusted=Markup("<svg/>"))
+    assert html == ("<h1>user\\u202egnp.exe\\u2066x\\x07 ad\\u200bmin\\u2028\\ufeff</h1>"
+                    "<p>line one\nline two\t&lt;b&gt; \U0001f469\u200d\U0001f4bb</p><svg/>")

@@ -68,6 +68,20 @@ def test_alias_mixed_case_and_directory_name_give_the_same_rows(env):
     assert runs[0].out.splitlines()[1:] == [SOCIAL_ROW]
 
 
+def test_the_csv_reports_notes_on_stderr_state_the_default_timetable_themselves(env):
+    """In table mode [schedule]'s hours are printed above the notes; with CSV only the
+    notes reach the reader (stderr): they must not point at "hours stated above"."""
+    cli, _ = env
+    run = cli("report", "social", *RANGE, "--format", "csv")
+    assert run.code == 0
+    notes = run.err.splitlines()
+    assert "surfaudit: note: Timetables: per person (directory row > group > site > [schedule]); [calendar] " \
+           "closed days and england-and-wales bank holidays are non-workdays." in notes
+    assert "surfaudit: note: Schedule [schedule]: work hours 08:00-17:00 on mon, tue, wed, thu, fri; breaks " \
+           "10:30-10:50, 12:00-13:00." in notes
+    assert not any("above" in line for line in notes)
+
+
 def test_unknown_user_exits_2_with_close_matches_on_stderr(env):
     cli, _ = env
     run = cli("report", "social", *RANGE, "--user", "amorgn")
@@ -298,7 +312,7 @@ def test_a_large_directory_lists_as_aligned_text_quickly(tmp_path):
     cli, _ = make(tmp_path)
     n = LARGE_TABLE + 10
     people = "".join(f"u{i:05d},Person {i},teachers,north,\n" for i in range(n))
-    evil = '"[bold red]x[/] \x1b[2Jy\u202e",teachers,south,\n'
+    evil = '"[bold red]x[/] \x1b[2Jy\u202ead\u200bmin",teachers,south,\n'
     (tmp_path / "staff.csv").write_text(STAFF + people + "zz," + evil)
     run = cli("users")
     assert run.code == 0 and run.err == ""
@@ -315,3 +329,4 @@ def test_a_large_directory_lists_as_aligned_text_quickly(tmp_path):
     last = next(r for r in rows if r.startswith("zz "))
     assert "[bold red]x[/]" in last and "\x1b" not in last and "\u202e" not in last
     assert "\\x1b" in last or "\\u001b" in last
+    assert "ad\\u200bmin" in last  # a zero-width space shown, not hidden

@@ -163,9 +163,9 @@ def report_notes(cfg: Config, kind: str) -> list[str]:
                              "(and sub-domains) are not social time.")
         if org.schedules or org.closed or org.sites or org.directory_path is not None:
             bank = f" and {org.bank_holidays} bank holidays" if org.bank_holidays else ""
-            notes.append(f"Timetables: per person (directory row > group > site > [schedule], whose hours are "
-                         f"stated above); [calendar] closed days{bank} are non-workdays.")
-            for name, sched in org.schedules.items():
+            notes.append(f"Timetables: per person (directory row > group > site > [schedule]); [calendar] "
+                         f"closed days{bank} are non-workdays.")
+            for name, sched in (("[schedule]", cfg.schedule), *org.schedules.items()):
                 breaks = ", ".join(str(b) for b in sched.breaks) or "none"
                 notes.append(f"Schedule {name}: work hours {sched.work_hours} on {', '.join(sched.workday_names)}; "
                              f"breaks {breaks}.")
