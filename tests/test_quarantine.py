@@ -141,3 +141,21 @@ def test_with_reports_not_naming_people_lines_need_a_recorded_reason(tmp_path):
     assert shown.code == 0 and shown.err == "" and "access.log" in shown.out
     (entry,) = audit_entries(store)
     assert "revealed because: proxy upgrade check" in entry["detail"]
+
+
+def test_a_fixed_clock_dates_the_commit_as_it_dates_the_audit_entry(tmp_path):
+    """$SURFAUDIT_NOW (a re-run of a missed night) dated the audit entry but the commit
+    record kept the real clock: the quarantine's `ingested` and the summary's files of
+    that date disagreed with its ingest runs."""
+    from tests.conftest import SAMPLE_CONFIG, SAMPLES
+
+    env = {"SURFAUDIT_NOW": "2026-11-07T07:00:00Z"}
+    store = tmp_path / "store"
+    run_cli("--config", str(SAMPLE_CONFIG), "--store", str(store), "ingest", str(SAMPLES), env=env)
+    rows = list(csv.DictReader(io.StringIO(run_cli("--store", str(store), "quarantine", "--format", "csv",
+                                                   env=env).out)))
+    assert rows and {r["ingested"] for r in rows} == {"2026-11-07T07:00:00Z"}
+    assert {r["at"] for r in Store(store).manifest() if r.get("kind") == "ingest"} == {"2026-11-07T07:00:00+00:00"}
+    summary = run_cli("--config", str(SAMPLE_CONFIG), "--store", str(store), "report", "summary", "--from",
+                      "2026-11-07", "--to", "2026-11-07", env=env).out
+    assert "1 ingest run between 2026-11-07 and 2026-11-07: 3 source files ingested" in summary

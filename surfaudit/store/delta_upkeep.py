@@ -23,7 +23,7 @@ from surfaudit.errors import StoreError
 from surfaudit.store.delta import DeltaStore
 from surfaudit.store.delta_write import find_commit
 from surfaudit.store.part import DAMAGED_NAME, Part
-from surfaudit.store.paths import new_tx_id, repair_record
+from surfaudit.store.paths import new_tx_id, record_time, repair_record
 from surfaudit.store.s3 import deltalake
 
 
@@ -53,7 +53,7 @@ def compact_months(store, min_files: int = 2, months: list[str] | None = None,
             rows = sum(files[r].get("rows") or 0 for r in rels)
             tx = new_tx_id("compact")
             record = {"tx": tx, "kind": "compact", "month": month, "rows": rows, "files_before": len(rels),
-                      "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                      "at": record_time()}
             base = table.version()
             try:
                 table.optimize.compact(partition_filters=[("month", "=", month)], target_size=1 << 40,
@@ -112,7 +112,7 @@ def delete_rows(store: DeltaStore, months: list[str], straddle: str | None, cuto
     dl = deltalake()
     try:
         metrics = table.delete(" OR ".join(terms), commit_properties=_props({
-            "tx": tx, "kind": "purge", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **record}))
+            "tx": tx, "kind": "purge", "at": record_time(), **record}))
     except (dl.exceptions.DeltaError, OSError) as exc:  # e.g. a concurrent writer's commit conflicted
         entry = _landed(store, base, tx)
         if entry is None:

@@ -24,7 +24,7 @@ from surfaudit.errors import CommittedError, StoreError
 from surfaudit.store import transaction
 from surfaudit.store.arrow_schema import ROW_GROUP, STORED_ARROW_SCHEMA, quarantine_arrow, with_string_views
 from surfaudit.store.part import Part
-from surfaudit.store.paths import PART_NAME, TX_NAME, new_tx_id
+from surfaudit.store.paths import PART_NAME, TX_NAME, new_tx_id, record_time
 from surfaudit.store.s3 import deltalake
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class DeltaTransaction:
                 quarantine = [f"quarantine/q-{self.id}.parquet"]
                 store.objects.upload(quarantine[0], self._quarantine[1])
                 self.uploaded.append(quarantine[0])
-            record = {"tx": self.id, "kind": self.kind, "at": _now().isoformat(timespec="seconds"),
+            record = {"tx": self.id, "kind": self.kind, "at": record_time(),
                       "site": store.site, **record, "parts": parts, "months": sorted({Part.of(p).month for p in parts}),
                       "removes": [], "quarantine": quarantine, "files": files}
             table = store.ensure().delta_table()

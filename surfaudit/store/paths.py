@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from surfaudit import clock
 from surfaudit.errors import StoreError
 
 PART_NAME = re.compile(r"events/month=(\d{4}-(?:0[1-9]|1[0-2]))/part-[0-9A-Za-z][0-9A-Za-z-]*\.parquet")
@@ -37,7 +38,7 @@ def new_tx_id(kind: str = "") -> str:
 
 def repair_record(removes: list[str], why: str) -> dict:
     """The committed record of `verify --repair` dropping the parts `removes` (both backends)."""
-    return {"tx": new_tx_id("repair"), "kind": "repair", "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {"tx": new_tx_id("repair"), "kind": "repair", "at": record_time(),
             "why": why, "parts": [], "removes": list(removes), "quarantine": []}
 
 
@@ -113,3 +114,11 @@ def flock_within(fd: int, wait: float, poll: float = 0.05) -> bool:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(poll)
+
+
+def record_time() -> str:
+    """The instant a commit record carries: `clock.now()`, so that $SURFAUDIT_NOW (a
+    re-run of a missed night, a test) dates the commit as it dates the audit entry
+    (the summary's files and runs of a date agree); transaction ids stay on the real
+    clock (they must sort and never collide)."""
+    return clock.now().isoformat(timespec="seconds")

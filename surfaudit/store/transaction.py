@@ -18,7 +18,6 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +30,7 @@ from surfaudit.store.files import fsync_dir, make_dir, private_file
 from surfaudit.store.integrity import describe
 from surfaudit.store.manifest import Parsed
 from surfaudit.store.part import Part, relpath
-from surfaudit.store.paths import confined, new_tx_id
+from surfaudit.store.paths import confined, new_tx_id, record_time
 
 
 class StoreHost(Protocol):
@@ -166,7 +165,7 @@ class Transaction:
         except OSError as exc:
             self.abort()
             raise StoreError(f"{store.root}: write failed ({exc.strerror}); the store was left as it was") from None
-        record = {"tx": self.id, "kind": self.kind, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        record = {"tx": self.id, "kind": self.kind, "at": record_time(),
                   **record, "parts": [rel for _, rel in moves if rel.startswith("events/")],
                   "removes": self.removes, "quarantine": quarantine, "files": files}
         journal = store.journal_dir / f"{self.id}.json"
