@@ -88,7 +88,8 @@ def detect(first_lines: list[str], cfg=None) -> Choice | None:
     env = _envelope()
     if env is not None and env.present(lines):
         for fmt in candidates(cfg):  # a format is asked about the lines other programs' tags leave it
-            bare = [env.strip_line(ln) for ln in env.ours(lines, fmt.NAME)]
+            bare = [b for b in (env.strip_line(ln) for ln in env.ours(lines, fmt.NAME))
+                    if not env.repeats.is_repeat(b)]  # "message repeated 3 times": judged by the others
             if bare and _looks_like(fmt, bare, cfg):
                 return Choice(fmt, True)
     return None
@@ -109,7 +110,7 @@ def explain(first_lines: list[str], cfg=None) -> str:
         return "no log lines in the first part of the file"
     env = _envelope()
     if env is not None and env.present(lines):
-        lines = [env.strip_line(ln) for ln in lines]
+        lines = [b for b in (env.strip_line(ln) for ln in lines) if not env.repeats.is_repeat(b)] or lines
         share = _best_share(lines, cfg)
         if share is not None:
             name, hits = share

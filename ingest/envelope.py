@@ -29,7 +29,8 @@ original text. A bad line whose tag names another program than the format's
 ``dhcpd``, ``sshd``, ``kernel`` ... between squid's lines) is no line of this log:
 it is left out of the bad lines, so ingest counts it as ignored. A line that
 parses is a row whatever its tag says (rsyslog's imfile tags are the
-technician's choice).
+technician's choice). Syslog's repeated-message lines ("message repeated 3 times:
+[ ...]") are expanded into the rows they stand for (`ingest.repeats`).
 
 Why like this: syslog-wrapped squid must still parse at over a million lines a
 second, so the envelope is found by one compiled pass over the batch bytes
@@ -49,7 +50,7 @@ import re
 import numpy as np
 import polars as pl
 
-from ingest import fast, tokens
+from ingest import fast, repeats, tokens
 
 # The envelope's pieces (bytes; see the module docstring), for the reference path.
 _PRI = re.compile(rb"<[0-9]{1,3}>")
@@ -264,16 +265,26 @@ class Enveloped:
         self.header_lines = getattr(inner, "header_lines", 0)
         self.programs = programs if programs is not None else PROGRAMS.get(inner.name)
 
+    extra_rows = 0  # of the last parse: rows beyond one per line (syslog's repeat lines)
+
     def parse(self, lines: pl.Series | None, first_line_no: int,
               raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
         bare = strip_raw(raw)
-        rows, bad = self.inner.parse(None, first_line_no, bare)
+        reps = repeats.find(bare)  # syslog's "message repeated N times" lines (ingest.repeats)
+        self.extra_rows = 0
+        rows, bad = self.inner.parse(None, first_line_no, bare if reps is None else repeats.blanked(bare, reps.index))
         if bad.height:  # the quarantine keeps the line as it was in the file
             idx = (bad.get_column("line_no") - first_line_no).to_numpy()
             bad = bad.with_columns(raw.lines_at(idx).alias("line"))
             if self.programs is not None:
                 bad = self._own(bad, idx, raw, bare.tags)
+        if reps is not None:
+            more, rejected, self.extra_rows = repeats.expand(
+                lambda texts, no: self.inner.parse(texts, no), reps, first_line_no, raw)
+            rows = pl.concat([rows, more.select(rows.columns).cast(rows.schema)]) if more.height else rows
+            bad = pl.concat([bad, rejected.select(bad.columns).cast(bad.schema)]).sort("line_no") \
+                if rejected.height else bad
         return rows, bad
 
     def _own(self, bad: pl.DataFrame, idx: np.ndarray, raw: tokens.Raw, tags) -> pl.DataFrame:

@@ -379,14 +379,16 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             long = _too_long(batch, max_line)
             if long.height:
                 bad = pl.concat([bad.filter(~pl.col("line_no").is_in(long["line_no"].implode())), long]).sort("line_no")
-            # Every line is a row, a rejected line, or blank (nothing else is dropped).
-            blank = batch.n - header - rows.height - bad.height
+            # Every line is a row, a rejected line, or blank (nothing else is dropped); a
+            # syslog repeat line is the N lines it stands for (ingest.repeats)
+            extra = getattr(parser, "extra_rows", 0)
+            blank = batch.n - header - (rows.height - extra) - bad.height
             result.ignored += header + blank
             other = bad.get_column("reason").str.starts_with(NOT_A_REQUEST)
             if other.any():  # expected in a mixed feed: counted, not stored, not an error
                 result.not_requests += int(other.sum())
                 bad = bad.filter(~other)
-            result.lines += batch.n - header - blank - int(other.sum())
+            result.lines += batch.n - header - blank - int(other.sum()) + extra
             rows, odd = sane(rows, first_no, raw, parser.parse)
             if odd.height:
                 bad = pl.concat([bad, odd]).sort("line_no", nulls_last=True)

@@ -129,3 +129,66 @@ def test_kiwi_and_year_files_ingest(tmp_path, both):
         with store.lock():
             r, = ingest_paths(store, cfg, [log], now=utc(2026, 11, 20))
         assert (r.format, r.rows, r.rejected) == ("squid (syslog)", 3, 0), r
+
+
+# syslog's repeated-message reduction (rsyslog `$RepeatedMsgReduction on`, as Ubuntu's
+# rsyslog.conf ships it; BSD syslogd always): N identical lines become one line that
+# stands for them (ingest.repeats)
+SG = "2026-11-30 09:17:01 [1234] Request(default/socialnet/-) http://www.facebook.com/ 10.0.0.5/- jsmith GET REDIRECT"
+
+
+def _ingest(tmp_path, name: str, lines: list[str]):
+    log = tmp_path / name
+    log.write_text("\n".join(lines) + "\n")
+    settled(log)
+    store = Store(tmp_path / ("store-" + name))
+    cfg = Config(store_path=store.root, retention=Retention(12), ingest=Ingest())
+    with store.lock():
+        r, = ingest_paths(store, cfg, [log], now=utc(2026, 12, 1))
+    return store, r
+
+
+def test_repeated_message_lines_are_the_requests_they_stand_for(tmp_path, both):
+    """One squidGuard block, then rsyslog's 'message repeated 3 times: [ MSG]', syslogd's
+    'last message repeated 2 times' (the line before: the repeat, so its message) and
+    macOS's '--- last message repeated 1 time ---', then another line: 1 + 3 + 2 + 1 + 1
+    = 8 requests, as 8 lines (each repeat line counts as the lines it stands for)."""
+    other = SG.replace("09:17:01", "09:18:00").replace("facebook", "instagram")
+    lines = ["Nov 30 09:17:01 proxy squidGuard[1234]: " + SG,
+             "Nov 30 09:17:01 proxy squidGuard[1234]: message repeated 3 times: [ " + SG + "]",
+             "Nov 30 09:17:05 proxy last message repeated 2 times",
+             "Nov 30 09:17:06 proxy --- last message repeated 1 time ---",
+             "Nov 30 09:18:00 proxy squidGuard[1234]: " + other]
+    store, r = _ingest(tmp_path, "sg.log", lines)
+    assert (r.format, r.rows, r.rejected, r.status) == ("squidguard (syslog)", 8, 0, "ok"), r
+    assert r.lines == r.rows + r.duplicates + r.expired + r.rejected + r.held_back == 8
+    hosts = store.read_parts(store.part_list()).get_column("host").value_counts(sort=True).rows()
+    assert hosts == [("www.facebook.com", 7), ("www.instagram.com", 1)]
+    # fed again: every one of them a duplicate, nothing stored twice
+    with store.lock():
+        again, = ingest_paths(store, Config(store_path=store.root, retention=Retention(12), ingest=Ingest()),
+                              [tmp_path / "sg.log"], now=utc(2026, 12, 1))
+    assert again.rows == 0 and store.read_parts(store.part_list()).height == 8
+
+
+def test_a_repeat_with_nothing_to_repeat_or_a_cut_message_is_rejected_naming_its_line(tmp_path, both):
+    """syslogd's line as a file's first (the line it repeats was in an earlier file), and
+    rsyslog's message cut at 800 characters (a squid line without its last fields):
+    rejected, each with its line number and text; the good line is kept."""
+    cut = (LINE.replace("1700000000", "1796029021")[:60])
+    lines = ["Nov 30 09:17:01 proxy last message repeated 4 times",
+             "Nov 30 09:17:02 proxy squid[1]: " + LINE.replace("1700000000", "1796029022"),
+             "Nov 30 09:17:03 proxy squid[1]: message repeated 2 times: [ " + cut + "]"]
+    store, r = _ingest(tmp_path, "cut.log", lines)
+    assert (r.rows, r.rejected, r.lines) == (1, 2, 3), r
+    bad = store.quarantined_lines().sort("line_no")
+    assert bad.get_column("line_no").to_list() == [1, 3]
+    assert bad.get_column("line").to_list() == [lines[0], lines[2]]
+    assert bad.get_column("reason")[0].startswith("syslog 'last message repeated' line: the line it repeats is not")
+
+
+def test_message_repeated_inside_a_url_is_no_repeat_line(both):
+    url_line = LINE.replace("www.facebook.com:443", "forum.example/message%20repeated%203%20times")
+    text = url_line.replace("message%20repeated%20", "message repeated ")
+    rows, bad = parse(["Nov 30 09:17:01 proxy squid[1]: " + text])
+    assert (rows.height, bad.height) == (1, 0)
