@@ -282,6 +282,11 @@ class Enveloped:
         if reps is not None:
             more, rejected, self.extra_rows = repeats.expand(
                 lambda texts, no: self.inner.parse(texts, no), reps, first_line_no, raw)
+            if rejected.height and self.programs is not None:  # another program's repeated line
+                at = np.searchsorted(reps.index, (rejected.get_column("line_no") - first_line_no).to_numpy())
+                tags = raw.lines_at(reps.tagged[at]).to_list()
+                rejected = rejected.filter(pl.Series([not is_foreign(program_of(t or "") or "", self.programs)
+                                                      for t in tags]))
             rows = pl.concat([rows, more.select(rows.columns).cast(rows.schema)]) if more.height else rows
             bad = pl.concat([bad, rejected.select(bad.columns).cast(bad.schema)]).sort("line_no") \
                 if rejected.height else bad

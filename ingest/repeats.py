@@ -57,6 +57,7 @@ class Repeats:
     index: np.ndarray  # line indices in the batch
     counts: np.ndarray  # how many requests each stands for
     messages: list[bytes | None]  # None: nothing to repeat (NO_PREVIOUS)
+    tagged: np.ndarray  # the line whose syslog tag applies (syslogd's line has none: its line's)
 
 
 def find(bare: tokens.Raw) -> Repeats | None:
@@ -64,14 +65,17 @@ def find(bare: tokens.Raw) -> Repeats | None:
     lines = _candidates(bare)
     if not len(lines):
         return None
-    index, counts, messages = [], [], []
+    index, counts, messages, tagged = [], [], [], []
     own: dict[int, bytes] = {}  # a repeat line's message, for a `last message repeated` after it
+    tag_of: dict[int, int] = {}
     for i in lines.tolist():
         m = _MARK.fullmatch(bare.data[bare.starts[i]:bare.ends[i]].tobytes().rstrip(b"\r"))
         if m is None:
             continue
+        tag_of[i] = i
         if m.group(1) or m.group(3) is None:  # syslogd's: the line before
             before = i - 1
+            tag_of[i] = tag_of.get(before, before) if before >= 0 else i
             message = own.get(before) if before in own else (
                 bare.data[bare.starts[before]:bare.ends[before]].tobytes().rstrip(b"\r") if before >= 0 else None)
         else:
@@ -83,9 +87,11 @@ def find(bare: tokens.Raw) -> Repeats | None:
         index.append(i)
         counts.append(int(m.group(2)))
         messages.append(message)
+        tagged.append(tag_of[i])
     if not index:
         return None
-    return Repeats(np.array(index, dtype=np.int64), np.array(counts, dtype=np.int64), messages)
+    return Repeats(np.array(index, dtype=np.int64), np.array(counts, dtype=np.int64), messages,
+                   np.array(tagged, dtype=np.int64))
 
 
 def blanked(bare: tokens.Raw, index: np.ndarray) -> tokens.Raw:

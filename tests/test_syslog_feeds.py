@@ -192,3 +192,16 @@ def test_message_repeated_inside_a_url_is_no_repeat_line(both):
     text = url_line.replace("message%20repeated%20", "message repeated ")
     rows, bad = parse(["Nov 30 09:17:01 proxy squid[1]: " + text])
     assert (rows.height, bad.height) == (1, 0)
+
+
+def test_another_programs_repeated_line_is_ignored_like_its_lines(tmp_path, both):
+    """A firewall's whole syslog: dhcpd's 'message repeated' and syslogd's 'last message
+    repeated' after a filterlog line are no lines of the log (ignored, exit 0)."""
+    lines = [FILTERLOG, "Nov 19 09:17:01 pfSense last message repeated 5 times",
+             "Nov 19 09:17:02 pfSense dhcpd: message repeated 2 times: [ DHCPACK on 10.0.0.50 to 00:11:22:33:44:55]",
+             "Nov 30 09:17:03 pfSense (squid-1)[1]: " + LINE.replace("1700000000", "1796029023"),
+             "Nov 30 09:17:04 pfSense (squid-1)[1]: message repeated 2 times: [ "
+             + LINE.replace("1700000000", "1796029023") + "]"]
+    _, r = _ingest(tmp_path, "fw.log", lines)
+    assert (r.format, r.rows, r.rejected, r.status) == ("squid (syslog)", 3, 0, "ok"), r
+    assert r.ignored == 3 and r.lines == 3
