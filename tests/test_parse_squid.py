@@ -287,3 +287,16 @@ def test_icp_queries_are_counted_apart_by_ingest(tmp_path):
     store = Store(tmp_path / "store")
     (result,) = ingest_paths(store, Config(store_path=store.root, retention=Retention(600)), [log])
     assert (result.lines, result.rows, result.rejected, result.not_requests) == (1, 1, 0, 3)
+
+
+@pytest.mark.parametrize("tail", ["Mary Ann HIER_DIRECT/1.2.3.4", "Mary Ann HIER_DIR", "Mary Ann HIER",
+                                  "Mary Ann HIER_DIRECT/1.2", "jsmith HIER_DIRECT/1.2.3.4", "jsmith weird other"])
+def test_a_line_cut_before_its_mime_type_is_rejected_not_given_to_another_user(tail, both):
+    """A line cut short (syslog's size limit, squid killed mid-write) lost its MIME type:
+    the last-two-fields rule read `Mary Ann HIER_DIRECT/1.2.3.4` as user "mary" (another
+    member of staff) with the hierarchy "Ann". A MIME type is `-` or type/subtype and
+    never hierarchy-shaped, and without a hierarchy-shaped field the user is one token."""
+    whole = f"{B} Mary Ann HIER_DIRECT/1.2.3.4 text/html"
+    rows, bad = parse([f"{B} {tail}", whole], first_line_no=1)
+    assert bad.get_column("line_no").to_list() == [1]
+    assert rows.get_column("user").to_list() == ["mary ann"]
