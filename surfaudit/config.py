@@ -255,6 +255,11 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(_where(source, f"[schedule].timezone: unknown time zone {tz!r}")) from None
+    if tz in ("localtime", "posixrules") or tz.startswith(("posix/", "right/")):
+        # files of the system's zone directory, not zone names: DuckDB and Spark know no
+        # such zone, so every report failed (ingest ran)
+        raise ConfigError(_where(source, f"[schedule].timezone: {tz!r} is a file of the system's time zone "
+                                         "directory, not a zone name: give one such as \"Europe/London\""))
     days = reader.get("schedule", "workdays")
     workdays = []
     for day in days:
@@ -287,6 +292,8 @@ def parse_config(data: dict, source: Path | None = None) -> Config:
     # overflow the date and millisecond arithmetic the reports and purge do).
     for section, name, minimum, maximum in bounded():
         value = reader.get(section, name)
+        if value != value:  # TOML's nan passes both comparisons (and inf is above every bound)
+            raise ConfigError(_where(source, f"[{section}].{name}: must be a number, got nan"))
         if value < minimum:
             raise ConfigError(_where(source, f"[{section}].{name}: must be at least {bound_text(minimum)}, got {value}"))
         if value > maximum:
