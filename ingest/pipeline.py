@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import detect, envelope, fast, fingerprint, sources
+from ingest import detect, envelope, fast, fingerprint, sources, vendor_csv
 from ingest.badlines import sane
 from ingest.badlines import fix_invalid_utf8 as _fix_invalid_utf8
 from ingest.badlines import too_long as _too_long
@@ -301,12 +301,18 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     first = lines[0] if lines else ""
     if choice.enveloped:
         first = envelope.strip_line(first)  # a CSV's header without its envelope
+    csv_format = isinstance(choice.format, vendor_csv.VendorCsv) or choice.format is detect.FORMATS["surfprotect"]
+    sep_line = csv_format and len(lines) > 1 and vendor_csv.excel_sep(first) is not None
+    if sep_line:  # Excel's "sep=;" line: the header is the next one
+        first = lines[1]
     try:
         parser = choice.format.make_parser(first, cfg.schedule.timezone, cfg)
     except InputError as exc:  # a CSV header without the columns: name the file, show no raw bytes
         text = printable(str(exc))
         text = text if len(text) <= 300 else text[:300] + "…"
         raise InputError(text if text.startswith(str(path)) else f"{path}: {text}") from None
+    if sep_line:
+        parser.header_lines = getattr(parser, "header_lines", 0) + 1
     if choice.enveloped:
         parser = envelope.Enveloped(parser)
     header = getattr(parser, "header_lines", 0)

@@ -65,30 +65,47 @@ def _norm(header: str) -> str:
     return " ".join(header.strip().strip("\ufeff").strip().lower().split())
 
 
-def _columns(first_line: str) -> tuple[list[str], dict[str, int]]:
-    """Header cells and, per canonical column, the index of its first alias found."""
-    cells = next(csv.reader([first_line.rstrip("\r").lstrip("\ufeff")]), [])
-    names = [_norm(c) for c in cells]
-    found: dict[str, int] = {}
-    for key, aliases in ALIASES.items():
-        for i, name in enumerate(names):
-            if name in aliases and key not in found and i not in found.values():
-                found[key] = i
-    return cells, found
+DELIMITERS = (",", ";", "\t", "|")  # ',' as exported; ';' and tab as Excel saves it in some locales
+
+
+def _columns(first_line: str) -> tuple[list[str], dict[str, int], str]:
+    """Header cells, per canonical column the index of its first alias found, and the
+    delimiter: the first of DELIMITERS whose split has time, url and decision columns
+    (Excel saves with ';' where the decimal mark is a comma, "Unicode Text" with tabs)."""
+    best: tuple[list[str], dict[str, int], str] | None = None
+    for delimiter in DELIMITERS:
+        try:
+            cells = next(csv.reader([first_line.rstrip("\r").lstrip("\ufeff")], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        names = [_norm(c) for c in cells]
+        found: dict[str, int] = {}
+        for key, aliases in ALIASES.items():
+            for i, name in enumerate(names):
+                if name in aliases and key not in found and i not in found.values():
+                    found[key] = i
+        if {"time", "url", "decision"} <= found.keys():
+            return cells, found, delimiter
+        if best is None:
+            best = (cells, found, delimiter)
+    assert best is not None
+    return best
 
 
 def looks_like(first_lines: list[str]) -> bool:
-    """True when the first line is a header with time, url and decision columns."""
-    if not first_lines or "," not in first_lines[0]:
+    """True when the first line (after an Excel `sep=` line) is a header with time, url
+    and decision columns."""
+    header, _ = vendor_csv.header_of(first_lines[:2])
+    if header is None or not any(d in header for d in DELIMITERS):
         return False
-    _, found = _columns(first_lines[0])
+    _, found, _ = _columns(header)
     return {"time", "url", "decision"} <= found.keys()
 
 
 def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
     """A parser for files whose header is `first_line`; InputError if it lacks a
     required column (time, url, decision, and a user or client IP)."""
-    cells, found = _columns(first_line)
+    cells, found, delimiter = _columns(first_line)
     missing = [k for k in ("time", "url", "decision") if k not in found]
     if "user" not in found and "client_ip" not in found:
         missing.append("user or client ip")
@@ -98,7 +115,7 @@ def make_parser(first_line: str, tz: str, cfg=None) -> Parser:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise InputError(f"unknown timezone: {tz}") from None
-    return Parser(len(cells), found, tz, first_line.rstrip("\r").lstrip("\ufeff"))
+    return Parser(len(cells), found, tz, first_line.rstrip("\r").lstrip("\ufeff"), delimiter)
 
 
 def read_times(tz: str):
@@ -128,14 +145,16 @@ class Parser:
     name = NAME
     header_lines = 1
 
-    def __init__(self, n_fields: int, found: dict[str, int], tz: str, header: str = ""):
+    def __init__(self, n_fields: int, found: dict[str, int], tz: str, header: str = "", delimiter: str = ","):
         self.tz, self.header, self.found, self.n_fields = tz, header, found, n_fields
-        self.layout = fast.load("csv_scan").Layout(n_fields, found, DECISIONS) if fast.enabled() else None
+        # the compiled scanner reads the exported shape (commas); a re-saved file takes the general path
+        plain = fast.enabled() and delimiter == ","
+        self.layout = fast.load("csv_scan").Layout(n_fields, found, DECISIONS) if plain else None
         columns = [-1] * n_fields
         for key, j in found.items():
             columns[j] = _COLUMN[key]
         self._probe = 0  # batches since the compiled scanner last found no plain line (0: use it)
-        self.general = vendor_csv.Parser(NAME, vendor_csv.Layout(columns, ",", header, DECISIONS), DECISIONS, "utf-8",
+        self.general = vendor_csv.Parser(NAME, vendor_csv.Layout(columns, delimiter, header, DECISIONS), DECISIONS, "utf-8",
                                          read_times(tz))
 
     def parse(self, lines: pl.Series | None, first_line_no: int,

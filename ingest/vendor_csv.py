@@ -28,6 +28,7 @@ of empty fields (Excel writes them) and the header repeated are skipped.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -104,6 +105,29 @@ def _norm(header: str) -> str:
     return " ".join(header.strip().strip("\ufeff").strip().lower().split())
 
 
+# Excel's first line naming the delimiter ("sep=;"), in any case, padded by a re-save
+# ("sep=;;;;") or quoted: the header is the line after it.
+_SEP_LINE = re.compile(r'\ufeff?"?sep=\s*([^\w\s"]|\t)\1*"?\s*', re.IGNORECASE)
+
+
+def excel_sep(line: str) -> str | None:
+    """The delimiter an Excel `sep=` line names, or None when `line` is not one."""
+    m = _SEP_LINE.fullmatch(line.rstrip("\r\n"))
+    return m.group(1) if m else None
+
+
+def header_of(first_lines: list[str]) -> tuple[str | None, int]:
+    """(the header line, the lines before and with it): the first non-blank line, or
+    the one after an Excel `sep=` line."""
+    for k, line in enumerate(first_lines):
+        if not line.strip().strip("\ufeff").strip():
+            continue
+        if excel_sep(line) is not None:
+            return (first_lines[k + 1] if k + 1 < len(first_lines) else None), k + 2
+        return line, k + 1
+    return None, 0
+
+
 def _cells(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line.strip("\r\n").lstrip("\ufeff")], delimiter=delimiter), [])
 
@@ -136,7 +160,7 @@ class VendorCsv:
     def looks_like(self, first_lines: list[str]) -> bool:
         """True when the first non-blank line is a header with this format's time,
         url and decision headers."""
-        first = next((ln for ln in first_lines if ln.strip().strip("\ufeff").strip()), None)
+        first, _ = header_of(first_lines)
         if first is None:
             return False
         _, found = self._found(first)

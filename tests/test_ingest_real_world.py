@@ -500,3 +500,47 @@ def test_two_exports_with_the_same_header_and_bad_lines(store, tmp_path):
     assert (a.rows, a.rejected, a.error) == (2, 1, None) and adds_up(a)
     assert (b.rows, b.rejected, b.error) == (1, 1, None) and adds_up(b)
     assert count(store) == 3
+
+
+SP_HEADER = ["Date/Time", "Username", "IP Address", "URL", "Category", "Action"]
+SP_ROWS = [["16/06/2026 10:00", "jsmith", "10.0.0.5", "https://www.facebook.com/", "Social Networking", "Blocked"],
+           ["16/06/2026 10:03", "Zo\u00eb Brown", "10.0.0.6", "https://www.bbc.co.uk/news", "News; Media", "Allowed"]]
+
+
+@pytest.mark.parametrize("sep,prefix,encoding", [
+    (";", "\ufeff", "utf-8"), (";", "sep=;\r\n", "utf-8"), (";", "SEP=;;;;;;\r\n", "utf-8"),
+    ("\t", "\ufeff", "utf-16"), ("|", "", "utf-8"), (",", "sep=,\r\n", "utf-8"),
+])
+def test_a_surfprotect_export_resaved_by_excel_reads_whatever_its_delimiter(tmp_path, sep, prefix, encoding, both):
+    """Excel saves a CSV with ';' where the decimal mark is a comma, may write its
+    'sep=;' line first, and saves 'Unicode Text' as UTF-16 with tabs: each said "a CSV
+    export whose header this version does not know" (the columns were all there)."""
+    def cell(c: str) -> str:
+        return f'"{c}"' if sep in c or ";" in c and sep != "\t" else c
+    body = prefix + "".join(sep.join(cell(c) for c in row) + "\r\n" for row in [SP_HEADER, *SP_ROWS])
+    log = tmp_path / "export.csv"
+    log.write_bytes(body.encode(encoding))
+    settled(log)
+    store = Store(tmp_path / "store")
+    r, = ingest(store, log)
+    assert (r.format, r.rows, r.rejected, r.lines) == ("surfprotect", 2, 0, 2), r
+    rows = store.read_parts(store.part_list()).sort("ts")
+    assert rows.select("user", "host", "action", "category").rows() == [
+        ("jsmith", "www.facebook.com", "blocked", "Social Networking"),
+        ("zo\u00eb brown", "www.bbc.co.uk", "allowed", "News; Media")]
+
+
+def test_a_vendor_csv_after_an_excel_sep_line_reads_its_header(tmp_path, both):
+    cfg_extra = ('[formats.lightspeed]\ndelimiter = ";"\ntime = "Time"\nuser = "User"\nurl = "URL"\n'
+                 'decision = "Verdict"\nallowed = ["ok"]\nblocked = ["deny"]\n'
+                 'time_format = "%Y-%m-%d %H:%M:%S"\n')
+    from surfaudit.config import parse_config
+
+    log = tmp_path / "ls.csv"
+    log.write_text("sep=;\nTime;User;URL;Verdict\n2026-06-16 10:00:00;jsmith;https://www.facebook.com/;deny\n")
+    settled(log)
+    store = Store(tmp_path / "store")
+    cfg = parse_config(tomllib.loads(f'[store]\npath = "{store.root}"\n' + cfg_extra))
+    with store.lock():
+        r, = ingest_paths(store, cfg, [log], now=NOW)
+    assert (r.format, r.rows, r.rejected, r.lines) == ("lightspeed", 1, 0, 1), r
