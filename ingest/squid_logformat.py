@@ -184,6 +184,8 @@ def _ops(pieces: list) -> list:
             kind, shape = (K.TIME,), _time_regex(arg or _DEFAULT_TIME)
         else:
             kind = _SPECS.get(code, (K.TEXT,))
+            if code == "tu" and (spec.group("width") or "").isdigit() and int(spec.group("width")) > 3:
+                kind = (K.NUM, int(spec.group("width")), 0, 0)  # `%06tu`: milliseconds padded to six digits
             if q == "#" and kind[0] in (K.USER, K.TEXT):
                 kind = (K.TOKEN,)
             quoted = q == '"' or (isinstance(before, str) and before.endswith('"')

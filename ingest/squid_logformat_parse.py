@@ -194,14 +194,16 @@ class Parser:
         if "tS" in self.groups:
             return ((c("tS").cast(pl.Float64) * 1000.0).round().cast(pl.Int64) * 1000).cast(pl.Datetime("us", "UTC"))
         name = "tg" if "tg" in self.groups else "tl"
+        # `%{%Y-%m-%d %H:%M:%S}tl.%03tu`: the milliseconds are %tu's (the clock time has none)
+        ms = pl.duration(milliseconds=c("tu").cast(pl.Int64)) if "tu" in self.groups else pl.duration(milliseconds=0)
         if fast and self.valued.get(name) == CLF_TIME:
-            return c(name).cast(pl.Datetime("us", "UTC"))
+            return c(name).cast(pl.Datetime("us", "UTC")) + ms
         fmt = self.times[name]
         parsed = c(name).str.replace_all(" +", " ").str.to_datetime(fmt, strict=False, time_unit="us")
         if "%z" in fmt:
-            return parsed.dt.convert_time_zone("UTC")
+            return parsed.dt.convert_time_zone("UTC") + ms
         zone = "UTC" if name == "tg" else self.tz
-        return parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        return parsed.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC") + ms
 
 
 def _lines_at(raw: tokens.Raw, index: np.ndarray) -> pl.Series:

@@ -327,3 +327,24 @@ def test_icp_queries_are_not_requests_in_a_custom_logformat_too():
     rows, bad = parse(CUSTOM, lines, first_line_no=5)
     assert rows.get_column("user").to_list() == ["jsmith"]
     assert bad.select("line_no", "reason").rows() == [(5, squid.NEIGHBOUR_QUERY)]
+
+
+@pytest.mark.parametrize("logformat,lines,expected_ms", [
+    ("%{%Y-%m-%d %H:%M:%S}tl.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %un %Sh/%<A %mt",
+     ["2026-06-16 10:00:00.123    217 10.20.1.12 TCP_MISS/200 5 GET http://www.facebook.com/ bob HIER_DIRECT/x text/html",
+      "2026-06-16 10:00:00.999    217 10.20.1.12 TCP_MISS/200 5 GET http://www.facebook.com/ bob HIER_DIRECT/x text/html"],
+     [123, 999]),
+    ("%{%d/%b/%Y:%H:%M:%S %z}tl.%03tu %>a %un %ru %Ss/%>Hs",
+     ["16/Jun/2026:10:00:00 +0100.050 10.20.1.12 bob http://www.facebook.com/ TCP_MISS/200"], [50]),
+    ("%ts.%06tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %un %Sh/%<A %mt",  # milliseconds zero-padded to six digits
+     ["1781600400.000123    217 10.20.1.12 TCP_MISS/200 5 GET http://www.facebook.com/ bob HIER_DIRECT/x text/html"],
+     [123]),
+])
+def test_the_milliseconds_of_tu_are_kept_beside_a_clock_time_and_a_wide_tu(logformat, lines, expected_ms, both):
+    """`%tl.%03tu` matched the milliseconds and dropped them (two requests at .123 and
+    .999 had one time: the estimator's gaps are to the millisecond); `%06tu` rejected
+    every line."""
+    rows, bad = parse(logformat, lines)
+    assert bad.height == 0, bad.to_dicts()
+    assert [t.microsecond // 1000 for t in rows.get_column("ts").to_list()] == expected_ms
+    assert {t.replace(microsecond=0) for t in rows.get_column("ts").to_list()} == {datetime(2026, 6, 16, 9, 0, tzinfo=UTC)}
