@@ -406,7 +406,7 @@ def _printable(text: str) -> str:
 
 def main() -> None:
     """Console-script entry point: run the app and turn errors into one line + exit code."""
-    from surfaudit.cli_exit import exit_with, interrupted, is_click_usage_error
+    from surfaudit.cli_exit import exit_with, interrupted, is_click_usage_error, misplaced_global
     from surfaudit.interrupt import sigterm_as_interrupt
 
     try:
@@ -430,7 +430,7 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - never a traceback; no message either (it may hold URLs)
         if is_click_usage_error(exc):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            err.print(f"surfaudit: error: {' '.join(message.split()) or 'bad usage'}", markup=False)
+            err.print(f"surfaudit: error: {misplaced_global(' '.join(message.split())) or 'bad usage'}", markup=False)
             sys.exit(2)
         if os.environ.get("SURFAUDIT_DEBUG"):
             raise

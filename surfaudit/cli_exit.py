@@ -46,6 +46,17 @@ def is_click_usage_error(exc: Exception) -> bool:
     return bool(names & usage) and hasattr(exc, "exit_code")
 
 
+def misplaced_global(message: str) -> str:
+    """A usage error's message; for `--store`/`--config` given after the command (the
+    cron line a technician most often gets wrong), the place they go instead of click's
+    "Possible options: --site, ..." of the command."""
+    for name in ("--store", "--config"):
+        if message.startswith(f"No such option: {name}"):
+            return (f"{name} goes before the command: surfaudit {name} {'DIR' if name == '--store' else 'PATH'} "
+                    "COMMAND ...")
+    return message
+
+
 def broken_pipe() -> None:
     """stdout's reader went away (`surfaudit report ... | head`): stop quietly with 141
     (128 + SIGPIPE, what the shell reports for `cat` in the same pipe), not 1 (which

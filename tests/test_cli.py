@@ -160,6 +160,17 @@ def test_unknown_report_kind_is_usage_error(sample_store):
     assert run.code == 2 and "Traceback" not in run.err
 
 
+@pytest.mark.parametrize("args,name,placeholder", [
+    (("report", "summary", "--store", "/srv/store"), "--store", "DIR"),
+    (("nightly", "--config=/etc/s.toml", "/var/log/squid"), "--config", "PATH"),
+])
+def test_a_global_option_after_the_command_says_where_it_goes(args, name, placeholder):
+    """click said "No such option: --store (Possible options: --site, --sort, --to)"."""
+    run = run_cli(*args)
+    assert (run.code, run.out) == (2, "")
+    assert run.err == f"surfaudit: error: {name} goes before the command: surfaudit {name} {placeholder} COMMAND ...\n"
+
+
 def test_config_error_names_key_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[schedule]\nbreaks = ["12:00-1300"]\n')
