@@ -6,7 +6,7 @@
 -- and errors are not visits). $by is one of host, domain, category, user.
 -- 'domain' groups hosts first, then maps each distinct host to its registrable
 -- domain with the Python UDF surfaudit_registrable_domain (registered by the
--- caller; offline public-suffix list). A null category shows as '(none)'.
+-- caller; offline public-suffix list). A null category or host shows as '(none)'.
 -- $blocked_only keeps the blocked requests alone (the dashboard's top blocked sites).
 WITH
 r AS (
@@ -35,7 +35,10 @@ first_pass AS (
     GROUP BY k0
 ),
 keyed AS (
-    SELECT CASE WHEN $by::VARCHAR = 'domain' THEN surfaudit_registrable_domain(k0) ELSE k0 END AS k,
+    -- a request without a host (a relative URL, `http:///x`) is listed as '(none)', like a
+    -- request without a category, not under an empty name
+    SELECT coalesce(nullif(CASE WHEN $by::VARCHAR = 'domain' AND k0 IS NOT NULL
+                                THEN surfaudit_registrable_domain(k0) ELSE k0 END, ''), '(none)') AS k,
            requests, bytes
     FROM first_pass
 )

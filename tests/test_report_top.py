@@ -142,3 +142,13 @@ def test_reports_import_rules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("by", ["host", "domain"])
+def test_requests_without_a_host_are_listed_as_none_like_a_missing_category(by):
+    """A relative URL or `http:///x` has no host: its row read ',2,200' (an empty name)."""
+    rows = [ev("2026-01-05T09:00:00Z", "alice", None, url="/x", nbytes=100),  # type: ignore[arg-type]
+            ev("2026-01-05T09:01:00Z", "alice", None, url="http:///y", nbytes=100),  # type: ignore[arg-type]
+            ev("2026-01-05T09:02:00Z", "bob", "www.bbc.co.uk", nbytes=10)]
+    df = top_report(events_con(rows), cfg(), D, D, by=by)
+    assert rows_of(df) == [("(none)", 2, 200), ("bbc.co.uk" if by == "domain" else "www.bbc.co.uk", 1, 10)]
