@@ -110,6 +110,25 @@ def day_first(text: pl.Expr) -> pl.Expr:
     return out.alias("naive")
 
 
+def two_digit_years(frame: pl.DataFrame, text: str = "time") -> pl.DataFrame:
+    """`frame` with the `naive` day-first dates of a cell formatted dd/mm/yy (saved with
+    two digits, which `%Y` reads as the year 26) in their century by Excel's rule, 00-29
+    the 2000s and 30-99 the 1900s; "30/11/0026" stays the year 26. Only the rows read
+    before the year 100 are looked at (none, in an ordinary export)."""
+    early = frame.select(pl.col("naive").dt.year() < 100).to_series().fill_null(False)
+    if not early.any():
+        return frame
+    where = np.flatnonzero(early.to_numpy())
+    sub = frame[where]
+    short = sub.get_column(text).str.contains(r"^\s*\d{1,2}/\d{1,2}/\d{2}(?:\s|$)")
+    year = sub.get_column("naive").dt.year()
+    fixed = sub.select(pl.when(short).then(pl.col("naive").dt.offset_by(
+        pl.when(year < 30).then(pl.lit("2000y")).otherwise(pl.lit("1900y")))).otherwise(pl.col("naive")))
+    naive = frame.get_column("naive").clone()
+    naive.scatter(where, fixed.to_series())
+    return frame.with_columns(naive)
+
+
 def _wall(text: pl.Expr) -> pl.Expr:
     return text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
 

@@ -126,6 +126,7 @@ def read_times(tz: str):
 
     def read(time: pl.Series) -> pl.Series:
         part = pl.DataFrame({"time": time}).with_columns(localtime.day_first(t), pl.lit(None, pl.Int64).alias("offset_s"))
+        part = localtime.two_digit_years(part)  # `16/06/26 10:00`
         rest = part.get_column("naive").is_null()
         if rest.any():
             iso = localtime.iso_frame(part.filter(rest).get_column("time"))

@@ -213,6 +213,9 @@ def parse_bytes(header: str, body: bytes, tz: str = TZ):
         ("25/10/2026 01:30", utc(2026, 10, 25, 0, 30)),  # repeated hour: the earlier one (BST)
         ("25/10/2026 02:30", utc(2026, 10, 25, 2, 30)),
         ('"30/11/2026 09:17"', utc(2026, 11, 30, 9, 17)),
+        # a cell formatted dd/mm/yy: Excel's rule, 00-29 the 2000s, 30-99 the 1900s
+        ("16/06/26 10:00", utc(2026, 6, 16, 9, 0)), ("29/02/24 09:00:05", utc(2024, 2, 29, 9, 0, 5)),
+        ("01/01/95 10:00", utc(1995, 1, 1, 10)),
     ],
 )
 def test_uk_day_first_dates_as_excel_writes_them(text, expected):
