@@ -4,9 +4,11 @@ Directory or Entra ID, read into people and their aliases.
 Why it is strict: a report under the staff policy must be about the right person,
 so a directory that cannot be read, lacks an `identity` column, repeats an
 identity, gives one alias to two people, names an unknown schedule, has a row split
-differently from its header or two columns of one meaning, or is a workbook saved
-under a .csv name is a ConfigError naming the file and line, never a silently smaller
-directory. Lines whose first cell starts with '#' are comments.
+differently from its header or the same heading twice, or is a workbook saved under
+a .csv name is a ConfigError naming the file and line, never a silently smaller
+directory. '#' lines before the header (PowerShell's "#TYPE ...") and rows whose
+identity starts with '#' (or a lone '#' cell) are comments. Of two headings of one
+meaning the more specific is taken (DisplayName over Name, Identity over User).
 
 Columns (headers matched case-insensitively, in any order; other columns, which
 directory exports carry many of, are ignored): identity (required), name, group,
@@ -38,6 +40,10 @@ _HEADER_ALIASES = {"identity": "identity", "user": "identity", "username": "iden
                    "display name": "name", "displayname": "name", "group": "group", "site": "site",
                    "school": "site", "aliases": "aliases", "alias": "aliases", "schedule": "schedule",
                    "workdays": "workdays"}
+# Of two headers of one meaning, the earlier here is taken (Active Directory's export
+# has both Name, the account's CN, and DisplayName); the same heading twice is refused.
+_PREFERENCE = ("identity", "username", "user", "display name", "displayname", "name", "site", "school",
+               "aliases", "alias")
 
 
 @dataclass(frozen=True)
@@ -110,11 +116,15 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     `sites` (the configured [sites.NAME]), a row's site must be one of them."""
     where = str(path) if path else "directory"
     text = _decode(raw, where)
-    first, _, rest = text.partition("\n")
-    skipped = 0
-    sep = _SEP_LINE.fullmatch(first)  # Excel's "sep=;" line: the delimiter, then the header
-    if sep:
-        text, first, skipped = rest, rest.partition("\n")[0], 1
+    skipped, sep = 0, None
+    while True:  # before the header: Excel's "sep=;" line, and '#' lines (PowerShell's "#TYPE ...")
+        first, _, rest = text.partition("\n")
+        line_sep = _SEP_LINE.fullmatch(first) if sep is None else None
+        if not (line_sep or first.lstrip("\ufeff").startswith("#")) or not rest:
+            break
+        sep = sep or line_sep
+        text, skipped = rest, skipped + 1
+    if sep:  # the delimiter it names, then the header
         delimiter = sep.group(1)
     else:  # the header's: the one that splits it into an identity column, else the most frequent
         delimiter = _delimiter(first)
@@ -132,13 +142,18 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
         raise ConfigError(f"{where}: line {1 + skipped}: not CSV ({exc})") from None
     columns: dict[str, int] = {}
     for i, h in enumerate(header):
-        name = _HEADER_ALIASES.get(h.strip().lower())
-        if name and name in columns:  # the first would win in silence, perhaps the wrong one
-            raise ConfigError(f"{where}: line {1 + skipped}: columns {columns[name] + 1} "
-                              f"({header[columns[name]].strip()!r}) and {i + 1} ({h.strip()!r}) are both "
-                              f"the {name!r} column: rename or delete one")
-        if name:
-            columns[name] = i
+        heading = h.strip().lower()
+        name = _HEADER_ALIASES.get(heading)
+        if not name:
+            continue
+        if name in columns:
+            other = header[columns[name]].strip().lower()
+            if other == heading:  # which of the two is meant cannot be told
+                raise ConfigError(f"{where}: line {1 + skipped}: columns {columns[name] + 1} and {i + 1} are both "
+                                  f"headed {h.strip()!r}: rename or delete one")
+            if _rank(heading) >= _rank(other):
+                continue
+        columns[name] = i
     if "identity" not in columns:
         raise ConfigError(f"{where}: line {1 + skipped}: no 'identity' column in the header "
                           f"(expected {', '.join(COLUMNS)}; only identity is required)")
@@ -147,7 +162,7 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     try:
         for row in reader:
             line = reader.line_num + skipped
-            if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
+            if not any(cell.strip() for cell in row) or _comment(row, columns["identity"]):
                 continue  # blank, or a comment a technician wrote into the file
             _check_width(row, len(header), delimiter, where, line)
             person = _person(row, columns, schedules, where, line, sites or set())
@@ -164,6 +179,20 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     except csv.Error as exc:
         raise ConfigError(f"{where}: line {reader.line_num + skipped}: not CSV ({exc})") from None
     return Directory(path, tuple(people))
+
+
+def _comment(row: list[str], identity: int) -> bool:
+    """A '#' comment: the identity starts with '#' (no login does), or the row is one
+    cell starting with '#'; a person whose first cell is "#1 Coach" is no comment."""
+    cells = [c.strip() for c in row]
+    if identity < len(cells) and cells[identity].startswith("#"):
+        return True
+    filled = [c for c in cells if c]
+    return len(filled) == 1 and cells[0].startswith("#")
+
+
+def _rank(heading: str) -> int:
+    return _PREFERENCE.index(heading) if heading in _PREFERENCE else len(_PREFERENCE)
 
 
 def _check_width(row: list[str], width: int, delimiter: str, where: str, line: int) -> None:

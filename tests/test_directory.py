@@ -247,13 +247,32 @@ def test_a_nul_byte_anywhere_is_refused_naming_its_line(tmp_path):
         parse_directory(path.read_bytes(), path, set())
 
 
-def test_two_columns_of_one_meaning_are_refused_naming_both(tmp_path):
+def test_the_same_heading_twice_is_refused_and_of_two_of_one_meaning_the_specific_is_taken(tmp_path):
+    """Active Directory's export has Name (the account's CN) and DisplayName: the display
+    name is the person's; Identity beats User; the same heading twice cannot be told."""
+    d = parse_directory(b"User,Name,DisplayName,Identity\nu1,CN1,Alice Morgan,amorgan\n", None, set())
+    assert [(p.identity, p.name) for p in d.people] == [("amorgan", "Alice Morgan")]
     path = tmp_path / "staff.csv"
-    path.write_text("User,Name,Identity\na,A,b\n")
+    path.write_text("identity,Name,name\na,A,B\n")
     with pytest.raises(ConfigError) as info:
         parse_directory(path.read_bytes(), path, set())
-    assert str(info.value) == (f"{path}: line 1: columns 1 ('User') and 3 ('Identity') are both the 'identity' "
-                               "column: rename or delete one")
+    assert str(info.value) == f"{path}: line 1: columns 2 and 3 are both headed 'name': rename or delete one"
+
+
+def test_powershell_type_line_and_comments_before_the_header_are_skipped(tmp_path):
+    """Windows PowerShell 5.1's Export-Csv writes '#TYPE Selected.Microsoft...' first."""
+    path = tmp_path / "staff.csv"
+    path.write_text('#TYPE Selected.Microsoft.ActiveDirectory.Management.ADUser\n"SamAccountName","DisplayName",'
+                    '"Identity"\n"amorgan","Alice Morgan","amorgan"\n"x","Y",""\n')
+    with pytest.raises(ConfigError, match=r"staff\.csv: line 4: empty identity"):  # lines count the #TYPE line
+        parse_directory(path.read_bytes(), path, set())
+    d = parse_directory(b"sep=;\n# from the MIS\nidentity;name\na;A\n", None, set())
+    assert [(p.identity, p.name) for p in d.people] == [("a", "A")]
+
+
+def test_a_person_whose_first_cell_starts_with_a_hash_is_no_comment():
+    d = parse_directory(b"name,identity\n#1 Coach,jsmith\n# a note\n,#old\n", None, set())
+    assert [(p.identity, p.name) for p in d.people] == [("jsmith", "#1 Coach")]
 
 
 def test_comment_lines_are_skipped_and_line_breaks_in_a_cell_are_spaces():
