@@ -3,10 +3,15 @@
 Identities, hosts, URLs and categories come from proxy logs, and `--user`/`--reason`
 from the command line; none of it is trusted. Two rules, in one place:
 
-* `printable(text)`: for terminals. Control characters (C0, DEL, C1: ESC would start a
-  terminal escape sequence, CR/BS could overwrite what was printed) and the invisible
-  bidirectional overrides (which reorder what the reader sees) are shown escaped as
-  Python would write them: `\\x1b`, `\\n`, `\\u202e`. A backslash stays a backslash.
+* `printable(text)`: for terminals (and `escape_controls` for the HTML and the
+  workbook). Control characters (C0, DEL, C1: ESC would start a terminal escape
+  sequence, CR/BS could overwrite what was printed), the invisible bidirectional
+  overrides (which reorder what the reader sees), line and paragraph separators and
+  invisible format characters (a zero-width space in "ad\u200bmin") are shown escaped
+  as Python would write them: `\\x1b`, `\\n`, `\\u202e`, `\\U000e0001`. Format
+  characters that writing needs are left: the zero-width joiner and non-joiner (emoji
+  sequences, Persian and Indic spelling) and the tag characters of the flags of England,
+  Scotland and Wales after their black flag. A backslash stays a backslash.
   Rich markup is not an issue once a value is passed as a `rich.text.Text` (render.py
   does that), so this function does not touch `[`.
 * `neutralise(cell)`: for every CSV the tool writes (reports, the audit log, the
@@ -31,6 +36,8 @@ import polars as pl
 FORMULA_STARTS = frozenset("=+-@\t\r\n" "\uff1d\uff0b\uff0d\uff20" "\ufe66\ufe62\ufe63\ufe6b" "\u2212")
 QUOTES = frozenset("'\"\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033\uff02\uff07\u00ab\u00bb\u2039\u203a")
 _CONTROL_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_TAGS = frozenset(chr(c) for c in range(0xE0020, 0xE0080))  # a flag's tag sequence: U+1F3F4 tags... U+E007F
+_WRITING = frozenset("\u200c\u200d") | _TAGS
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -87,15 +94,18 @@ def _escape_char(ch: str) -> str:
         return "\\t"
     if ch == "\r":
         return "\\r"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def is_control(ch: str) -> bool:
     """A control character, a bidirectional control, a line or paragraph separator
     (U+2028 breaks a terminal line) or an invisible format character (a zero-width
     space makes "ad\u200bmin" look like "admin"): shown escaped, never obeyed. The
-    zero-width joiner of emoji sequences is left alone."""
-    return unicodedata.category(ch) in _CONTROL_CATEGORIES and ch != "\u200d" or ch in _BIDI
+    joiners and tag characters writing needs are left alone (see the module docstring;
+    `escape_controls` shows a tag character that follows no black flag)."""
+    return unicodedata.category(ch) in _CONTROL_CATEGORIES and ch not in _WRITING or ch in _BIDI
 
 
 
@@ -107,7 +117,12 @@ def printable(value: object) -> str:
 
 def escape_controls(text: str, keep: str = "") -> str:
     """`text` with every control character and bidi control but those in `keep` shown
-    escaped (`\\n`, `\\x07`, `\\u202e`); the HTML export keeps line breaks and tabs."""
-    if text.isprintable() or not any(is_control(ch) and ch not in keep for ch in text):
+    escaped (`\\n`, `\\x07`, `\\u202e`); the HTML export keeps line breaks and tabs.
+    Tag characters are kept only within a flag's sequence (after U+1F3F4 or another tag)."""
+    if text.isprintable() or not any(is_control(ch) and ch not in keep for ch in text) and not _TAGS & set(text):
         return text  # (every character is_control names is one isprintable refuses)
-    return "".join(_escape_char(ch) if is_control(ch) and ch not in keep else ch for ch in text)
+    out = []
+    for i, ch in enumerate(text):
+        stray_tag = ch in _TAGS and (i == 0 or (text[i - 1] not in _TAGS and text[i - 1] != "\U0001f3f4"))
+        out.append(_escape_char(ch) if (is_control(ch) and ch not in keep) or stray_tag else ch)
+    return "".join(out)

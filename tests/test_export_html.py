@@ -256,3 +256,17 @@ def test_bidirectional_and_control_characters_are_shown_not_obeyed():
                        trusted=Markup("<svg/>"))
     assert html == ("<h1>user\\u202egnp.exe\\u2066x\\x07 ad\\u200bmin\\u2028\\ufeff</h1>"
                     "<p>line one\nline two\t&lt;b&gt; \U0001f469\u200d\U0001f4bb</p><svg/>")
+
+
+def test_the_format_characters_writing_needs_are_kept_and_astral_escapes_are_valid():
+    """The Welsh flag is U+1F3F4 and tag characters, Persian needs the zero-width
+    non-joiner: shown as written; a stray tag character is shown as the escape Python
+    reads back (\\U000e0041, not \\ue0041)."""
+    from surfaudit.safetext import escape_controls, printable
+
+    wales = "Dafydd \U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f"
+    for text in (wales, "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\U0001f469\u200d\U0001f4bb"):
+        assert printable(text) == text and escape_controls(text, keep="\n\t") == text
+    shown = printable("x\U000e0041y\u200bz")
+    assert shown == "x\\U000e0041y\\u200bz"
+    assert shown.encode().decode("unicode_escape") == "x\U000e0041y\u200bz"
