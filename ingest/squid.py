@@ -62,12 +62,12 @@ _USER = rf"{_UTOK}(?: +{_UTOK})*?"
 FAST_RE = _HEAD + rf"({_UTOK}) +{HIER} +{_F}(?: .*)?$"
 SLOW_RE = _HEAD + rf"({_USER}) +{HIER} +{_F}(?: .*)?$"
 # A line without a hierarchy-shaped field: the last two fields are the hierarchy
-# and the MIME type (`-` or type/subtype, never hierarchy-shaped), before them the
-# user, one token (no extra fields are possible then; a type of capitals and `_`
-# alone is a hierarchy code). So a line cut short
+# and the MIME type (as the server sent it: `text/html`, `unknown`, `-`, but never
+# hierarchy-shaped: capitals and `_` alone before any `/`), before them the user,
+# one token (no extra fields are possible then). So a line cut short
 # (`... Mary Ann HIER_DIRECT/1.2.3.4` without its MIME type, `... Mary Ann HIER_DIR`)
 # is rejected, not read as user "mary" with the hierarchy "Ann".
-PLAIN_RE = _HEAD + rf'({_UTOK}) +[^ "][^ ]* +(?:-|[^ "/]*[^A-Z_ "/][^ /]*/[^ ]*) *$'
+PLAIN_RE = _HEAD + rf'({_UTOK}) +[^ "][^ ]* +(?:-|[^ "/]*[^A-Z_ "/][^ ]*) *$'
 _GROUPS = ("ts", "elapsed", "client", "tag", "status", "bytes", "method", "url", "user")
 
 _SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+._\-]*://"

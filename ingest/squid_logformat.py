@@ -75,7 +75,7 @@ _SPECS = {
 }
 _CODE_RE = re.compile("|".join(re.escape(c) for c in sorted(_SPECS, key=len, reverse=True))
                       + r"|tl|tg|(?:ssl|tls|icap|adapt|proxy_protocol|transport)::[<>]?[A-Za-z_>]+")
-_SPEC_RE = re.compile(r"%(?P<q>[\"\[#'/])?(?P<left>-)?(?P<zero>0)?(?P<width>[0-9]+)?(?:\.[0-9]+)?"
+_SPEC_RE = re.compile(r"%(?P<q>[\"\[#'/])?(?P<left>-)?(?P<zero>0)?(?P<width>[0-9]+)?(?:\.(?P<prec>[0-9]+))?"
                       r"(?:\{(?P<arg>[^}]*)\})?")
 # Columns and the codes that fill them, first present wins.
 _WANT = {"ts": ["ts"], "tu": ["tu"], "tS": ["tS"], "tg": ["tg"], "tl": ["tl"], "client": [">a", ">A"],
@@ -184,6 +184,9 @@ def _ops(pieces: list) -> list:
             kind, shape = (K.TIME,), _time_regex(arg or _DEFAULT_TIME)
         else:
             kind = _SPECS.get(code, (K.TEXT,))
+            if code == "tu" and spec.group("prec") not in (None, "3"):  # squid: .6 = microseconds
+                raise ConfigError(f"{KEY}: %tu with a precision (.{spec.group('prec')}: digits of the "
+                                  "second other than milliseconds) is not read; log %03tu")
             if code == "tu" and (spec.group("width") or "").isdigit() and int(spec.group("width")) > 3:
                 kind = (K.NUM, int(spec.group("width")), 0, 0)  # `%06tu`: milliseconds padded to six digits
             if q == "#" and kind[0] in (K.USER, K.TEXT):

@@ -290,7 +290,7 @@ def test_icp_queries_are_counted_apart_by_ingest(tmp_path):
 
 
 @pytest.mark.parametrize("tail", ["Mary Ann HIER_DIRECT/1.2.3.4", "Mary Ann HIER_DIR", "Mary Ann HIER",
-                                  "Mary Ann HIER_DIRECT/1.2", "jsmith HIER_DIRECT/1.2.3.4", "jsmith weird other"])
+                                  "Mary Ann HIER_DIRECT/1.2", "jsmith HIER_DIRECT/1.2.3.4", "jsmith weird HIER_X"])
 def test_a_line_cut_before_its_mime_type_is_rejected_not_given_to_another_user(tail, both):
     """A line cut short (syslog's size limit, squid killed mid-write) lost its MIME type:
     the last-two-fields rule read `Mary Ann HIER_DIRECT/1.2.3.4` as user "mary" (another
@@ -300,3 +300,9 @@ def test_a_line_cut_before_its_mime_type_is_rejected_not_given_to_another_user(t
     rows, bad = parse([f"{B} {tail}", whole], first_line_no=1)
     assert bad.get_column("line_no").to_list() == [1]
     assert rows.get_column("user").to_list() == ["mary ann"]
+
+
+@pytest.mark.parametrize("tail", ["jsmith - unknown", "jsmith - text/html", "jsmith weird application/x-foo;q=1"])
+def test_a_line_without_a_hierarchy_field_keeps_any_mime_type_the_server_sent(tail, both):
+    rows, bad = parse([f"{B} {tail}"])
+    assert (rows.height, bad.height) == (1, 0) and rows.get_column("user").to_list() == ["jsmith"]

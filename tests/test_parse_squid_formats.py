@@ -206,6 +206,7 @@ def test_bad_times_and_lines_are_reported():
     ("%ts %un %ru", "no client"),
     ("useragent", "useragent"),
     ('logformat useragent %>a [%tl] "%{User-Agent}>h"', "useragent"),
+    ("%ts.%06.6tu %>a %ru", "%tu with a precision (.6"),
 ])
 def test_config_errors_name_the_code_and_key(logformat, message):
     with pytest.raises(ConfigError) as err:
