@@ -66,8 +66,8 @@ def _locate(parse: Parse, raw: tokens.Raw, first_no: int, lo: int, hi: int, want
     the parses disagree: the caller then gives no line numbers)."""
     if want == 0:
         return []
-    if hi - lo <= 1:
-        return [lo] if want == 1 and hi - lo == 1 else None
+    if hi - lo <= 1:  # one line: a syslog repeat line gives `want` rows of it
+        return [lo] * want if hi - lo == 1 else None
     mid = (lo + hi) // 2
     rows, _ = parse(None, first_no + lo, raw.part(lo, mid))
     left = int((~_ok(rows)).sum()) if rows.height else 0

@@ -266,12 +266,14 @@ class Enveloped:
         self.programs = programs if programs is not None else PROGRAMS.get(inner.name)
 
     extra_rows = 0  # of the last parse: rows beyond one per line (syslog's repeat lines)
+    _carry: repeats.Carry | None = None  # the last line read, for a repeat line opening the next batch
 
     def parse(self, lines: pl.Series | None, first_line_no: int,
               raw: tokens.Raw | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         raw = raw if raw is not None else tokens.Raw.of(lines.cast(pl.String))
         bare = strip_raw(raw)
-        reps = repeats.find(bare)  # syslog's "message repeated N times" lines (ingest.repeats)
+        carry = self._carry if self._carry is not None and self._carry.next_line_no == first_line_no else None
+        reps = repeats.find(bare, carry)  # syslog's "message repeated N times" lines (ingest.repeats)
         self.extra_rows = 0
         rows, bad = self.inner.parse(None, first_line_no, bare if reps is None else repeats.blanked(bare, reps.index))
         if bad.height:  # the quarantine keeps the line as it was in the file
@@ -284,12 +286,17 @@ class Enveloped:
                 lambda texts, no: self.inner.parse(texts, no), reps, first_line_no, raw)
             if rejected.height and self.programs is not None:  # another program's repeated line
                 at = np.searchsorted(reps.index, (rejected.get_column("line_no") - first_line_no).to_numpy())
-                tags = raw.lines_at(reps.tagged[at]).to_list()
+                tagged = reps.tagged[at]
+                tags = raw.lines_at(np.maximum(tagged, 0)).to_list()
+                tags = [carry.line if k < 0 and carry is not None else t for k, t in zip(tagged.tolist(), tags)]
                 rejected = rejected.filter(pl.Series([not is_foreign(program_of(t or "") or "", self.programs)
                                                       for t in tags]))
             rows = pl.concat([rows, more.select(rows.columns).cast(rows.schema)]) if more.height else rows
             bad = pl.concat([bad, rejected.select(bad.columns).cast(bad.schema)]).sort("line_no") \
                 if rejected.height else bad
+        after = repeats.carry_of(bare, raw, reps, first_line_no, carry)
+        if after is not None and (self._carry is None or after.next_line_no >= self._carry.next_line_no):
+            self._carry = after  # (a re-parse of part of a batch, to find a line, never goes back)
         return rows, bad
 
     def _own(self, bad: pl.DataFrame, idx: np.ndarray, raw: tokens.Raw, tags) -> pl.DataFrame:

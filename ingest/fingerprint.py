@@ -134,11 +134,14 @@ def counted_lines(records: list[dict], offset: int) -> int | None:
     programs' lines), from the latest committed record ending there; None when no
     record says (one written before these counts were kept). A record's
     duplicates are the counted lines before its start plus the overlap within
-    it, so these four counts cover the prefix from the file's first line."""
+    it, so these four counts cover the prefix from the file's first line; less the
+    rows syslog's repeat lines stood for beyond their one line (`extra_rows`), so the
+    count is of the file's lines, and the prefix's duplicates are its lines."""
     keys = ("rows", "duplicates", "expired", "rejected")
     for r in reversed(records):
         if r.get("offset_to") == offset and all(isinstance(r.get(k), int) for k in keys):
-            return sum(r[k] for k in keys)
+            extra = r.get("extra_rows")  # syslog's repeat lines: N counted, one line in the file
+            return sum(r[k] for k in keys) - (extra if isinstance(extra, int) and extra > 0 else 0)
     return None
 
 

@@ -368,6 +368,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
         txn = store.begin("ingest")
     writer = BackgroundWriter(txn, path.name)
     committed = False
+    extra_rows = 0  # rows beyond one per line: syslog's repeat lines (their lines count as N)
     try:
         skip_header = parser.header_lines if resume.offset == 0 else 0
         # Reading, decompression and hashing run in a thread beside the parser.
@@ -388,6 +389,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             # Every line is a row, a rejected line, or blank (nothing else is dropped); a
             # syslog repeat line is the N lines it stands for (ingest.repeats)
             extra = getattr(parser, "extra_rows", 0)
+            extra_rows += extra
             blank = batch.n - header - (rows.height - extra) - bad.height
             result.ignored += header + blank
             other = bad.get_column("reason").str.starts_with(NOT_A_REQUEST)
@@ -421,7 +423,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
             txn.commit({"lineage": lineage, "offset_from": resume.offset, "offset_to": end,
                         "hash": fingerprint.checkpoint_digest(hasher), "file": path.name, "format": result.format,
                         "lines": result.lines, "rows": result.rows, "duplicates": result.duplicates,
-                        "expired": result.expired, "rejected": result.rejected})
+                        "expired": result.expired, "rejected": result.rejected, "extra_rows": extra_rows})
             committed = True
     except KeyboardInterrupt:
         if not committed:

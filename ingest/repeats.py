@@ -11,8 +11,8 @@ blocked address repeats it. Rejected, every nightly run exited 1 and the N reque
 were lost; ignored, they would be lost in silence. So such a line gives N rows of
 the message it names, and counts as the N lines it stands for. A message that does
 not parse (a cut one) is rejected like any line; a `last message repeated` line
-whose line is not in the same read (the start of a resumed file) is rejected, saying
-so. Found by the first 8 bytes of each message: a batch without them costs
+whose line was read by an earlier run (the first line of a resumed file) is rejected,
+saying so; across the batches of one run its line is carried over (`Carry`). Found by the first 8 bytes of each message: a batch without them costs
 nothing more than a gather of one word per line.
 """
 
@@ -30,7 +30,7 @@ from ingest.badlines import SCHEMA
 _STARTS = np.array([int.from_bytes(w, "little") for w in (b"message ", b"last mes", b"--- last")], dtype=np.uint64)
 _MARK = re.compile(rb"(?:--- )?(last )?message repeated ([0-9]{1,7}) times?(?: ---)?(?:: \[(.*)\])?", re.S)
 NO_PREVIOUS = ("syslog 'last message repeated' line: the line it repeats is not in this read "
-               "(the end of an earlier run, or a line that is no request)")
+               "(it was read by an earlier run)")
 
 
 def _candidates(bare: tokens.Raw) -> np.ndarray:
@@ -57,11 +57,39 @@ class Repeats:
     index: np.ndarray  # line indices in the batch
     counts: np.ndarray  # how many requests each stands for
     messages: list[bytes | None]  # None: nothing to repeat (NO_PREVIOUS)
-    tagged: np.ndarray  # the line whose syslog tag applies (syslogd's line has none: its line's)
+    tagged: np.ndarray  # the line whose syslog tag applies (syslogd's line has none: its line's; -1 the Carry's)
 
 
-def find(bare: tokens.Raw) -> Repeats | None:
-    """The repeat lines of a batch whose envelopes are stripped (`bare`), or None."""
+@dataclass
+class Carry:
+    """The last line of the batch before: what a `last message repeated` line that
+    opens the next batch repeats (its message, and the whole line, for its tag)."""
+
+    next_line_no: int  # the line number the next batch starts at
+    message: bytes | None
+    line: str
+
+
+def carry_of(bare: tokens.Raw, raw: tokens.Raw, reps: Repeats | None, first_line_no: int,
+             before: Carry | None) -> Carry | None:
+    """The Carry after this batch (None for an empty one)."""
+    n = len(bare.starts)
+    if n == 0:
+        return before
+    last = n - 1
+    if reps is not None and len(reps.index) and reps.index[-1] == last:
+        message, tagged = reps.messages[-1], int(reps.tagged[-1])
+        line = before.line if tagged < 0 and before is not None else raw.lines_at(np.array([max(tagged, 0)]))[0]
+    else:
+        message = bare.data[bare.starts[last]:bare.ends[last]].tobytes().rstrip(b"\r")
+        line = raw.lines_at(np.array([last]))[0]
+    return Carry(first_line_no + n, message, line or "")
+
+
+def find(bare: tokens.Raw, before: Carry | None = None) -> Repeats | None:
+    """The repeat lines of a batch whose envelopes are stripped (`bare`), or None;
+    `before`: the last line of the batch before it (a `last message repeated` line
+    opening this batch repeats that one; `tagged` is then -1)."""
     lines = _candidates(bare)
     if not len(lines):
         return None
@@ -73,11 +101,13 @@ def find(bare: tokens.Raw) -> Repeats | None:
         if m is None:
             continue
         tag_of[i] = i
-        if m.group(1) or m.group(3) is None:  # syslogd's: the line before
-            before = i - 1
-            tag_of[i] = tag_of.get(before, before) if before >= 0 else i
-            message = own.get(before) if before in own else (
-                bare.data[bare.starts[before]:bare.ends[before]].tobytes().rstrip(b"\r") if before >= 0 else None)
+        if (m.group(1) or m.group(3) is None) and i == 0:  # the line before is the last batch's
+            tag_of[i] = -1 if before is not None else i
+            message = before.message if before is not None else None
+        elif m.group(1) or m.group(3) is None:  # syslogd's: the line before
+            tag_of[i] = tag_of.get(i - 1, i - 1)
+            message = own.get(i - 1) if (i - 1) in own else (
+                bare.data[bare.starts[i - 1]:bare.ends[i - 1]].tobytes().rstrip(b"\r"))
         else:
             message = m.group(3).lstrip(b" ")
         if message is not None and not message.strip():

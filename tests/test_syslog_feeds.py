@@ -205,3 +205,37 @@ def test_another_programs_repeated_line_is_ignored_like_its_lines(tmp_path, both
     _, r = _ingest(tmp_path, "fw.log", lines)
     assert (r.format, r.rows, r.rejected, r.status) == ("squid (syslog)", 3, 0, "ok"), r
     assert r.ignored == 3 and r.lines == 3
+
+
+def test_a_last_message_repeated_line_opening_a_read_repeats_the_last_line_of_the_one_before(tmp_path, monkeypatch,
+                                                                                             both):
+    """The reader's batches are 16 MiB: a syslogd repeat line that opens one repeated the
+    line that closed the one before, and was rejected (the requests lost, exit 1)."""
+    from ingest import reader
+
+    monkeypatch.setattr(reader, "BLOCK", 4096)
+    pair = ["Nov 30 09:17:01 proxy squidGuard[1234]: " + SG, "Nov 30 09:17:05 proxy last message repeated 2 times"]
+    _, r = _ingest(tmp_path, "many.log", pair * 300)
+    assert (r.rows, r.rejected, r.status) == (900, 0, "ok"), r
+    assert r.lines == r.rows + r.duplicates + r.expired + r.rejected + r.held_back == 900
+
+
+def test_a_resumed_file_counts_the_lines_before_it_once(tmp_path, both):
+    """The committed prefix's counted lines (rows beyond one per repeat line subtracted)
+    are its duplicates; the other programs' lines there stay ignored."""
+    dhcp = "Nov 30 09:17:00 pfSense dhcpd: DHCPACK on 10.0.0.50 to 00:11:22:33:44:55 via igb1"
+    sq = "Nov 30 09:17:03 pfSense (squid-1)[1]: " + LINE.replace("1700000000", "1796029023")
+    lines = [dhcp] * 3 + [sq, "Nov 30 09:17:04 pfSense (squid-1)[1]: message repeated 5 times: [ "
+                          + LINE.replace("1700000000", "1796029023") + "]"]
+    store, one = _ingest(tmp_path, "fw.log", lines)
+    assert (one.rows, one.lines, one.ignored) == (6, 6, 3), one
+    log = tmp_path / "fw.log"
+    with log.open("a") as f:
+        f.write(sq.replace("1796029023", "1796029083") + "\n")
+    settled(log)
+    with store.lock():
+        two, = ingest_paths(store, Config(store_path=store.root, retention=Retention(12), ingest=Ingest()), [log],
+                            now=utc(2026, 12, 1))
+    assert (two.rows, two.ignored) == (1, 3), two
+    assert two.lines == two.rows + two.duplicates + two.expired + two.rejected + two.held_back
+    assert store.read_parts(store.part_list()).height == 7
