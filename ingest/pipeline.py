@@ -382,6 +382,10 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 header = min(skip_header, batch.n)
                 raw, first_no, skip_header = raw.slice(header), first_no + header, skip_header - header
             rows, bad = parser.parse(None, first_no, raw)
+            if bad.height and getattr(parser, "header_lines", 0):  # a CSV: exports joined with `cat`
+                again = [vendor_csv.excel_sep(line or "") is not None for line in bad.get_column("line").to_list()]
+                if any(again):  # another Excel "sep=;" line is blank, as the header again is
+                    bad = bad.filter(~pl.Series(again))
             bad = _fix_invalid_utf8(batch, bad)
             long = _too_long(batch, max_line)
             if long.height:

@@ -544,3 +544,13 @@ def test_a_vendor_csv_after_an_excel_sep_line_reads_its_header(tmp_path, both):
     with store.lock():
         r, = ingest_paths(store, cfg, [log], now=NOW)
     assert (r.format, r.rows, r.rejected, r.lines) == ("lightspeed", 1, 0, 1), r
+
+
+def test_exports_joined_with_cat_skip_each_sep_line_like_each_header(tmp_path, both):
+    part = "sep=;\r\n" + ";".join(SP_HEADER) + "\r\n" + ";".join(SP_ROWS[0]) + "\r\n"
+    log = tmp_path / "joined.csv"
+    log.write_text(part + part.replace("10:00", "11:00"), newline="")
+    settled(log)
+    r, = ingest(Store(tmp_path / "store"), log)
+    assert (r.format, r.rows, r.rejected, r.status) == ("surfprotect", 2, 0, "ok"), r
+    assert r.ignored == 4  # the first header and sep line, and both of the second export
