@@ -212,6 +212,12 @@ def test_the_repeated_hour_of_the_autumn_clock_change_is_two_sessions(tmp_path):
     span = lambda a, b: (x(a), round(x(b) - x(a), 2))  # noqa: E731
     assert runs == [(*span(90, 101), "01:30 BST\u201301:41 BST"), (*span(115, 120), "01:55 BST\u201301:06 GMT"),
                     (*span(60, 66), "01:55 BST\u201301:06 GMT"), (*span(90, 101), "01:30 GMT\u201301:41 GMT")]
+    # the workbook's Requests sheet marks each time of that day with its zone
+    book = export_investigation(store, cfg, "owl", "r", day, day, tmp_path / "owl.xlsx", now=NOW).path
+    marks = [(r[0].strftime("%H:%M"), r[-1]) for r in openpyxl.load_workbook(book)["Requests"].iter_rows(
+        min_row=2, values_only=True)]
+    assert marks[:2] == [("01:30", "BST"), ("01:32", "BST")] and marks[-1] == ("01:40", "GMT")
+    assert ("01:30", "GMT") in marks
     out = tmp_path / "owl.html"
     export_investigation(store, cfg, user="owl", date_from=day, date_to=day, reason="r", output=out, now=NOW)
     text = text_of(out)

@@ -56,7 +56,8 @@ def test_sheets_headers_frozen_widths(store, tmp_path):
                                  "Clock (on a clock-change day)"]
     assert heads["Blocked"] == ["Date", "Day", "First blocked request", "Last blocked request", "Site",
                                 "Blocked requests"]
-    assert heads["Requests"][0] == "Local time" and len(heads["Requests"]) == 8
+    assert heads["Requests"][0] == "Local time" and len(heads["Requests"]) == 9
+    assert heads["Requests"][-1] == "Clock (on a clock-change day)"
     assert stat.S_IMODE(result.path.stat().st_mode) == 0o600
 
 
@@ -111,7 +112,8 @@ def test_requests_sheet_matches_csv(store, tmp_path):
     csv_rows = read_csv(export(store, tmp_path, name="inv.csv").path)
     got = rows(wb["Requests"])
     assert len(got) == len(csv_rows) == 31
-    for (when, host, url, action, category, social, _period, seconds), c in zip(got, csv_rows):
+    for (when, host, url, action, category, social, _period, seconds, zone), c in zip(got, csv_rows):
+        assert zone is None  # January: no clock change
         assert isinstance(when, datetime) and when.strftime("%Y-%m-%d %H:%M:%S.%f")[:23] == c["local_time"]
         assert (host, url, action, category or "") == (c["host"], c["url"], c["action"], c["category"])
         assert social == ("Yes" if c["social"] == "true" else "No")

@@ -81,6 +81,18 @@ def clock_change(tz: str, d: date) -> ClockChange | None:
     return ClockChange(float(lo), shift, first.tzname() or "", last.tzname() or "")
 
 
+def request_zones(inv: Investigation) -> pl.Series:
+    """Per row of `inv.requests`, the zone of its time ('BST', 'GMT') on a date the clocks
+    change (01:30 is two instants an hour apart then), else null."""
+    tz = inv.cfg.schedule.timezone
+    changed = [d for d in inv.days if clock_change(tz, d) is not None]
+    r = inv.requests
+    if not changed or r.height == 0:
+        return pl.Series("zone", [None] * r.height, dtype=pl.String)
+    zone = pl.col("ts_utc").dt.convert_time_zone(tz).dt.strftime("%Z")
+    return r.select(pl.when(pl.col("date").is_in(changed)).then(zone).otherwise(None).alias("zone")).to_series()
+
+
 def _local(t: datetime, zone: ZoneInfo) -> datetime:
     return t.astimezone(zone).replace(tzinfo=None)
 

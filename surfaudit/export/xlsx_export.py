@@ -180,10 +180,13 @@ def render_xlsx(inv: Investigation, *, reason: str, generated: datetime, generat
     book.table("Blocked", [("Date", DATE, 12), ("Day", TEXT, 11), ("First blocked request", TIME, 20),
                            ("Last blocked request", TIME, 20), ("Site", TEXT, 32), ("Blocked requests", INT, 10)],
                ((a.date, _day(a.date), a.first, a.last, a.host, a.requests) for a in views.attempts(inv)))
+    zones = views.request_zones(inv).to_list()
     book.table("Requests", [("Local time", TIME, 20), ("Site", TEXT, 30), ("Address (URL)", TEXT, 60),
                             ("Action", TEXT, 9), ("Filter category", TEXT, 18), ("Social media", FLAG, 8),
-                            ("Period", TEXT, 28), ("Seconds counted", NUM, 10)],
+                            ("Period", TEXT, 28), ("Seconds counted", NUM, 10),
+                            ("Clock (on a clock-change day)", TEXT, 14)],
                ((r["local_time"], r["host"], r["url"], r["action"], r["category"], r["social"], words(r["period"]),
-                 r["covered_seconds"]) for r in inv.requests.iter_rows(named=True)), in_csv=True)
+                 r["covered_seconds"], zone) for r, zone in zip(inv.requests.iter_rows(named=True), zones)),
+               in_csv=True)
     book.wb.close()
     return buf.getvalue()
