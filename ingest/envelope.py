@@ -299,6 +299,17 @@ class Enveloped:
             self._carry = after  # (a re-parse of part of a batch, to find a line, never goes back)
         return rows, bad
 
+    def resume_after(self, line: str, line_no: int) -> None:
+        """Resuming a file after its line `line_no` (`line`, as in the file): a syslogd
+        `last message repeated` line that opens the rest repeats that one."""
+        message = strip_line(line.rstrip("\r"))
+        m = repeats.mark(message)
+        if m is not None:  # itself a repeat line: its message, if it names one
+            inner = m.group(3)
+            message = inner.decode("utf-8", "replace").lstrip(" ") if inner is not None and not m.group(1) else ""
+        data = message.encode("utf-8", "surrogateescape") if message.strip() else None
+        self._carry = repeats.Carry(line_no + 1, data, line)
+
     def _own(self, bad: pl.DataFrame, idx: np.ndarray, raw: tokens.Raw, tags) -> pl.DataFrame:
         """`bad` without the lines another program's tag marks as not this log's."""
         ts, te = tags[0][idx], tags[1][idx]

@@ -315,6 +315,10 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         parser.header_lines = getattr(parser, "header_lines", 0) + 1
     if choice.enveloped:
         parser = envelope.Enveloped(parser)
+        if resume.offset and compression_of(path) is None:  # a repeat line may open the rest
+            before = _line_before(path, resume.offset, cfg.ingest.max_line_bytes)
+            if before is not None:
+                parser.resume_after(before, resume.lines)
     header = getattr(parser, "header_lines", 0)
     done = 0
     if resume.offset:  # the committed prefix: its counted lines are duplicates, the rest was ignored then too
@@ -324,6 +328,19 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     result.ignored = resume.lines - done if resume.offset else 0
     _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress, overlap,
                  cfg.ingest.max_line_bytes, finished)
+
+
+def _line_before(path: Path, offset: int, max_line: int) -> str | None:
+    """The line of a plain file that ends at `offset` (None if it cannot be read)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, offset - max_line - 2))
+            data = f.read(offset - max(0, offset - max_line - 2))
+    except OSError:
+        return None
+    if not data.endswith(b"\n"):
+        return None
+    return data[:-1].rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
 
 
 def _finished(path: Path, cfg: Config) -> bool:

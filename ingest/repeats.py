@@ -11,8 +11,10 @@ blocked address repeats it. Rejected, every nightly run exited 1 and the N reque
 were lost; ignored, they would be lost in silence. So such a line gives N rows of
 the message it names, and counts as the N lines it stands for. A message that does
 not parse (a cut one) is rejected like any line; a `last message repeated` line
-whose line was read by an earlier run (the first line of a resumed file) is rejected,
-saying so; across the batches of one run its line is carried over (`Carry`). Found by the first 8 bytes of each message: a batch without them costs
+whose line was read by an earlier run is read back from a plain file
+(`Enveloped.resume_after`), and rejected, saying so, when it cannot be (the start of a
+file, a compressed one resumed); across the batches of one run its line is carried
+over (`Carry`). Found by the first 8 bytes of each message: a batch without them costs
 nothing more than a gather of one word per line.
 """
 
@@ -29,8 +31,8 @@ from ingest.badlines import SCHEMA
 
 _STARTS = np.array([int.from_bytes(w, "little") for w in (b"message ", b"last mes", b"--- last")], dtype=np.uint64)
 _MARK = re.compile(rb"(?:--- )?(last )?message repeated ([0-9]{1,7}) times?(?: ---)?(?:: \[(.*)\])?", re.S)
-NO_PREVIOUS = ("syslog 'last message repeated' line: the line it repeats is not in this read "
-               "(it was read by an earlier run)")
+NO_PREVIOUS = ("syslog 'last message repeated' line: the line it repeats cannot be read (it is the "
+               "file's first line, or opens the unread part of a compressed file)")
 
 
 def _candidates(bare: tokens.Raw) -> np.ndarray:
@@ -42,6 +44,11 @@ def _candidates(bare: tokens.Raw) -> np.ndarray:
     at = np.minimum(bare.starts, len(bare.w8) - 1)
     word = bare.w8[at]
     return np.flatnonzero(long & ((word == _STARTS[0]) | (word == _STARTS[1]) | (word == _STARTS[2])))
+
+
+def mark(message: str) -> re.Match | None:
+    """The repeat line's match (groups: 'last ', N, the message) of a line's message."""
+    return _MARK.fullmatch(message.rstrip("\r").encode("utf-8", "surrogateescape"))
 
 
 def is_repeat(message: str) -> bool:

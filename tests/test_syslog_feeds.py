@@ -239,3 +239,21 @@ def test_a_resumed_file_counts_the_lines_before_it_once(tmp_path, both):
     assert (two.rows, two.ignored) == (1, 3), two
     assert two.lines == two.rows + two.duplicates + two.expired + two.rejected + two.held_back
     assert store.read_parts(store.part_list()).height == 7
+
+
+def test_a_last_message_repeated_line_opening_a_resumed_file_repeats_the_line_before_it(tmp_path, both):
+    """syslogd writes the repeat line on its next message, often after the nightly run
+    read the line it repeats: the next run reads that line back (a plain file)."""
+    first = "Nov 30 09:17:01 proxy squidGuard[1234]: " + SG
+    store, one = _ingest(tmp_path, "live.log", [first])
+    assert one.rows == 1
+    log = tmp_path / "live.log"
+    with log.open("a") as f:
+        f.write("Nov 30 09:17:09 proxy last message repeated 4 times\n")
+    settled(log)
+    with store.lock():
+        two, = ingest_paths(store, Config(store_path=store.root, retention=Retention(12), ingest=Ingest()), [log],
+                            now=utc(2026, 12, 1))
+    assert (two.rows, two.rejected, two.status) == (4, 0, "ok"), two
+    assert two.lines == two.rows + two.duplicates + two.expired + two.rejected + two.held_back
+    assert store.read_parts(store.part_list()).height == 5
