@@ -184,7 +184,7 @@ def test_a_repeat_with_nothing_to_repeat_or_a_cut_message_is_rejected_naming_its
     bad = store.quarantined_lines().sort("line_no")
     assert bad.get_column("line_no").to_list() == [1, 3]
     assert bad.get_column("line").to_list() == [lines[0], lines[2]]
-    assert bad.get_column("reason")[0].startswith("syslog 'last message repeated' line: the line it repeats is not")
+    assert bad.get_column("reason")[0].startswith("syslog 'last message repeated' line: the line it repeats cannot be read")
 
 
 def test_message_repeated_inside_a_url_is_no_repeat_line(both):
