@@ -340,7 +340,7 @@ def _line_before(path: Path, offset: int, max_line: int) -> str | None:
         return None
     if not data.endswith(b"\n"):
         return None
-    return data[:-1].rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    return data[:-1].rsplit(b"\n", 1)[-1].decode("utf-8", "surrogateescape")  # bad bytes kept: the repeat is rejected as they are
 
 
 def _finished(path: Path, cfg: Config) -> bool:

@@ -31,6 +31,8 @@ from ingest.badlines import SCHEMA
 
 _STARTS = np.array([int.from_bytes(w, "little") for w in (b"message ", b"last mes", b"--- last")], dtype=np.uint64)
 _MARK = re.compile(rb"(?:--- )?(last )?message repeated ([0-9]{1,7}) times?(?: ---)?(?:: \[(.*)\])?", re.S)
+MOST = 100_000  # repeats a line may stand for (rsyslog flushes within seconds; a bigger one would flood memory)
+NOTHING = "syslog repeat line that names no message (or repeats one that names none)"
 NO_PREVIOUS = ("syslog 'last message repeated' line: the line it repeats cannot be read (it is the "
                "file's first line, or opens the unread part of a compressed file)")
 
@@ -65,6 +67,7 @@ class Repeats:
     counts: np.ndarray  # how many requests each stands for
     messages: list[bytes | None]  # None: nothing to repeat (NO_PREVIOUS)
     tagged: np.ndarray  # the line whose syslog tag applies (syslogd's line has none: its line's; -1 the Carry's)
+    why: list[str]  # for a message None: why the line is rejected
 
 
 @dataclass
@@ -100,35 +103,50 @@ def find(bare: tokens.Raw, before: Carry | None = None) -> Repeats | None:
     lines = _candidates(bare)
     if not len(lines):
         return None
-    index, counts, messages, tagged = [], [], [], []
-    own: dict[int, bytes] = {}  # a repeat line's message, for a `last message repeated` after it
+    index, counts, messages, tagged, why = [], [], [], [], []
+    own: dict[int, bytes | None] = {}  # a repeat line's message (None: it names none)
     tag_of: dict[int, int] = {}
     for i in lines.tolist():
         m = _MARK.fullmatch(bare.data[bare.starts[i]:bare.ends[i]].tobytes().rstrip(b"\r"))
         if m is None:
             continue
-        tag_of[i] = i
-        if (m.group(1) or m.group(3) is None) and i == 0:  # the line before is the last batch's
-            tag_of[i] = -1 if before is not None else i
-            message = before.message if before is not None else None
-        elif m.group(1) or m.group(3) is None:  # syslogd's: the line before
-            tag_of[i] = tag_of.get(i - 1, i - 1)
-            message = own.get(i - 1) if (i - 1) in own else (
-                bare.data[bare.starts[i - 1]:bare.ends[i - 1]].tobytes().rstrip(b"\r"))
+        tag_of[i], reason = i, None
+        message: bytes | None
+        if m.group(1) or m.group(3) is None:  # syslogd's: the line before (blank lines passed over)
+            k = i - 1
+            while k >= 0 and k not in own and not bare.data[bare.starts[k]:bare.ends[k]].tobytes().strip():
+                k -= 1
+            if k < 0:  # the line before is the last batch's
+                tag_of[i] = -1 if before is not None else i
+                message, reason = (before.message, None) if before is not None else (None, NO_PREVIOUS)
+            elif k in own:  # a repeat line: its message
+                tag_of[i], message = tag_of[k], own[k]
+                reason = None if message is not None else NOTHING
+            else:
+                tag_of[i] = k
+                message = bare.data[bare.starts[k]:bare.ends[k]].tobytes().rstrip(b"\r")
         else:
             message = m.group(3).lstrip(b" ")
         if message is not None and not message.strip():
-            message = None
+            message, reason = None, NOTHING
+        count = int(m.group(2))
+        if message is not None and not 1 <= count <= MOST:  # 0 was never written; a huge one is a flood
+            message, reason = None, f"syslog repeat line of {count:,} messages (1 to {MOST:,} are read)"
         if message is not None:
-            own[i] = message
+            try:
+                message.decode("utf-8")
+            except UnicodeDecodeError:
+                message, reason = None, "invalid utf-8"
+        own[i] = message
         index.append(i)
-        counts.append(int(m.group(2)))
+        counts.append(count)
         messages.append(message)
         tagged.append(tag_of[i])
+        why.append(reason or NO_PREVIOUS)
     if not index:
         return None
     return Repeats(np.array(index, dtype=np.int64), np.array(counts, dtype=np.int64), messages,
-                   np.array(tagged, dtype=np.int64))
+                   np.array(tagged, dtype=np.int64), why)
 
 
 def blanked(bare: tokens.Raw, index: np.ndarray) -> tokens.Raw:
@@ -171,7 +189,7 @@ def expand(parse, reps: Repeats, first_line_no: int, raw: tokens.Raw) -> tuple[p
     where = [have[j] for j in bad.get_column("line_no").to_list()] if bad.height else []
     why = bad.get_column("reason").to_list() if bad.height else []
     missing = [k for k, m in enumerate(reps.messages) if m is None]
-    where, why = where + missing, why + [NO_PREVIOUS] * len(missing)
+    where, why = where + missing, why + [reps.why[k] for k in missing]
     at = reps.index[np.array(where, dtype=np.int64)] if where else np.zeros(0, dtype=np.int64)
     rejected = pl.DataFrame({"line_no": pl.Series(at + first_line_no, dtype=pl.Int64),
                              "reason": pl.Series(why, dtype=pl.String),

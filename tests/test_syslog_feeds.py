@@ -257,3 +257,36 @@ def test_a_last_message_repeated_line_opening_a_resumed_file_repeats_the_line_be
     assert (two.rows, two.rejected, two.status) == (4, 0, "ok"), two
     assert two.lines == two.rows + two.duplicates + two.expired + two.rejected + two.held_back
     assert store.read_parts(store.part_list()).height == 5
+
+
+def test_repeat_lines_that_cannot_be_read_are_rejected_each_with_its_reason(tmp_path, both):
+    """A repeat of a line that is not UTF-8 stored rows the line itself was refused
+    (user 'j\ufffdsmith'); 0 repeats vanished from the counts; one after a blank line was
+    said to open the file; a chain after an unreadable repeat was parsed as squid; a
+    count of millions would flood memory."""
+    bad_utf8 = ("Nov 30 09:17:01 proxy squidGuard[1]: " + SG.replace("jsmith", "j\udce9smith")).encode(
+        "utf-8", "surrogateescape")
+    good = ("Nov 30 09:17:01 proxy squidGuard[1]: " + SG).encode()
+    lines = [bad_utf8, b"Nov 30 09:17:02 proxy last message repeated 3 times",
+             b"Nov 30 09:17:03 proxy squidGuard[1]: message repeated 2 times: [ " + bad_utf8.split(b": ", 1)[1] + b"]",
+             good, b"", b"Nov 30 09:17:04 proxy last message repeated 2 times",  # after a blank line: line 4's
+             b"Nov 30 09:17:05 proxy squidGuard[1]: message repeated 0 times: [ " + SG.encode() + b"]",
+             b"Nov 30 09:17:06 proxy squidGuard[1]: message repeated 2 times: [ ]",
+             b"Nov 30 09:17:07 proxy --- last message repeated 1 time ---",
+             b"Nov 30 09:17:08 proxy squidGuard[1]: message repeated 5000000 times: [ " + SG.encode() + b"]"]
+    log = tmp_path / "odd.log"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    settled(log)
+    store = Store(tmp_path / "store")
+    with store.lock():
+        r, = ingest_paths(store, Config(store_path=store.root, retention=Retention(12), ingest=Ingest()), [log],
+                          now=utc(2026, 12, 1))
+    assert (r.rows, r.rejected) == (3, 7), r  # line 4 and its two repeats
+    assert r.lines == r.rows + r.duplicates + r.expired + r.rejected + r.held_back
+    assert set(store.read_parts(store.part_list()).get_column("user")) == {"jsmith"}
+    reasons = dict(store.quarantined_lines().select("line_no", "reason").iter_rows())
+    assert reasons[1] == reasons[2] == reasons[3] == "invalid utf-8"
+    assert reasons[7].startswith("syslog repeat line of 0 messages")
+    assert reasons[8].startswith("syslog repeat line that names no message")
+    assert reasons[9].startswith("syslog repeat line that names no message")  # the chain after line 8
+    assert reasons[10].startswith("syslog repeat line of 5,000,000 messages (1 to 100,000 are read)")
