@@ -154,6 +154,7 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
             if _rank(heading) >= _rank(other):
                 continue
         columns[name] = i
+    heads = [h.strip().lower() for h in header]
     if "identity" not in columns:
         raise ConfigError(f"{where}: line {1 + skipped}: no 'identity' column in the header "
                           f"(expected {', '.join(COLUMNS)}; only identity is required)")
@@ -164,6 +165,8 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
             line = reader.line_num + skipped
             if not any(cell.strip() for cell in row) or _comment(row, columns["identity"]):
                 continue  # blank, or a comment a technician wrote into the file
+            if [c.strip().lower() for c in row] == heads or _SEP_LINE.fullmatch(delimiter.join(row)):
+                continue  # exports joined with `cat`: the header (or Excel's sep line) again
             _check_width(row, len(header), delimiter, where, line)
             person = _person(row, columns, schedules, where, line, sites or set())
             for key in (person.identity, *person.aliases):
@@ -182,13 +185,14 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
 
 
 def _comment(row: list[str], identity: int) -> bool:
-    """A '#' comment: the identity starts with '#' (no login does), or the row is one
-    cell starting with '#'; a person whose first cell is "#1 Coach" is no comment."""
+    """A '#' comment: the identity starts with '#' (no login does), the row is one cell
+    starting with '#', or its first cell starts with '# ' (a note written as comments
+    are, "# updated by IT, bokafor"); a person whose first cell is "#1 Coach" is none."""
     cells = [c.strip() for c in row]
     if identity < len(cells) and cells[identity].startswith("#"):
         return True
     filled = [c for c in cells if c]
-    return len(filled) == 1 and cells[0].startswith("#")
+    return (len(filled) == 1 and cells[0].startswith("#")) or cells[0] == "#" or cells[0].startswith("# ")
 
 
 def _rank(heading: str) -> int:
@@ -263,6 +267,10 @@ def _person(row: list[str], columns: dict[str, int], schedules: set[str], where:
     identity = identity_key(cell("identity"))
     if not identity:
         raise ConfigError(f"{where}: line {line}: empty identity")
+    split = next((d for d in DELIMITERS if d in identity), None)
+    if split is not None:  # no login holds one: the row is separated by another delimiter than the header
+        raise ConfigError(f"{where}: line {line}: identity {identity!r} holds {split!r}: is the row separated "
+                          f"differently from the header?")
     aliases = tuple(dict.fromkeys(a for a in (identity_key(x) for x in cell("aliases").split(";"))
                                   if a and a != identity))
     schedule = cell("schedule") or None

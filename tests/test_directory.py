@@ -284,3 +284,20 @@ def test_comment_lines_are_skipped_and_line_breaks_in_a_cell_are_spaces():
 def test_the_schedule_column_ignores_case_like_site_and_group():
     d = parse_directory(b"identity,schedule\na,Riverside\nb,RIVERSIDE\nc,riverside\n", None, {"riverside"})
     assert [p.schedule for p in d.people] == ["riverside"] * 3
+
+
+@pytest.mark.parametrize("header,row", [("identity,name,group", "bokafor;Okafor, Ben;support"),
+                                        ("identity;name;group", "bokafor,Ben;Okafor,support")])
+def test_an_identity_holding_another_delimiter_is_refused(tmp_path, header, row):
+    """Two cells or more, so the width check passed: 'bokafor;okafor' joined the directory
+    and the real bokafor fell out of scope."""
+    path = tmp_path / "staff.csv"
+    path.write_text(f"{header}\ndpatel{header[8]}Dev{header[8]}x\n{row}\n")
+    with pytest.raises(ConfigError, match=r"staff\.csv: line 3: identity 'bokafor.* holds '[;,]'"):
+        parse_directory(path.read_bytes(), path, set())
+
+
+def test_a_hash_note_with_the_delimiter_is_a_comment_and_joined_exports_skip_their_headers():
+    d = parse_directory(b"name,identity,group\n# updated by IT, bokafor\nDev,dpatel,x\nname,identity,group\n"
+                        b"sep=,\nBen,bokafor,y\n", None, set())
+    assert [(p.identity, p.name) for p in d.people] == [("dpatel", "Dev"), ("bokafor", "Ben")]
