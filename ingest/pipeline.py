@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import detect, envelope, fast, fingerprint, sources, vendor_csv
+from ingest import detect, envelope, fast, fingerprint, repeats, sources, vendor_csv
 from ingest.badlines import sane
 from ingest.badlines import fix_invalid_utf8 as _fix_invalid_utf8
 from ingest.badlines import too_long as _too_long
@@ -303,8 +303,7 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
         first = envelope.strip_line(first)  # a CSV's header without its envelope
     csv_format = isinstance(choice.format, vendor_csv.VendorCsv) or choice.format is detect.FORMATS["surfprotect"]
     sep_line = csv_format and len(lines) > 1 and vendor_csv.excel_sep(first) is not None
-    if sep_line:  # Excel's "sep=;" line: the header is the next one
-        first = lines[1]
+    first = lines[1] if sep_line else first  # Excel's "sep=;" line: the header is the next one
     try:
         parser = choice.format.make_parser(first, cfg.schedule.timezone, cfg)
     except InputError as exc:  # a CSV header without the columns: name the file, show no raw bytes
@@ -316,7 +315,7 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     if choice.enveloped:
         parser = envelope.Enveloped(parser)
         if resume.offset and compression_of(path) is None:  # a repeat line may open the rest
-            before = _line_before(path, resume.offset, cfg.ingest.max_line_bytes)
+            before = repeats.line_before(path, resume.offset, cfg.ingest.max_line_bytes)
             if before is not None:
                 parser.resume_after(before, resume.lines)
     header = getattr(parser, "header_lines", 0)
@@ -328,19 +327,6 @@ def _ingest_file(store: Store, cfg: Config, path: Path, fmt: str, cutoff: dateti
     result.ignored = resume.lines - done if resume.offset else 0
     _ingest_rest(store, path, parser, resume, lineage, cutoff, result, progress, overlap,
                  cfg.ingest.max_line_bytes, finished)
-
-
-def _line_before(path: Path, offset: int, max_line: int) -> str | None:
-    """The line of a plain file that ends at `offset` (None if it cannot be read)."""
-    try:
-        with path.open("rb") as f:
-            f.seek(max(0, offset - max_line - 2))
-            data = f.read(offset - max(0, offset - max_line - 2))
-    except OSError:
-        return None
-    if not data.endswith(b"\n"):
-        return None
-    return data[:-1].rsplit(b"\n", 1)[-1].decode("utf-8", "surrogateescape")  # bad bytes kept: the repeat is rejected as they are
 
 
 def _finished(path: Path, cfg: Config) -> bool:
@@ -400,9 +386,7 @@ def _ingest_rest(store: Store, path: Path, parser, resume: fingerprint.Resume, l
                 raw, first_no, skip_header = raw.slice(header), first_no + header, skip_header - header
             rows, bad = parser.parse(None, first_no, raw)
             if bad.height and getattr(parser, "header_lines", 0):  # a CSV: exports joined with `cat`
-                again = [vendor_csv.excel_sep(line or "") is not None for line in bad.get_column("line").to_list()]
-                if any(again):  # another Excel "sep=;" line is blank, as the header again is
-                    bad = bad.filter(~pl.Series(again))
+                bad = vendor_csv.without_sep_lines(bad)
             bad = _fix_invalid_utf8(batch, bad)
             long = _too_long(batch, max_line)
             if long.height:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -196,3 +197,16 @@ def expand(parse, reps: Repeats, first_line_no: int, raw: tokens.Raw) -> tuple[p
                              "line": raw.lines_at(at).str.strip_chars_end("\r") if len(at) else
                              pl.Series([], dtype=pl.String)}).cast(SCHEMA).sort("line_no")
     return rows, rejected, int(counts.sum()) - len(good)
+
+
+def line_before(path: Path, offset: int, max_line: int) -> str | None:
+    """The line of a plain file that ends at `offset` (None if it cannot be read)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, offset - max_line - 2))
+            data = f.read(offset - max(0, offset - max_line - 2))
+    except OSError:
+        return None
+    if not data.endswith(b"\n"):
+        return None
+    return data[:-1].rsplit(b"\n", 1)[-1].decode("utf-8", "surrogateescape")  # bad bytes kept: the repeat is rejected as they are

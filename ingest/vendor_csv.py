@@ -116,6 +116,13 @@ def excel_sep(line: str) -> str | None:
     return m.group(1) if m else None
 
 
+def without_sep_lines(bad: pl.DataFrame) -> pl.DataFrame:
+    """Rejected lines less Excel `sep=` lines (exports joined with `cat`: blank, as the
+    header again is)."""
+    again = [excel_sep(line or "") is not None for line in bad.get_column("line").to_list()]
+    return bad.filter(~pl.Series(again)) if any(again) else bad
+
+
 def header_of(first_lines: list[str]) -> tuple[str | None, int]:
     """(the header line, the lines before and with it): the first non-blank line, or
     the one after an Excel `sep=` line."""
