@@ -116,11 +116,13 @@ def parse_directory(raw: bytes, path: Path | None, schedules: set[str], sites: s
     `sites` (the configured [sites.NAME]), a row's site must be one of them."""
     where = str(path) if path else "directory"
     text = _decode(raw, where)
+    if "\n" not in text and "\r" in text:  # classic Mac line ends (CR alone)
+        text = text.replace("\r", "\n")
     skipped, sep = 0, None
-    while True:  # before the header: Excel's "sep=;" line, and '#' lines (PowerShell's "#TYPE ...")
+    while True:  # before the header: Excel's "sep=;" line, '#' lines (PowerShell's "#TYPE ..."), blank lines
         first, _, rest = text.partition("\n")
         line_sep = _SEP_LINE.fullmatch(first) if sep is None else None
-        if not (line_sep or first.lstrip("\ufeff").startswith("#")) or not rest:
+        if not (line_sep or first.lstrip("\ufeff").startswith("#") or not first.strip("\ufeff \t\r")) or not rest:
             break
         sep = sep or line_sep
         text, skipped = rest, skipped + 1

@@ -301,3 +301,9 @@ def test_a_hash_note_with_the_delimiter_is_a_comment_and_joined_exports_skip_the
     d = parse_directory(b"name,identity,group\n# updated by IT, bokafor\nDev,dpatel,x\nname,identity,group\n"
                         b"sep=,\nBen,bokafor,y\n", None, set())
     assert [(p.identity, p.name) for p in d.people] == [("dpatel", "Dev"), ("bokafor", "Ben")]
+
+
+def test_blank_lines_before_the_header_and_cr_line_ends_are_read():
+    """Each said "line 1: no 'identity' column in the header"."""
+    for raw in (b"\r\n\nidentity,name\r\na,A\r\n", b"#TYPE x\ridentity,name\ra,A\r"):
+        assert [(p.identity, p.name) for p in parse_directory(raw, None, set()).people] == [("a", "A")]
