@@ -306,7 +306,7 @@ class Enveloped:
         m = repeats.mark(message)
         if m is not None:  # itself a repeat line: its message, if it names one
             inner = m.group(3)
-            message = inner.decode("utf-8", "replace").lstrip(" ") if inner is not None and not m.group(1) else ""
+            message = inner.decode("utf-8", "surrogateescape").lstrip(" ") if inner is not None and not m.group(1) else ""
         data = message.encode("utf-8", "surrogateescape") if message.strip() else None
         self._carry = repeats.Carry(line_no + 1, data, line)
 

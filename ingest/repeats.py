@@ -31,7 +31,7 @@ from ingest import tokens
 from ingest.badlines import SCHEMA
 
 _STARTS = np.array([int.from_bytes(w, "little") for w in (b"message ", b"last mes", b"--- last")], dtype=np.uint64)
-_MARK = re.compile(rb"(?:--- )?(last )?message repeated ([0-9]{1,7}) times?(?: ---)?(?:: \[(.*)\])?", re.S)
+_MARK = re.compile(rb"(?:--- )?(last )?message repeated ([0-9]{1,12}) times?(?: ---)?(?:: \[(.*)\])?", re.S)
 MOST = 100_000  # repeats a line may stand for (rsyslog flushes within seconds; a bigger one would flood memory)
 NOTHING = "syslog repeat line that names no message (or repeats one that names none)"
 NO_PREVIOUS = ("syslog 'last message repeated' line: the line it repeats cannot be read (it is the "
@@ -57,7 +57,7 @@ def mark(message: str) -> re.Match | None:
 def is_repeat(message: str) -> bool:
     """True when a line's message (its envelope stripped) is a repeat line: detection
     judges a feed by the lines around it."""
-    return _MARK.fullmatch(message.rstrip("\r").encode("utf-8", "surrogateescape")) is not None
+    return mark(message) is not None
 
 
 @dataclass

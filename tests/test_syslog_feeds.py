@@ -290,3 +290,26 @@ def test_repeat_lines_that_cannot_be_read_are_rejected_each_with_its_reason(tmp_
     assert reasons[8].startswith("syslog repeat line that names no message")
     assert reasons[9].startswith("syslog repeat line that names no message")  # the chain after line 8
     assert reasons[10].startswith("syslog repeat line of 5,000,000 messages (1 to 100,000 are read)")
+
+
+def test_a_count_of_many_digits_gets_the_flood_reason_and_a_resumed_non_utf8_line_is_refused(tmp_path, both):
+    lines = ["Nov 30 09:17:01 proxy squidGuard[1]: " + SG,
+             "Nov 30 09:17:02 proxy squidGuard[1]: message repeated 10000000000 times: [ " + SG + "]"]
+    store, r = _ingest(tmp_path, "big.log", lines)
+    assert (r.rows, r.rejected) == (1, 1), r
+    assert store.quarantined_lines().get_column("reason")[0].startswith("syslog repeat line of 10,000,000,000")
+    # a resumed plain file whose last read line repeats a non-UTF-8 message: a syslogd repeat of it is refused
+    log = tmp_path / "live.log"
+    log.write_bytes(("Nov 30 09:17:00 proxy squidGuard[1]: " + SG + "\n"
+                     "Nov 30 09:17:01 proxy squidGuard[1]: message repeated 2 times: [ "
+                     + SG.replace("jsmith", "j\udce9smith") + "]").encode("utf-8", "surrogateescape") + b"\n")
+    settled(log)
+    cfg = Config(store_path=store.root, retention=Retention(12), ingest=Ingest())
+    with store.lock():
+        ingest_paths(store, cfg, [log], now=utc(2026, 12, 1))
+    with log.open("ab") as f:
+        f.write(b"Nov 30 09:17:09 proxy last message repeated 4 times\n")
+    settled(log)
+    with store.lock():
+        two, = ingest_paths(store, cfg, [log], now=utc(2026, 12, 1))
+    assert (two.rows, two.rejected) == (0, 1), two
